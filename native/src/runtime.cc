@@ -1,0 +1,88 @@
+// Process-wide runtime settings: threads, allocator tuning, RNG, devices.
+#include "common.h"
+#include <ATen/Parallel.h>
+#include <ATen/Context.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <malloc.h>
+#include <mutex>
+#include <torch/version.h>
+
+namespace slimnet {
+
+static Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1) {
+    throw Napi::RangeError::New(env, "setNumThreads: expected a positive integer");
+  }
+  at::set_num_threads(info[0].As<Napi::Number>().Int32Value());
+  return env.Undefined();
+}
+
+static Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), at::get_num_threads());
+}
+
+static Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "manualSeed: expected a number");
+  at::manual_seed(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()));
+  return env.Undefined();
+}
+
+// The CPU generator's state as a uint8 tensor, to checkpoint and resume runs.
+static Napi::Value GetRngState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Guard(env, "getRngState", [&] {
+    auto gen = at::globalContext().defaultGenerator(c10::DeviceType::CPU);
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    return WrapTensor(env, gen.get_state());
+  });
+}
+
+static Napi::Value SetRngState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  at::Tensor& state = UnwrapTensor(env, info[0], "setRngState");
+  Guard(env, "setRngState (" + DescribeTensor(state) + ")", [&] {
+    auto gen = at::globalContext().defaultGenerator(c10::DeviceType::CPU);
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(state);
+    return 0;
+  });
+  return env.Undefined();
+}
+
+static Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), at::hasCUDA() ? static_cast<double>(at::detail::getCUDAHooks().getNumGPUs()) : 0.0);
+}
+
+static Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto o = Napi::Object::New(env);
+  o.Set("torchVersion", Napi::String::New(env, std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." + std::to_string(TORCH_VERSION_PATCH)));
+  o.Set("parallel", Napi::String::New(env, at::get_parallel_info()));
+  o.Set("cuda", Napi::Boolean::New(env, at::hasCUDA()));
+  return o;
+}
+
+// Called once per process: freed tensors otherwise fragment glibc's heap and
+// RSS creeps up over a long run. A fixed mmap threshold also stops glibc's
+// dynamic threshold from drifting upward after each large free.
+static void ProcessInit() {
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  mallopt(M_TRIM_THRESHOLD, 8 << 20);
+}
+
+void InitRuntime(Napi::Env env, Napi::Object exports) {
+  static std::once_flag once;
+  std::call_once(once, ProcessInit);
+  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
+  exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
+  exports.Set("manualSeed", Napi::Function::New(env, ManualSeed, "manualSeed"));
+  exports.Set("getRngState", Napi::Function::New(env, GetRngState, "getRngState"));
+  exports.Set("setRngState", Napi::Function::New(env, SetRngState, "setRngState"));
+  exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount, "cudaDeviceCount"));
+  exports.Set("buildInfo", Napi::Function::New(env, BuildInfo, "buildInfo"));
+}
+
+}  // namespace slimnet
