@@ -1,0 +1,34 @@
+// Typed errors of the tensor layer. Every native failure reaches JS as one of
+// these, with the op and its argument shapes in the message.
+
+export class SlimnetError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** An ATen op (or the bridge converting its arguments) rejected a call. */
+export class OpError extends SlimnetError {
+  constructor(
+    readonly op: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A tensor was used after dispose() or after its scope ended. */
+export class DisposedTensorError extends SlimnetError {}
+
+/** A tensor file could not be read or written: names the file and the problem. */
+export class SerializationError extends SlimnetError {
+  constructor(
+    readonly file: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${file}: ${message}`, options);
+  }
+}

@@ -1,0 +1,83 @@
+// Loads the N-API addon and types its surface. Everything above src/tensor
+// goes through the Tensor API, never through this module.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** An opaque native tensor handle (a type-tagged N-API External). */
+export type Handle = { readonly __handle: unique symbol };
+/** An opaque resolved-operator handle. */
+export type OpHandle = { readonly __op: unique symbol };
+
+/** Values the op bridge accepts and returns, besides handles. */
+export type NativeValue = Handle | number | boolean | string | null | undefined | readonly NativeValue[];
+
+export interface NativeAddon {
+  fromArray(data: ArrayBufferView, shape: readonly number[], dtype: string, device?: string): Handle;
+  toArray(h: Handle): ArrayBuffer;
+  meta(h: Handle): [number[], string, string, boolean];
+  shape(h: Handle): number[];
+  dispose(h: Handle): void;
+  isDisposed(h: Handle): boolean;
+  item(h: Handle): number | boolean;
+  share(h: Handle): Handle;
+  storageBytes(h: Handle): number;
+  sameStorage(a: Handle, b: Handle): boolean;
+
+  findOp(name: string, overload: string): OpHandle;
+  call(op: OpHandle, ...args: NativeValue[]): NativeValue;
+  callAsync(op: OpHandle, ...args: NativeValue[]): Promise<NativeValue>;
+  opSchema(op: OpHandle): string;
+  listOps(): string[];
+
+  backward(outputs: Handle[], grads: (Handle | null)[] | null, retainGraph: boolean, createGraph: boolean): void;
+  backwardAsync(outputs: Handle[], grads: (Handle | null)[] | null, retainGraph: boolean): Promise<void>;
+  grad(
+    outputs: Handle[],
+    inputs: Handle[],
+    gradOutputs: (Handle | null)[] | null,
+    retainGraph: boolean | undefined,
+    createGraph: boolean,
+    allowUnused: boolean,
+  ): (Handle | null)[];
+  getGrad(h: Handle): Handle | null;
+  setGrad(h: Handle, g: Handle | null): void;
+  setRequiresGrad(h: Handle, flag: boolean): void;
+  retainGrad(h: Handle): void;
+  isLeaf(h: Handle): boolean;
+  setGradEnabled(flag: boolean): boolean;
+  isGradEnabled(): boolean;
+
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  manualSeed(seed: number): void;
+  getRngState(): Handle;
+  setRngState(h: Handle): void;
+  cudaDeviceCount(): number;
+  buildInfo(): { torchVersion: string; parallel: string; cuda: boolean };
+}
+
+function addonPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [
+    process.env.SLIMNET_ADDON,
+    join(here, '..', '..', 'build', 'Release', 'slimnet_native.node'),
+  ].filter((p): p is string => !!p);
+  for (const p of candidates) if (existsSync(p)) return p;
+  throw new Error(
+    `slimnet: native addon not found (looked in ${candidates.join(', ')}). Build it with 'npm run build:native' ` +
+      `(needs libtorch: apt-get install libtorch-dev, or LIBTORCH=/path/to/libtorch).`,
+  );
+}
+
+export const native: NativeAddon = createRequire(import.meta.url)(addonPath()) as NativeAddon;
+
+// Debian's libtorch starts with one thread; use every core the process may
+// run on unless SLIMNET_NUM_THREADS says otherwise.
+function defaultThreads(): number {
+  const env = Number(process.env.SLIMNET_NUM_THREADS);
+  return Number.isInteger(env) && env > 0 ? env : availableParallelism();
+}
+native.setNumThreads(defaultThreads());
