@@ -5,6 +5,7 @@
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <malloc.h>
+#include <cstdlib>
 #include <mutex>
 #include <torch/version.h>
 
@@ -68,9 +69,16 @@ static Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
 // Called once per process: freed tensors otherwise fragment glibc's heap and
 // RSS creeps up over a long run. A fixed mmap threshold also stops glibc's
 // dynamic threshold from drifting upward after each large free.
+// SLIMNET_MMAP_THRESHOLD (bytes) overrides the threshold, for measurements.
 static void ProcessInit() {
-  mallopt(M_MMAP_THRESHOLD, 1 << 20);
-  mallopt(M_TRIM_THRESHOLD, 8 << 20);
+  long threshold = 1 << 20;
+  if (const char* env = std::getenv("SLIMNET_MMAP_THRESHOLD")) {
+    char* end = nullptr;
+    long v = std::strtol(env, &end, 10);
+    if (end != env && v > 0) threshold = v;
+  }
+  mallopt(M_MMAP_THRESHOLD, static_cast<int>(threshold));
+  mallopt(M_TRIM_THRESHOLD, static_cast<int>(2 * threshold));
 }
 
 void InitRuntime(Napi::Env env, Napi::Object exports) {
