@@ -92,7 +92,7 @@ static Napi::Value GetGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   at::Tensor& t = UnwrapTensor(env, info[0], "grad");
   const at::Tensor& g = t.grad();
-  return g.defined() ? WrapTensor(env, g) : env.Null();
+  return g.defined() ? WrapTensor(env, g, /*report=*/false) : env.Null();
 }
 
 static Napi::Value SetGrad(const Napi::CallbackInfo& info) {

@@ -15,7 +15,9 @@ struct TensorBox {
   int64_t reportedBytes = 0;
 };
 
-Napi::Value WrapTensor(Napi::Env env, at::Tensor t);
+// `report`: tell V8 about the storage's bytes (false for second handles on a
+// tensor another handle already reported, e.g. share() and .grad reads).
+Napi::Value WrapTensor(Napi::Env env, at::Tensor t, bool report = true);
 // Throws a JS TypeError naming `what` when `v` is not a live tensor handle.
 at::Tensor& UnwrapTensor(Napi::Env env, const Napi::Value& v, const std::string& what);
 TensorBox* UnwrapBox(Napi::Env env, const Napi::Value& v, const std::string& what);

@@ -9,7 +9,10 @@ static const napi_type_tag kTensorTag = {0x736c696d6e657431ULL, 0x74656e736f72UL
 static int64_t ReportedBytes(const at::Tensor& t) {
   // Views share their base's storage: only the tensor that owns a storage
   // reports it, so V8's external-memory pressure tracks real allocations.
+  // Storage shared between tensor objects (views made by other means) is
+  // not reported again.
   if (!t.defined() || t.is_view() || !t.has_storage() || t.device().type() != c10::DeviceType::CPU) return 0;
+  if (t.storage().use_count() != 1) return 0;
   return static_cast<int64_t>(t.storage().nbytes());
 }
 
@@ -21,9 +24,9 @@ void ReleaseBox(Napi::Env env, TensorBox* box) {
   box->tensor = at::Tensor();
 }
 
-Napi::Value WrapTensor(Napi::Env env, at::Tensor t) {
+Napi::Value WrapTensor(Napi::Env env, at::Tensor t, bool report) {
   auto* box = new TensorBox{std::move(t), 0};
-  box->reportedBytes = ReportedBytes(box->tensor);
+  box->reportedBytes = report ? ReportedBytes(box->tensor) : 0;
   if (box->reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, box->reportedBytes);
   auto ext = Napi::External<TensorBox>::New(env, box, [](Napi::Env env, TensorBox* b) {
     ReleaseBox(env, b);
@@ -195,7 +198,7 @@ static Napi::Value Item(const Napi::CallbackInfo& info) {
 // share(h) -> a second handle on the same tensor (same storage, same autograd node).
 static Napi::Value Share(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return WrapTensor(env, UnwrapTensor(env, info[0], "share"));
+  return WrapTensor(env, UnwrapTensor(env, info[0], "share"), /*report=*/false);
 }
 
 // Bytes held by the tensor's storage (shared storage counted once per storage).
