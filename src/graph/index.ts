@@ -1,0 +1,11 @@
+// The graph layer: IR, node-kind registry, builder, validated graphs, models,
+// execution with hooks, and counting.
+export { GraphError, type GraphNode, type GraphJSON, type Attrs, type AttrValue, type Shape } from './ir.js';
+export { defineKind, kindOf, allKinds, PassRegistry, numel, type KindDef, type ParamSpecs, type TensorSpec, type Init, type ForwardContext } from './registry.js';
+export * from './kinds/index.js';
+export { Graph } from './graph.js';
+export { GraphBuilder, type Ref } from './builder.js';
+export { Model, type ForwardOptions, type TensorEntry } from './model.js';
+export { type Hooks, type Feeds } from './executor.js';
+export { Capture, type CaptureOptions } from './hooks.js';
+export { summarize, humanCount, humanBytes, type Summary, type SummaryRow } from './summary.js';

@@ -1,0 +1,83 @@
+// Nodes joining several inputs: residual add, elementwise mul (gating, with
+// broadcasting), channel concat.
+import { F } from '../../tensor/index.js';
+import { GraphError, type GraphNode, type Shape } from '../ir.js';
+import { NO_TENSORS, attrInt, defineKind } from '../registry.js';
+
+const same = (a: Shape, b: Shape) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+defineKind({
+  kind: 'add',
+  arity: [2, 16],
+  validate: () => {},
+  inferShape(node, inputs) {
+    for (const s of inputs) {
+      if (!same(s, inputs[0]!)) throw new GraphError(`add inputs must have equal shapes, got ${inputs.map((x) => `[${x.join(', ')}]`).join(' and ')} (from ${node.inputs.join(', ')})`, node.name);
+    }
+    return inputs[0]!;
+  },
+  tensors: () => NO_TENSORS,
+  forward(_node, inputs) {
+    let acc = inputs[0]!.add(inputs[1]!);
+    for (const x of inputs.slice(2)) {
+      const next = acc.add(x);
+      acc.dispose();
+      acc = next;
+    }
+    return acc;
+  },
+  cost: () => ({ macs: 0 }),
+});
+
+/** Broadcast two per-sample shapes the NumPy way (right-aligned). */
+export function broadcast(node: GraphNode, a: Shape, b: Shape): Shape {
+  const n = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = a[a.length - n + i] ?? 1;
+    const y = b[b.length - n + i] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) throw new GraphError(`cannot broadcast [${a.join(', ')}] with [${b.join(', ')}]`, node.name);
+    out.push(Math.max(x, y));
+  }
+  return out;
+}
+
+defineKind({
+  kind: 'mul',
+  arity: 2,
+  validate: () => {},
+  inferShape: (node, [a, b]) => broadcast(node, a!, b!),
+  tensors: () => NO_TENSORS,
+  forward: (_node, [a, b]) => a!.mul(b!),
+  cost: () => ({ macs: 0 }),
+});
+
+/** Axis in batch-inclusive numbering (1 = channels), as ONNX and PyTorch count it. */
+export function concatAxis(node: GraphNode, rank: number): number {
+  const axis = attrInt(node, 'axis', { default: 1 });
+  const a = axis < 0 ? axis + rank + 1 : axis;
+  if (a < 1 || a > rank) throw new GraphError(`concat axis ${axis} is out of range for rank-${rank} samples (the batch axis 0 cannot be concatenated)`, node.name);
+  return a;
+}
+
+defineKind({
+  kind: 'concat',
+  arity: [1, 64],
+  validate: (node) => void attrInt(node, 'axis', { default: 1 }),
+  inferShape(node, inputs) {
+    const rank = inputs[0]!.length;
+    const a = concatAxis(node, rank) - 1;
+    const out = [...inputs[0]!];
+    out[a] = 0;
+    for (const s of inputs) {
+      if (s.length !== rank || s.some((d, i) => i !== a && d !== inputs[0]![i])) {
+        throw new GraphError(`concat inputs must agree except on axis ${a + 1}, got ${inputs.map((x) => `[${x.join(', ')}]`).join(', ')}`, node.name);
+      }
+      out[a]! += s[a]!;
+    }
+    return out;
+  },
+  tensors: () => NO_TENSORS,
+  forward: (node, inputs) => F.cat(inputs, concatAxis(node, inputs[0]!.ndim - 1)),
+  cost: () => ({ macs: 0 }),
+});

@@ -1,0 +1,221 @@
+// A model: a validated graph plus its tensors (parameters and buffers), keyed
+// `${node}.${name}` as PyTorch's state_dict keys them. Training runs it;
+// pruning builds a new Model from a transformed graph and sliced tensors.
+import { keep, manualSeed, noGrad, rand, randn, zeros, ones, type Tensor } from '../tensor/index.js';
+import { GraphError, type GraphNode } from './ir.js';
+import type { Init, TensorSpec } from './registry.js';
+import type { Graph } from './graph.js';
+import { compile, execute, type Feeds, type Hooks, type Plan } from './executor.js';
+
+export interface ForwardOptions {
+  /** Train mode (batch statistics, dropout) or eval mode; defaults to the model's mode. */
+  training?: boolean;
+  hooks?: Hooks;
+}
+
+export interface TensorEntry {
+  key: string;
+  node: string;
+  name: string;
+  kind: 'param' | 'buffer';
+  spec: TensorSpec;
+}
+
+export class Model {
+  /** Train mode by default, as in PyTorch. */
+  training = true;
+  private disposed = false;
+  private plan: Plan | null = null;
+  private readonly weightCache = new Map<string, Record<string, Tensor>>();
+
+  private constructor(
+    readonly graph: Graph,
+    private readonly store: Map<string, Tensor>,
+  ) {}
+
+  /** Every parameter and buffer the graph declares, in node order. */
+  static entries(graph: Graph): TensorEntry[] {
+    const out: TensorEntry[] = [];
+    for (const node of graph.nodes) {
+      const specs = graph.tensorSpecs(node);
+      for (const [name, spec] of Object.entries(specs.params)) out.push({ key: `${node.name}.${name}`, node: node.name, name, kind: 'param', spec });
+      for (const [name, spec] of Object.entries(specs.buffers)) out.push({ key: `${node.name}.${name}`, node: node.name, name, kind: 'buffer', spec });
+    }
+    return out;
+  }
+
+  /** A freshly initialised model (PyTorch's default initialisers unless the graph's kinds say otherwise). */
+  static create(graph: Graph, opts: { seed?: number; init?: (entry: TensorEntry) => Init | undefined } = {}): Model {
+    if (opts.seed !== undefined) manualSeed(opts.seed);
+    const store = new Map<string, Tensor>();
+    noGrad(() => {
+      for (const e of Model.entries(graph)) {
+        const t = keep(initTensor(e.spec, opts.init?.(e) ?? e.spec.init));
+        if (e.kind === 'param') t.requiresGrad = true;
+        store.set(e.key, t);
+      }
+    });
+    return new Model(graph, store);
+  }
+
+  /**
+   * A model from existing tensors (a checkpoint, a pruning pass). Every
+   * declared tensor must be present with the declared shape; the error lists
+   * all that are missing, unexpected or mis-shaped. Takes ownership.
+   */
+  static fromTensors(graph: Graph, tensors: Readonly<Record<string, Tensor>>, where = 'tensors'): Model {
+    const problems: string[] = [];
+    const store = new Map<string, Tensor>();
+    const declared = Model.entries(graph);
+    const keys = new Set(declared.map((e) => e.key));
+    for (const e of declared) {
+      const t = tensors[e.key];
+      if (!t) {
+        problems.push(`missing '${e.key}' [${e.spec.shape.join(', ')}]`);
+        continue;
+      }
+      const s = t.shape;
+      if (s.length !== e.spec.shape.length || s.some((d, i) => d !== e.spec.shape[i])) {
+        problems.push(`'${e.key}' has shape [${s.join(', ')}], the graph needs [${e.spec.shape.join(', ')}]`);
+        continue;
+      }
+      if (t.dtype !== (e.spec.dtype ?? 'float32')) {
+        problems.push(`'${e.key}' is ${t.dtype}, the graph needs ${e.spec.dtype ?? 'float32'}`);
+        continue;
+      }
+      keep(t);
+      if (e.kind === 'param' && !t.requiresGrad) t.requiresGrad = true;
+      store.set(e.key, t);
+    }
+    for (const k of Object.keys(tensors)) if (!keys.has(k)) problems.push(`unexpected '${k}' (no such parameter in graph '${graph.name}')`);
+    if (problems.length) {
+      for (const t of store.values()) t.dispose();
+      throw new GraphError(`${where} do not match graph '${graph.name}':\n  ${problems.join('\n  ')}`);
+    }
+    return new Model(graph, store);
+  }
+
+  train(): this {
+    this.training = true;
+    return this;
+  }
+
+  eval(): this {
+    this.training = false;
+    return this;
+  }
+
+  /** Runs the graph and returns its first output. */
+  forward(inputs: Feeds, opts: ForwardOptions = {}): Tensor {
+    const outs = this.forwardAll(inputs, opts);
+    for (const o of outs.slice(1)) o.dispose();
+    return outs[0]!;
+  }
+
+  forwardAll(inputs: Feeds, opts: ForwardOptions = {}): Tensor[] {
+    this.plan ??= compile(this.graph);
+    return execute(this.graph, this.plan, inputs, (n) => this.nodeTensors(n), { training: opts.training ?? this.training }, opts.hooks);
+  }
+
+  /** Tensors of one node by short name (weight, bias, running_mean, ...). */
+  nodeTensors(node: GraphNode): Readonly<Record<string, Tensor>> {
+    let t = this.weightCache.get(node.name);
+    if (!t) {
+      t = {};
+      for (const [key, tensor] of this.store) {
+        if (key.startsWith(`${node.name}.`) && !key.slice(node.name.length + 1).includes('.')) t[key.slice(node.name.length + 1)] = tensor;
+      }
+      this.weightCache.set(node.name, t);
+    }
+    return t;
+  }
+
+  tensor(key: string): Tensor {
+    const t = this.store.get(key);
+    if (!t) throw new GraphError(`model '${this.graph.name}' has no tensor '${key}'`);
+    return t;
+  }
+
+  /** All parameters and buffers by key (live tensors owned by the model). */
+  namedTensors(): [string, Tensor][] {
+    return [...this.store.entries()];
+  }
+
+  namedParameters(): [string, Tensor][] {
+    const params = new Set(Model.entries(this.graph).filter((e) => e.kind === 'param').map((e) => e.key));
+    return this.namedTensors().filter(([k]) => params.has(k));
+  }
+
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, t]) => t);
+  }
+
+  /** Copies of every tensor (a state dict the caller owns). */
+  stateDict(): Record<string, Tensor> {
+    return noGrad(() => Object.fromEntries(this.namedTensors().map(([k, t]) => [k, t.detach().clone()])));
+  }
+
+  /** Overwrites tensors in place from a state dict with matching keys and shapes. */
+  loadStateDict(state: Readonly<Record<string, Tensor>>): void {
+    const missing = [...this.store.keys()].filter((k) => !(k in state));
+    if (missing.length) throw new GraphError(`state dict lacks ${missing.join(', ')}`);
+    noGrad(() => {
+      for (const [k, t] of this.store) {
+        const src = state[k]!;
+        if (src.shape.join() !== t.shape.join()) throw new GraphError(`state dict '${k}' has shape [${src.shape.join(', ')}], model needs [${t.shape.join(', ')}]`);
+        t.copy_(src);
+      }
+    });
+  }
+
+  /** An independent copy (same graph, cloned tensors). */
+  clone(): Model {
+    const copies = this.stateDict();
+    return Model.fromTensors(this.graph, copies);
+  }
+
+  dispose(): void {
+    for (const t of this.store.values()) t.dispose();
+    this.store.clear();
+    this.weightCache.clear();
+    this.disposed = true;
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+function initTensor(spec: TensorSpec, init: Init): Tensor {
+  const shape = [...spec.shape];
+  const dtype = spec.dtype ?? 'float32';
+  switch (init.kind) {
+    case 'zeros':
+      return zeros(shape, { dtype });
+    case 'ones':
+      return ones(shape, { dtype });
+    case 'uniform_fan_in': {
+      const b = (init.gain ?? 1) / Math.sqrt(init.fanIn);
+      const u = rand(shape);
+      const t = u.mul(2 * b).sub_(b);
+      u.dispose();
+      return t;
+    }
+    case 'kaiming_normal': {
+      const n = randn(shape);
+      const t = n.mul(Math.sqrt(2 / init.fan));
+      n.dispose();
+      return t;
+    }
+    case 'normal': {
+      const n = randn(shape);
+      const t = n.mul(init.std);
+      n.dispose();
+      return t;
+    }
+  }
+}
