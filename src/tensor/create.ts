@@ -27,9 +27,19 @@ function inferShape(data: Nested): number[] {
   return shape;
 }
 
-function flatten(data: Nested, out: (number | boolean)[] = []): (number | boolean)[] {
-  if (Array.isArray(data)) for (const d of data as readonly Nested[]) flatten(d, out);
-  else out.push(data as number | boolean);
+// Flattens `data`, checking that it is rectangular with the given (inferred)
+// shape: a ragged array can otherwise hold exactly the expected count.
+function flatten(data: Nested, shape: readonly number[], depth = 0, out: (number | boolean)[] = []): (number | boolean)[] {
+  if (depth === shape.length) {
+    if (Array.isArray(data)) throw new RangeError(`tensor(): ragged nested array: an array where a number was expected at depth ${depth}`);
+    out.push(data as number | boolean);
+  } else {
+    if (!Array.isArray(data) || data.length !== shape[depth]) {
+      const found = Array.isArray(data) ? `${data.length} elements` : 'a number';
+      throw new RangeError(`tensor(): ragged nested array: expected ${shape[depth]} elements at depth ${depth}, found ${found}`);
+    }
+    for (const d of data as readonly Nested[]) flatten(d, shape, depth + 1, out);
+  }
   return out;
 }
 
@@ -60,6 +70,7 @@ function toTyped(values: number[], dtype: DType): AnyTypedArray {
  * `tensor(new Float32Array(6), [2, 3])`, `tensor([[1, 2], [3, 4]])`.
  */
 export function tensor(data: AnyTypedArray | Nested, shape?: Shape, opts: CreateOptions = {}): Tensor {
+  if (opts.dtype !== undefined && !isDType(opts.dtype)) throw new TypeError(`tensor(): unknown dtype '${String(opts.dtype)}'`);
   let typed: AnyTypedArray;
   let dims: number[];
   let dtype: DType;
@@ -68,8 +79,9 @@ export function tensor(data: AnyTypedArray | Nested, shape?: Shape, opts: Create
     dtype = opts.dtype ?? dtypeOfArray(typed);
     dims = shape ? [...shape] : [typed.length];
   } else {
-    dims = shape ? [...shape] : inferShape(data);
-    const flat = flatten(data);
+    const nestedShape = inferShape(data);
+    dims = shape ? [...shape] : nestedShape;
+    const flat = flatten(data, nestedShape);
     dtype = opts.dtype ?? (typeof flat[0] === 'boolean' ? 'bool' : 'float32');
     const expected = dims.reduce((a, b) => a * b, 1);
     if (flat.length !== expected) throw new RangeError(`tensor(): ${flat.length} values do not fill shape [${dims.join(', ')}] (${expected} elements); is the nested array ragged?`);

@@ -86,7 +86,7 @@ export function decodeSafetensors(buf: Uint8Array, file = '<buffer>'): LoadedTen
     if (name === '__metadata__') continue;
     const e = raw as Entry;
     if (!e || typeof e !== 'object') fail(`tensor '${name}': entry is not an object`);
-    if (!(e.dtype in FROM_ST)) fail(`tensor '${name}': unknown dtype '${String(e.dtype)}'`);
+    if (!Object.hasOwn(FROM_ST, e.dtype)) fail(`tensor '${name}': unknown dtype '${String(e.dtype)}'`);
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) fail(`tensor '${name}': bad shape ${JSON.stringify(e.shape)}`);
     const offs = e.data_offsets;
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isInteger(o) && o >= 0) || offs[1] < offs[0]) {

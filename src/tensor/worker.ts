@@ -15,10 +15,22 @@ export type TaskFunction<I, O, P = unknown> = (input: I, progress: (p: P) => voi
 
 const ENTRY = new URL('./worker-entry.ts', import.meta.url);
 
+// On Node 20 a worker does not inherit the parent's module hooks (nor runs its
+// --import preloads), so a worker cannot load .ts files even when the parent
+// runs under tsx. Start it through a bootstrap that registers tsx first.
+function workerScript(): { script: string | URL; isEval: boolean } {
+  if (!ENTRY.pathname.endsWith('.ts')) return { script: ENTRY, isEval: false };
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const script = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(ENTRY.href)}); });`;
+  return { script, isEval: true };
+}
+
 /** Runs `module[exportName](input, progress)` in a fresh worker thread. */
 export function runInWorker<I, O, P = unknown>(task: WorkerTask<I, O, P>): Promise<O> {
   return new Promise<O>((resolve, reject) => {
-    const worker = new Worker(ENTRY, {
+    const { script, isEval } = workerScript();
+    const worker = new Worker(script, {
+      eval: isEval,
       workerData: { module: String(task.module), exportName: task.exportName, input: task.input },
     });
     let settled = false;
