@@ -2,7 +2,7 @@
 // locates. Skips the build when the addon is newer than every native source
 // (pass --force to rebuild).
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +14,7 @@ const addon = join(root, 'build', 'Release', 'slimnet_native.node');
 
 function newestSource() {
   const dir = join(root, 'native', 'src');
-  const files = [join(root, 'CMakeLists.txt'), ...readdirSync(dir).map((f) => join(dir, f))];
+  const files = [join(root, 'CMakeLists.txt'), join(root, 'scripts', 'build-native.mjs'), join(root, 'scripts', 'find-libtorch.mjs'), ...readdirSync(dir).map((f) => join(dir, f))];
   return Math.max(...files.map((f) => statSync(f).mtimeMs));
 }
 
@@ -34,18 +34,25 @@ if (!torch) {
 }
 console.log(`slimnet: building against libtorch from ${torch.source} (${torch.libdir}, cxx11 abi ${torch.cxx11Abi})`);
 const addonApi = dirname(require.resolve('node-addon-api/package.json'));
+// Node's own headers of the running Node (nodedir), when they offer GC-time
+// finalizers (node_api_post_finalizer); see CMakeLists.txt.
+const nodeInclude = [join(dirname(process.execPath), '..', 'include', 'node'), process.env.npm_config_nodedir && join(process.env.npm_config_nodedir, 'include', 'node')]
+  .filter(Boolean)
+  .find((d) => existsSync(join(d, 'js_native_api.h')) && readFileSync(join(d, 'js_native_api.h'), 'utf8').includes('node_api_post_finalizer'));
+console.log(nodeInclude ? `slimnet: GC-time finalizers with Node headers in ${nodeInclude}` : 'slimnet: Node headers without GC-time finalizers; using node-api-headers (Node-API 8)');
 const cmakeJs = join(dirname(require.resolve('cmake-js/package.json')), 'bin', 'cmake-js');
 execFileSync(
   process.execPath,
   [
     cmakeJs,
-    'compile',
+    'rebuild',
     '--directory', root,
     '--out', join(root, 'build'),
     `--CDLIBTORCH_INCLUDE=${torch.include}`,
     `--CDLIBTORCH_LIBDIR=${torch.libdir}`,
     `--CDLIBTORCH_CXX11_ABI=${torch.cxx11Abi}`,
     `--CDNODE_ADDON_API_DIR=${addonApi}`,
+    ...(nodeInclude ? [`--CDSLIMNET_NODE_API_INCLUDE=${nodeInclude}`] : []),
     '--parallel', String(Math.max(1, (await import('node:os')).availableParallelism())),
   ],
   { stdio: 'inherit', cwd: root },

@@ -98,11 +98,16 @@ static Napi::Value GetGrad(const Napi::CallbackInfo& info) {
 static Napi::Value SetGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   at::Tensor& t = UnwrapTensor(env, info[0], "setGrad");
-  Guard(env, "setGrad", [&] {
-    if (info[1].IsNull() || info[1].IsUndefined()) t.mutable_grad() = at::Tensor();
-    else t.mutable_grad() = UnwrapTensor(env, info[1], "setGrad: gradient");
-    return 0;
-  });
+  if (info[1].IsNull() || info[1].IsUndefined()) {
+    t.mutable_grad() = at::Tensor();
+    return env.Undefined();
+  }
+  at::Tensor& g = UnwrapTensor(env, info[1], "setGrad: gradient");
+  // libtorch accepts any tensor here and only fails later, deep in backward.
+  if (g.sizes() != t.sizes() || g.scalar_type() != t.scalar_type() || g.device() != t.device()) {
+    throw Napi::Error::New(env, "setGrad: gradient " + DescribeTensor(g) + " does not match tensor " + DescribeTensor(t));
+  }
+  t.mutable_grad() = g;
   return env.Undefined();
 }
 
@@ -110,6 +115,10 @@ static Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   at::Tensor& t = UnwrapTensor(env, info[0], "setRequiresGrad");
   bool flag = OptBool(info[1], true);
+  if (!flag && !t.is_leaf()) {
+    throw Napi::Error::New(env, "setRequiresGrad: cannot turn off requiresGrad on a non-leaf tensor " + DescribeTensor(t) +
+                                    " (it is computed from tensors that require grad); use detach() instead");
+  }
   Guard(env, "setRequiresGrad (" + DescribeTensor(t) + ")", [&] {
     t.set_requires_grad(flag);
     return 0;

@@ -21,7 +21,7 @@ Napi::Value WrapTensor(Napi::Env env, at::Tensor t, bool report = true);
 // Throws a JS TypeError naming `what` when `v` is not a live tensor handle.
 at::Tensor& UnwrapTensor(Napi::Env env, const Napi::Value& v, const std::string& what);
 TensorBox* UnwrapBox(Napi::Env env, const Napi::Value& v, const std::string& what);
-void ReleaseBox(Napi::Env env, TensorBox* box);
+void ReleaseBox(Napi::BasicEnv env, TensorBox* box);
 
 at::ScalarType ParseDtype(Napi::Env env, const Napi::Value& v, const std::string& what);
 const char* DtypeName(at::ScalarType t);

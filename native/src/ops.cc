@@ -117,7 +117,7 @@ static Napi::Value FindOp(const Napi::CallbackInfo& info) {
     }
     entry->returnAliases.push_back(alias);
   }
-  auto ext = Napi::External<OpEntry>::New(env, entry, [](Napi::Env, OpEntry* e) { delete e; });
+  auto ext = Napi::External<OpEntry>::New(env, entry, [](Napi::BasicEnv, OpEntry* e) { delete e; });
   ext.TypeTag(&kOpTag);
   return ext;
 }
@@ -274,20 +274,32 @@ static std::vector<c10::IValue> BuildStack(const Napi::CallbackInfo& info, const
   return stack;
 }
 
+// Short, bounded descriptions for error messages: tensors by shape and dtype,
+// lists by their first few elements, never by their data.
+static std::string DescribeValue(const c10::IValue& v, int depth = 0) {
+  if (v.isTensor()) return DescribeTensor(v.toTensor());
+  if (v.isNone()) return "None";
+  if (v.isList()) {
+    auto list = v.toListRef();
+    std::string out = "[";
+    size_t shown = std::min<size_t>(list.size(), 4);
+    for (size_t i = 0; i < shown; ++i) out += (i ? ", " : "") + (depth < 2 ? DescribeValue(list[i], depth + 1) : std::string("..."));
+    if (list.size() > shown) out += ", ... (" + std::to_string(list.size()) + " items)";
+    return out + "]";
+  }
+  if (v.isInt() || v.isDouble() || v.isBool() || v.isString() || v.isDevice()) {
+    std::ostringstream os;
+    os << v;
+    return os.str();
+  }
+  return v.tagKind();
+}
+
 static std::string DescribeArgs(const OpEntry& op, const std::vector<c10::IValue>& stack) {
   std::string out = op.name + "(";
   for (size_t i = 0; i < stack.size() && i < op.args.size(); ++i) {
     if (i) out += ", ";
-    out += op.args[i].name + "=";
-    const auto& v = stack[i];
-    if (v.isTensor()) out += DescribeTensor(v.toTensor());
-    else if (v.isNone()) out += "None";
-    else if (v.isTensorList()) out += "[" + std::to_string(v.toTensorList().size()) + " tensors]";
-    else {
-      std::ostringstream os;
-      os << v;
-      out += os.str();
-    }
+    out += op.args[i].name + "=" + DescribeValue(stack[i]);
   }
   return out + ")";
 }

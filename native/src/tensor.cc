@@ -16,7 +16,7 @@ static int64_t ReportedBytes(const at::Tensor& t) {
   return static_cast<int64_t>(t.storage().nbytes());
 }
 
-void ReleaseBox(Napi::Env env, TensorBox* box) {
+void ReleaseBox(Napi::BasicEnv env, TensorBox* box) {
   if (box->reportedBytes) {
     Napi::MemoryManagement::AdjustExternalMemory(env, -box->reportedBytes);
     box->reportedBytes = 0;
@@ -28,7 +28,10 @@ Napi::Value WrapTensor(Napi::Env env, at::Tensor t, bool report) {
   auto* box = new TensorBox{std::move(t), 0};
   box->reportedBytes = report ? ReportedBytes(box->tensor) : 0;
   if (box->reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, box->reportedBytes);
-  auto ext = Napi::External<TensorBox>::New(env, box, [](Napi::Env env, TensorBox* b) {
+  // A basic finalizer: with GC-time finalizers (see CMakeLists.txt) it runs
+  // during garbage collection, so even a loop that never yields to the event
+  // loop gets its forgotten handles back.
+  auto ext = Napi::External<TensorBox>::New(env, box, [](Napi::BasicEnv env, TensorBox* b) {
     ReleaseBox(env, b);
     delete b;
   });

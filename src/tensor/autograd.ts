@@ -2,6 +2,7 @@
 // torch.autograd.grad for gradients with respect to chosen inputs.
 import { native } from './native.js';
 import { Tensor } from './tensor.js';
+import { guarded } from './errors.js';
 
 function withGradMode<T>(enabled: boolean, fn: () => T): T {
   const prev = native.setGradEnabled(enabled);
@@ -30,11 +31,13 @@ export function isGradEnabled(): boolean {
 
 /** Backpropagates from several outputs at once (gradients default to ones for scalars). */
 export function backward(outputs: Tensor[], gradients?: (Tensor | null)[], opts: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
-  native.backward(
-    outputs.map((t) => t.handle),
-    gradients ? gradients.map((g) => (g ? g.handle : null)) : null,
-    opts.retainGraph ?? false,
-    opts.createGraph ?? false,
+  guarded('backward', () =>
+    native.backward(
+      outputs.map((t) => t.handle),
+      gradients ? gradients.map((g) => (g ? g.handle : null)) : null,
+      opts.retainGraph ?? false,
+      opts.createGraph ?? false,
+    ),
   );
 }
 
@@ -48,13 +51,15 @@ export interface GradOptions {
 
 /** d(outputs)/d(inputs) without touching .grad (torch.autograd.grad). */
 export function grad(outputs: Tensor[], inputs: Tensor[], opts: GradOptions = {}): (Tensor | null)[] {
-  const res = native.grad(
-    outputs.map((t) => t.handle),
-    inputs.map((t) => t.handle),
-    opts.gradOutputs ? opts.gradOutputs.map((g) => (g ? g.handle : null)) : null,
-    opts.retainGraph,
-    opts.createGraph ?? false,
-    opts.allowUnused ?? false,
+  const res = guarded('grad', () =>
+    native.grad(
+      outputs.map((t) => t.handle),
+      inputs.map((t) => t.handle),
+      opts.gradOutputs ? opts.gradOutputs.map((g) => (g ? g.handle : null)) : null,
+      opts.retainGraph,
+      opts.createGraph ?? false,
+      opts.allowUnused ?? false,
+    ),
   );
   return res.map((h) => (h === null ? null : new Tensor(h)));
 }

@@ -1,8 +1,9 @@
 // Creating tensors: from typed arrays and plain numbers, and the factories.
 import { native } from './native.js';
+import { guarded } from './errors.js';
 import { op } from './dispatch.js';
 import { Tensor, wrap, type Device, type Shape } from './tensor.js';
-import { dtypeOfArray, isDType, type AnyTypedArray, type DType } from './dtype.js';
+import { bytesPerElement, dtypeOfArray, isDType, type AnyTypedArray, type DType } from './dtype.js';
 
 export interface CreateOptions {
   dtype?: DType;
@@ -77,7 +78,12 @@ export function tensor(data: AnyTypedArray | Nested, shape?: Shape, opts: Create
   if (ArrayBuffer.isView(data)) {
     typed = data as AnyTypedArray;
     dtype = opts.dtype ?? dtypeOfArray(typed);
+    if (isDType(dtype) && typed.BYTES_PER_ELEMENT !== bytesPerElement(dtype)) {
+      throw new RangeError(`tensor(): a ${typed.constructor.name} (${typed.BYTES_PER_ELEMENT} bytes per element) cannot hold ${dtype} data (${bytesPerElement(dtype)} bytes); pass the matching typed array or convert with .to('${dtype}')`);
+    }
     dims = shape ? [...shape] : [typed.length];
+    const expected = dims.reduce((a, b) => a * b, 1);
+    if (typed.length !== expected) throw new RangeError(`tensor(): ${typed.length} values do not fill shape [${dims.join(', ')}] (${expected} elements)`);
   } else {
     const nestedShape = inferShape(data);
     dims = shape ? [...shape] : nestedShape;
@@ -88,7 +94,7 @@ export function tensor(data: AnyTypedArray | Nested, shape?: Shape, opts: Create
     typed = toTyped(flat.map(Number), dtype);
   }
   if (!isDType(dtype)) throw new TypeError(`tensor(): unknown dtype '${String(dtype)}'`);
-  return finish(new Tensor(native.fromArray(typed, dims, dtype, opts.device)), opts);
+  return finish(new Tensor(guarded('tensor', () => native.fromArray(typed, dims, dtype, opts.device))), opts);
 }
 
 /** A 0-dimensional tensor holding one number. */

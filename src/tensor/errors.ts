@@ -32,3 +32,23 @@ export class SerializationError extends SlimnetError {
     super(`${file}: ${message}`, options);
   }
 }
+
+/** Runs a direct native call, turning its failure into an OpError named `op`. */
+export function guarded<T>(op: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof SlimnetError) throw e;
+    throw new OpError(op, (e as Error).message, { cause: e });
+  }
+}
+
+/** guarded() for a native call that returns a promise. */
+export async function guardedAsync<T>(op: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof SlimnetError) throw e;
+    throw new OpError(op, (e as Error).message, { cause: e });
+  }
+}

@@ -1,6 +1,7 @@
 // Process-wide engine settings: threads, seeding, RNG state, devices.
 import { native } from './native.js';
 import { Tensor } from './tensor.js';
+import { guarded } from './errors.js';
 
 /** Intra-op threads libtorch uses (defaults to every available core). */
 export function setNumThreads(n: number): void {
@@ -20,7 +21,7 @@ export function getRngState(): Tensor {
   return new Tensor(native.getRngState());
 }
 export function setRngState(state: Tensor): void {
-  native.setRngState(state.handle);
+  guarded('setRngState', () => native.setRngState(state.handle));
 }
 
 export function cudaAvailable(): boolean {

@@ -111,7 +111,8 @@ export function decodeSafetensors(buf: Uint8Array, file = '<buffer>'): LoadedTen
     const actual = createHash('sha256').update(data).digest('hex');
     if (actual !== expected) fail(`data checksum mismatch (stored ${expected.slice(0, 12)}…, computed ${actual.slice(0, 12)}…): the file is corrupted`);
   }
-  const tensors: Record<string, Tensor> = {};
+  // A null-prototype object: a tensor named '__proto__' stays an ordinary key.
+  const tensors: Record<string, Tensor> = Object.create(null) as Record<string, Tensor>;
   for (const [name, e] of entries) {
     const bytes = data.subarray(e.data_offsets[0], e.data_offsets[1]);
     tensors[name] = new Tensor(native.fromArray(bytes, e.shape, FROM_ST[e.dtype]!));

@@ -5,7 +5,7 @@ import { inspect } from 'node:util';
 import { native, type Handle, type NativeValue } from './native.js';
 import { op } from './dispatch.js';
 import { track, type Disposable } from './scope.js';
-import { DisposedTensorError } from './errors.js';
+import { DisposedTensorError, guarded, guardedAsync } from './errors.js';
 import { typedArrayFromBuffer, type DType, type TypedArrayOf, type AnyTypedArray } from './dtype.js';
 
 export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
@@ -81,7 +81,7 @@ export class Tensor implements Disposable {
   }
   /** The value of a one-element tensor. */
   item(): number {
-    return Number(native.item(this.handle));
+    return Number(guarded('item', () => native.item(this.handle)));
   }
 
   // ---- autograd ---------------------------------------------------------
@@ -90,11 +90,11 @@ export class Tensor implements Disposable {
     return native.meta(this.handle)[3];
   }
   set requiresGrad(flag: boolean) {
-    native.setRequiresGrad(this.handle, flag);
+    guarded('setRequiresGrad', () => native.setRequiresGrad(this.handle, flag));
   }
   /** Marks the tensor as requiring grad and returns it (for chaining). */
   requiresGrad_(flag = true): this {
-    native.setRequiresGrad(this.handle, flag);
+    this.requiresGrad = flag;
     return this;
   }
   /** The accumulated gradient (a new handle on it), or null. */
@@ -103,22 +103,22 @@ export class Tensor implements Disposable {
     return g === null ? null : new Tensor(g);
   }
   set grad(g: Tensor | null) {
-    native.setGrad(this.handle, g === null ? null : g.handle);
+    guarded('setGrad', () => native.setGrad(this.handle, g === null ? null : g.handle));
   }
   get isLeaf(): boolean {
     return native.isLeaf(this.handle);
   }
   /** Keep .grad on a non-leaf tensor after backward (activation gradients). */
   retainGrad(): this {
-    native.retainGrad(this.handle);
+    guarded('retainGrad', () => native.retainGrad(this.handle));
     return this;
   }
   backward(gradient?: Tensor, opts: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
-    native.backward([this.handle], gradient ? [gradient.handle] : null, opts.retainGraph ?? false, opts.createGraph ?? false);
+    guarded('backward', () => native.backward([this.handle], gradient ? [gradient.handle] : null, opts.retainGraph ?? false, opts.createGraph ?? false));
   }
   /** backward() on the libuv thread pool: the event loop stays free meanwhile. */
   backwardAsync(gradient?: Tensor, opts: { retainGraph?: boolean } = {}): Promise<void> {
-    return native.backwardAsync([this.handle], gradient ? [gradient.handle] : null, opts.retainGraph ?? false);
+    return guardedAsync('backward', () => native.backwardAsync([this.handle], gradient ? [gradient.handle] : null, opts.retainGraph ?? false));
   }
   detach(): Tensor {
     return unary('aten::detach', this);
