@@ -118,11 +118,14 @@ export function attrBool(node: GraphNode, key: string, dflt?: boolean): boolean 
 }
 
 /** A [h, w] pair attribute (a single number is accepted for both). */
-export function attrPair(node: GraphNode, key: string, dflt?: number): [number, number] {
+export function attrPair(node: GraphNode, key: string, dflt?: number, min?: number): [number, number] {
   const v = node.attrs[key] ?? dflt;
-  if (typeof v === 'number' && Number.isInteger(v)) return [v, v];
-  if (Array.isArray(v) && v.length === 2 && v.every((x) => Number.isInteger(x))) return [v[0] as number, v[1] as number];
-  throw new GraphError(`attribute '${key}' must be an integer or [h, w], got ${JSON.stringify(v)}`, node.name);
+  let out: [number, number] | null = null;
+  if (typeof v === 'number' && Number.isInteger(v)) out = [v, v];
+  else if (Array.isArray(v) && v.length === 2 && v.every((x) => Number.isInteger(x))) out = [v[0] as number, v[1] as number];
+  if (!out) throw new GraphError(`attribute '${key}' must be an integer or [h, w], got ${JSON.stringify(v)}`, node.name);
+  if (min !== undefined && (out[0] < min || out[1] < min)) throw new GraphError(`attribute '${key}' must be >= ${min}, got ${JSON.stringify(v)}`, node.name);
+  return out;
 }
 
 export function attrInts(node: GraphNode, key: string): number[] {

@@ -22,15 +22,15 @@ export function conv2dGeometry(node: GraphNode): Conv2dGeometry {
     throw new GraphError(`inChannels ${inChannels} and outChannels ${outChannels} must both be divisible by groups ${groups}`, node.name);
   }
   const pad = node.attrs.padding ?? 0;
-  const stride = attrPair(node, 'stride', 1);
+  const stride = attrPair(node, 'stride', 1, 1);
   if (pad === 'same' && (stride[0] !== 1 || stride[1] !== 1)) throw new GraphError(`padding 'same' needs stride 1, got [${stride.join(', ')}]`, node.name);
   return {
     inChannels,
     outChannels,
-    kernel: attrPair(node, 'kernel'),
+    kernel: attrPair(node, 'kernel', undefined, 1),
     stride,
-    padding: pad === 'same' ? 'same' : attrPair(node, 'padding', 0),
-    dilation: attrPair(node, 'dilation', 1),
+    padding: pad === 'same' ? 'same' : attrPair(node, 'padding', 0, 0),
+    dilation: attrPair(node, 'dilation', 1, 1),
     groups,
     bias: attrBool(node, 'bias', true),
   };
@@ -88,7 +88,14 @@ export interface ConvTranspose2dGeometry extends Omit<Conv2dGeometry, 'padding'>
 export function convTranspose2dGeometry(node: GraphNode): ConvTranspose2dGeometry {
   const g = conv2dGeometry({ ...node, attrs: { ...node.attrs, padding: node.attrs.padding === 'same' ? 0 : (node.attrs.padding ?? 0) } });
   if (node.attrs.padding === 'same') throw new GraphError(`conv_transpose2d does not support padding 'same'`, node.name);
-  return { ...g, padding: g.padding as [number, number], outputPadding: attrPair(node, 'outputPadding', 0) };
+  const outputPadding = attrPair(node, 'outputPadding', 0, 0);
+  // As PyTorch: output padding must be smaller than the stride or the dilation.
+  for (const i of [0, 1] as const) {
+    if (outputPadding[i] >= Math.max(g.stride[i], g.dilation[i])) {
+      throw new GraphError(`outputPadding [${outputPadding.join(', ')}] must be smaller than the stride or the dilation`, node.name);
+    }
+  }
+  return { ...g, padding: g.padding as [number, number], outputPadding };
 }
 
 defineKind({

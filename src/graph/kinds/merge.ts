@@ -48,7 +48,16 @@ defineKind({
   validate: () => {},
   inferShape: (node, [a, b]) => broadcast(node, a!, b!),
   tensors: () => NO_TENSORS,
-  forward: (_node, [a, b]) => a!.mul(b!),
+  forward(_node, [a, b]) {
+    if (a!.ndim === b!.ndim) return a!.mul(b!);
+    // Per-sample shapes broadcast right-aligned, but the batch dimension must
+    // stay first: give the lower-rank operand unit dimensions after it.
+    const [lo, hi] = a!.ndim < b!.ndim ? [a!, b!] : [b!, a!];
+    const v = lo.reshape([lo.size(0), ...new Array<number>(hi.ndim - lo.ndim).fill(1), ...lo.shape.slice(1)]);
+    const out = hi.mul(v);
+    v.dispose();
+    return out;
+  },
   cost: () => ({ macs: 0 }),
 });
 

@@ -11,9 +11,9 @@ export interface PoolGeometry {
 }
 
 export function poolGeometry(node: GraphNode): PoolGeometry {
-  const kernel = attrPair(node, 'kernel');
-  const stride = node.attrs.stride === undefined || node.attrs.stride === null ? kernel : attrPair(node, 'stride');
-  const padding = attrPair(node, 'padding', 0);
+  const kernel = attrPair(node, 'kernel', undefined, 1);
+  const stride = node.attrs.stride === undefined || node.attrs.stride === null ? kernel : attrPair(node, 'stride', undefined, 1);
+  const padding = attrPair(node, 'padding', 0, 0);
   if (padding[0] * 2 > kernel[0] || padding[1] * 2 > kernel[1]) throw new GraphError(`padding [${padding.join(', ')}] must be at most half the kernel [${kernel.join(', ')}]`, node.name);
   return { kernel, stride, padding, ceilMode: attrBool(node, 'ceilMode', false) };
 }
@@ -81,10 +81,10 @@ defineKind({
 defineKind({
   kind: 'adaptive_avgpool',
   arity: 1,
-  validate: (node) => void attrPair(node, 'output'),
+  validate: (node) => void attrPair(node, 'output', undefined, 1),
   inferShape(node, [x]) {
     expectRank(node, x!, 3);
-    return [x![0]!, ...attrPair(node, 'output')];
+    return [x![0]!, ...attrPair(node, 'output', undefined, 1)];
   },
   tensors: () => NO_TENSORS,
   forward: (node, [x]) => F.adaptiveAvgPool2d(x!, attrPair(node, 'output')),
