@@ -28,6 +28,42 @@ program
   });
 
 program
+  .command('summary')
+  .description('per-layer table of a zoo architecture or a checkpoint: output shapes, weights, biases, MACs and activation memory per sample, with totals')
+  .option('--arch <name>', 'zoo architecture to build (an unknown name lists the available ones)')
+  .option('--checkpoint <path>', 'summarise the graph stored in a slimnet checkpoint instead of --arch')
+  .option('--image-size <n>', "input height and width (default: the architecture's, e.g. 28 for lenet5)", num('int'))
+  .option('--classes <n>', "number of classes (default: the architecture's, e.g. 10 for lenet5)", num('int'))
+  .option('--in-channels <n>', "input channels (default: the architecture's, e.g. 1 for lenet5)", num('int'))
+  .option('--width <x>', "width multiplier on every layer's channel count (default: the architecture's, 1 in the zoo)", num('float'))
+  .option('--json', 'print one JSON object (rows and totals) instead of the table (default: off)')
+  .addHelpText('after', '\nExamples:\n  slimnet summary --arch lenet5\n  slimnet summary --arch lenet5 --width 0.5 --json\n  slimnet summary --checkpoint runs/pruned.safetensors')
+  .action(async (o: { arch?: string; checkpoint?: string; json?: boolean; imageSize?: number; classes?: number; inChannels?: number; width?: number }) => {
+    const { summaryCommand } = await import('./commands/summary.js');
+    summaryCommand(o);
+  });
+
+program
+  .command('export')
+  .description('write a zoo architecture (random weights) or a checkpoint to an ONNX file (eval mode, dynamic batch), optionally checked in onnxruntime')
+  .option('--arch <name>', 'zoo architecture to export (randomly initialised)')
+  .option('--checkpoint <path>', 'export the model stored in a slimnet checkpoint instead of --arch')
+  .option('--out <path>', 'the .onnx file to write')
+  .option('--verify', 'run the file in onnxruntime on a random batch, print the max abs difference to slimnet and exit 1 if it exceeds the tolerance (default: off)')
+  .option('--tolerance <x>', 'largest max abs difference --verify accepts (default: 1e-4)', num('float'))
+  .option('--opset <n>', 'ONNX opset version, 13 to 21 (default: 17)', num('int'))
+  .option('--image-size <n>', "input height and width (default: the architecture's)", num('int'))
+  .option('--classes <n>', "number of classes (default: the architecture's)", num('int'))
+  .option('--in-channels <n>', "input channels (default: the architecture's)", num('int'))
+  .option('--width <x>', "width multiplier (default: the architecture's)", num('float'))
+  .option('--seed <n>', 'seed of the random weights with --arch (default: 0)', num('int'))
+  .addHelpText('after', '\nExamples:\n  slimnet export --arch resnet20 --out resnet20.onnx --verify\n  slimnet export --checkpoint runs/pruned.safetensors --out pruned.onnx --opset 13')
+  .action(async (o: { arch?: string; checkpoint?: string; out?: string; verify?: boolean; tolerance?: number; opset?: number; imageSize?: number; classes?: number; inChannels?: number; width?: number; seed?: number }) => {
+    const { exportCommand } = await import('./commands/export.js');
+    await exportCommand(o);
+  });
+
+program
   .command('info')
   .description('print the engine configuration (libtorch version, threads, CUDA)')
   .action(async () => {

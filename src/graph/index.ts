@@ -9,3 +9,4 @@ export { Model, type ForwardOptions, type TensorEntry } from './model.js';
 export { type Hooks, type Feeds } from './executor.js';
 export { Capture, type CaptureOptions } from './hooks.js';
 export { summarize, humanCount, humanBytes, type Summary, type SummaryRow } from './summary.js';
+export { saveCheckpoint, loadCheckpoint, CHECKPOINT_FORMAT_VERSION, CHECKPOINT_KEYS, type LoadedCheckpoint } from './checkpoint.js';
