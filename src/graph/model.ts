@@ -152,7 +152,8 @@ export class Model {
 
   /** Copies of every tensor (a state dict the caller owns). */
   stateDict(): Record<string, Tensor> {
-    return noGrad(() => Object.fromEntries(this.namedTensors().map(([k, t]) => [k, t.detach().clone()])));
+    // Cloned under noGrad: plain tensors with no autograd history, no stray handles.
+    return noGrad(() => Object.fromEntries(this.namedTensors().map(([k, t]) => [k, t.clone()])));
   }
 
   /** Overwrites tensors in place from a state dict with matching keys and shapes. */

@@ -1,0 +1,113 @@
+// Training throughput of the LeNet variant (bench/lib/lenet.ts), slimnet
+// against PyTorch (bench/engine_pytorch.py) on the same libtorch, with the
+// same number of intra-op threads. Rounds alternate: slimnet in-process,
+// then a fresh python process running the same steps; each side times its
+// timed steps only (python start-up, warm-up and data creation excluded).
+import { spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { getNumThreads, manualSeed, engineInfo } from '../src/tensor/index.js';
+import { emptyParts, makeLeNet, randomBatches, trainStep, type PartTimes } from './lib/lenet.js';
+import { fmt, median, parseArgs } from './lib/stats.js';
+
+export const description = 'training images/s of the LeNet variant (Adam, batch 100), slimnet vs PyTorch';
+
+const DEFAULTS = {
+  rounds: 5,
+  warmup: 3,
+  steps: 16,
+  batch: 100,
+  batches: 4,
+  lr: 1e-4,
+  python: process.env.SLIMNET_PYTHON ?? '/usr/bin/python3',
+  seed: 0,
+};
+
+interface PySide {
+  img_s: number;
+  step_ms: number;
+  cpu_ms_per_step: number;
+  parts_ms: { zero_grad: number; forward: number; backward: number; optimizer: number };
+  threads: number;
+  torch: string;
+}
+
+function runPython(o: typeof DEFAULTS, threads: number, extra: string[] = []): PySide {
+  const script = fileURLToPath(new URL('./engine_pytorch.py', import.meta.url));
+  const args = [script, '--threads', String(threads), '--warmup', String(o.warmup), '--steps', String(o.steps),
+    '--batch', String(o.batch), '--batches', String(o.batches), '--lr', String(o.lr), '--seed', String(o.seed), ...extra];
+  const r = spawnSync(o.python, args, { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (r.error) throw new Error(`cannot run ${o.python}: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${o.python} ${args.join(' ')} failed (exit ${r.status}):\n${r.stderr}`);
+  const last = r.stdout.trim().split('\n').pop() ?? '';
+  return JSON.parse(last) as PySide;
+}
+
+export function main(argv: string[]): void {
+  const o = parseArgs(argv, DEFAULTS);
+  const threads = getNumThreads();
+  const info = engineInfo();
+  console.log(`engine: LeNet variant, batch ${o.batch}, Adam lr ${o.lr}; ${o.rounds} rounds of ${o.warmup} warm-up + ${o.steps} timed steps per side`);
+  console.log(`libtorch ${info.torchVersion}, ${threads} intra-op threads on both sides; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+
+  manualSeed(o.seed);
+  const net = makeLeNet(o.lr);
+  const data = randomBatches(o.batches, o.batch);
+  const slim: number[] = [];
+  const py: number[] = [];
+  const slimCpu: number[] = [];
+  const pyCpu: number[] = [];
+  const slimParts: PartTimes[] = [];
+  const pyParts: PySide['parts_ms'][] = [];
+  let torchVersion = '';
+  let step = 0;
+
+  console.log('\nround   slimnet img/s   pytorch img/s   ratio');
+  for (let r = 0; r < o.rounds; r++) {
+    for (let i = 0; i < o.warmup; i++) trainStep(net, data[step++ % data.length]!);
+    const parts = emptyParts();
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    for (let i = 0; i < o.steps; i++) trainStep(net, data[step++ % data.length]!, parts);
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(c0);
+    slimCpu.push((cpu.user + cpu.system) / 1000 / o.steps);
+    slim.push((o.steps * o.batch) / (ms / 1000));
+    for (const k of Object.keys(parts) as (keyof PartTimes)[]) parts[k] /= o.steps;
+    slimParts.push(parts);
+
+    const p = runPython(o, threads);
+    if (p.threads !== threads) throw new Error(`python ran with ${p.threads} threads, slimnet with ${threads}`);
+    torchVersion = p.torch;
+    py.push(p.img_s);
+    pyParts.push(p.parts_ms);
+    pyCpu.push(p.cpu_ms_per_step);
+    console.log(`${String(r + 1).padStart(5)}   ${fmt(slim[r]!).padStart(13)}   ${fmt(p.img_s).padStart(13)}   ${fmt(slim[r]! / p.img_s, 3)}`);
+  }
+  net.dispose();
+  for (const b of data) {
+    b.x.dispose();
+    b.y.dispose();
+  }
+
+  const s = median(slim);
+  const p = median(py);
+  const ratio = s / p;
+  console.log(`median  ${fmt(s).padStart(13)}   ${fmt(p).padStart(13)}   ${fmt(ratio, 3)}   (pytorch ${torchVersion})`);
+  console.log(`best    ${fmt(Math.max(...slim)).padStart(13)}   ${fmt(Math.max(...py)).padStart(13)}   ${fmt(Math.max(...slim) / Math.max(...py), 3)}`);
+
+  const part = (xs: number[]) => fmt(median(xs), 2).padStart(10);
+  console.log('\nper-step time by part, ms (median over rounds)   slimnet    pytorch');
+  const rows: [string, (x: PartTimes) => number, (x: PySide['parts_ms']) => number][] = [
+    ['zeroGrad / zero_grad(set_to_none=True)', (x) => x.zeroGrad, (x) => x.zero_grad],
+    ['forward + cross-entropy', (x) => x.forward, (x) => x.forward],
+    ['backward', (x) => x.backward, (x) => x.backward],
+    ['Adam step', (x) => x.optimizer, (x) => x.optimizer],
+  ];
+  for (const [label, fs, fp] of rows) console.log(`  ${label.padEnd(46)} ${part(slimParts.map(fs))} ${part(pyParts.map(fp))}`);
+  console.log(`  ${'whole step (from median images/s)'.padEnd(46)} ${fmt((1000 * o.batch) / s, 2).padStart(10)} ${fmt((1000 * o.batch) / p, 2).padStart(10)}`);
+  console.log(`  ${'process CPU time per step (all threads)'.padEnd(46)} ${part(slimCpu)} ${part(pyCpu)}`);
+  console.log(`load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other processes on the machine skew wall-clock figures)`);
+
+  console.log(JSON.stringify({ bench: 'engine', slimnet_img_s: +s.toFixed(2), pytorch_img_s: +p.toFixed(2), ratio: +ratio.toFixed(4), threads }));
+}

@@ -1,0 +1,256 @@
+// Training throughput of ResNet-20 for CIFAR (3x32x32, batch 128, SGD with
+// momentum 0.9, lr 0.1, random images and labels, train mode) through the
+// slimnet graph executor — Model.forward on buildArch('resnet20') — against
+// PyTorch (bench/resnet20_pytorch.py, torch.nn modules of the same
+// architecture) on the same libtorch with the same number of intra-op
+// threads. Before timing, the two models are checked to be the same network:
+// equal tensor keys and shapes (so equal parameter counts), and equal
+// eval-mode outputs when PyTorch loads slimnet's weights. Rounds alternate:
+// slimnet in-process, then a fresh python process running the same steps;
+// each side times its timed steps only (python start-up, warm-up and data
+// creation excluded). Besides images/s it reports, per step, the time of
+// each part (zero_grad, forward, backward, optimizer), user and system CPU
+// time and minor page faults on both sides, and the ops the graph runs.
+//
+// Allocator: the native addon fixes glibc's mmap threshold (1 MiB unless
+// SLIMNET_MMAP_THRESHOLD is set when the process starts, see
+// native/src/runtime.cc), so every larger tensor — each activation and
+// gradient of this network — is a fresh mmap whose pages fault in on first
+// touch; PyTorch keeps glibc's dynamic threshold and reuses heap memory. The
+// page-fault and system-time rows show that cost; run with
+// SLIMNET_MMAP_THRESHOLD=33554432 to measure slimnet without it.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { F, engineInfo, getNumThreads, setNumThreads, keep, manualSeed, noGrad, randint, randn, saveTensors, tidy, type Tensor } from '../src/tensor/index.js';
+import { Model } from '../src/graph/index.js';
+import { buildArch } from '../src/models/index.js';
+import { SGD } from '../src/train/optim/index.js';
+import { fmt, median, parseArgs } from './lib/stats.js';
+
+export const description = 'training images/s of ResNet-20 (CIFAR, SGD momentum, batch 128) via the graph executor, slimnet vs PyTorch';
+
+const DEFAULTS = {
+  rounds: 5,
+  warmup: 2,
+  steps: 5,
+  batch: 128,
+  batches: 2,
+  lr: 0.1,
+  momentum: 0.9,
+  classes: 10,
+  python: process.env.SLIMNET_PYTHON ?? '/usr/bin/python3',
+  seed: 0,
+  /** Intra-op threads for both sides; 0 keeps the engine's default. */
+  threads: 0,
+  /** No new round starts after this many seconds (at least 2 rounds run): keeps a loaded machine's run short. */
+  maxSeconds: 120,
+};
+type Options = typeof DEFAULTS;
+
+interface Parts {
+  zero_grad: number;
+  forward: number;
+  backward: number;
+  optimizer: number;
+}
+
+interface PySide {
+  img_s: number;
+  step_ms: number;
+  cpu_ms_per_step: number;
+  user_ms_per_step: number;
+  sys_ms_per_step: number;
+  minor_faults_per_step: number;
+  parts_ms: Parts;
+  threads: number;
+  torch: string;
+  params: number;
+}
+
+const script = fileURLToPath(new URL('./resnet20_pytorch.py', import.meta.url));
+
+function python<T>(o: Options, threads: number, extra: string[]): T {
+  const args = [script, '--threads', String(threads), '--batch', String(o.batch), '--classes', String(o.classes), '--seed', String(o.seed), ...extra];
+  const r = spawnSync(o.python, args, { encoding: 'utf8', maxBuffer: 16 << 20 });
+  if (r.error) throw new Error(`cannot run ${o.python}: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${o.python} ${args.join(' ')} failed (exit ${r.status}):\n${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as T;
+}
+
+interface Net {
+  model: Model;
+  optimizer: SGD;
+}
+
+interface Batch {
+  x: Tensor;
+  y: Tensor;
+}
+
+function trainStep(net: Net, b: Batch, parts?: Parts): number {
+  return tidy(() => {
+    const t0 = performance.now();
+    net.optimizer.zeroGrad();
+    const t1 = performance.now();
+    const loss = F.crossEntropy(net.model.forward(b.x), b.y);
+    const t2 = performance.now();
+    loss.backward();
+    const t3 = performance.now();
+    net.optimizer.step();
+    const t4 = performance.now();
+    if (parts) {
+      parts.zero_grad += t1 - t0;
+      parts.forward += t2 - t1;
+      parts.backward += t3 - t2;
+      parts.optimizer += t4 - t3;
+    }
+    return loss.item();
+  });
+}
+
+/** Same network on both sides: tensor keys and shapes, then outputs with slimnet's weights loaded into PyTorch. */
+function checkSameArchitecture(o: Options, threads: number, model: Model, probe: Tensor): { params: number; pyParams: number; maxAbsDiff: number; maxAbsOutput: number } {
+  const entries = Model.entries(model.graph);
+  const params = entries.filter((e) => e.kind === 'param').reduce((a, e) => a + e.spec.shape.reduce((x, y) => x * y, 1), 0);
+  const py = python<{ params: number; tensors: Record<string, number[]> }>(o, threads, ['--describe']);
+  const ours = Object.fromEntries(entries.map((e) => [e.key, [...e.spec.shape]]));
+  const problems: string[] = [];
+  for (const [k, s] of Object.entries(ours)) {
+    if (!py.tensors[k]) problems.push(`'${k}' [${s.join(', ')}] only in slimnet`);
+    else if (py.tensors[k].join() !== s.join()) problems.push(`'${k}': slimnet [${s.join(', ')}], pytorch [${py.tensors[k].join(', ')}]`);
+  }
+  for (const k of Object.keys(py.tensors)) if (!(k in ours)) problems.push(`'${k}' only in pytorch`);
+  if (problems.length || py.params !== params) {
+    throw new Error(`slimnet's resnet20 and the PyTorch model differ (params ${params} vs ${py.params}):\n  ${problems.join('\n  ')}`);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'slimnet-bench-resnet20-'));
+  try {
+    const file = join(dir, 'weights.safetensors');
+    tidy(() => {
+      const out = noGrad(() => model.eval().forward(probe));
+      model.train();
+      saveTensors(file, { ...Object.fromEntries(model.namedTensors()), input: probe, output: out });
+    });
+    const c = python<{ max_abs_diff: number; max_abs_output: number }>(o, threads, ['--check', file]);
+    if (!(c.max_abs_diff <= 1e-4 * Math.max(1, c.max_abs_output))) {
+      throw new Error(`eval-mode outputs differ: max |slimnet - pytorch| = ${c.max_abs_diff} (max |output| ${c.max_abs_output})`);
+    }
+    return { params, pyParams: py.params, maxAbsDiff: c.max_abs_diff, maxAbsOutput: c.max_abs_output };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function main(argv: string[]): void {
+  const o = parseArgs(argv, DEFAULTS);
+  if (o.threads > 0) setNumThreads(o.threads);
+  const threads = getNumThreads();
+  const info = engineInfo();
+  console.log(`resnet20: CIFAR shape 3x32x32, batch ${o.batch}, SGD lr ${o.lr} momentum ${o.momentum}, train mode, random data`);
+  console.log(`${o.rounds} rounds of ${o.warmup} warm-up + ${o.steps} timed steps per side; libtorch ${info.torchVersion}, ${threads} intra-op threads on both sides`);
+  const mmap = process.env.SLIMNET_MMAP_THRESHOLD;
+  console.log(`slimnet allocator: SLIMNET_MMAP_THRESHOLD ${mmap === undefined ? "unset (the native addon's default)" : `= ${mmap} bytes`}`);
+  console.log(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+
+  manualSeed(o.seed);
+  const graph = buildArch('resnet20', { classes: o.classes });
+  const model = Model.create(graph);
+  const net: Net = { model, optimizer: new SGD(model.parameters(), { lr: o.lr, momentum: o.momentum }) };
+  const data: Batch[] = Array.from({ length: o.batches }, () => ({ x: keep(randn([o.batch, 3, 32, 32])), y: keep(randint(0, o.classes, [o.batch])) }));
+
+  // One training step first, so the check covers updated weights and BN statistics.
+  trainStep(net, data[0]!);
+  const probe = keep(randn([8, 3, 32, 32]));
+  const check = checkSameArchitecture(o, threads, model, probe);
+  probe.dispose();
+  const kinds = new Map<string, number>();
+  for (const n of graph.nodes) if (n.kind !== 'input') kinds.set(n.kind, (kinds.get(n.kind) ?? 0) + 1);
+  const ops = [...kinds].map(([k, c]) => `${c} ${k}`).join(', ');
+  console.log(`same network on both sides: ${Model.entries(graph).length} tensors with equal keys and shapes; forward runs ${graph.nodes.length - 1} ops (${ops}) + cross-entropy`);
+  console.log(`parameters: slimnet ${check.params.toLocaleString('en-US')}, pytorch ${check.pyParams.toLocaleString('en-US')}`);
+  console.log(`eval-mode outputs with slimnet's weights in PyTorch: max abs difference ${check.maxAbsDiff.toExponential(2)} (max |output| ${check.maxAbsOutput.toFixed(3)})`);
+
+  const slim: number[] = [];
+  const py: number[] = [];
+  const slimCpu: number[] = [];
+  const pyCpu: number[] = [];
+  const slimUser: number[] = [];
+  const slimSys: number[] = [];
+  const slimFaults: number[] = [];
+  const pyUser: number[] = [];
+  const pySys: number[] = [];
+  const pyFaults: number[] = [];
+  const slimParts: Parts[] = [];
+  const pyParts: Parts[] = [];
+  let torchVersion = '';
+  let step = 1;
+
+  console.log('\nround   slimnet img/s   pytorch img/s   ratio');
+  const started = performance.now();
+  for (let r = 0; r < o.rounds; r++) {
+    if (r >= 2 && (performance.now() - started) / 1000 > o.maxSeconds) {
+      console.log(`(stopping after ${r} rounds: over --max-seconds ${o.maxSeconds}; the machine is slow or loaded)`);
+      break;
+    }
+    for (let i = 0; i < o.warmup; i++) trainStep(net, data[step++ % data.length]!);
+    const parts: Parts = { zero_grad: 0, forward: 0, backward: 0, optimizer: 0 };
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    const f0 = process.resourceUsage().minorPageFault;
+    let loss = 0;
+    for (let i = 0; i < o.steps; i++) loss = trainStep(net, data[step++ % data.length]!, parts);
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(c0);
+    slimFaults.push((process.resourceUsage().minorPageFault - f0) / o.steps);
+    if (!Number.isFinite(loss)) throw new Error(`slimnet loss became ${loss}`);
+    slimCpu.push((cpu.user + cpu.system) / 1000 / o.steps);
+    slimUser.push(cpu.user / 1000 / o.steps);
+    slimSys.push(cpu.system / 1000 / o.steps);
+    slim.push((o.steps * o.batch) / (ms / 1000));
+    for (const k of Object.keys(parts) as (keyof Parts)[]) parts[k] /= o.steps;
+    slimParts.push(parts);
+
+    const p = python<PySide>(o, threads, ['--warmup', String(o.warmup), '--steps', String(o.steps), '--batches', String(o.batches), '--lr', String(o.lr), '--momentum', String(o.momentum)]);
+    if (p.threads !== threads) throw new Error(`python ran with ${p.threads} threads, slimnet with ${threads}`);
+    torchVersion = p.torch;
+    py.push(p.img_s);
+    pyParts.push(p.parts_ms);
+    pyCpu.push(p.cpu_ms_per_step);
+    pyUser.push(p.user_ms_per_step);
+    pySys.push(p.sys_ms_per_step);
+    pyFaults.push(p.minor_faults_per_step);
+    console.log(`${String(r + 1).padStart(5)}   ${fmt(slim[r]!).padStart(13)}   ${fmt(p.img_s).padStart(13)}   ${fmt(slim[r]! / p.img_s, 3)}`);
+  }
+  net.optimizer.dispose();
+  model.dispose();
+  for (const b of data) {
+    b.x.dispose();
+    b.y.dispose();
+  }
+
+  const s = median(slim);
+  const p = median(py);
+  const ratio = s / p;
+  console.log(`median  ${fmt(s).padStart(13)}   ${fmt(p).padStart(13)}   ${fmt(ratio, 3)}   (pytorch ${torchVersion})`);
+
+  const part = (xs: number[]) => fmt(median(xs), 2).padStart(10);
+  console.log('\nper-step time by part, ms (median over rounds)   slimnet    pytorch');
+  const rows: [string, keyof Parts][] = [
+    ['zeroGrad / zero_grad(set_to_none=True)', 'zero_grad'],
+    ['forward (graph executor / nn.Module) + CE', 'forward'],
+    ['backward', 'backward'],
+    ['SGD step (momentum)', 'optimizer'],
+  ];
+  for (const [label, k] of rows) console.log(`  ${label.padEnd(46)} ${part(slimParts.map((x) => x[k]))} ${part(pyParts.map((x) => x[k]))}`);
+  console.log(`  ${'whole step (from median images/s)'.padEnd(46)} ${fmt((1000 * o.batch) / s, 2).padStart(10)} ${fmt((1000 * o.batch) / p, 2).padStart(10)}`);
+  console.log(`  ${'process CPU time per step (all threads)'.padEnd(46)} ${part(slimCpu)} ${part(pyCpu)}`);
+  console.log(`  ${'  of which user'.padEnd(46)} ${part(slimUser)} ${part(pyUser)}`);
+  console.log(`  ${'  of which system (page faults, mmap/munmap)'.padEnd(46)} ${part(slimSys)} ${part(pySys)}`);
+  console.log(`  ${'minor page faults per step (count)'.padEnd(46)} ${fmt(median(slimFaults), 0).padStart(10)} ${fmt(median(pyFaults), 0).padStart(10)}`);
+  console.log(`load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other processes on the machine skew wall-clock figures)`);
+
+  console.log(JSON.stringify({ bench: 'resnet20', slimnet_img_s: +s.toFixed(2), pytorch_img_s: +p.toFixed(2), ratio: +ratio.toFixed(4), threads, params: check.params, slimnet_mmap_threshold: mmap === undefined ? null : Number(mmap) }));
+}

@@ -1,0 +1,30 @@
+// Training: optimizers, parameter groups, learning-rate schedules, metrics,
+// early stopping, gradient clipping, and the Trainer loop.
+export * from './optim/index.js';
+export { LrSchedule, scheduleFactor, validateSchedule, type ScheduleSpec, type ScheduleState, type ScheduleUnit } from './schedules.js';
+export { MetricAccumulator, type Metrics } from './metrics.js';
+export { EarlyStopping, type EarlyStoppingOptions, type EarlyStoppingStateMeta, type Monitor } from './early-stopping.js';
+export { clipGradNorm, gradNorm } from './clip.js';
+export {
+  Trainer,
+  evaluate,
+  NonFiniteLossError,
+  disposeTrainerState,
+  type Batch,
+  type BatchSource,
+  type LossFn,
+  type LossTerm,
+  type LossContext,
+  type Callback,
+  type CallbackResult,
+  type StepInfo,
+  type ProgressInfo,
+  type EpochRecord,
+  type TrainSummary,
+  type TrainerOptions,
+  type FitOptions,
+  type EvaluateOptions,
+  type TrainerState,
+  type TrainerStateMeta,
+} from './trainer.js';
+export { saveTrainerState, loadTrainerState } from './state-file.js';

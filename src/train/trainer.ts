@@ -1,0 +1,554 @@
+// The training loop every later feature reuses (baseline training, pruning's
+// fine-tuning, distillation, network slimming): forward, loss plus extra loss
+// terms, backward, optional gradient clipping, optimizer and schedule steps,
+// per-epoch validation, early stopping, callbacks, and a state that resumes a
+// run bit for bit.
+//
+// Each step runs in one synchronous tidy scope (flat memory) and is followed
+// by an await that yields to the event loop, so a progress bar can draw and a
+// SIGINT handler can call trainer.stop() between steps. One value is read back
+// per step (the losses and the correct count together), which is also where a
+// NaN / infinite loss is caught, before backward and before any update.
+import { F, getRngState, keep, noGrad, setRngState, tidy, type Tensor } from '../tensor/index.js';
+import type { Model, Hooks } from '../graph/index.js';
+import type { Optimizer, BaseHyper, OptimizerState } from './optim/index.js';
+import { LrSchedule, type ScheduleState } from './schedules.js';
+import { MetricAccumulator, type Metrics } from './metrics.js';
+import { EarlyStopping, type EarlyStoppingOptions, type EarlyStoppingStateMeta } from './early-stopping.js';
+import { clipGradNorm } from './clip.js';
+
+// ---- data interface (structurally the DataLoader of src/data) --------------------
+
+/** x float32 [B, C, H, W], y int64 [B]; the consumer disposes x and y. */
+export interface Batch {
+  x: Tensor;
+  y: Tensor;
+  indices: Int32Array;
+}
+
+/** Anything that yields batches per epoch: src/data's DataLoader, or an in-memory test source. */
+export interface BatchSource {
+  /** Batches per epoch. */
+  readonly length: number;
+  epoch(epochIndex: number): AsyncIterableIterator<Batch>;
+}
+
+// ---- losses and callbacks ---------------------------------------------------------
+
+export type LossFn = (logits: Tensor, y: Tensor) => Tensor;
+
+export interface LossContext {
+  model: Model;
+  x: Tensor;
+  y: Tensor;
+  logits: Tensor;
+  /** Global step (optimizer updates before this one). */
+  step: number;
+  epoch: number;
+}
+
+/**
+ * An extra term added to the loss (L1 on BatchNorm γ for network slimming,
+ * a distillation term, ...). It returns a scalar tensor connected to the
+ * graph; any weighting is the term's own. A named term is reported under its
+ * name in the history, an unnamed one as `extra<i>`.
+ */
+export type LossTerm = ((ctx: LossContext) => Tensor) | { name: string; fn: (ctx: LossContext) => Tensor };
+
+export interface StepInfo {
+  epoch: number;
+  /** Step within the epoch, 0-based. */
+  stepInEpoch: number;
+  stepsInEpoch: number;
+  /** Global step count after this step. */
+  globalStep: number;
+  /** This step's total loss and its main (data) loss. */
+  loss: number;
+  dataLoss: number;
+  batchSize: number;
+  correct: number;
+  /** Learning rate of the first parameter group (after the schedule moved). */
+  lr: number;
+  /** Each extra loss term's value, by name. */
+  extra: Record<string, number>;
+  /** Global gradient norm before clipping (only when gradClip is set). */
+  gradNorm?: number;
+}
+
+/** What a callback may return: 'stop' ends training after the current step / epoch. */
+export type CallbackResult = void | 'stop' | Promise<void | 'stop'>;
+
+export interface Callback {
+  onTrainBegin?(trainer: Trainer): void | Promise<void>;
+  onStepEnd?(info: StepInfo, trainer: Trainer): CallbackResult;
+  onEpochEnd?(record: EpochRecord, trainer: Trainer): CallbackResult;
+  onTrainEnd?(history: EpochRecord[], trainer: Trainer): void | Promise<void>;
+}
+
+export interface ProgressInfo {
+  phase: 'train' | 'val';
+  epoch: number;
+  /** Epoch count fit() runs up to. */
+  epochs: number;
+  /** Batches done in this phase of this epoch, and its length. */
+  step: number;
+  steps: number;
+  /** Running means over the phase so far. */
+  loss: number;
+  accuracy: number;
+  lr: number;
+}
+
+// ---- records and errors ---------------------------------------------------------------
+
+export interface TrainSummary {
+  /** Mean total loss per sample (data loss plus extra terms). */
+  loss: number;
+  /** Mean of the main loss alone. */
+  dataLoss: number;
+  accuracy: number;
+  /** Mean of each extra loss term, by name. */
+  extra: Record<string, number>;
+  samples: number;
+  steps: number;
+}
+
+export interface EpochRecord {
+  /** 0-based epoch index (what BatchSource.epoch received). */
+  epoch: number;
+  train: TrainSummary;
+  /** Validation metrics (plain cross-entropy loss unless fit's validationLoss says otherwise). */
+  val?: Metrics;
+  /** Learning rate of the first group at the start of the epoch, and of every group. */
+  lr: number;
+  lrs: number[];
+  seconds: number;
+  /** False for an epoch cut short by stop(). */
+  completed: boolean;
+}
+
+/** A loss (or gradient norm) became NaN or infinite; the step's update was not applied. */
+export class NonFiniteLossError extends Error {
+  constructor(
+    readonly epoch: number,
+    /** Step within the epoch (0-based). */
+    readonly step: number,
+    readonly globalStep: number,
+    readonly value: number,
+    /** 'loss', the name of an extra term, or 'gradient norm'. */
+    readonly term: string,
+  ) {
+    super(`non-finite ${term} (${value}) at epoch ${epoch}, step ${step} (global step ${globalStep}); the update was not applied`);
+    this.name = 'NonFiniteLossError';
+  }
+}
+
+// ---- state ------------------------------------------------------------------------------
+
+interface PartialEpoch {
+  steps: number;
+  lossSum: number;
+  dataLossSum: number;
+  correct: number;
+  samples: number;
+  extraSums: number[];
+  seconds: number;
+  lrs: number[];
+}
+
+export interface TrainerStateMeta {
+  format: 'slimnet.trainer-state';
+  version: 1;
+  /** Next epoch to run (completed epochs). */
+  epoch: number;
+  globalStep: number;
+  /** Accumulators of an epoch interrupted by stop(); resuming skips its finished batches. */
+  partial: PartialEpoch | null;
+  optimizer: { type: string; groups: OptimizerState['groups'] };
+  schedule: ScheduleState | null;
+  earlyStopping: EarlyStoppingStateMeta | null;
+  history: EpochRecord[];
+}
+
+/**
+ * Everything needed to resume: JSON-able `meta` and tensors named
+ * `model.<key>`, `optimizer.<key>`, `earlyStopping.best.<key>` and `rng`.
+ * The tensors are copies the caller owns (disposeTrainerState releases them).
+ */
+export interface TrainerState {
+  meta: TrainerStateMeta;
+  tensors: Record<string, Tensor>;
+}
+
+export function disposeTrainerState(s: TrainerState): void {
+  for (const t of Object.values(s.tensors)) t.dispose();
+}
+
+// ---- the trainer ----------------------------------------------------------------------------
+
+export interface TrainerOptions {
+  model: Model;
+  optimizer: Optimizer<BaseHyper>;
+  schedule?: LrSchedule;
+  /** Main loss of (logits, labels); default cross-entropy with `labelSmoothing`. */
+  loss?: LossFn;
+  labelSmoothing?: number;
+  extraLosses?: LossTerm[];
+  callbacks?: Callback[];
+  /** Clip gradients to this global L2 norm (or { maxNorm, normType }) before each update. */
+  gradClip?: number | { maxNorm: number; normType?: number };
+  /** Forward hooks used during training steps. */
+  hooks?: Hooks;
+  /** Yield to the event loop every this many steps (default 1). */
+  yieldEvery?: number;
+}
+
+export interface FitOptions {
+  /** Train up to this epoch count (epochs startEpoch .. epochs-1). */
+  epochs: number;
+  validation?: BatchSource;
+  /** Loss reported for validation; default plain cross-entropy (no label smoothing). */
+  validationLoss?: LossFn;
+  earlyStopping?: EarlyStopping | EarlyStoppingOptions;
+  /** First epoch to run; defaults to the trainer's epoch (0, or where loadState left it). */
+  startEpoch?: number;
+  onProgress?(info: ProgressInfo): void;
+}
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+export class Trainer {
+  readonly model: Model;
+  readonly optimizer: Optimizer<BaseHyper>;
+  readonly schedule: LrSchedule | undefined;
+  readonly callbacks: Callback[];
+  /** Records of every completed epoch (and a final partial one after stop()). */
+  readonly history: EpochRecord[] = [];
+  /** Next epoch to run. */
+  epoch = 0;
+  /** Optimizer updates so far. */
+  globalStep = 0;
+  /** The early stopper of the current / last fit(). */
+  earlyStopping: EarlyStopping | undefined;
+  private readonly lossFn: LossFn;
+  private readonly terms: { name: string; fn: (ctx: LossContext) => Tensor }[];
+  private readonly clip: { maxNorm: number; normType: number } | undefined;
+  private readonly hooks: Hooks | undefined;
+  private readonly yieldEvery: number;
+  private stopReason: string | null = null;
+  private partial: PartialEpoch | null = null;
+  private pendingEarlyStopping: { meta: EarlyStoppingStateMeta; weights: Record<string, Tensor> | null } | null = null;
+  private running = false;
+
+  constructor(o: TrainerOptions) {
+    this.model = o.model;
+    this.optimizer = o.optimizer;
+    this.schedule = o.schedule;
+    if (o.schedule && o.schedule.optimizer !== o.optimizer) throw new TypeError('Trainer: the schedule drives a different optimizer');
+    const ls = o.labelSmoothing ?? 0;
+    if (!(ls >= 0 && ls < 1)) throw new RangeError(`Trainer: labelSmoothing must be in [0, 1), got ${ls}`);
+    if (o.loss && o.labelSmoothing !== undefined) throw new TypeError('Trainer: give either loss or labelSmoothing (the default loss uses it)');
+    this.lossFn = o.loss ?? ((logits, y) => F.crossEntropy(logits, y, { labelSmoothing: ls }));
+    this.terms = (o.extraLosses ?? []).map((t, i) => (typeof t === 'function' ? { name: `extra${i}`, fn: t } : t));
+    if (new Set(this.terms.map((t) => t.name)).size !== this.terms.length) throw new TypeError('Trainer: extra loss terms need distinct names');
+    this.callbacks = [...(o.callbacks ?? [])];
+    if (o.gradClip !== undefined) {
+      const c = typeof o.gradClip === 'number' ? { maxNorm: o.gradClip } : o.gradClip;
+      if (!(c.maxNorm > 0)) throw new RangeError(`Trainer: gradClip must be > 0, got ${c.maxNorm}`);
+      this.clip = { maxNorm: c.maxNorm, normType: c.normType ?? 2 };
+    }
+    this.hooks = o.hooks;
+    this.yieldEvery = o.yieldEvery ?? 1;
+    if (!(Number.isInteger(this.yieldEvery) && this.yieldEvery >= 1)) throw new RangeError(`Trainer: yieldEvery must be a positive integer`);
+  }
+
+  /** Asks fit() to stop after the current step (e.g. from a SIGINT handler). */
+  stop(reason = 'stop requested'): void {
+    this.stopReason = reason;
+  }
+
+  /** Why the last fit() stopped early ('early stopping', a callback's or stop()'s reason), or null. */
+  get stoppedBecause(): string | null {
+    return this.stopReason;
+  }
+
+  async fit(train: BatchSource, o: FitOptions): Promise<EpochRecord[]> {
+    if (this.running) throw new Error('Trainer.fit: already running');
+    if (!(Number.isInteger(o.epochs) && o.epochs >= 0)) throw new RangeError(`Trainer.fit: epochs must be a non-negative integer, got ${o.epochs}`);
+    const start = o.startEpoch ?? this.epoch;
+    if (o.startEpoch !== undefined && o.startEpoch !== this.epoch) {
+      this.partial = null; // an explicit restart point discards an interrupted epoch
+      this.epoch = o.startEpoch;
+    }
+    this.running = true;
+    this.stopReason = null;
+    const records: EpochRecord[] = [];
+    this.earlyStopping = o.earlyStopping === undefined ? undefined : o.earlyStopping instanceof EarlyStopping ? o.earlyStopping : new EarlyStopping(o.earlyStopping);
+    if (this.pendingEarlyStopping) {
+      if (this.earlyStopping) this.earlyStopping.loadState(this.pendingEarlyStopping.meta, this.pendingEarlyStopping.weights);
+      if (this.pendingEarlyStopping.weights) for (const t of Object.values(this.pendingEarlyStopping.weights)) t.dispose();
+      this.pendingEarlyStopping = null;
+    }
+    const wasTraining = this.model.training;
+    try {
+      for (const cb of this.callbacks) await cb.onTrainBegin?.(this);
+      for (let epoch = start; epoch < o.epochs && this.stopReason === null; epoch++) {
+        const record = await this.runEpoch(train, epoch, o);
+        records.push(record);
+        this.history.push(record);
+        if (!record.completed) break;
+        for (const cb of this.callbacks) if ((await cb.onEpochEnd?.(record, this)) === 'stop') this.stopReason ??= 'callback';
+        if (this.earlyStopping && this.earlyStopping.update(record, this.model)) {
+          this.stopReason ??= 'early stopping';
+          break;
+        }
+      }
+      for (const cb of this.callbacks) await cb.onTrainEnd?.(records, this);
+    } finally {
+      this.model.training = wasTraining;
+      this.running = false;
+    }
+    return records;
+  }
+
+  private async runEpoch(train: BatchSource, epoch: number, o: FitOptions): Promise<EpochRecord> {
+    const t0 = performance.now();
+    const steps = train.length;
+    // Resume an interrupted epoch where it stopped, or start fresh.
+    const acc: PartialEpoch =
+      this.partial && this.epoch === epoch
+        ? { ...this.partial, extraSums: [...this.partial.extraSums], lrs: [...this.partial.lrs] }
+        : { steps: 0, lossSum: 0, dataLossSum: 0, correct: 0, samples: 0, extraSums: this.terms.map(() => 0), seconds: 0, lrs: this.lrs() };
+    this.partial = null;
+    const skip = acc.steps;
+    let index = 0;
+    let interrupted = false;
+    this.model.train();
+    for await (const batch of train.epoch(epoch)) {
+      if (index++ < skip) {
+        batch.x.dispose();
+        batch.y.dispose();
+        continue;
+      }
+      let info: StepInfo;
+      try {
+        info = this.trainStep(batch, epoch, acc.steps, steps);
+      } finally {
+        batch.x.dispose();
+        batch.y.dispose();
+      }
+      acc.steps += 1;
+      acc.lossSum += info.loss * info.batchSize;
+      acc.dataLossSum += info.dataLoss * info.batchSize;
+      acc.correct += info.correct;
+      acc.samples += info.batchSize;
+      this.terms.forEach((t, i) => (acc.extraSums[i]! += info.extra[t.name]! * info.batchSize));
+      for (const cb of this.callbacks) if ((await cb.onStepEnd?.(info, this)) === 'stop') this.stopReason ??= 'callback';
+      o.onProgress?.({ phase: 'train', epoch, epochs: o.epochs, step: acc.steps, steps, loss: acc.lossSum / acc.samples, accuracy: acc.correct / acc.samples, lr: info.lr });
+      if (acc.steps % this.yieldEvery === 0) await yieldToEventLoop();
+      if (this.stopReason !== null && acc.steps < steps) {
+        interrupted = true;
+        break;
+      }
+    }
+    acc.seconds += (performance.now() - t0) / 1000;
+    const trainSummary: TrainSummary = {
+      loss: acc.lossSum / acc.samples,
+      dataLoss: acc.dataLossSum / acc.samples,
+      accuracy: acc.correct / acc.samples,
+      extra: Object.fromEntries(this.terms.map((t, i) => [t.name, acc.extraSums[i]! / acc.samples])),
+      samples: acc.samples,
+      steps: acc.steps,
+    };
+    if (interrupted) {
+      this.partial = acc;
+      return { epoch, train: trainSummary, lr: acc.lrs[0]!, lrs: acc.lrs, seconds: acc.seconds, completed: false };
+    }
+    let val: Metrics | undefined;
+    if (o.validation) {
+      const v0 = performance.now();
+      val = await evaluate(this.model, o.validation, undefined, {
+        loss: o.validationLoss,
+        onProgress: o.onProgress ? (step, n, m) => o.onProgress!({ phase: 'val', epoch, epochs: o.epochs, step, steps: n, loss: m.loss, accuracy: m.accuracy, lr: acc.lrs[0]! }) : undefined,
+      });
+      acc.seconds += (performance.now() - v0) / 1000;
+    }
+    this.schedule?.onEpochEnd();
+    this.epoch = epoch + 1;
+    return { epoch, train: trainSummary, ...(val ? { val } : {}), lr: acc.lrs[0]!, lrs: acc.lrs, seconds: acc.seconds, completed: true };
+  }
+
+  /** One optimizer step on one batch; synchronous, in one tidy scope. */
+  private trainStep(batch: Batch, epoch: number, stepInEpoch: number, stepsInEpoch: number): StepInfo {
+    const n = batch.x.size(0);
+    const r = tidy(() => {
+      this.optimizer.zeroGrad();
+      const logits = this.model.forward(batch.x, { training: true, hooks: this.hooks });
+      const main = this.lossFn(logits, batch.y);
+      const ctx: LossContext = { model: this.model, x: batch.x, y: batch.y, logits, step: this.globalStep, epoch };
+      const extras = this.terms.map((t) => t.fn(ctx));
+      let total = main;
+      for (const e of extras) total = total.add(e);
+      // One read-back: total, main, each extra term, and the correct count.
+      const values = noGrad(() =>
+        F.stack([total, main, ...extras, logits.argmax(1).eq(batch.y).sum()].map((t) => t.reshape([]).to('float64'))).toArray(),
+      );
+      const [totalV, mainV] = values as [number, number];
+      const extraV = values.slice(2, 2 + extras.length);
+      const correct = values[values.length - 1]!;
+      const badTerm = extraV.findIndex((v) => !Number.isFinite(v));
+      if (!Number.isFinite(mainV)) throw new NonFiniteLossError(epoch, stepInEpoch, this.globalStep, mainV, 'loss');
+      if (badTerm >= 0) throw new NonFiniteLossError(epoch, stepInEpoch, this.globalStep, extraV[badTerm]!, this.terms[badTerm]!.name);
+      if (!Number.isFinite(totalV)) throw new NonFiniteLossError(epoch, stepInEpoch, this.globalStep, totalV, 'loss');
+      total.backward();
+      let norm: number | undefined;
+      if (this.clip) {
+        norm = clipGradNorm(this.optimizer.paramGroups.flatMap((g) => g.params), this.clip.maxNorm, this.clip.normType);
+        if (!Number.isFinite(norm)) {
+          this.optimizer.zeroGrad();
+          throw new NonFiniteLossError(epoch, stepInEpoch, this.globalStep, norm, 'gradient norm');
+        }
+      }
+      this.optimizer.step();
+      return { totalV, mainV, extraV, correct, norm };
+    });
+    this.globalStep += 1;
+    this.schedule?.onStepEnd();
+    const info: StepInfo = {
+      epoch,
+      stepInEpoch,
+      stepsInEpoch,
+      globalStep: this.globalStep,
+      loss: r.totalV,
+      dataLoss: r.mainV,
+      batchSize: n,
+      correct: r.correct,
+      lr: this.optimizer.paramGroups[0]!.lr,
+      extra: Object.fromEntries(this.terms.map((t, i) => [t.name, r.extraV[i]!])),
+      ...(r.norm !== undefined ? { gradNorm: r.norm } : {}),
+    };
+    return info;
+  }
+
+  private lrs(): number[] {
+    return this.optimizer.paramGroups.map((g) => g.lr);
+  }
+
+  /** Metrics of the model on `source` (eval mode, no gradients). */
+  evaluate(source: BatchSource, classes?: number | readonly string[], loss?: LossFn): Promise<Metrics> {
+    return evaluate(this.model, source, classes, { loss });
+  }
+
+  // ---- state ------------------------------------------------------------------------------
+
+  /** A snapshot of everything needed to resume exactly (tensors are copies the caller owns). */
+  state(): TrainerState {
+    const tensors: Record<string, Tensor> = {};
+    for (const [k, t] of Object.entries(tidy(() => this.model.stateDict()))) tensors[`model.${k}`] = t;
+    const opt = this.optimizer.stateDict();
+    noGrad(() => {
+      for (const [k, t] of Object.entries(opt.tensors)) {
+        tensors[`optimizer.${k}`] = t.clone();
+        t.dispose();
+      }
+    });
+    // Early stopping: a state loaded but not yet handed to a fit() wins over the last fit's stopper.
+    const pending = this.pendingEarlyStopping;
+    const best = pending ? (pending.weights ? noGrad(() => Object.fromEntries(Object.entries(pending.weights!).map(([k, t]) => [k, t.clone()]))) : null) : (this.earlyStopping?.bestWeightsCopy() ?? null);
+    if (best) for (const [k, t] of Object.entries(best)) tensors[`earlyStopping.best.${k}`] = t;
+    tensors.rng = getRngState();
+    const meta: TrainerStateMeta = {
+      format: 'slimnet.trainer-state',
+      version: 1,
+      epoch: this.epoch,
+      globalStep: this.globalStep,
+      partial: this.partial ? { ...this.partial, extraSums: [...this.partial.extraSums], lrs: [...this.partial.lrs] } : null,
+      optimizer: { type: opt.type, groups: opt.groups },
+      schedule: this.schedule ? this.schedule.state() : null,
+      earlyStopping: pending ? { ...pending.meta } : (this.earlyStopping?.stateMeta() ?? null),
+      history: structuredClone(this.history.filter((r) => r.completed)),
+    };
+    return { meta, tensors };
+  }
+
+  /**
+   * Restores a state from state() (same model graph, optimizer type and
+   * groups, schedule spec). Values are copied; the caller keeps `s.tensors`.
+   * Early-stopping state is applied to the early stopper of the next fit().
+   */
+  loadState(s: TrainerState): void {
+    if (this.running) throw new Error('Trainer.loadState: fit() is running');
+    const m = s.meta;
+    if (m.format !== 'slimnet.trainer-state' || m.version !== 1) throw new TypeError(`Trainer.loadState: not a trainer state (format ${String(m.format)}, version ${String(m.version)})`);
+    if ((m.schedule === null) !== (this.schedule === undefined)) {
+      throw new TypeError(`Trainer.loadState: the state ${m.schedule ? 'has' : 'has no'} schedule, this trainer ${this.schedule ? 'has one' : 'has none'}`);
+    }
+    const pick = (prefix: string): Record<string, Tensor> =>
+      Object.fromEntries(Object.entries(s.tensors).filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
+    const rng = s.tensors.rng;
+    if (!rng) throw new TypeError('Trainer.loadState: the state has no rng tensor');
+    const modelTensors = pick('model.');
+    const extra = Object.keys(modelTensors).filter((k) => !this.model.namedTensors().some(([mk]) => mk === k));
+    if (extra.length) throw new TypeError(`Trainer.loadState: the state has tensors the model lacks: ${extra.join(', ')}`);
+    this.model.loadStateDict(modelTensors);
+    this.optimizer.loadStateDict({ type: m.optimizer.type, groups: m.optimizer.groups as never, tensors: pick('optimizer.') });
+    if (this.schedule && m.schedule) this.schedule.loadState(m.schedule);
+    setRngState(rng);
+    this.epoch = m.epoch;
+    this.globalStep = m.globalStep;
+    this.partial = m.partial ? { ...m.partial, extraSums: [...m.partial.extraSums], lrs: [...m.partial.lrs] } : null;
+    this.history.length = 0;
+    this.history.push(...structuredClone(m.history));
+    if (this.pendingEarlyStopping?.weights) for (const t of Object.values(this.pendingEarlyStopping.weights)) t.dispose();
+    this.pendingEarlyStopping = null;
+    if (m.earlyStopping) {
+      const best = pick('earlyStopping.best.');
+      const weights = Object.keys(best).length ? noGrad(() => Object.fromEntries(Object.entries(best).map(([k, t]) => [k, t.clone()]))) : null;
+      if (weights) for (const t of Object.values(weights)) keep(t);
+      this.pendingEarlyStopping = { meta: { ...m.earlyStopping }, weights };
+    }
+  }
+}
+
+// ---- evaluation --------------------------------------------------------------------------
+
+export interface EvaluateOptions {
+  /** Loss per batch; default plain cross-entropy. */
+  loss?: LossFn;
+  hooks?: Hooks;
+  /** After each batch: batches done, total, metrics so far. */
+  onProgress?(step: number, steps: number, m: { loss: number; accuracy: number }): void;
+}
+
+/**
+ * Classification metrics of `model` on `source` in eval mode without
+ * gradients. `classes` (a count or names) defaults to the logits' width.
+ * Disposes each batch's tensors.
+ */
+export async function evaluate(model: Model, source: BatchSource, classes?: number | readonly string[], o: EvaluateOptions = {}): Promise<Metrics> {
+  const lossFn: LossFn = o.loss ?? ((logits, y) => F.crossEntropy(logits, y));
+  let acc: MetricAccumulator | undefined = classes === undefined ? undefined : new MetricAccumulator(classes);
+  let step = 0;
+  for await (const batch of source.epoch(0)) {
+    try {
+      noGrad(() =>
+        tidy(() => {
+          const logits = model.forward(batch.x, { training: false, hooks: o.hooks });
+          acc ??= new MetricAccumulator(logits.size(1));
+          acc.update(logits, batch.y, lossFn(logits, batch.y).item());
+        }),
+      );
+    } finally {
+      batch.x.dispose();
+      batch.y.dispose();
+    }
+    step += 1;
+    if (o.onProgress) {
+      const r = acc!.result();
+      o.onProgress(step, source.length, { loss: r.loss, accuracy: r.accuracy });
+    }
+    await yieldToEventLoop();
+  }
+  if (!acc) throw new RangeError('evaluate: the source yielded no batches and no class count was given');
+  return acc.result();
+}
