@@ -4,7 +4,7 @@
 // libtorch).
 import { ArrayDataset, GET_ASYNC, getSampleAsync, subset, type Dataset, type DatasetSpec, type Sample } from './dataset.js';
 import { ImageFolderDataset } from './folder.js';
-import { hashSeed, mulberry32 } from './rng.js';
+import { hashSeed, mulberry32 } from '../util/rng.js';
 import type { ImageShape, Transform } from './transforms.js';
 
 export interface BatchArrays {

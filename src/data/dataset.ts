@@ -2,7 +2,7 @@
 // set that the IDX, CIFAR and bundled-MNIST loaders produce, and the
 // index-based views (subset, seeded/stratified split, fraction).
 import { DataError } from './errors.js';
-import { permutation } from './rng.js';
+import { permutation } from '../util/rng.js';
 
 export { DataError } from './errors.js';
 

@@ -34,7 +34,7 @@ import { tensor, type Tensor } from '../tensor/index.js';
 import { assembleBatch, type BatchArrays } from './assemble.js';
 import { datasetSpec, type Dataset } from './dataset.js';
 import { DataError } from './errors.js';
-import { hashSeed, permutation } from './rng.js';
+import { hashSeed, permutation } from '../util/rng.js';
 import type { ImageShape, Transform } from './transforms.js';
 
 export interface Batch {

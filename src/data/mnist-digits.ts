@@ -2,7 +2,7 @@
 // zero-set-up default data. The package stores them per class as 28x28
 // grey values in [0, 1].
 import { createRequire } from 'node:module';
-import { permutation } from './rng.js';
+import { permutation } from '../util/rng.js';
 import { ArrayDataset, sharedFloat32, subset, type Dataset } from './dataset.js';
 
 export interface ImageArrays {

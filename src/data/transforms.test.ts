@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mulberry32 } from './rng.js';
+import { mulberry32 } from '../util/rng.js';
 import {
   colorJitter, compose, gaussianNoise, horizontalFlip, isNoisy, normalize, NORMALIZE_PRESETS, randomCrop, randomResizedCrop, resize, rotation,
   transformFromSpec, type Image, type TransformContext,

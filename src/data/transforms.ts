@@ -4,7 +4,7 @@
 // reproducible and identical whether batches are built in a worker or not.
 // Every built-in transform has a plain-data `spec`, so the loader can rebuild
 // it inside its worker thread; custom() transforms run on the main thread.
-import { hashSeed } from './rng.js';
+import { hashSeed } from '../util/rng.js';
 
 export type ImageShape = [number, number, number];
 

@@ -4,17 +4,7 @@
 import { keep, tensor } from '../tensor/index.js';
 import { GraphBuilder, Model } from '../graph/index.js';
 import type { Batch, BatchSource } from './trainer.js';
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../util/rng.js';
 
 /** Batches from arrays held in memory; shuffled per epoch from (seed, epoch) when a seed is given. */
 export class ArraySource implements BatchSource {

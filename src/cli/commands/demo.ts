@@ -6,7 +6,7 @@
 import { F, Tensor, engineInfo, manualSeed, noGrad, tensor, tidy, keep, rand } from '../../tensor/index.js';
 import { Adam } from '../../train/optim/index.js';
 import { loadMnistDigits, splitArrays, type ImageArrays } from '../../data/mnist-digits.js';
-import { permutation } from '../../data/rng.js';
+import { permutation } from '../../util/rng.js';
 import { ProgressBar } from '../progress.js';
 import { renderTable } from '../table.js';
 

@@ -1,5 +1,5 @@
-// A small seeded PRNG (mulberry32) for data shuffling and splits, so data
-// order is reproducible independently of libtorch's generator.
+// A small seeded PRNG (mulberry32) and seed mixing, shared by data shuffling,
+// augmentation and synthetic test data, independent of libtorch's generator.
 
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
