@@ -1,5 +1,6 @@
 // The slimnet command line.
 import { Command, InvalidArgumentError } from 'commander';
+import { addTrainOptions } from './commands/train-options.js';
 
 function num(kind: 'int' | 'float') {
   return (v: string): number => {
@@ -61,6 +62,52 @@ program
   .action(async (o: { arch?: string; checkpoint?: string; out?: string; verify?: boolean; tolerance?: number; opset?: number; imageSize?: number; classes?: number; inChannels?: number; width?: number; seed?: number }) => {
     const { exportCommand } = await import('./commands/export.js');
     await exportCommand(o);
+  });
+
+const trainCmd = program
+  .command('train')
+  .description(
+    'train a zoo architecture on a data set in a versioned run directory (runs/train/<dataset>-<arch>/version_N: config, metrics, best/last checkpoints, resumable state, log), then report test accuracy and balanced accuracy',
+  );
+addTrainOptions(trainCmd)
+  .option('--config <file>', 'read options from a JSON or YAML file (keys like batchSize or batch-size); command-line flags override it (default: none)')
+  .option('--runs-dir <dir>', 'root of the run directories', './runs')
+  .option('--show-versions', 'list the runs of this command/dataset/arch (version, epochs done, best validation accuracy, status, date) and exit (default: off)')
+  .option('--version <n>', 'resume run version N exactly where it stopped (weights, optimizer, schedule, epoch, RNG), with its own configuration (default: start a new version)', num('int'))
+  .option('--json', 'print the result as one JSON object on stdout (the log goes to stderr) (default: off)')
+  .addHelpText(
+    'after',
+    '\nCtrl-C stops after the current step, saves a resumable state and prints the --version command that resumes it (exit code 130).' +
+      '\nA NaN / infinite loss stops training with exit code 1 and keeps the last good checkpoint.' +
+      '\n\nExamples:\n  slimnet train --dataset fashion-mnist --arch lenet5 --epochs 10\n  slimnet train --dataset mnist-digits --fraction 0.1 --epochs 1\n  slimnet train --config recipe.yaml --lr 3e-4\n  slimnet train --dataset fashion-mnist --arch lenet5 --show-versions\n  slimnet train --dataset fashion-mnist --arch lenet5 --version 2',
+  )
+  .action(async () => {
+    const { trainCommand } = await import('./commands/train.js');
+    process.exitCode = await trainCommand(trainCmd);
+  });
+
+program
+  .command('eval')
+  .description('evaluate a checkpoint on a data set split: accuracy, balanced accuracy, per-class recall and the confusion matrix')
+  .requiredOption('--checkpoint <path>', 'a slimnet checkpoint (e.g. runs/train/fashion-mnist-lenet5/version_0/best.safetensors)')
+  .option('--dataset <name>', "data set (default: the one the checkpoint was trained on)")
+  .option('--root <dir>', "data folder (default: the checkpoint's, else the data set's default)")
+  .option('--split <split>', 'split to evaluate: train or test', 'test')
+  .option('--batch-size <n>', 'evaluation batch size', num('int'), 500)
+  .option('--json', 'print one JSON object instead of the tables (default: off)')
+  .action(async (o: { checkpoint: string; dataset?: string; root?: string; split: string; batchSize: number; json?: boolean }) => {
+    const { evalCommand } = await import('./commands/eval.js');
+    process.exitCode = await evalCommand(o);
+  });
+
+program
+  .command('runs')
+  .description('table of every run under the runs directory: command, dataset, arch, version, best metric, params, MACs, status, date')
+  .option('--runs-dir <dir>', 'root of the run directories', './runs')
+  .option('--json', 'print one JSON array instead of the table (default: off)')
+  .action(async (o: { runsDir: string; json?: boolean }) => {
+    const { runsCommand } = await import('./commands/runs.js');
+    process.exitCode = runsCommand(o);
   });
 
 program

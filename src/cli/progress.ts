@@ -5,18 +5,27 @@ export interface ProgressOptions {
   total: number;
   label: string;
   unit?: string;
+  /** Units already done before this bar started (a resumed epoch); excluded from the throughput. */
+  initial?: number;
+  /** performance.now() when the work started (default: when the bar is created). */
+  startTime?: number;
   stream?: NodeJS.WriteStream;
 }
 
 export class ProgressBar {
-  private readonly start = performance.now();
-  private lastDraw = 0;
-  private done = 0;
+  private readonly start: number;
+  // -Infinity: the first tick always draws (also on a pipe), so a log shows the run started.
+  private lastDraw = -Infinity;
+  private done: number;
+  private readonly initial: number;
   private extra = '';
   private readonly stream: NodeJS.WriteStream;
 
   constructor(private readonly o: ProgressOptions) {
     this.stream = o.stream ?? process.stderr;
+    this.initial = o.initial ?? 0;
+    this.start = o.startTime ?? performance.now();
+    this.done = this.initial;
   }
 
   /** Advances by `n` units; `info` is shown after the bar (e.g. the loss). */
@@ -42,7 +51,7 @@ export class ProgressBar {
   private draw(now: number): void {
     const elapsed = (now - this.start) / 1000;
     const frac = this.o.total > 0 ? Math.min(1, this.done / this.o.total) : 1;
-    const rate = elapsed > 0 ? this.done / elapsed : 0;
+    const rate = elapsed > 0 ? (this.done - this.initial) / elapsed : 0;
     const eta = rate > 0 ? (this.o.total - this.done) / rate : 0;
     const width = 28;
     const filled = Math.round(frac * width);

@@ -17,10 +17,8 @@ export interface SummaryOptions {
   width?: number;
 }
 
-/** A mistake in the command line or its inputs: reported as one line, no stack trace. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+import { UsageError } from '../errors.js';
+export { UsageError };
 
 export interface SummaryReport {
   source: { arch: string; options: Required<ArchOptions> } | { checkpoint: string; meta: Record<string, unknown> };

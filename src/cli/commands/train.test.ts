@@ -1,0 +1,212 @@
+// `slimnet train / eval / runs` end to end, in child processes (exit codes,
+// signals, files), on a small stratified fraction of the bundled MNIST digits
+// with a quarter-width LeNet, one libtorch thread (bit-identical resumes).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadCheckpoint } from '../../graph/index.js';
+import { loadTensors } from '../../tensor/index.js';
+import { RUN_FILES, METRICS_COLUMNS, readMetrics, type RunStatusFile } from '../../runs/index.js';
+import { trainConfigKeys } from './train-options.js';
+
+const BIN = fileURLToPath(new URL('../../../bin/slimnet.js', import.meta.url));
+const SMALL = ['--dataset', 'mnist-digits', '--fraction', '0.1', '--width', '0.25', '--batch-size', '16'];
+
+interface Result {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI; `onStderr` sees stderr as it arrives (with the child, to send it signals). */
+function cli(args: string[], onStderr?: (text: string, child: ReturnType<typeof spawn>) => void): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, SLIMNET_NUM_THREADS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      onStderr?.(stderr, child);
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+function tempRuns(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'slimnet-runs-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const runPath = (root: string, version: number, dataset = 'mnist-digits', arch = 'lenet5') => join(root, 'train', `${dataset}-${arch}`, `version_${version}`);
+const status = (p: string) => JSON.parse(readFileSync(join(p, RUN_FILES.status), 'utf8')) as RunStatusFile;
+
+function tensorsOf(path: string): Map<string, Float32Array> {
+  const { tensors } = loadTensors(path);
+  const out = new Map<string, Float32Array>();
+  for (const [k, t] of Object.entries(tensors)) {
+    out.set(k, t.data<'float32'>());
+    t.dispose();
+  }
+  return out;
+}
+
+test('train writes a versioned run directory; --show-versions, runs and eval read it', async (t) => {
+  const root = tempRuns(t);
+  const r = await cli(['train', ...SMALL, '--epochs', '1', '--runs-dir', root]);
+  assert.equal(r.code, 0, r.stderr);
+  const p = runPath(root, 0);
+  for (const f of Object.values(RUN_FILES)) assert.ok(existsSync(join(p, f)), `${f} written`);
+  // The resolved config holds every option with its final value (lr derived from the optimizer).
+  const config = JSON.parse(readFileSync(join(p, RUN_FILES.config), 'utf8')) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(config).sort(), [...trainConfigKeys()].sort());
+  assert.equal(config.lr, 0.001);
+  assert.equal(config.optimizer, 'adam');
+  assert.equal(config.width, 0.25);
+  // One metrics row, in both files.
+  const rows = readMetrics(p);
+  assert.equal(rows.length, 1);
+  assert.equal(rows[0]!.epoch, 1);
+  const csv = readFileSync(join(p, RUN_FILES.metricsCsv), 'utf8').trim().split('\n');
+  assert.equal(csv[0], METRICS_COLUMNS.join(','));
+  assert.equal(csv.length, 2);
+  assert.ok(rows[0]!.val_acc! > 0.3, `validation accuracy ${rows[0]!.val_acc} after one epoch`);
+  const s = status(p);
+  assert.equal(s.status, 'complete');
+  assert.equal(s.epochsDone, 1);
+  assert.equal(s.bestValAccuracy, rows[0]!.val_acc);
+  assert.ok(s.test && s.test.count === 2000);
+  assert.match(r.stdout, new RegExp(`test accuracy\\s+${(s.test.accuracy * 100).toFixed(2).replace(/\.?0+$/, '')} %`));
+  assert.match(r.stdout, /test balanced accuracy\s+[\d.]+ %/);
+  assert.match(readFileSync(join(p, RUN_FILES.log), 'utf8'), /test accuracy/);
+  // Both checkpoints load and carry the data set in their metadata.
+  for (const f of [RUN_FILES.best, RUN_FILES.last]) {
+    const { model, meta } = loadCheckpoint(join(p, f));
+    assert.equal(meta.dataset, 'mnist-digits');
+    assert.equal(meta.epoch, 1);
+    model.dispose();
+  }
+
+  const sv = await cli(['train', ...SMALL, '--runs-dir', root, '--show-versions']);
+  assert.equal(sv.code, 0, sv.stderr);
+  assert.match(sv.stdout, /version\s+epochs\s+best val acc %/);
+  assert.match(sv.stdout, /\n\s*0\s+1\/1\s+[\d.]+\s+[\d.]+\s+complete/);
+  assert.ok(!existsSync(runPath(root, 1)), '--show-versions starts no run');
+
+  const runs = await cli(['runs', '--runs-dir', root]);
+  assert.equal(runs.code, 0, runs.stderr);
+  assert.match(runs.stdout, /command\s+dataset\s+arch\s+version/);
+  assert.match(runs.stdout, /train\s+mnist-digits\s+lenet5\s+0\s+1\/1\s+[\d.]+\s+[\d.]+\s+207\.0K\s+987\.3K\s+complete/);
+
+  const ev = await cli(['eval', '--checkpoint', join(p, RUN_FILES.last), '--json']);
+  assert.equal(ev.code, 0, ev.stderr);
+  const m = JSON.parse(ev.stdout) as { accuracy: number; balancedAccuracy: number; count: number; confusion: number[][] };
+  // The same weights on the same test split as the run's final evaluation.
+  assert.equal(m.accuracy, s.test.accuracy);
+  assert.equal(m.balancedAccuracy, s.test.balancedAccuracy);
+  assert.equal(m.confusion.flat().reduce((a, b) => a + b, 0), 2000);
+  const table = await cli(['eval', '--checkpoint', join(p, RUN_FILES.best)]);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /balanced accuracy\s+[\d.]+ %/);
+  assert.match(table.stdout, /#\s+class\s+support\s+correct\s+recall %/);
+  for (let c = 0; c < 10; c++) assert.match(table.stdout, new RegExp(`\\n${c}\\s+${c}\\s+\\d+\\s+\\d+\\s+[\\d.]+`), `class ${c} row`);
+  assert.match(table.stdout, /confusion matrix/);
+});
+
+test('Ctrl-C saves a resumable state (exit 130); --version resumes it to the same weights as an uninterrupted run', async (t) => {
+  const root = tempRuns(t);
+  const args = ['train', ...SMALL, '--epochs', '2', '--runs-dir', root];
+  const a = await cli(args);
+  assert.equal(a.code, 0, a.stderr);
+  let sent = false;
+  // The first progress line of the first epoch: interrupt there.
+  const b = await cli(args, (err, child) => {
+    if (!sent && /epoch 1\/2/.test(err)) {
+      sent = true;
+      child.kill('SIGINT');
+    }
+  });
+  assert.ok(sent, 'saw progress output');
+  assert.equal(b.code, 130, `exit code ${b.code}\n${b.stderr}`);
+  const pb = runPath(root, 1);
+  assert.equal(status(pb).status, 'interrupted');
+  assert.ok(existsSync(join(pb, RUN_FILES.state)));
+  assert.match(b.stdout, /Resume with:\n\s+slimnet train --dataset mnist-digits --arch lenet5 --runs-dir \S+ --version 1/);
+  assert.ok(readMetrics(pb).length < 2, 'stopped before the end');
+  // Its last checkpoint loads.
+  loadCheckpoint(join(pb, RUN_FILES.last)).model.dispose();
+
+  const sv = await cli([...args, '--show-versions']);
+  assert.match(sv.stdout, /\n\s*1\s+\d\/2\s.*interrupted/);
+
+  // Options that contradict the run's configuration are refused.
+  const bad = await cli([...args, '--lr', '0.01', '--version', '1']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /--lr/);
+
+  const c = await cli([...args, '--version', '1']);
+  assert.equal(c.code, 0, c.stderr);
+  assert.match(c.stdout, /resuming version 1 at epoch/);
+  assert.equal(status(pb).status, 'complete');
+  const ra = readMetrics(runPath(root, 0));
+  const rb = readMetrics(pb);
+  assert.equal(rb.length, 2, 'the resumed run appended the remaining epochs');
+  const strip = (r: (typeof ra)[number]) => ({ ...r, seconds: 0 });
+  assert.deepEqual(rb.map(strip), ra.map(strip), 'same metrics as the uninterrupted run');
+  for (const f of [RUN_FILES.last, RUN_FILES.best]) {
+    const wa = tensorsOf(join(runPath(root, 0), f));
+    const wb = tensorsOf(join(pb, f));
+    assert.deepEqual([...wb.keys()], [...wa.keys()]);
+    for (const [k, v] of wa) {
+      const u = wb.get(k)!;
+      assert.ok(v.length === u.length && v.every((x, i) => Object.is(x, u[i])), `${f}: '${k}' is bit-identical`);
+    }
+  }
+  assert.equal(status(pb).test!.accuracy, status(runPath(root, 0)).test!.accuracy);
+});
+
+test('a non-finite loss stops with a message and exit code 1; the last checkpoint still loads', async (t) => {
+  const root = tempRuns(t);
+  const r = await cli(['train', ...SMALL, '--epochs', '1', '--optimizer', 'sgd', '--lr', '1e30', '--runs-dir', root]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /training stopped: the loss became (NaN|-?Infinity) at epoch 1, step \d+ of \d+/);
+  assert.match(r.stderr, /last good checkpoint is \S+last\.safetensors/);
+  const p = runPath(root, 0);
+  assert.equal(status(p).status, 'failed');
+  const { model, meta } = loadCheckpoint(join(p, RUN_FILES.last));
+  assert.equal(meta.epoch, 0);
+  // The weights are finite (the bad steps were not saved).
+  for (const [, w] of model.namedTensors()) assert.ok(w.data<'float32'>().every(Number.isFinite));
+  model.dispose();
+});
+
+test('options come from a YAML or JSON config file; command-line flags override it', async (t) => {
+  const root = tempRuns(t);
+  const yaml = join(root, 'recipe.yaml');
+  writeFileSync(yaml, 'dataset: mnist-digits\nfraction: 0.05\nwidth: 0.25\nepochs: 1\noptimizer: sgd\nlr: 0.05\nbatch-size: 32\nlabelSmoothing: 0.1\nschedule: step\n');
+  const r = await cli(['train', '--config', yaml, '--lr', '0.02', '--runs-dir', root]);
+  assert.equal(r.code, 0, r.stderr);
+  const config = JSON.parse(readFileSync(join(runPath(root, 0), RUN_FILES.config), 'utf8')) as Record<string, unknown>;
+  assert.equal(config.lr, 0.02, 'the flag wins');
+  assert.equal(config.batchSize, 32, 'kebab-case key from the file');
+  assert.equal(config.labelSmoothing, 0.1, 'camelCase key from the file');
+  assert.equal(config.optimizer, 'sgd');
+  assert.equal(config.schedule, 'step');
+  assert.equal(config.momentum, 0.9, 'default');
+  assert.equal(config.fraction, 0.05);
+  assert.equal(config.epochs, 1);
+  assert.match(r.stdout, /recipe: sgd lr 0\.02 momentum 0\.9/);
+
+  const json = join(root, 'bad.json');
+  writeFileSync(json, JSON.stringify({ dataset: 'mnist-digits', learningRate: 0.1 }));
+  const bad = await cli(['train', '--config', json, '--runs-dir', root]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /unknown option 'learningRate'/);
+});
