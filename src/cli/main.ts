@@ -101,6 +101,73 @@ program
   });
 
 program
+  .command('prune')
+  .description(
+    'structured pruning of a trained checkpoint: score channels with a criterion, remove the weakest (physically: a smaller graph), retrain per the protocol, until an accuracy floor / compression target / step limit; writes runs/prune/<dataset>-<arch>/version_N with the per-step log, the pruned checkpoint and ONNX file, the per-layer channel table, plots, and ends with the before/after table including measured latency',
+  )
+  .requiredOption('--checkpoint <path>', 'the trained model (e.g. runs/train/mnist-digits-lenet5/version_0/best.safetensors)')
+  .option('--criterion <name>', 'channel importance: l1 | l2 (filter magnitude), activation (mean post-ReLU), apoz, taylor (Molchanov), bn (|γ|), random', 'taylor')
+  .option('--scope <scope>', 'layer (each layer ranks its own channels, the same share per layer) or global (one ranking across layers)', 'global')
+  .option('--norm <norm>', 'per-layer normalisation of scores before a global ranking: none | l1 | l2 | max', 'l2')
+  .option('--reduce <how>', 'combining the scores of coupled layers (residual groups): mean | sum | max', 'mean')
+  .option('--protocol <name>', 'none (greedy, no retraining) | retrain (whole network, N iterations per step) | layer-retrain (only the pruned layers) | once (retrain, criterion computed only at the start)', 'retrain')
+  .option('--retrain-iters <n>', 'retraining iterations (batches) after each step', num('int'), 100)
+  .option('--lr <x>', 'Adam learning rate of retraining and fine-tuning', num('float'), 1e-4)
+  .option('--batch-size <n>', 'batch size of scoring, retraining and fine-tuning', num('int'), 100)
+  .option('--eval-batch-size <n>', 'batch size of evaluation', num('int'), 500)
+  .option('--step-fraction <x>', 'channels removed per step, as a share of those still removable', num('float'), 0.05)
+  .option('--step-maps <n>', 'channels removed per step (globally, or per layer with --scope layer); overrides --step-fraction', num('int'))
+  .option('--max-drop <pp>', 'accuracy floor in percentage points below the base model on the validation split (default: 0.3 unless --min-accuracy or a target is given)', num('float'))
+  .option('--min-accuracy <x>', 'absolute accuracy floor, e.g. 0.99', num('float'))
+  .option('--target-params-x <x>', 'stop once parameters shrank this many times', num('float'))
+  .option('--target-macs-x <x>', 'stop once MACs shrank this many times', num('float'))
+  .option('--max-steps <n>', 'stop after this many steps', num('int'))
+  .option('--layers <list>', 'only prune these layers (comma-separated; default: all prunable)')
+  .option('--exclude <list>', 'never prune these layers (comma-separated)')
+  .option('--min-channels <n>', 'channels every layer keeps at least', num('int'), 1)
+  .option('--round-to <n>', 'keep channel counts at multiples of this (e.g. 8)', num('int'), 1)
+  .option('--score-batches <n>', 'batches data-driven criteria (activation, apoz, taylor) read per step', num('int'), 10)
+  .option('--finetune-epochs <n>', 'epochs of fine-tuning of the kept model after pruning', num('int'), 0)
+  .option('--from-scratch-epochs <n>', 'also train the pruned architecture from scratch for this many epochs and report its test accuracy (seed 003, Table 4.1)', num('int'), 0)
+  .option('--latency-runs <n>', 'timed runs per latency measurement', num('int'), 30)
+  .option('--dataset <name>', "data set (default: the checkpoint's)")
+  .option('--root <dir>', "data folder (default: the checkpoint's)")
+  .option('--validation <n>', "validation split the floor is checked on: a count or a fraction (default: the checkpoint's own split)", num('float'))
+  .option('--seed <n>', "seed of the split and of the pruning (default: the checkpoint's)", num('int'))
+  .option('--runs-dir <dir>', 'root of the run directories', './runs')
+  .option('--json', 'print the result as one JSON object on stdout (the log goes to stderr) (default: off)')
+  .addHelpText(
+    'after',
+    '\nCtrl-C stops after the current step; the best model so far is still saved and reported (exit code 130).' +
+      '\n\nExamples:\n  slimnet prune --checkpoint runs/train/mnist-digits-lenet5/version_0/best.safetensors --criterion taylor --scope global --norm l2 --protocol retrain --retrain-iters 100 --max-drop 0.3' +
+      '\n  slimnet prune --checkpoint best.safetensors --criterion l1 --scope layer --layers conv2 --protocol none --step-maps 1 --max-steps 60',
+  )
+  .action(async (o: import('./commands/prune.js').PruneCliOptions) => {
+    const { pruneCommand } = await import('./commands/prune.js');
+    if (o.maxDrop === undefined && o.minAccuracy === undefined && o.targetParamsX === undefined && o.targetMacsX === undefined && o.maxSteps === undefined) o.maxDrop = 0.3;
+    process.exitCode = await pruneCommand(o);
+  });
+
+program
+  .command('pipeline')
+  .description('the whole story: train a baseline, prune it (Taylor, global, L2 normalisation, retraining) to an accuracy floor, export the pruned model to ONNX and print the before/after table with measured latency')
+  .option('--dataset <name>', 'data set (mnist-digits is bundled: no set-up)', 'mnist-digits')
+  .option('--arch <name>', 'zoo architecture', 'lenet5')
+  .option('--epochs <n>', 'training epochs of the baseline', num('int'), 10)
+  .option('--fraction <x>', 'use this share of the training data (quick looks)', num('float'), 1)
+  .option('--criterion <name>', 'pruning criterion', 'taylor')
+  .option('--max-drop <pp>', 'accuracy floor: percentage points under the baseline on its validation split', num('float'), 0.3)
+  .option('--retrain-iters <n>', 'retraining iterations after each pruning step', num('int'), 100)
+  .option('--step-fraction <x>', 'share of the removable channels removed per step', num('float'), 0.06)
+  .option('--finetune-epochs <n>', 'fine-tuning epochs of the pruned model', num('int'), 1)
+  .option('--runs-dir <dir>', 'root of the run directories', './runs')
+  .option('--json', 'print one JSON object with the results of both stages on stdout (default: off)')
+  .action(async (o: import('./commands/pipeline.js').PipelineOptions) => {
+    const { pipelineCommand } = await import('./commands/pipeline.js');
+    process.exitCode = await pipelineCommand(o);
+  });
+
+program
   .command('runs')
   .description('table of every run under the runs directory: command, dataset, arch, version, best metric, params, MACs, status, date')
   .option('--runs-dir <dir>', 'root of the run directories', './runs')
@@ -108,6 +175,26 @@ program
   .action(async (o: { runsDir: string; json?: boolean }) => {
     const { runsCommand } = await import('./commands/runs.js');
     process.exitCode = runsCommand(o);
+  });
+
+// Network slimming (seed 004): options in commands/slim-options.ts (light), the command loads on use.
+const { addSlimOptions } = await import('./commands/slim-options.js');
+const slimCmd = program
+  .command('slim')
+  .description(
+    'network slimming: sparsity training with an L1 penalty λ·Σ|γ| on the BatchNorm scales (one model per λ: sparsity and accuracy per epoch, γ histograms), then prune a share of channels by one global |γ| threshold, fine-tune, and report channels per layer, accuracy, params, MACs and measured latency before/after; writes runs/slim/<dataset>-<arch>/version_N',
+  );
+addSlimOptions(slimCmd)
+  .addHelpText(
+    'after',
+    '\nCtrl-C stops after the current step (exit code 130); the files written so far stay.' +
+      '\n\nExamples:\n  slimnet slim --dataset fashion-mnist --arch vgg11_bn --lambdas 0,1e-4,1e-2 --epochs 10 --prune-share 0.5' +
+      '\n  slimnet slim --checkpoint runs/train/fashion-mnist-resnet20/version_0/best.safetensors --lambdas 1e-4 --epochs 3 --prune-share 0.5' +
+      '\n  slimnet slim --dataset mnist-digits --arch resnet20 --width 0.25 --fraction 0.1 --epochs 1 --finetune-epochs 1 --json',
+  )
+  .action(async () => {
+    const { slimCommand } = await import('./commands/slim.js');
+    process.exitCode = await slimCommand(slimCmd);
   });
 
 program

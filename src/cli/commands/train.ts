@@ -278,6 +278,10 @@ async function train(cmd: Command, meta: TrainMetaOptions, out: Output): Promise
     width: config.width,
     classes: [...data.train.classes],
     normalize: data.norm,
+    // The split, so later commands (prune, slim) can rebuild the same train / validation sets.
+    seed: config.seed,
+    validation: config.validation,
+    fraction: config.fraction,
     version,
     ...extra,
   });

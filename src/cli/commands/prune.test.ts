@@ -1,0 +1,62 @@
+// `slimnet prune` end to end in child processes: a tiny LeNet trained on a
+// fraction of the bundled digits is pruned for two steps; the run directory,
+// the pruned checkpoint and ONNX file, the plots and the JSON line are checked.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadCheckpoint, summarize } from '../../graph/index.js';
+
+const BIN = fileURLToPath(new URL('../../../bin/slimnet.js', import.meta.url));
+
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, SLIMNET_NUM_THREADS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const lastJson = (s: string): Record<string, unknown> => JSON.parse(s.trim().split('\n').pop()!) as Record<string, unknown>;
+const isPng = (p: string) => readFileSync(p).subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+
+test('slimnet prune: a trained checkpoint becomes a smaller model with its run directory, table and JSON line', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'slimnet-prune-cli-'));
+  try {
+    const t = await cli(['train', '--dataset', 'mnist-digits', '--fraction', '0.1', '--width', '0.25', '--batch-size', '32', '--epochs', '1', '--runs-dir', dir, '--json']);
+    assert.equal(t.code, 0, t.stderr);
+    const ckpt = join(String(lastJson(t.stdout).run), 'best.safetensors');
+
+    const r = await cli(['prune', '--checkpoint', ckpt, '--criterion', 'taylor', '--protocol', 'retrain', '--retrain-iters', '3', '--score-batches', '2', '--step-fraction', '0.2', '--max-steps', '2', '--latency-runs', '2', '--runs-dir', dir, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const j = lastJson(r.stdout);
+    for (const k of ['base_acc', 'pruned_acc', 'params_x', 'macs_x', 'speedup_ort_b1', 'speedup_ort_b64']) assert.equal(typeof j[k], 'number', k);
+    assert.equal(j.steps, 2);
+    assert.ok((j.params_x as number) > 1.2, `params_x ${j.params_x}`);
+    assert.match(r.stderr, /parameters\s+\d+\s+\d+/);
+    assert.match(r.stderr, /onnxruntime latency b64/);
+    const run = String(j.run);
+    for (const f of ['config.json', 'status.json', 'run.log', 'steps.csv', 'steps.jsonl', 'channels.csv', 'pruned.safetensors', 'pruned.onnx', 'result.json']) assert.ok(existsSync(join(run, f)), f);
+    assert.ok(isPng(join(run, 'accuracy.png')) && isPng(join(run, 'channels.png')));
+    assert.equal(readFileSync(join(run, 'steps.csv'), 'utf8').trim().split('\n').length, 3);
+    const { model } = loadCheckpoint(join(run, 'pruned.safetensors'));
+    assert.equal(summarize(model.graph).totals.params, j.params_after);
+    model.dispose();
+
+    const bad = await cli(['prune', '--checkpoint', ckpt, '--criterion', 'magic', '--runs-dir', dir]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /--criterion must be one of/);
+    const missing = await cli(['prune', '--checkpoint', join(dir, 'nope.safetensors'), '--runs-dir', dir]);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /nope\.safetensors/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

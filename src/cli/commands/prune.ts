@@ -1,0 +1,331 @@
+// `slimnet prune`: structured pruning of a trained checkpoint in a versioned
+// run directory, runs/prune/<dataset>-<arch>/version_N/:
+//   config.json, steps.csv / steps.jsonl (one row per step), channels.csv
+//   (per-layer before / after), pruned.safetensors, pruned.onnx,
+//   accuracy.png (accuracy vs share removed), channels.png (kept channels per
+//   layer), status.json, run.log.
+// Decisions (the accuracy floor) are taken on the checkpoint's validation
+// split; the test split is only reported. It ends with the before/after table
+// and, with --json, one JSON line.
+import { join, relative, isAbsolute } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { DataLoader, type Dataset } from '../../data/index.js';
+import { Model, loadCheckpoint, saveCheckpoint, summarize, type Graph } from '../../graph/index.js';
+import { saveOnnx } from '../../export/onnx/export.js';
+import { compareLatency, type CompareLatencyResult } from '../../measure/index.js';
+import { DependencyGraph, NORMS, PROTOCOLS, REDUCES, SCOPES, criterionNames, prune, type PruneOptions, type PruneResult, type StepRecord } from '../../prune/index.js';
+import { barPlot, linePlot, savePlot } from '../../report/plot.js';
+import { RUN_FILES, RunLog, configurationDir, createVersionDir, writeJson } from '../../runs/index.js';
+import { Adam, Trainer, evaluate, type Metrics } from '../../train/index.js';
+import { ProgressBar } from '../progress.js';
+import { renderTable } from '../table.js';
+import { UsageError } from '../errors.js';
+import { checkpointData } from './checkpoint-data.js';
+import { evalTransform, nowIso, pct } from './common.js';
+import { atomicWriteFile } from '../../util/atomic-write.js';
+
+export interface PruneCliOptions {
+  checkpoint: string;
+  criterion: string;
+  scope: string;
+  norm: string;
+  reduce: string;
+  protocol: string;
+  retrainIters: number;
+  lr: number;
+  batchSize: number;
+  evalBatchSize: number;
+  stepMaps?: number;
+  stepFraction: number;
+  minAccuracy?: number;
+  maxDrop?: number;
+  targetParamsX?: number;
+  targetMacsX?: number;
+  maxSteps?: number;
+  layers?: string;
+  exclude?: string;
+  minChannels: number;
+  roundTo: number;
+  scoreBatches: number;
+  finetuneEpochs: number;
+  fromScratchEpochs: number;
+  latencyRuns: number;
+  dataset?: string;
+  root?: string;
+  validation?: number;
+  seed?: number;
+  runsDir: string;
+  json?: boolean;
+}
+
+const list = (s: string | undefined): string[] | undefined => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : undefined);
+
+function check(o: PruneCliOptions): void {
+  const oneOf = (name: string, v: string, allowed: readonly string[]) => {
+    if (!allowed.includes(v)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got '${v}'`);
+  };
+  oneOf('criterion', o.criterion, criterionNames());
+  oneOf('scope', o.scope, SCOPES);
+  oneOf('norm', o.norm, NORMS);
+  oneOf('reduce', o.reduce, REDUCES);
+  oneOf('protocol', o.protocol, PROTOCOLS);
+  if (o.minAccuracy !== undefined && o.maxDrop !== undefined) throw new UsageError('give either --min-accuracy or --max-drop, not both');
+  if (o.minAccuracy !== undefined && !(o.minAccuracy > 0 && o.minAccuracy <= 1)) throw new UsageError(`--min-accuracy is a fraction in (0, 1], e.g. 0.99; got ${o.minAccuracy}`);
+  if (o.maxDrop !== undefined && !(o.maxDrop >= 0 && o.maxDrop < 100)) throw new UsageError(`--max-drop is in percentage points, e.g. 0.3; got ${o.maxDrop}`);
+  if (!(o.stepFraction > 0 && o.stepFraction <= 1)) throw new UsageError(`--step-fraction must be in (0, 1], got ${o.stepFraction}`);
+  for (const [flag, v] of [['retrain-iters', o.retrainIters], ['batch-size', o.batchSize], ['min-channels', o.minChannels], ['round-to', o.roundTo], ['score-batches', o.scoreBatches], ['latency-runs', o.latencyRuns]] as const) {
+    if (!(Number.isInteger(v) && v >= 1)) throw new UsageError(`--${flag} must be a positive integer, got ${v}`);
+  }
+}
+
+const fmtX = (x: number) => `${x.toFixed(x >= 10 ? 1 : 2)}x`;
+const fmtMs = (x: number) => `${x.toFixed(x >= 10 ? 1 : 3)} ms`;
+
+export async function pruneCommand(o: PruneCliOptions): Promise<number> {
+  check(o);
+  const json = o.json === true;
+  const say = (line: string) => {
+    (json ? process.stderr : process.stdout).write(`${line}\n`);
+    log?.write(line);
+  };
+  let log: RunLog | undefined;
+
+  const { model: base, meta } = loadCheckpoint(o.checkpoint);
+  const arch = typeof meta.arch === 'string' ? meta.arch : base.graph.name;
+  const data = checkpointData(meta, { dataset: o.dataset, root: o.root, validation: o.validation, seed: o.seed }, o.checkpoint);
+  const evalSet: Dataset = data.validation ?? data.test;
+  const evalName = data.validation ? 'validation' : 'test';
+  const cdir = configurationDir(o.runsDir, 'prune', data.dataset, arch);
+  const { version, path: runPath } = createVersionDir(cdir);
+  log = new RunLog(join(runPath, RUN_FILES.log));
+  writeJson(join(runPath, RUN_FILES.config), { ...o, dataset: data.dataset, arch });
+  const rel = (p: string) => (isAbsolute(p) ? p : relative(process.cwd(), p) || '.');
+  const status = (s: Record<string, unknown>) => writeJson(join(runPath, RUN_FILES.status), { command: 'prune', dataset: data.dataset, arch, version, updated: nowIso(), ...s });
+  status({ status: 'running', pid: process.pid, created: nowIso() });
+
+  const trainLoader = new DataLoader(data.train, { batchSize: o.batchSize, shuffle: true, seed: data.seed + 1, transform: evalTransform(data.norm) });
+  const evalLoader = new DataLoader(evalSet, { batchSize: o.evalBatchSize, transform: evalTransform(data.norm) });
+  const testLoader = new DataLoader(data.test, { batchSize: o.evalBatchSize, transform: evalTransform(data.norm) });
+  const classes = data.classes.length;
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    process.stderr.write('\nCtrl-C: stopping after this step; the best model so far is kept and reported (Ctrl-C again quits at once)\n');
+  };
+  process.on('SIGINT', onSigint);
+  let result: PruneResult | undefined;
+  try {
+    say(`run ${rel(runPath)} (version ${version})`);
+    say(`data: ${data.dataset}: ${data.train.length} train / ${data.validation?.length ?? 0} validation / ${data.test.length} test; decisions on the ${evalName} split`);
+    if (!data.validation) say('warning: the checkpoint has no validation split: the accuracy floor is checked on the test split');
+    base.eval();
+    const baseEval = await evaluate(base, evalLoader, classes);
+    const floor = o.minAccuracy ?? (o.maxDrop !== undefined ? baseEval.accuracy - o.maxDrop / 100 : undefined);
+    const dep = new DependencyGraph(base.graph, { exclude: list(o.exclude) });
+    const s0 = summarize(base.graph).totals;
+    say(`model: ${arch}: ${s0.params.toLocaleString('en-US')} parameters, ${s0.macs.toLocaleString('en-US')} MACs; ${evalName} accuracy ${pct(baseEval.accuracy)} %`);
+    say(`prunable: ${dep.groups.map((g) => `${g.name} (${g.channels.length})`).join(', ')}`);
+    say(
+      `pruning: criterion ${o.criterion}, scope ${o.scope}${o.scope === 'global' ? `, norm ${o.norm}` : ''}, protocol ${o.protocol}` +
+        `${o.protocol !== 'none' ? ` (${o.retrainIters} iterations of Adam lr ${o.lr}, batch ${o.batchSize})` : ''}, ` +
+        `${o.stepMaps ? `${o.stepMaps} maps` : `${(o.stepFraction * 100).toFixed(1)} % of the removable channels`} per step` +
+        `${floor !== undefined ? `, floor ${pct(floor, 3)} %` : ''}${o.targetParamsX ? `, target ${o.targetParamsX}x params` : ''}${o.targetMacsX ? `, target ${o.targetMacsX}x MACs` : ''}${o.maxSteps ? `, at most ${o.maxSteps} steps` : ''}`,
+    );
+
+    const opts: PruneOptions = {
+      criterion: o.criterion,
+      reduce: o.reduce as PruneOptions['reduce'],
+      scope: o.scope as PruneOptions['scope'],
+      norm: o.norm as PruneOptions['norm'],
+      protocol: o.protocol as PruneOptions['protocol'],
+      amount: o.stepMaps ? { maps: o.stepMaps } : { fraction: o.stepFraction },
+      layers: list(o.layers),
+      exclude: list(o.exclude),
+      minChannels: o.minChannels,
+      roundTo: o.roundTo,
+      retrainIters: o.retrainIters,
+      lr: o.lr,
+      minAccuracy: floor,
+      targetParamsX: o.targetParamsX,
+      targetMacsX: o.targetMacsX,
+      maxSteps: o.maxSteps,
+      scoreBatches: o.scoreBatches,
+      seed: data.seed,
+    };
+    const headers = ['step', 'removed', 'share %', 'params', 'MACs', 'params x', 'MACs x', `${evalName} acc %`, 'bal acc %', 'time'];
+    const rowOf = (r: StepRecord) => [r.step, r.removed, pct(r.share_removed, 1), r.params, r.macs, fmtX(r.params_x), fmtX(r.macs_x), pct(r.accuracy), pct(r.balanced_accuracy), `${r.seconds.toFixed(1)}s`];
+    let bar: ProgressBar | undefined;
+    const stepsCsv: string[] = ['step,layers,removed,share_removed,params,macs,params_x,macs_x,accuracy,balanced_accuracy,meets_floor,seconds'];
+    result = await prune(base, { train: trainLoader, eval: evalLoader, classes }, opts, {
+      shouldStop: () => interrupted,
+      onRetrain: (step, iter, iters, loss) => {
+        if (iter === 1) bar = new ProgressBar({ total: iters, label: `step ${step} retrain`, unit: 'it' });
+        bar?.tick(1, `loss ${loss.toFixed(4)}`);
+        if (iter === iters) bar?.finish();
+      },
+      onStep: (r) => {
+        say(
+          `step ${r.step}: -${r.removed} channels (${r.layers}); ${pct(r.share_removed, 1)} % removed, ${r.params.toLocaleString('en-US')} params (${fmtX(r.params_x)}), ` +
+            `${r.macs.toLocaleString('en-US')} MACs (${fmtX(r.macs_x)}), ${evalName} acc ${pct(r.accuracy)} % (balanced ${pct(r.balanced_accuracy)} %)${r.meets_floor ? '' : ' < floor'}, ${r.seconds.toFixed(1)}s`,
+        );
+        stepsCsv.push([r.step, JSON.stringify(r.layers), r.removed, r.share_removed, r.params, r.macs, r.params_x, r.macs_x, r.accuracy, r.balanced_accuracy, r.meets_floor, r.seconds].join(','));
+        atomicWriteFile(join(runPath, 'steps.csv'), Buffer.from(stepsCsv.join('\n') + '\n'));
+        writeFileSync(join(runPath, 'steps.jsonl'), `${JSON.stringify(r)}\n`, { flag: 'a' });
+      },
+    });
+    say(`\n${renderTable(headers, result.history.map(rowOf))}`);
+    say(`stopped: ${result.stopReason}; kept step ${result.bestStep} (the smallest model that met the floor)`);
+
+    let pruned = result.best;
+    // Optional fine-tuning of the kept model.
+    if (o.finetuneEpochs > 0) {
+      const trainer = new Trainer({ model: pruned, optimizer: new Adam(pruned.parameters(), { lr: o.lr }) });
+      for (let e = 0; e < o.finetuneEpochs && !interrupted; e++) {
+        const fbar = new ProgressBar({ total: trainLoader.length, label: `fine-tune ${e + 1}/${o.finetuneEpochs}`, unit: 'batches' });
+        trainer.callbacks.push({ onStepEnd: () => fbar.tick(1) });
+        await trainer.fit(trainLoader, { epochs: e + 1 });
+        trainer.callbacks.pop();
+        fbar.finish();
+      }
+    }
+    pruned.eval();
+    const after = await evaluate(pruned, evalLoader, classes);
+    const baseTest = await evaluate(base, testLoader, classes);
+    const prunedTest = await evaluate(pruned, testLoader, classes);
+
+    // From-scratch baseline: the pruned architecture, fresh weights, the same data.
+    let scratch: Metrics | undefined;
+    if (o.fromScratchEpochs > 0) {
+      const fresh = Model.create(pruned.graph, { seed: data.seed });
+      const trainer = new Trainer({ model: fresh, optimizer: new Adam(fresh.parameters(), { lr: 1e-3 }) });
+      for (let e = 0; e < o.fromScratchEpochs && !interrupted; e++) {
+        const sbar = new ProgressBar({ total: trainLoader.length, label: `from scratch ${e + 1}/${o.fromScratchEpochs}`, unit: 'batches' });
+        trainer.callbacks.push({ onStepEnd: () => sbar.tick(1) });
+        await trainer.fit(trainLoader, { epochs: e + 1 });
+        trainer.callbacks.pop();
+        sbar.finish();
+      }
+      fresh.eval();
+      scratch = await evaluate(fresh, testLoader, classes);
+      fresh.dispose();
+    }
+
+    // Files: checkpoint, ONNX, per-layer table, plots.
+    const ckpt = join(runPath, 'pruned.safetensors');
+    saveCheckpoint(ckpt, pruned, { ...meta, command: 'prune', version, prunedFrom: o.checkpoint, criterion: o.criterion, protocol: o.protocol });
+    const onnxPath = join(runPath, 'pruned.onnx');
+    saveOnnx(pruned, onnxPath);
+    const channels = channelTable(base.graph, pruned.graph);
+    atomicWriteFile(join(runPath, 'channels.csv'), Buffer.from(['layer,before,after', ...channels.map((c) => `${c.layer},${c.before},${c.after}`)].join('\n') + '\n'));
+    await writePlots(runPath, result, floor, channels, evalName);
+
+    say('\nper-layer channels:');
+    say(renderTable(['layer', 'before', 'after', 'kept %'], channels.map((c) => [c.layer, c.before, c.after, pct(c.after / c.before, 1)])));
+
+    const lat = await measureLatency(base, pruned, o.latencyRuns, say);
+    const s1 = summarize(pruned.graph).totals;
+    const rows: (string | number)[][] = [
+      ['parameters', s0.params, s1.params, fmtX(s0.params / s1.params)],
+      ['MACs / sample', s0.macs, s1.macs, fmtX(s0.macs / s1.macs)],
+      [`${evalName} accuracy %`, pct(baseEval.accuracy), pct(after.accuracy), `${((after.accuracy - baseEval.accuracy) * 100).toFixed(2)} pp`],
+      ['test accuracy %', pct(baseTest.accuracy), pct(prunedTest.accuracy), `${((prunedTest.accuracy - baseTest.accuracy) * 100).toFixed(2)} pp`],
+      ['test balanced accuracy %', pct(baseTest.balancedAccuracy), pct(prunedTest.balancedAccuracy), `${((prunedTest.balancedAccuracy - baseTest.balancedAccuracy) * 100).toFixed(2)} pp`],
+      ['onnxruntime latency b1', fmtMs(lat.ort[1]!.before.median_ms), fmtMs(lat.ort[1]!.after.median_ms), fmtX(lat.ort[1]!.speedup)],
+      ['onnxruntime latency b64', fmtMs(lat.ort[64]!.before.median_ms), fmtMs(lat.ort[64]!.after.median_ms), fmtX(lat.ort[64]!.speedup)],
+      ['slimnet latency b64', fmtMs(lat.engine![64]!.before.median_ms), fmtMs(lat.engine![64]!.after.median_ms), fmtX(lat.engine![64]!.speedup)],
+    ];
+    if (scratch) rows.push(['from scratch: test accuracy %', '', pct(scratch.accuracy), `${((scratch.accuracy - baseTest.accuracy) * 100).toFixed(2)} pp`]);
+    say(`\n${renderTable(['', 'base', 'pruned', 'change'], rows)}`);
+    say(`\nfiles: ${rel(ckpt)}, ${rel(onnxPath)}, ${rel(join(runPath, 'steps.csv'))}, ${rel(join(runPath, 'accuracy.png'))}, ${rel(join(runPath, 'channels.png'))}`);
+    const summaryJson = {
+      run: runPath,
+      version,
+      checkpoint: ckpt,
+      onnx: onnxPath,
+      eval_split: evalName,
+      steps: result.history.length,
+      kept_step: result.bestStep,
+      stop_reason: result.stopReason,
+      floor: floor ?? null,
+      base_acc: baseEval.accuracy,
+      pruned_acc: after.accuracy,
+      base_test_acc: baseTest.accuracy,
+      pruned_test_acc: prunedTest.accuracy,
+      base_test_balanced_acc: baseTest.balancedAccuracy,
+      pruned_test_balanced_acc: prunedTest.balancedAccuracy,
+      scratch_test_acc: scratch?.accuracy ?? null,
+      params_before: s0.params,
+      params_after: s1.params,
+      macs_before: s0.macs,
+      macs_after: s1.macs,
+      params_x: s0.params / s1.params,
+      macs_x: s0.macs / s1.macs,
+      speedup_ort_b1: lat.ort[1]!.speedup,
+      speedup_ort_b64: lat.ort[64]!.speedup,
+      speedup_engine_b64: lat.engine![64]!.speedup,
+      latency_ms: { ort_b1: [lat.ort[1]!.before.median_ms, lat.ort[1]!.after.median_ms], ort_b64: [lat.ort[64]!.before.median_ms, lat.ort[64]!.after.median_ms] },
+      channels: Object.fromEntries(channels.map((c) => [c.layer, [c.before, c.after]])),
+    };
+    writeJson(join(runPath, 'result.json'), summaryJson);
+    status({ status: interrupted ? 'interrupted' : 'complete', params: s1.params, macs: s1.macs, bestValAccuracy: after.accuracy, test: { accuracy: prunedTest.accuracy, balancedAccuracy: prunedTest.balancedAccuracy } });
+    if (json) process.stdout.write(`${JSON.stringify(summaryJson)}\n`);
+    return interrupted ? 130 : 0;
+  } catch (e) {
+    status({ status: 'failed', message: e instanceof Error ? e.message : String(e) });
+    throw e;
+  } finally {
+    process.off('SIGINT', onSigint);
+    result?.best.dispose();
+    base.dispose();
+    await Promise.all([trainLoader.close(), evalLoader.close(), testLoader.close()]);
+  }
+}
+
+export interface ChannelRow {
+  layer: string;
+  before: number;
+  after: number;
+}
+
+/** Output channels of every conv / linear layer before and after. */
+export function channelTable(before: Graph, after: Graph): ChannelRow[] {
+  return before.nodes
+    .filter((n) => n.kind === 'conv2d' || n.kind === 'linear' || n.kind === 'conv_transpose2d')
+    .map((n) => ({ layer: n.name, before: before.shape(n.name)[0]!, after: after.shape(n.name)[0]! }));
+}
+
+async function writePlots(runPath: string, r: PruneResult, floor: number | undefined, channels: ChannelRow[], evalName: string): Promise<void> {
+  const x = [0, ...r.history.map((h) => h.share_removed * 100)];
+  await savePlot(
+    linePlot({
+      title: `Accuracy vs share of channels removed`,
+      xLabel: 'removable channels removed (%)',
+      yLabel: `${evalName} accuracy (%)`,
+      series: [
+        { name: 'accuracy', x, y: [r.base.accuracy * 100, ...r.history.map((h) => h.accuracy * 100)] },
+        { name: 'balanced accuracy', x, y: [r.base.balanced_accuracy * 100, ...r.history.map((h) => h.balanced_accuracy * 100)], dashed: true },
+      ],
+      hLines: floor !== undefined ? [{ y: floor * 100, label: 'floor' }] : [],
+    }),
+    join(runPath, 'accuracy.png'),
+  );
+  await savePlot(
+    barPlot({
+      title: 'Output channels per layer',
+      xLabel: 'layer',
+      yLabel: 'channels',
+      categories: channels.map((c) => c.layer),
+      series: [
+        { name: 'before', values: channels.map((c) => c.before) },
+        { name: 'after', values: channels.map((c) => c.after) },
+      ],
+    }),
+    join(runPath, 'channels.png'),
+  );
+}
+
+async function measureLatency(before: Model, after: Model, runs: number, say: (s: string) => void): Promise<CompareLatencyResult> {
+  say(`\nmeasuring latency (onnxruntime CPU and slimnet, batch 1 and 64, ${runs} runs each, interleaved)...`);
+  return compareLatency(before, after, { batches: [1, 64], runs, warmup: Math.min(5, runs) });
+}

@@ -1,0 +1,87 @@
+// The options of `slimnet slim` (network slimming). Kept apart from the
+// command so that registering it loads no engine code. Defaults that depend
+// on other options (lr, the λ to prune, the fine-tuning lr, and everything a
+// --checkpoint already says) are resolved by the command and written to the
+// run's config.json.
+import { InvalidArgumentError, Option, type Command } from 'commander';
+
+export const SLIM_OPTIMIZERS = ['sgd', 'adam'] as const;
+export const SLIM_AUGMENTS = ['none', 'standard'] as const;
+
+/** What commander hands over (undefined: not given, the command resolves the default). */
+export interface SlimRawOptions {
+  checkpoint?: string;
+  dataset?: string;
+  root?: string;
+  arch?: string;
+  width?: number;
+  lambdas: number[];
+  epochs: number;
+  batchSize: number;
+  evalBatchSize: number;
+  optimizer: (typeof SLIM_OPTIMIZERS)[number];
+  lr?: number;
+  momentum: number;
+  weightDecay: number;
+  augment: (typeof SLIM_AUGMENTS)[number];
+  threshold: number;
+  pruneShare: number;
+  pruneLambda?: number;
+  minChannels: number;
+  finetuneEpochs: number;
+  finetuneLr?: number;
+  fraction?: number;
+  validation?: number;
+  seed?: number;
+  latencyRuns: number;
+  runsDir: string;
+  json?: boolean;
+}
+
+function number(kind: 'int' | 'float') {
+  return (v: string): number => {
+    const n = v.trim() === '' ? NaN : Number(v);
+    if (!Number.isFinite(n) || (kind === 'int' && !Number.isInteger(n))) throw new InvalidArgumentError(`expected ${kind === 'int' ? 'an integer' : 'a number'}, got '${v}'`);
+    return n;
+  };
+}
+
+function numberList(v: string): number[] {
+  const parts = v.split(',').map((s) => s.trim());
+  const out = parts.map((s) => (s === '' ? NaN : Number(s)));
+  const bad = parts.filter((_, i) => !Number.isFinite(out[i]!));
+  if (bad.length) throw new InvalidArgumentError(`expected comma-separated numbers like 0,1e-4,1e-2, got '${v}'`);
+  return out;
+}
+
+export function addSlimOptions(cmd: Command): Command {
+  const int = number('int');
+  const float = number('float');
+  return cmd
+    .option('--checkpoint <path>', 'start the sparsity training from this trained model instead of from scratch (its data set, split and seed are the defaults) (default: from scratch)')
+    .option('--dataset <name>', "data set: mnist, mnist-digits, fashion-mnist, cifar10, cifar100, folder (default: fashion-mnist, or the checkpoint's)")
+    .option('--root <dir>', "data folder (default: the data set's default folder, or the checkpoint's)")
+    .option('--arch <name>', 'zoo architecture with BatchNorm, e.g. vgg11_bn, resnet20 (default: vgg11_bn; not with --checkpoint)')
+    .option('--width <x>', "width multiplier on every layer's channel count (default: 1; not with --checkpoint)", float)
+    .addOption(new Option('--lambdas <list>', 'comma-separated sparsity penalties λ on Σ|γ| of every BatchNorm scale; one model is trained per λ').argParser(numberList).default([0, 1e-4, 1e-2], '0,1e-4,1e-2'))
+    .option('--epochs <n>', 'sparsity-training epochs per λ (0 with --checkpoint: prune the checkpoint as it is)', int, 10)
+    .option('--batch-size <n>', 'training batch size', int, 128)
+    .option('--eval-batch-size <n>', 'batch size for validation and test', int, 500)
+    .addOption(new Option('--optimizer <name>', 'optimizer (sparsity training and fine-tuning)').choices(SLIM_OPTIMIZERS).default('sgd'))
+    .option('--lr <x>', 'learning rate of the sparsity training, cosine-annealed over the epochs (default: 0.1 for sgd, 0.001 for adam)', float)
+    .option('--momentum <x>', 'SGD momentum (sgd only)', float, 0.9)
+    .option('--weight-decay <x>', 'weight decay of conv / linear weights (BatchNorm parameters and biases get none: γ is governed by λ alone)', float, 1e-4)
+    .addOption(new Option('--augment <mode>', 'training augmentation: standard = random crop and, except for digits, horizontal flips').choices(SLIM_AUGMENTS).default('none'))
+    .option('--threshold <x>', '|γ| below this counts as near zero in the sparsity share', float, 0.01)
+    .option('--prune-share <x>', 'share of the BatchNorm-scaled channels to remove by one global |γ| threshold, in (0, 1); a channel shared by a residual stage counts once', float, 0.5)
+    .option('--prune-lambda <x>', 'which λ\'s model to prune (default: the largest λ)', float)
+    .option('--min-channels <n>', 'channels every layer keeps at least', int, 1)
+    .option('--finetune-epochs <n>', 'fine-tuning epochs of the pruned model (no penalty)', int, 5)
+    .option('--finetune-lr <x>', 'fine-tuning learning rate, cosine-annealed (default: --lr / 10)', float)
+    .option('--fraction <x>', "use this stratified fraction of the training split, for quick runs (default: 1, or the checkpoint's)", float)
+    .option('--validation <n>', "validation samples held out of the training split: a count like 5000 or a fraction like 0.1; 0 for none (default: 0.1, or the checkpoint's)", float)
+    .option('--seed <n>', "random seed: initialisation, split, batch order (default: 0, or the checkpoint's)", int)
+    .option('--latency-runs <n>', 'timed runs per model and batch size of the onnxruntime / engine latency measurement', int, 30)
+    .option('--runs-dir <dir>', 'root of the run directories', './runs')
+    .option('--json', 'print the result as one JSON object on the last stdout line (the log goes to stderr) (default: off)');
+}

@@ -1,0 +1,2 @@
+// Measurements of real inference cost (latency in onnxruntime and slimnet's engine).
+export * from './latency.js';

@@ -1,0 +1,180 @@
+// Criteria against hand-computed values, selection rules, and the protocols
+// on a tiny problem.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { F, manualSeed, noGrad, randn, setNumThreads, tidy, type Tensor } from '../tensor/index.js';
+import { Capture, GraphBuilder, Model, summarize, type Graph } from '../graph/index.js';
+import type { Batch, BatchSource } from '../train/index.js';
+import { criterion, criterionNames, scoreChannels } from './criteria.js';
+import { DependencyGraph, PruneError } from './dependency.js';
+import { selectChannels } from './select.js';
+import { prune } from './protocol.js';
+
+if (!process.env.SLIMNET_NUM_THREADS) setNumThreads(1);
+
+function tinyNet(): Graph {
+  const b = new GraphBuilder('tiny');
+  const x = b.input([1, 6, 6]);
+  const c1 = b.relu(b.conv2d(x, 4, 3, { padding: 1, name: 'c1' }), { name: 'r1' });
+  const c2 = b.relu(b.conv2d(c1, 3, 3, { name: 'c2' }), { name: 'r2' });
+  const f = b.relu(b.linear(b.flatten(c2), 5, { name: 'fc1' }), { name: 'r3' });
+  return b.build(b.linear(f, 2, { name: 'fc2' }));
+}
+
+/** A fixed in-memory data set: label = whether the image's mean is positive. */
+function source(n: number, batch: number, seed: number): BatchSource {
+  manualSeed(seed);
+  const xs: Tensor[] = [];
+  const ys: Tensor[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = randn([batch, 1, 6, 6]);
+    xs.push(x);
+    ys.push(noGrad(() => x.mean([1, 2, 3]).gt(0).to('int64')));
+  }
+  return {
+    length: n,
+    epoch: async function* () {
+      for (let i = 0; i < n; i++) yield { x: xs[i]!.clone(), y: ys[i]!.clone(), indices: new Int32Array(batch) } satisfies Batch;
+    },
+  };
+}
+
+test('the registry has every criterion of the issue', () => {
+  for (const c of ['l1', 'l2', 'activation', 'apoz', 'taylor', 'bn', 'random']) assert.ok(criterionNames().includes(c), c);
+  assert.throws(() => criterion('nope'), PruneError);
+});
+
+test('l1 / l2 are the filter norms; scores land on the right channels', async () => {
+  const model = Model.create(tinyNet(), { seed: 0 });
+  const dep = new DependencyGraph(model.graph);
+  const w = model.tensor('c1.weight').data<'float32'>(); // [4, 1, 3, 3]
+  const l1 = scoreChannels(dep, await criterion('l1').score({ model, dep, seed: 0 }));
+  const l2 = scoreChannels(dep, await criterion('l2').score({ model, dep, seed: 0 }));
+  for (let k = 0; k < 4; k++) {
+    const f = Array.from(w.slice(k * 9, k * 9 + 9));
+    const cls = dep.classAt('c1', k);
+    assert.ok(Math.abs(l1.get(cls)! - f.reduce((a, v) => a + Math.abs(v), 0)) < 1e-6);
+    assert.ok(Math.abs(l2.get(cls)! - Math.sqrt(f.reduce((a, v) => a + v * v, 0))) < 1e-6);
+  }
+  assert.equal(l1.size, dep.removable.length);
+  model.dispose();
+});
+
+test('activation, apoz and taylor match the definitions computed by hand from captured maps', async () => {
+  const model = Model.create(tinyNet(), { seed: 1 });
+  const dep = new DependencyGraph(model.graph);
+  const data = source(2, 4, 5);
+  const batches = () => data.epoch(0);
+  const act = await criterion('activation').score({ model, dep, seed: 0, batches });
+  const apoz = await criterion('apoz').score({ model, dep, seed: 0, batches });
+  const taylor = await criterion('taylor').score({ model, dep, seed: 0, batches });
+  // By hand: capture r1 and its gradient on the same batches.
+  const sums = { act: new Float64Array(4), nz: new Float64Array(4), tay: new Float64Array(4) };
+  for await (const b of data.epoch(0)) {
+    const cap = new Capture(['r1'], { grads: true });
+    tidy(() => {
+      const logits = model.forward(b.x, { training: false, hooks: cap });
+      F.crossEntropy(logits, b.y).backward();
+      const z = cap.activation('r1').data<'float32'>();
+      const g = cap.gradient('r1')!;
+      const gd = g.data<'float32'>();
+      g.dispose();
+      for (let s = 0; s < 4; s++) {
+        for (let c = 0; c < 4; c++) {
+          let m = 0;
+          let nz = 0;
+          let t = 0;
+          for (let p = 0; p < 36; p++) {
+            const i = (s * 4 + c) * 36 + p;
+            m += z[i]!;
+            nz += z[i]! > 0 ? 1 : 0;
+            t += z[i]! * gd[i]!;
+          }
+          sums.act[c]! += m / 36;
+          sums.nz[c]! += nz / 36;
+          sums.tay[c]! += Math.abs(t / 36);
+        }
+      }
+    });
+    cap.dispose();
+    b.x.dispose();
+    b.y.dispose();
+  }
+  for (const p of model.parameters()) p.grad = null;
+  for (let c = 0; c < 4; c++) {
+    assert.ok(Math.abs(act.primary.get('r1')![c]! - sums.act[c]! / 8) < 1e-6, `activation ${c}`);
+    assert.ok(Math.abs(apoz.primary.get('r1')![c]! - sums.nz[c]! / 8) < 1e-6, `apoz ${c}`);
+    assert.ok(Math.abs(taylor.primary.get('r1')![c]! - sums.tay[c]! / 8) < 1e-7, `taylor ${c}`);
+  }
+  model.dispose();
+});
+
+test('selection: per-layer takes the same share of each layer; global ranks normalised scores and respects minimums and rounding', () => {
+  const dep = new DependencyGraph(tinyNet());
+  // Scores: c1 channels 1..4, c2 channels 100..300 (a different scale), fc1 channels 0.1..0.5.
+  const scores = new Map<number, number>();
+  [1, 2, 3, 4].forEach((v, k) => scores.set(dep.classAt('c1', k), v));
+  [100, 200, 300].forEach((v, k) => scores.set(dep.classAt('c2', k), v));
+  [0.5, 0.4, 0.3, 0.2, 0.1].forEach((v, k) => scores.set(dep.classAt('fc1', k), v));
+  const per = selectChannels(dep, scores, { scope: 'layer', norm: 'none', amount: { maps: 1 } });
+  assert.deepEqual(new Set(per), new Set([dep.classAt('c1', 0), dep.classAt('c2', 0), dep.classAt('fc1', 4)]));
+  // Unnormalised global ranking takes fc1 first (smallest raw scores); max-normalised ranking compares shapes.
+  const raw = selectChannels(dep, scores, { scope: 'global', norm: 'none', amount: { maps: 3 } });
+  assert.deepEqual(raw, [4, 3, 2].map((k) => dep.classAt('fc1', k)));
+  const byMax = selectChannels(dep, scores, { scope: 'global', norm: 'max', amount: { maps: 2 } });
+  // Normalised: c1 → .25 .5 .75 1; c2 → .33 .67 1; fc1 → 1 .8 .6 .4 .2
+  assert.deepEqual(byMax, [dep.classAt('fc1', 4), dep.classAt('c1', 0)]);
+  // Minimum channels: c2 (3 channels) keeps 2 at most 1 removed.
+  const all = selectChannels(dep, scores, { scope: 'layer', norm: 'none', amount: { maps: 10 }, layers: ['c2'], minChannels: 2 });
+  assert.deepEqual(all, [dep.classAt('c2', 0)]);
+  // Rounding: c1 has 4 channels; with roundTo 2, removing 1 is not allowed, 2 is.
+  assert.deepEqual(selectChannels(dep, scores, { scope: 'layer', norm: 'none', amount: { maps: 1 }, layers: ['c1'], roundTo: 2 }), []);
+  assert.equal(selectChannels(dep, scores, { scope: 'layer', norm: 'none', amount: { maps: 3 }, layers: ['c1'], roundTo: 2 }).length, 2);
+  assert.throws(() => selectChannels(dep, scores, { scope: 'layer', norm: 'none', amount: { maps: 1 }, layers: ['fc2'] }), PruneError);
+});
+
+test('protocols: greedy stops at the floor and keeps the last model above it; retrain and once run; the input model is untouched', async () => {
+  const graph = tinyNet();
+  const model = Model.create(graph, { seed: 3 });
+  const train = source(6, 16, 11);
+  const val = source(2, 32, 12);
+  const before = model.tensor('c1.weight').data<'float32'>();
+  const r = await prune(model, { train, eval: val, classes: 2 }, { criterion: 'l1', scope: 'global', norm: 'l2', protocol: 'none', amount: { maps: 1 }, minAccuracy: 0.0, maxSteps: 4 });
+  assert.equal(r.history.length, 4);
+  assert.equal(r.bestStep, 4);
+  assert.deepEqual(
+    r.history.map((h) => h.removed),
+    [1, 1, 1, 1],
+  );
+  assert.equal(summarize(r.best.graph).totals.params, r.history[3]!.params);
+  assert.ok(r.history.every((h, i) => i === 0 || h.params < r.history[i - 1]!.params));
+  assert.deepEqual(model.tensor('c1.weight').data<'float32'>(), before);
+  r.best.dispose();
+
+  // A floor the base model does not meet is refused up front.
+  await assert.rejects(prune(model, { train, eval: val, classes: 2 }, { criterion: 'l1', scope: 'global', norm: 'l2', protocol: 'none', amount: { maps: 1 }, minAccuracy: 1 }), /already below the floor/);
+
+  for (const protocol of ['retrain', 'layer-retrain', 'once'] as const) {
+    const p = await prune(model, { train, eval: val, classes: 2 }, { criterion: 'taylor', scope: 'layer', norm: 'none', protocol, retrainIters: 3, amount: { maps: 1 }, maxSteps: 2, scoreBatches: 1 });
+    assert.equal(p.history.length, 2, protocol);
+    assert.equal(p.stopReason, '2 steps done');
+    p.best.dispose();
+  }
+  await assert.rejects(prune(model, { train, eval: val, classes: 2 }, { criterion: 'l1', scope: 'global', norm: 'l2', protocol: 'retrain', amount: { maps: 1 }, maxSteps: 1 }), /retrainIters/);
+  await assert.rejects(prune(model, { train, eval: val, classes: 2 }, { criterion: 'l1', scope: 'global', norm: 'l2', protocol: 'none', amount: { maps: 1 } }), /stopping rule/);
+  model.dispose();
+});
+
+test('layer-retrain only changes the pruned layer', async () => {
+  const model = Model.create(tinyNet(), { seed: 4 });
+  const train = source(3, 8, 1);
+  const val = source(1, 8, 2);
+  const r = await prune(model, { train, eval: val, classes: 2 }, { criterion: 'l1', scope: 'layer', norm: 'none', protocol: 'layer-retrain', retrainIters: 3, amount: { maps: 1 }, layers: ['fc1'], maxSteps: 1, lr: 1e-2 });
+  // c1 and c2 were neither pruned nor retrained: identical weights.
+  for (const k of ['c1.weight', 'c2.weight', 'c2.bias']) assert.deepEqual(r.best.tensor(k).data<'float32'>(), model.tensor(k).data<'float32'>(), k);
+  // fc2 reads fc1's channels: it was sliced, not retrained.
+  const fc1 = r.best.tensor('fc1.weight');
+  assert.equal(fc1.size(0), 4);
+  r.best.dispose();
+  model.dispose();
+});

@@ -1,0 +1,9 @@
+// Structured pruning: dependency groups, physical channel removal, criteria,
+// selection (scope and normalisation) and the pruning protocols.
+export { channelRules, repeatEach, type ChannelRule, type Layout, type PropagateContext, type SliceContext, type SliceResult } from './channels.js';
+export { DependencyGraph, PruneError, type ChannelGroup, type DependencyOptions } from './dependency.js';
+export { removeChannels, type RemovalResult } from './remove.js';
+export { criterion, criterionNames, defineCriterion, scoreChannels, REDUCES, type Criterion, type CriterionScores, type Contributions, type Reduce, type ScoreContext } from './criteria.js';
+export { selectChannels, SCOPES, NORMS, type Scope, type Norm, type SelectOptions } from './select.js';
+export { prune, measure, PROTOCOLS, type Protocol, type PruneOptions, type PruneData, type PruneResult, type StepRecord, type ModelStats, type PruneHooks } from './protocol.js';
+export { bnL1Term, bnGammas, sparsity, slimPrune, batchNormNodes, hasBatchNorm, type SlimPruneOptions, type SlimPruneResult, type ChannelConfig } from './slimming.js';

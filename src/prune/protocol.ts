@@ -1,0 +1,276 @@
+// The pruning loop of seed 003 §3.4: score, remove, (retrain), evaluate,
+// repeat, until an accuracy floor, a compression target or a step limit.
+// Protocols:
+//   none           greedy removal without retraining
+//   retrain        remove, then retrain the whole network N iterations
+//   layer-retrain  remove, then retrain only the layers just pruned
+//   once           like retrain, but the criterion is computed only at the start
+// The input model is never modified; the result holds the smallest model that
+// met the floor.
+import { summarize, type Model } from '../graph/index.js';
+import { Adam, Trainer, evaluate, type Batch, type BatchSource, type Metrics } from '../train/index.js';
+import { criterion, scoreChannels, type Contributions, type CriterionScores, type Reduce } from './criteria.js';
+import { DependencyGraph, PruneError } from './dependency.js';
+import { removeChannels } from './remove.js';
+import { selectChannels, type SelectOptions } from './select.js';
+
+export type Protocol = 'none' | 'retrain' | 'layer-retrain' | 'once';
+export const PROTOCOLS: readonly Protocol[] = ['none', 'retrain', 'layer-retrain', 'once'];
+
+export interface PruneOptions extends Omit<SelectOptions, 'layers'> {
+  criterion: string;
+  reduce?: Reduce;
+  protocol: Protocol;
+  /** Only prune these layers (default: every prunable one). */
+  layers?: readonly string[];
+  /** Never prune these layers. */
+  exclude?: readonly string[];
+  /** Retraining iterations (batches) after each step (protocols retrain, layer-retrain, once). */
+  retrainIters?: number;
+  /** Adam learning rate of retraining (default 1e-4, the thesis' training rate). */
+  lr?: number;
+  /** Stop once the evaluation accuracy falls below this (0..1). */
+  minAccuracy?: number;
+  /** Stop once parameters / MACs shrank by at least this factor. */
+  targetParamsX?: number;
+  targetMacsX?: number;
+  /** Stop after this many steps. */
+  maxSteps?: number;
+  /** Batches the data-driven criteria read per scoring (default 10). */
+  scoreBatches?: number;
+  seed?: number;
+}
+
+export interface PruneData {
+  /** Training batches (scoring and retraining); read as an endless stream of epochs. */
+  train: BatchSource;
+  /** Where accuracy is measured after each step (a validation split). */
+  eval: BatchSource;
+  classes: number;
+}
+
+export interface ModelStats {
+  params: number;
+  macs: number;
+  accuracy: number;
+  balanced_accuracy: number;
+}
+
+export interface StepRecord extends ModelStats {
+  step: number;
+  /** Groups that lost channels this step, with how many. */
+  layers: string;
+  removed: number;
+  /** Share of the base model's removable channels gone so far. */
+  share_removed: number;
+  params_x: number;
+  macs_x: number;
+  meets_floor: boolean;
+  seconds: number;
+  /** Remaining channels per group (by group name). */
+  channels: Record<string, number>;
+}
+
+export interface PruneResult {
+  base: ModelStats;
+  history: StepRecord[];
+  /** The smallest model that met the floor (the base model's copy if no step did); owned by the caller. */
+  best: Model;
+  bestStep: number;
+  stopReason: string;
+}
+
+export interface PruneHooks {
+  onStep?(r: StepRecord): void;
+  onRetrain?(step: number, iter: number, iters: number, loss: number): void;
+  /** Polled between steps and retraining iterations (e.g. Ctrl-C). */
+  shouldStop?(): boolean;
+}
+
+/** An endless stream over a source's epochs, handed out in chunks. */
+class BatchStream {
+  private it: AsyncIterator<Batch> | null = null;
+  private epoch = 0;
+  constructor(private readonly source: BatchSource) {
+    if (source.length === 0) throw new PruneError('the training data yielded no batches');
+  }
+  async next(): Promise<Batch> {
+    for (;;) {
+      this.it ??= this.source.epoch(this.epoch++);
+      const r = await this.it.next();
+      if (!r.done) return r.value;
+      this.it = null;
+    }
+  }
+  take(n: number): BatchSource {
+    return {
+      length: n,
+      epoch: async function* (this: BatchStream) {
+        for (let i = 0; i < n; i++) yield await this.next();
+      }.bind(this),
+    };
+  }
+  async close(): Promise<void> {
+    await this.it?.return?.();
+    this.it = null;
+  }
+}
+
+export async function measure(model: Model, data: PruneData): Promise<ModelStats & { metrics: Metrics }> {
+  const s = summarize(model.graph).totals;
+  const metrics = await evaluate(model, data.eval, data.classes);
+  return { params: s.params, macs: s.macs, accuracy: metrics.accuracy, balanced_accuracy: metrics.balancedAccuracy, metrics };
+}
+
+/** Scores re-keyed to a pruned model: each node keeps the scores of its surviving positions. */
+function remap(c: Contributions, kept: ReadonlyMap<string, number[]>): Contributions {
+  return new Map([...c].map(([node, v]) => [node, Float64Array.from(kept.get(node)!, (p) => v[p]!)]));
+}
+
+function validate(o: PruneOptions): void {
+  criterion(o.criterion);
+  const iters = o.retrainIters ?? 0;
+  if (o.protocol !== 'none' && !(Number.isInteger(iters) && iters >= 1)) throw new PruneError(`protocol '${o.protocol}' retrains: retrainIters must be a positive integer, got ${o.retrainIters}`);
+  if (o.minAccuracy !== undefined && !(o.minAccuracy >= 0 && o.minAccuracy <= 1)) throw new PruneError(`minAccuracy must be in [0, 1], got ${o.minAccuracy}`);
+  for (const [k, v] of [['targetParamsX', o.targetParamsX], ['targetMacsX', o.targetMacsX]] as const) {
+    if (v !== undefined && !(v > 1)) throw new PruneError(`${k} must be > 1, got ${v}`);
+  }
+  if (o.maxSteps !== undefined && !(Number.isInteger(o.maxSteps) && o.maxSteps >= 1)) throw new PruneError(`maxSteps must be a positive integer, got ${o.maxSteps}`);
+  if (o.minAccuracy === undefined && o.targetParamsX === undefined && o.targetMacsX === undefined && o.maxSteps === undefined) {
+    throw new PruneError('give a stopping rule: an accuracy floor, a parameter or MAC target, or a step count');
+  }
+}
+
+export async function prune(model: Model, data: PruneData, o: PruneOptions, hooks: PruneHooks = {}): Promise<PruneResult> {
+  validate(o);
+  const crit = criterion(o.criterion);
+  const seed = o.seed ?? 0;
+  const stream = new BatchStream(data.train);
+  let current = model.clone();
+  let best: Model | null = null;
+  try {
+    const base = await measure(current, data);
+    const baseStats: ModelStats = { params: base.params, macs: base.macs, accuracy: base.accuracy, balanced_accuracy: base.balanced_accuracy };
+    if (o.minAccuracy !== undefined && base.accuracy < o.minAccuracy) {
+      throw new PruneError(`the base model's accuracy ${(base.accuracy * 100).toFixed(2)} % is already below the floor ${(o.minAccuracy * 100).toFixed(2)} %`);
+    }
+    best = current.clone();
+    let bestStep = 0;
+    const baseDep = new DependencyGraph(current.graph, { exclude: o.exclude });
+    const baseRemovable = baseDep.removable.length;
+    if (baseRemovable === 0) throw new PruneError(`'${model.graph.name}' has no removable channels (every layer is excluded or feeds the output)`);
+    let removedTotal = 0;
+    let onceScores: CriterionScores | null = null;
+    const history: StepRecord[] = [];
+    let stopReason = '';
+    for (let step = 1; ; step++) {
+      if (hooks.shouldStop?.()) {
+        stopReason = 'interrupted';
+        break;
+      }
+      if (o.maxSteps !== undefined && step > o.maxSteps) {
+        stopReason = `${o.maxSteps} steps done`;
+        break;
+      }
+      const t0 = performance.now();
+      const dep = step === 1 ? baseDep : new DependencyGraph(current.graph, { exclude: o.exclude });
+      let scores: CriterionScores;
+      if (o.protocol === 'once' && onceScores) {
+        scores = onceScores;
+      } else {
+        const n = o.scoreBatches ?? 10;
+        scores = await crit.score({ model: current, dep, seed: seed + step, batches: crit.needsData ? () => stream.take(n).epoch(0) : undefined });
+        if (o.protocol === 'once') onceScores = scores;
+      }
+      const chosen = selectChannels(dep, scoreChannels(dep, scores, o.reduce), { ...o, layers: o.layers });
+      if (chosen.length === 0) {
+        stopReason = 'no channel left to remove';
+        break;
+      }
+      const perGroup = new Map<string, number>();
+      for (const c of chosen) perGroup.set(dep.groupOf(c).name, (perGroup.get(dep.groupOf(c).name) ?? 0) + 1);
+      const { model: next, kept } = removeChannels(current, dep, chosen);
+      current.dispose();
+      current = next;
+      // The start-of-run scores follow the surviving positions of every node.
+      if (onceScores) onceScores = { primary: remap(onceScores.primary, kept), fallback: onceScores.fallback && remap(onceScores.fallback, kept) };
+      removedTotal += chosen.length;
+      if (o.protocol !== 'none') await retrain(current, stream, o, step, [...perGroup.keys()], hooks);
+      const m = await measure(current, data);
+      const newDep = new DependencyGraph(current.graph, { exclude: o.exclude });
+      const meets = o.minAccuracy === undefined || m.accuracy >= o.minAccuracy;
+      const rec: StepRecord = {
+        step,
+        layers: [...perGroup].map(([g, n]) => `${g}:-${n}`).join(' '),
+        removed: chosen.length,
+        share_removed: removedTotal / baseRemovable,
+        params: m.params,
+        macs: m.macs,
+        params_x: baseStats.params / m.params,
+        macs_x: baseStats.macs / m.macs,
+        accuracy: m.accuracy,
+        balanced_accuracy: m.balanced_accuracy,
+        meets_floor: meets,
+        seconds: (performance.now() - t0) / 1000,
+        channels: Object.fromEntries(newDep.groups.map((g) => [g.name, g.size])),
+      };
+      history.push(rec);
+      hooks.onStep?.(rec);
+      if (!meets) {
+        stopReason = `accuracy ${(m.accuracy * 100).toFixed(2)} % fell below the floor ${(o.minAccuracy! * 100).toFixed(2)} %`;
+        break;
+      }
+      best.dispose();
+      best = current.clone();
+      bestStep = step;
+      if (o.targetParamsX !== undefined && rec.params_x >= o.targetParamsX) {
+        stopReason = `parameter target ${o.targetParamsX}x reached`;
+        break;
+      }
+      if (o.targetMacsX !== undefined && rec.macs_x >= o.targetMacsX) {
+        stopReason = `MAC target ${o.targetMacsX}x reached`;
+        break;
+      }
+    }
+    const result: PruneResult = { base: baseStats, history, best, bestStep, stopReason };
+    best = null;
+    return result;
+  } catch (e) {
+    best?.dispose();
+    throw e;
+  } finally {
+    current.dispose();
+    await stream.close();
+  }
+}
+
+async function retrain(model: Model, stream: BatchStream, o: PruneOptions, step: number, groups: string[], hooks: PruneHooks): Promise<void> {
+  let params = model.parameters();
+  if (o.protocol === 'layer-retrain') {
+    // Only the layers that just lost channels (their convs / linears and the BatchNorms on their channels).
+    const touched = new Set(groups.flatMap((g) => g.split('+')));
+    const nodes = new Set<string>();
+    for (const n of model.graph.nodes) {
+      const own = touched.has(n.name) || (n.kind.startsWith('batchnorm') && touched.has(n.inputs[0]!));
+      if (own) nodes.add(n.name);
+    }
+    params = model.namedParameters().filter(([k]) => nodes.has(k.slice(0, k.lastIndexOf('.')))).map(([, t]) => t);
+    if (params.length === 0) throw new PruneError(`layer-retrain: no parameters found for ${groups.join(', ')}`);
+  }
+  const iters = o.retrainIters!;
+  const trainer = new Trainer({
+    model,
+    optimizer: new Adam(params, { lr: o.lr ?? 1e-4 }),
+    callbacks: [
+      {
+        onStepEnd: (info) => {
+          hooks.onRetrain?.(step, info.stepInEpoch + 1, iters, info.loss);
+          return hooks.shouldStop?.() ? 'stop' : undefined;
+        },
+      },
+    ],
+  });
+  await trainer.fit(stream.take(iters), { epochs: 1 });
+  // Gradients of the frozen layers were computed too (layer-retrain): drop them all.
+  for (const p of model.parameters()) p.grad = null;
+}

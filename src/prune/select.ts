@@ -1,0 +1,84 @@
+// Which channels go in one pruning step: per-layer or global ranking of the
+// channel scores, with per-group normalisation across layers (seed 003 found
+// L2 best), a per-layer minimum and optional rounding of channel counts.
+import { PruneError, type ChannelGroup, type DependencyGraph } from './dependency.js';
+
+export type Scope = 'layer' | 'global';
+export type Norm = 'none' | 'l1' | 'l2' | 'max';
+export const SCOPES: readonly Scope[] = ['layer', 'global'];
+export const NORMS: readonly Norm[] = ['none', 'l1', 'l2', 'max'];
+
+export interface SelectOptions {
+  scope: Scope;
+  /** Normalisation of each group's scores before a global ranking (ignored per layer). */
+  norm: Norm;
+  /**
+   * How many channels one step removes: `maps` channels (globally, or in each
+   * pruned layer), or `fraction` of the channels still removable.
+   */
+  amount: { maps: number } | { fraction: number };
+  /** Only prune these groups (a source layer's name or a group name); default all. */
+  layers?: readonly string[];
+  /** Channels every group keeps at least (default 1). */
+  minChannels?: number;
+  /** Keep channel counts at multiples of this (default 1): a step removes fewer rather than break it. */
+  roundTo?: number;
+}
+
+function normalise(values: number[], norm: Norm): number[] {
+  if (norm === 'none') return values;
+  const d = norm === 'l1' ? values.reduce((a, v) => a + Math.abs(v), 0) : norm === 'l2' ? Math.sqrt(values.reduce((a, v) => a + v * v, 0)) : Math.max(...values.map(Math.abs));
+  return d > 0 ? values.map((v) => v / d) : values;
+}
+
+/** The largest removal count ≤ want that leaves the group at or above the minimum and on the rounding grid. */
+function allowed(g: ChannelGroup, want: number, minChannels: number, roundTo: number): number {
+  let n = Math.min(want, g.channels.length, Math.max(0, g.size - minChannels));
+  while (n > 0 && (g.size - n) % roundTo !== 0) n--;
+  return n;
+}
+
+/** Channel classes to remove this step, lowest scores first. Empty when nothing more can go. */
+export function selectChannels(dep: DependencyGraph, scores: ReadonlyMap<number, number>, o: SelectOptions): number[] {
+  const minChannels = o.minChannels ?? 1;
+  const roundTo = o.roundTo ?? 1;
+  if (!(Number.isInteger(minChannels) && minChannels >= 1)) throw new PruneError(`minChannels must be a positive integer, got ${minChannels}`);
+  if (!(Number.isInteger(roundTo) && roundTo >= 1)) throw new PruneError(`roundTo must be a positive integer, got ${roundTo}`);
+  const groups = o.layers?.length ? [...new Set(o.layers.map((l) => dep.group(l)))] : [...dep.groups];
+  const capacity = (g: ChannelGroup) => allowed(g, Infinity, minChannels, roundTo);
+  const live = groups.filter((g) => capacity(g) > 0);
+  if (live.length === 0) return [];
+  const count = (pool: number): number => ('maps' in o.amount ? o.amount.maps : Math.max(1, Math.round(o.amount.fraction * pool)));
+  if ('maps' in o.amount && !(Number.isInteger(o.amount.maps) && o.amount.maps >= 1)) throw new PruneError(`maps per step must be a positive integer, got ${o.amount.maps}`);
+  if ('fraction' in o.amount && !(o.amount.fraction > 0 && o.amount.fraction <= 1)) throw new PruneError(`fraction per step must be in (0, 1], got ${o.amount.fraction}`);
+  const ranked = (g: ChannelGroup): number[] => [...g.channels].sort((a, b) => scores.get(a)! - scores.get(b)! || a - b);
+
+  if (o.scope === 'layer') {
+    return live.flatMap((g) => ranked(g).slice(0, allowed(g, count(capacity(g)), minChannels, roundTo)));
+  }
+  // Global: one ranking of normalised scores; each group takes its lowest
+  // channels in order until the step's budget is spent or it is at its limit.
+  const entries: { cls: number; s: number; g: ChannelGroup }[] = [];
+  for (const g of live) {
+    const raw = g.channels.map((c) => {
+      const s = scores.get(c);
+      if (s === undefined || !Number.isFinite(s)) throw new PruneError(`no finite score for a channel of '${g.name}'`);
+      return s;
+    });
+    normalise(raw, o.norm).forEach((s, i) => entries.push({ cls: g.channels[i]!, s, g }));
+  }
+  entries.sort((a, b) => a.s - b.s || a.cls - b.cls);
+  const budget = count(live.reduce((a, g) => a + capacity(g), 0));
+  const taken = new Map<ChannelGroup, number[]>();
+  let total = 0;
+  for (const e of entries) {
+    if (total >= budget) break;
+    const list = taken.get(e.g) ?? [];
+    if (list.length >= capacity(e.g)) continue;
+    list.push(e.cls);
+    taken.set(e.g, list);
+    total++;
+  }
+  // Rounding may take back some of a group's share.
+  return [...taken].flatMap(([g, list]) => list.slice(0, allowed(g, list.length, minChannels, roundTo)));
+}
