@@ -8,6 +8,7 @@
 // robust (median, p10 / p90) because a shared machine produces outliers.
 // compareLatency() measures two models interleaved so that load drift hits
 // both equally (see there).
+import { mulberry32 } from '../util/rng.js';
 import * as ort from 'onnxruntime-node';
 import type { Model } from '../graph/model.js';
 import { exportOnnx } from '../export/onnx/export.js';
@@ -209,18 +210,6 @@ function checkInputShape(shape: readonly number[]): number[] {
 }
 
 // ---- onnxruntime ---------------------------------------------------------------
-
-/** A small deterministic PRNG (mulberry32), so ORT inputs need no native tensors. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Standard-normal float32 values (Box-Muller), like randn. */
 function randomNormal(n: number, seed = 0): Float32Array {

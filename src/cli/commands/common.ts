@@ -1,5 +1,6 @@
 // Pieces shared by train / eval / runs: the normalisation and augmentation a
 // data set gets, metric formatting and dates.
+import type { RunLog } from '../../runs/index.js';
 import { compose, horizontalFlip, normalize, randomCrop, NORMALIZE_PRESETS, type Transform, type Dataset } from '../../data/index.js';
 
 export interface NormalizeSpec {
@@ -57,4 +58,21 @@ export function nowIso(): string {
 /** '2025-01-02T03:04:05.678Z' -> '2025-01-02 03:04' */
 export function shortDate(iso: string | undefined): string {
   return iso ? iso.slice(0, 16).replace('T', ' ') : '';
+}
+
+export interface Output {
+  /** A line for the user (stdout, or stderr with --json) and run.log. */
+  say(text: string): void;
+  log: RunLog | undefined;
+}
+
+export function makeOutput(json: boolean): Output {
+  const o: Output = {
+    log: undefined,
+    say(text: string) {
+      (json ? process.stderr : process.stdout).write(text.endsWith('\n') ? text : `${text}\n`);
+      o.log?.write(text);
+    },
+  };
+  return o;
 }

@@ -21,7 +21,7 @@ import { ProgressBar } from '../progress.js';
 import { renderTable } from '../table.js';
 import { UsageError } from '../errors.js';
 import { checkpointData } from './checkpoint-data.js';
-import { evalTransform, nowIso, pct } from './common.js';
+import { evalTransform, makeOutput, nowIso, pct } from './common.js';
 import { atomicWriteFile } from '../../util/atomic-write.js';
 
 export interface PruneCliOptions {
@@ -84,11 +84,8 @@ const fmtMs = (x: number) => `${x.toFixed(x >= 10 ? 1 : 3)} ms`;
 export async function pruneCommand(o: PruneCliOptions): Promise<number> {
   check(o);
   const json = o.json === true;
-  const say = (line: string) => {
-    (json ? process.stderr : process.stdout).write(`${line}\n`);
-    log?.write(line);
-  };
-  let log: RunLog | undefined;
+  const out = makeOutput(json);
+  const say = (line: string) => out.say(line);
 
   const { model: base, meta } = loadCheckpoint(o.checkpoint);
   const arch = typeof meta.arch === 'string' ? meta.arch : base.graph.name;
@@ -97,7 +94,7 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
   const evalName = data.validation ? 'validation' : 'test';
   const cdir = configurationDir(o.runsDir, 'prune', data.dataset, arch);
   const { version, path: runPath } = createVersionDir(cdir);
-  log = new RunLog(join(runPath, RUN_FILES.log));
+  out.log = new RunLog(join(runPath, RUN_FILES.log));
   writeJson(join(runPath, RUN_FILES.config), { ...o, dataset: data.dataset, arch });
   const rel = (p: string) => (isAbsolute(p) ? p : relative(process.cwd(), p) || '.');
   const status = (s: Record<string, unknown>) => writeJson(join(runPath, RUN_FILES.status), { command: 'prune', dataset: data.dataset, arch, version, updated: nowIso(), ...s });

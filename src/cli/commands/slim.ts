@@ -32,7 +32,7 @@ import { ProgressBar, formatTime } from '../progress.js';
 import { renderTable } from '../table.js';
 import { UsageError } from '../errors.js';
 import { checkpointData, type CheckpointData } from './checkpoint-data.js';
-import { evalTransform, fmt, nowIso, pct, trainTransform } from './common.js';
+import { evalTransform, fmt, makeOutput, nowIso, pct, trainTransform, type Output } from './common.js';
 import type { SlimRawOptions } from './slim-options.js';
 
 const EXIT_INTERRUPTED = 130;
@@ -96,22 +96,6 @@ interface LambdaResult {
   valAcc: number | null;
   test: Metrics;
   checkpoint: string;
-}
-
-interface Output {
-  say(text: string): void;
-  log: RunLog | undefined;
-}
-
-function makeOutput(json: boolean): Output {
-  const o: Output = {
-    log: undefined,
-    say(text: string) {
-      (json ? process.stderr : process.stdout).write(text.endsWith('\n') ? text : `${text}\n`);
-      o.log?.write(text);
-    },
-  };
-  return o;
 }
 
 /** 0 -> '0', 1e-4 -> '1e-4', 0.5 -> '0.5'. */

@@ -51,27 +51,10 @@ import {
 import { ProgressBar, formatTime } from '../progress.js';
 import { renderTable } from '../table.js';
 import { UsageError } from '../errors.js';
-import { evalTransform, fmt, normalizationFor, nowIso, pct, shortDate, trainTransform, type NormalizeSpec } from './common.js';
+import { evalTransform, fmt, makeOutput, normalizationFor, nowIso, pct, shortDate, trainTransform, type NormalizeSpec, type Output } from './common.js';
 import { flagOf, readConfigFile, resolveTrainConfig, trainConfigKeys, validateConfig, type TrainConfig, type TrainMetaOptions } from './train-options.js';
 
 export const EXIT_INTERRUPTED = 130;
-
-interface Output {
-  /** A line for the user (stdout, or stderr with --json) and run.log. */
-  say(text: string): void;
-  log: RunLog | undefined;
-}
-
-function makeOutput(json: boolean): Output {
-  const o: Output = {
-    log: undefined,
-    say(text: string) {
-      (json ? process.stderr : process.stdout).write(text.endsWith('\n') ? text : `${text}\n`);
-      o.log?.write(text);
-    },
-  };
-  return o;
-}
 
 function metricsRow(r: EpochRecord): MetricsRow {
   return {
