@@ -165,6 +165,47 @@ test('protocols: greedy stops at the floor and keeps the last model above it; re
   model.dispose();
 });
 
+test('patience: steps below the floor are tolerated up to the limit; the kept model is the last step that met the floor', async () => {
+  const model = Model.create(tinyNet(), { seed: 3 });
+  const train = source(2, 16, 11);
+  const val = source(2, 32, 12);
+  const opts = { criterion: 'l1', scope: 'global', norm: 'none', protocol: 'none', amount: { maps: 1 } } as const;
+  // Greedy l1 removal is data-independent, so every run walks the same models: read the path once without a floor.
+  const free = await prune(model, { train, eval: val, classes: 2 }, { ...opts, maxSteps: 8 });
+  free.best.dispose();
+  const acc = free.history.map((h) => h.accuracy);
+  const base = free.base.accuracy;
+  // The rule, restated independently: count consecutive steps under the floor, stop when the count exceeds patience.
+  const expected = (floor: number, patience: number) => {
+    let below = 0;
+    let best = 0;
+    for (let i = 0; i < acc.length; i++) {
+      if (acc[i]! < floor) {
+        if (++below > patience) return { best, steps: i + 1 };
+      } else {
+        below = 0;
+        best = i + 1;
+      }
+    }
+    return { best, steps: acc.length };
+  };
+  let patienceHelped = false;
+  for (const floor of new Set(acc.filter((a) => a <= base))) {
+    for (const patience of [0, 1, 3]) {
+      const r = await prune(model, { train, eval: val, classes: 2 }, { ...opts, minAccuracy: floor, patience, maxSteps: 8 });
+      const want = expected(floor, patience);
+      assert.equal(r.bestStep, want.best, `floor ${floor}, patience ${patience}`);
+      assert.equal(r.history.length, want.steps, `floor ${floor}, patience ${patience}`);
+      assert.equal(summarize(r.best.graph).totals.params, want.best === 0 ? free.base.params : free.history[want.best - 1]!.params);
+      if (patience > 0 && want.best > expected(floor, 0).best) patienceHelped = true;
+      r.best.dispose();
+    }
+  }
+  assert.ok(patienceHelped, `the accuracy path ${acc.map((a) => a.toFixed(3)).join(' ')} never recovers after a dip: pick another seed`);
+  await assert.rejects(prune(model, { train, eval: val, classes: 2 }, { ...opts, minAccuracy: 0, patience: -1 }), /patience/);
+  model.dispose();
+});
+
 test('layer-retrain only changes the pruned layer', async () => {
   const model = Model.create(tinyNet(), { seed: 4 });
   const train = source(3, 8, 1);

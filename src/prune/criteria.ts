@@ -167,7 +167,14 @@ async function accumulate(ctx: ScoreContext, withGrad: boolean, stat: (z: Tensor
   if (!ctx.batches) throw new PruneError('this criterion needs data: no batches were given');
   const { model } = ctx;
   const acts = model.graph.nodes.filter((n) => ACTIVATIONS.has(n.kind)).map((n) => n.name);
-  const filters = filterNodes(model).map((f) => f.node.name);
+  // Capturing costs memory and (for gradients) a hook per node: read a filter
+  // node only when one of its channels has no activation measuring it.
+  const covered = new Set<number>();
+  const classesOf = (name: string) => Array.from({ length: model.graph.shape(name)[0]! }, (_, p) => ctx.dep.classAt(name, p)).filter((c) => c >= 0);
+  for (const a of acts) for (const c of classesOf(a)) covered.add(c);
+  const filters = filterNodes(model)
+    .map((f) => f.node.name)
+    .filter((n) => classesOf(n).some((c) => !covered.has(c)));
   const names = [...new Set([...acts, ...filters])];
   const sums = new Map<string, Float64Array>(names.map((n) => [n, new Float64Array(model.graph.shape(n)[0]!)]));
   let samples = 0;

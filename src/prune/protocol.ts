@@ -31,6 +31,12 @@ export interface PruneOptions extends Omit<SelectOptions, 'layers'> {
   lr?: number;
   /** Stop once the evaluation accuracy falls below this (0..1). */
   minAccuracy?: number;
+  /**
+   * Steps allowed below the floor before stopping (default 0). Retraining
+   * often wins back a dip, so a few more steps can still end above the floor;
+   * the result is the smallest model that met it either way.
+   */
+  patience?: number;
   /** Stop once parameters / MACs shrank by at least this factor. */
   targetParamsX?: number;
   targetMacsX?: number;
@@ -135,6 +141,7 @@ function validate(o: PruneOptions): void {
   for (const [k, v] of [['targetParamsX', o.targetParamsX], ['targetMacsX', o.targetMacsX]] as const) {
     if (v !== undefined && !(v > 1)) throw new PruneError(`${k} must be > 1, got ${v}`);
   }
+  if (o.patience !== undefined && !(Number.isInteger(o.patience) && o.patience >= 0)) throw new PruneError(`patience must be a non-negative integer, got ${o.patience}`);
   if (o.maxSteps !== undefined && !(Number.isInteger(o.maxSteps) && o.maxSteps >= 1)) throw new PruneError(`maxSteps must be a positive integer, got ${o.maxSteps}`);
   if (o.minAccuracy === undefined && o.targetParamsX === undefined && o.targetMacsX === undefined && o.maxSteps === undefined) {
     throw new PruneError('give a stopping rule: an accuracy floor, a parameter or MAC target, or a step count');
@@ -163,6 +170,7 @@ export async function prune(model: Model, data: PruneData, o: PruneOptions, hook
     let onceScores: CriterionScores | null = null;
     const history: StepRecord[] = [];
     let stopReason = '';
+    let below = 0;
     for (let step = 1; ; step++) {
       if (hooks.shouldStop?.()) {
         stopReason = 'interrupted';
@@ -217,9 +225,15 @@ export async function prune(model: Model, data: PruneData, o: PruneOptions, hook
       history.push(rec);
       hooks.onStep?.(rec);
       if (!meets) {
-        stopReason = `accuracy ${(m.accuracy * 100).toFixed(2)} % fell below the floor ${(o.minAccuracy! * 100).toFixed(2)} %`;
-        break;
+        below++;
+        if (below > (o.patience ?? 0)) {
+          const tried = below > 1 ? ` for ${below} steps in a row` : '';
+          stopReason = `accuracy ${(m.accuracy * 100).toFixed(2)} % fell below the floor ${(o.minAccuracy! * 100).toFixed(2)} %${tried}`;
+          break;
+        }
+        continue;
       }
+      below = 0;
       best.dispose();
       best = current.clone();
       bestStep = step;

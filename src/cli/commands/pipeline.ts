@@ -17,6 +17,7 @@ export interface PipelineOptions {
   maxDrop: number;
   retrainIters: number;
   stepFraction: number;
+  patience: number;
   criterion: string;
   finetuneEpochs: number;
   runsDir: string;
@@ -62,6 +63,7 @@ export async function pipelineCommand(o: PipelineOptions): Promise<number> {
     '--retrain-iters', String(o.retrainIters),
     '--step-fraction', String(o.stepFraction),
     '--max-drop', String(o.maxDrop),
+    '--patience', String(o.patience),
     '--finetune-epochs', String(o.finetuneEpochs),
     '--runs-dir', o.runsDir,
   ]);

@@ -42,6 +42,7 @@ export interface PruneCliOptions {
   targetParamsX?: number;
   targetMacsX?: number;
   maxSteps?: number;
+  patience: number;
   layers?: string;
   exclude?: string;
   minChannels: number;
@@ -72,6 +73,7 @@ function check(o: PruneCliOptions): void {
   if (o.minAccuracy !== undefined && o.maxDrop !== undefined) throw new UsageError('give either --min-accuracy or --max-drop, not both');
   if (o.minAccuracy !== undefined && !(o.minAccuracy > 0 && o.minAccuracy <= 1)) throw new UsageError(`--min-accuracy is a fraction in (0, 1], e.g. 0.99; got ${o.minAccuracy}`);
   if (o.maxDrop !== undefined && !(o.maxDrop >= 0 && o.maxDrop < 100)) throw new UsageError(`--max-drop is in percentage points, e.g. 0.3; got ${o.maxDrop}`);
+  if (!(Number.isInteger(o.patience) && o.patience >= 0)) throw new UsageError(`--patience must be a non-negative integer, got ${o.patience}`);
   if (!(o.stepFraction > 0 && o.stepFraction <= 1)) throw new UsageError(`--step-fraction must be in (0, 1], got ${o.stepFraction}`);
   for (const [flag, v] of [['retrain-iters', o.retrainIters], ['batch-size', o.batchSize], ['min-channels', o.minChannels], ['round-to', o.roundTo], ['score-batches', o.scoreBatches], ['latency-runs', o.latencyRuns]] as const) {
     if (!(Number.isInteger(v) && v >= 1)) throw new UsageError(`--${flag} must be a positive integer, got ${v}`);
@@ -127,7 +129,7 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
       `pruning: criterion ${o.criterion}, scope ${o.scope}${o.scope === 'global' ? `, norm ${o.norm}` : ''}, protocol ${o.protocol}` +
         `${o.protocol !== 'none' ? ` (${o.retrainIters} iterations of Adam lr ${o.lr}, batch ${o.batchSize})` : ''}, ` +
         `${o.stepMaps ? `${o.stepMaps} maps` : `${(o.stepFraction * 100).toFixed(1)} % of the removable channels`} per step` +
-        `${floor !== undefined ? `, floor ${pct(floor, 3)} %` : ''}${o.targetParamsX ? `, target ${o.targetParamsX}x params` : ''}${o.targetMacsX ? `, target ${o.targetMacsX}x MACs` : ''}${o.maxSteps ? `, at most ${o.maxSteps} steps` : ''}`,
+        `${floor !== undefined ? `, floor ${pct(floor, 3)} %` : ''}${o.targetParamsX ? `, target ${o.targetParamsX}x params` : ''}${o.targetMacsX ? `, target ${o.targetMacsX}x MACs` : ''}${o.maxSteps ? `, at most ${o.maxSteps} steps` : ''}${o.patience ? `, patience ${o.patience} steps` : ''}`,
     );
 
     const opts: PruneOptions = {
@@ -147,6 +149,7 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
       targetParamsX: o.targetParamsX,
       targetMacsX: o.targetMacsX,
       maxSteps: o.maxSteps,
+      patience: o.patience,
       scoreBatches: o.scoreBatches,
       seed: data.seed,
     };

@@ -4,60 +4,48 @@
 // from a checkpoint, and the errors a user meets first.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadCheckpoint, summarize } from '../../graph/index.js';
 import { DependencyGraph } from '../../prune/index.js';
+import { tempRuns, cli, lastJson, isPng } from '../testing.js';
 
-const BIN = fileURLToPath(new URL('../../../bin/slimnet.js', import.meta.url));
 const SMALL = ['--dataset', 'mnist-digits', '--fraction', '0.05', '--arch', 'resnet20', '--width', '0.25'];
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
+/** The fields of slim's JSON line these tests read. */
+interface SlimJson {
+  run: string;
+  lambda: number;
+  base_acc: number;
+  pruned_acc: number;
+  pruned_acc_no_finetune: number;
+  params_after: number;
+  channels_removed: number;
+  channels_total: number;
+  channels_removed_share: number;
+  channels: { layer: string; after: number }[];
+  per_lambda: { lambda: number; sparsity: number; test_acc: number; checkpoint: string; [k: string]: unknown }[];
+  [k: string]: unknown;
 }
+const slimJson = (stdout: string) => lastJson(stdout) as unknown as SlimJson;
 
-function cli(args: string[]): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, SLIMNET_NUM_THREADS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-function tempRuns(t: { after(fn: () => void): void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'slimnet-slim-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, any>;
-const isPng = (path: string) => readFileSync(path).subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
 const unit = (v: unknown) => typeof v === 'number' && v >= 0 && v <= 1;
 
 test('slim: sparsity training per λ, global γ pruning, fine-tuning, files, JSON; then again from a λ checkpoint', async (t) => {
-  const root = tempRuns(t);
+  const root = tempRuns(t, 'slimnet-slim-');
   const r = await cli(['slim', ...SMALL, '--epochs', '1', '--finetune-epochs', '1', '--lambdas', '0,1e-2', '--latency-runs', '3', '--runs-dir', root, '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const j = lastJson(r.stdout);
+  const j = slimJson(r.stdout);
   const dir = join(root, 'slim', 'mnist-digits-resnet20', 'version_0');
   assert.equal(j.run, dir);
   for (const k of ['base_acc', 'pruned_acc', 'pruned_acc_no_finetune', 'base_balanced_acc', 'pruned_balanced_acc', 'channels_removed_share']) assert.ok(unit(j[k]), `${k} = ${j[k]}`);
-  for (const k of ['params_x', 'macs_x']) assert.ok(j[k] > 1, `${k} = ${j[k]}`);
-  for (const k of ['speedup_ort_b1', 'speedup_ort_b64']) assert.ok(Number.isFinite(j[k]) && j[k] > 0, `${k} = ${j[k]}`);
+  for (const k of ['params_x', 'macs_x']) assert.ok((j[k] as number) > 1, `${k} = ${j[k]}`);
+  for (const k of ['speedup_ort_b1', 'speedup_ort_b64']) assert.ok(Number.isFinite(j[k]) && (j[k] as number) > 0, `${k} = ${j[k]}`);
   assert.equal(j.lambda, 0.01, 'the largest λ is pruned by default');
   // Half of the channels, counted once per residual-coupled channel.
   assert.equal(j.channels_removed, Math.round(j.channels_total / 2));
   assert.equal(j.channels_removed_share, j.channels_removed / j.channels_total);
-  assert.deepEqual(j.per_lambda.map((p: { lambda: number }) => p.lambda), [0, 0.01]);
+  assert.deepEqual(j.per_lambda.map((p) => p.lambda), [0, 0.01]);
   for (const p of j.per_lambda) {
     assert.ok(unit(p.sparsity) && unit(p.val_acc) && unit(p.test_acc), JSON.stringify(p));
     assert.ok(existsSync(p.checkpoint), p.checkpoint);
@@ -98,17 +86,17 @@ test('slim: sparsity training per λ, global γ pruning, fine-tuning, files, JSO
   // From a λ checkpoint, no further sparsity training: prune it as it is.
   const c = await cli(['slim', '--checkpoint', join(dir, 'lambda_0.safetensors'), '--lambdas', '0', '--epochs', '0', '--finetune-epochs', '0', '--prune-share', '0.3', '--latency-runs', '1', '--runs-dir', root, '--json']);
   assert.equal(c.code, 0, c.stderr);
-  const k = lastJson(c.stdout);
+  const k = slimJson(c.stdout);
   assert.equal(k.run, join(root, 'slim', 'mnist-digits-resnet20', 'version_1'));
   assert.equal(k.channels_removed, Math.round(0.3 * k.channels_total));
   // Same weights, same data split: the base model is the λ = 0 model of the first run.
-  assert.equal(k.base_acc, j.per_lambda[0].test_acc);
+  assert.equal(k.base_acc, j.per_lambda[0]!.test_acc);
   assert.equal(k.pruned_acc, k.pruned_acc_no_finetune);
   assert.deepEqual(readdirSync(k.run).filter((f) => f.endsWith('.png')).sort(), ['accuracy.png', 'channels.png', 'gamma_hist.png', 'sparsity.png']);
 });
 
 test('slim: an architecture without BatchNorm and inconsistent options are refused before any run starts', async (t) => {
-  const root = tempRuns(t);
+  const root = tempRuns(t, 'slimnet-slim-');
   const lenet = await cli(['slim', '--dataset', 'mnist-digits', '--arch', 'lenet5', '--runs-dir', root]);
   assert.equal(lenet.code, 1);
   assert.match(lenet.stderr, /architecture 'lenet5' has no BatchNorm layers/);

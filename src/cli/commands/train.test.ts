@@ -3,47 +3,15 @@
 // with a quarter-width LeNet, one libtorch thread (bit-identical resumes).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadCheckpoint } from '../../graph/index.js';
 import { loadTensors } from '../../tensor/index.js';
 import { RUN_FILES, METRICS_COLUMNS, readMetrics, type RunStatusFile } from '../../runs/index.js';
 import { trainConfigKeys } from './train-options.js';
+import { tempRuns, cli } from '../testing.js';
 
-const BIN = fileURLToPath(new URL('../../../bin/slimnet.js', import.meta.url));
 const SMALL = ['--dataset', 'mnist-digits', '--fraction', '0.1', '--width', '0.25', '--batch-size', '16'];
-
-interface Result {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI; `onStderr` sees stderr as it arrives (with the child, to send it signals). */
-function cli(args: string[], onStderr?: (text: string, child: ReturnType<typeof spawn>) => void): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, SLIMNET_NUM_THREADS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      onStderr?.(stderr, child);
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
-
-function tempRuns(t: { after(fn: () => void): void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'slimnet-runs-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 const runPath = (root: string, version: number, dataset = 'mnist-digits', arch = 'lenet5') => join(root, 'train', `${dataset}-${arch}`, `version_${version}`);
 const status = (p: string) => JSON.parse(readFileSync(join(p, RUN_FILES.status), 'utf8')) as RunStatusFile;
@@ -59,7 +27,7 @@ function tensorsOf(path: string): Map<string, Float32Array> {
 }
 
 test('train writes a versioned run directory; --show-versions, runs and eval read it', async (t) => {
-  const root = tempRuns(t);
+  const root = tempRuns(t, 'slimnet-runs-');
   const r = await cli(['train', ...SMALL, '--epochs', '1', '--runs-dir', root]);
   assert.equal(r.code, 0, r.stderr);
   const p = runPath(root, 0);
@@ -121,7 +89,7 @@ test('train writes a versioned run directory; --show-versions, runs and eval rea
 });
 
 test('Ctrl-C saves a resumable state (exit 130); --version resumes it to the same weights as an uninterrupted run', async (t) => {
-  const root = tempRuns(t);
+  const root = tempRuns(t, 'slimnet-runs-');
   const args = ['train', ...SMALL, '--epochs', '2', '--runs-dir', root];
   const a = await cli(args);
   assert.equal(a.code, 0, a.stderr);
@@ -173,7 +141,7 @@ test('Ctrl-C saves a resumable state (exit 130); --version resumes it to the sam
 });
 
 test('a non-finite loss stops with a message and exit code 1; the last checkpoint still loads', async (t) => {
-  const root = tempRuns(t);
+  const root = tempRuns(t, 'slimnet-runs-');
   const r = await cli(['train', ...SMALL, '--epochs', '1', '--optimizer', 'sgd', '--lr', '1e30', '--runs-dir', root]);
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /training stopped: the loss became (NaN|-?Infinity) at epoch 1, step \d+ of \d+/);
@@ -188,7 +156,7 @@ test('a non-finite loss stops with a message and exit code 1; the last checkpoin
 });
 
 test('options come from a YAML or JSON config file; command-line flags override it', async (t) => {
-  const root = tempRuns(t);
+  const root = tempRuns(t, 'slimnet-runs-');
   const yaml = join(root, 'recipe.yaml');
   writeFileSync(yaml, 'dataset: mnist-digits\nfraction: 0.05\nwidth: 0.25\nepochs: 1\noptimizer: sgd\nlr: 0.05\nbatch-size: 32\nlabelSmoothing: 0.1\nschedule: step\n');
   const r = await cli(['train', '--config', yaml, '--lr', '0.02', '--runs-dir', root]);
