@@ -7,8 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { getNumThreads, manualSeed, engineInfo } from '../src/tensor/index.js';
-import { emptyParts, makeLeNet, randomBatches, trainStep, type PartTimes } from './lib/lenet.js';
-import { fmt, median, parseArgs } from './lib/stats.js';
+import { makeLeNet, randomBatches, trainStep } from './lib/lenet.js';
+import { median, parseArgs } from './lib/stats.js';
+import { emptyParts, partsLines, roundHeader, roundLine, scaleParts, summaryLines, type Parts } from './lib/step.js';
 
 export const description = 'training images/s of the LeNet variant (Adam, batch 100), slimnet vs PyTorch';
 
@@ -27,7 +28,7 @@ interface PySide {
   img_s: number;
   step_ms: number;
   cpu_ms_per_step: number;
-  parts_ms: { zero_grad: number; forward: number; backward: number; optimizer: number };
+  parts_ms: Parts;
   threads: number;
   torch: string;
 }
@@ -57,12 +58,12 @@ export function main(argv: string[]): void {
   const py: number[] = [];
   const slimCpu: number[] = [];
   const pyCpu: number[] = [];
-  const slimParts: PartTimes[] = [];
-  const pyParts: PySide['parts_ms'][] = [];
+  const slimParts: Parts[] = [];
+  const pyParts: Parts[] = [];
   let torchVersion = '';
   let step = 0;
 
-  console.log('\nround   slimnet img/s   pytorch img/s   ratio');
+  console.log(roundHeader);
   for (let r = 0; r < o.rounds; r++) {
     for (let i = 0; i < o.warmup; i++) trainStep(net, data[step++ % data.length]!);
     const parts = emptyParts();
@@ -73,8 +74,7 @@ export function main(argv: string[]): void {
     const cpu = process.cpuUsage(c0);
     slimCpu.push((cpu.user + cpu.system) / 1000 / o.steps);
     slim.push((o.steps * o.batch) / (ms / 1000));
-    for (const k of Object.keys(parts) as (keyof PartTimes)[]) parts[k] /= o.steps;
-    slimParts.push(parts);
+    slimParts.push(scaleParts(parts, 1 / o.steps));
 
     const p = runPython(o, threads);
     if (p.threads !== threads) throw new Error(`python ran with ${p.threads} threads, slimnet with ${threads}`);
@@ -82,7 +82,7 @@ export function main(argv: string[]): void {
     py.push(p.img_s);
     pyParts.push(p.parts_ms);
     pyCpu.push(p.cpu_ms_per_step);
-    console.log(`${String(r + 1).padStart(5)}   ${fmt(slim[r]!).padStart(13)}   ${fmt(p.img_s).padStart(13)}   ${fmt(slim[r]! / p.img_s, 3)}`);
+    console.log(roundLine(r, slim[r]!, p.img_s));
   }
   net.dispose();
   for (const b of data) {
@@ -93,20 +93,9 @@ export function main(argv: string[]): void {
   const s = median(slim);
   const p = median(py);
   const ratio = s / p;
-  console.log(`median  ${fmt(s).padStart(13)}   ${fmt(p).padStart(13)}   ${fmt(ratio, 3)}   (pytorch ${torchVersion})`);
-  console.log(`best    ${fmt(Math.max(...slim)).padStart(13)}   ${fmt(Math.max(...py)).padStart(13)}   ${fmt(Math.max(...slim) / Math.max(...py), 3)}`);
-
-  const part = (xs: number[]) => fmt(median(xs), 2).padStart(10);
-  console.log('\nper-step time by part, ms (median over rounds)   slimnet    pytorch');
-  const rows: [string, (x: PartTimes) => number, (x: PySide['parts_ms']) => number][] = [
-    ['zeroGrad / zero_grad(set_to_none=True)', (x) => x.zeroGrad, (x) => x.zero_grad],
-    ['forward + cross-entropy', (x) => x.forward, (x) => x.forward],
-    ['backward', (x) => x.backward, (x) => x.backward],
-    ['Adam step', (x) => x.optimizer, (x) => x.optimizer],
-  ];
-  for (const [label, fs, fp] of rows) console.log(`  ${label.padEnd(46)} ${part(slimParts.map(fs))} ${part(pyParts.map(fp))}`);
-  console.log(`  ${'whole step (from median images/s)'.padEnd(46)} ${fmt((1000 * o.batch) / s, 2).padStart(10)} ${fmt((1000 * o.batch) / p, 2).padStart(10)}`);
-  console.log(`  ${'process CPU time per step (all threads)'.padEnd(46)} ${part(slimCpu)} ${part(pyCpu)}`);
+  for (const line of summaryLines(slim, py, torchVersion, true)) console.log(line);
+  const labels = { zero_grad: 'zeroGrad / zero_grad(set_to_none=True)', forward: 'forward + cross-entropy', backward: 'backward', optimizer: 'Adam step' };
+  for (const line of partsLines(labels, slimParts, pyParts, o.batch, slim, py, [['process CPU time per step (all threads)', slimCpu, pyCpu]])) console.log(line);
   console.log(`load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other processes on the machine skew wall-clock figures)`);
 
   console.log(JSON.stringify({ bench: 'engine', slimnet_img_s: +s.toFixed(2), pytorch_img_s: +p.toFixed(2), ratio: +ratio.toFixed(4), threads }));

@@ -29,9 +29,10 @@ import { Model, summarize } from '../src/graph/index.js';
 import { compareLatency } from '../src/measure/index.js';
 import { buildArch } from '../src/models/index.js';
 import { DependencyGraph, criterion, removeChannels, scoreChannels, selectChannels } from '../src/prune/index.js';
-import { F, engineInfo, getNumThreads, keep, manualSeed, randint, randn, setNumThreads, tidy, type Tensor } from '../src/tensor/index.js';
+import { F, engineInfo, getNumThreads, keep, manualSeed, randint, randn, setNumThreads, type Tensor } from '../src/tensor/index.js';
 import { Adam } from '../src/train/optim/index.js';
 import type { Batch } from '../src/train/index.js';
+import { timedTrainStep } from './lib/step.js';
 import { fmt, median, parseArgs } from './lib/stats.js';
 
 export const description = 'resnet56: one Taylor score + prune step vs one training step, and measured vs MAC-predicted speed-up of a 50 %-pruned model';
@@ -76,13 +77,7 @@ interface Net {
 }
 
 function trainStep(net: Net, x: Tensor, y: Tensor): number {
-  return tidy(() => {
-    net.optimizer.zeroGrad();
-    const loss = F.crossEntropy(net.model.forward(x, { training: true }), y);
-    loss.backward();
-    net.optimizer.step();
-    return loss.item();
-  });
+  return timedTrainStep(net.optimizer, () => F.crossEntropy(net.model.forward(x, { training: true }), y));
 }
 
 /** One Taylor scoring + pruning step; returns the channels removed and the time of each part. */

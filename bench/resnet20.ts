@@ -28,7 +28,8 @@ import { F, engineInfo, getNumThreads, setNumThreads, keep, manualSeed, noGrad, 
 import { Model } from '../src/graph/index.js';
 import { buildArch } from '../src/models/index.js';
 import { SGD } from '../src/train/optim/index.js';
-import { fmt, median, parseArgs } from './lib/stats.js';
+import { median, parseArgs } from './lib/stats.js';
+import { emptyParts, partsLines, roundHeader, roundLine, scaleParts, summaryLines, timedTrainStep, type Parts, type SideRow } from './lib/step.js';
 
 export const description = 'training images/s of ResNet-20 (CIFAR, SGD momentum, batch 128) via the graph executor, slimnet vs PyTorch';
 
@@ -49,13 +50,6 @@ const DEFAULTS = {
   maxSeconds: 120,
 };
 type Options = typeof DEFAULTS;
-
-interface Parts {
-  zero_grad: number;
-  forward: number;
-  backward: number;
-  optimizer: number;
-}
 
 interface PySide {
   img_s: number;
@@ -91,24 +85,7 @@ interface Batch {
 }
 
 function trainStep(net: Net, b: Batch, parts?: Parts): number {
-  return tidy(() => {
-    const t0 = performance.now();
-    net.optimizer.zeroGrad();
-    const t1 = performance.now();
-    const loss = F.crossEntropy(net.model.forward(b.x), b.y);
-    const t2 = performance.now();
-    loss.backward();
-    const t3 = performance.now();
-    net.optimizer.step();
-    const t4 = performance.now();
-    if (parts) {
-      parts.zero_grad += t1 - t0;
-      parts.forward += t2 - t1;
-      parts.backward += t3 - t2;
-      parts.optimizer += t4 - t3;
-    }
-    return loss.item();
-  });
+  return timedTrainStep(net.optimizer, () => F.crossEntropy(net.model.forward(b.x), b.y), parts);
 }
 
 /** Same network on both sides: tensor keys and shapes, then outputs with slimnet's weights loaded into PyTorch. */
@@ -188,7 +165,7 @@ export function main(argv: string[]): void {
   let torchVersion = '';
   let step = 1;
 
-  console.log('\nround   slimnet img/s   pytorch img/s   ratio');
+  console.log(roundHeader);
   const started = performance.now();
   for (let r = 0; r < o.rounds; r++) {
     if (r >= 2 && (performance.now() - started) / 1000 > o.maxSeconds) {
@@ -196,7 +173,7 @@ export function main(argv: string[]): void {
       break;
     }
     for (let i = 0; i < o.warmup; i++) trainStep(net, data[step++ % data.length]!);
-    const parts: Parts = { zero_grad: 0, forward: 0, backward: 0, optimizer: 0 };
+    const parts = emptyParts();
     const t0 = performance.now();
     const c0 = process.cpuUsage();
     const f0 = process.resourceUsage().minorPageFault;
@@ -210,8 +187,7 @@ export function main(argv: string[]): void {
     slimUser.push(cpu.user / 1000 / o.steps);
     slimSys.push(cpu.system / 1000 / o.steps);
     slim.push((o.steps * o.batch) / (ms / 1000));
-    for (const k of Object.keys(parts) as (keyof Parts)[]) parts[k] /= o.steps;
-    slimParts.push(parts);
+    slimParts.push(scaleParts(parts, 1 / o.steps));
 
     const p = python<PySide>(o, threads, ['--warmup', String(o.warmup), '--steps', String(o.steps), '--batches', String(o.batches), '--lr', String(o.lr), '--momentum', String(o.momentum)]);
     if (p.threads !== threads) throw new Error(`python ran with ${p.threads} threads, slimnet with ${threads}`);
@@ -222,7 +198,7 @@ export function main(argv: string[]): void {
     pyUser.push(p.user_ms_per_step);
     pySys.push(p.sys_ms_per_step);
     pyFaults.push(p.minor_faults_per_step);
-    console.log(`${String(r + 1).padStart(5)}   ${fmt(slim[r]!).padStart(13)}   ${fmt(p.img_s).padStart(13)}   ${fmt(slim[r]! / p.img_s, 3)}`);
+    console.log(roundLine(r, slim[r]!, p.img_s));
   }
   net.optimizer.dispose();
   model.dispose();
@@ -234,22 +210,15 @@ export function main(argv: string[]): void {
   const s = median(slim);
   const p = median(py);
   const ratio = s / p;
-  console.log(`median  ${fmt(s).padStart(13)}   ${fmt(p).padStart(13)}   ${fmt(ratio, 3)}   (pytorch ${torchVersion})`);
-
-  const part = (xs: number[]) => fmt(median(xs), 2).padStart(10);
-  console.log('\nper-step time by part, ms (median over rounds)   slimnet    pytorch');
-  const rows: [string, keyof Parts][] = [
-    ['zeroGrad / zero_grad(set_to_none=True)', 'zero_grad'],
-    ['forward (graph executor / nn.Module) + CE', 'forward'],
-    ['backward', 'backward'],
-    ['SGD step (momentum)', 'optimizer'],
+  for (const line of summaryLines(slim, py, torchVersion)) console.log(line);
+  const labels = { zero_grad: 'zeroGrad / zero_grad(set_to_none=True)', forward: 'forward (graph executor / nn.Module) + CE', backward: 'backward', optimizer: 'SGD step (momentum)' };
+  const extra: SideRow[] = [
+    ['process CPU time per step (all threads)', slimCpu, pyCpu],
+    ['  of which user', slimUser, pyUser],
+    ['  of which system (page faults, mmap/munmap)', slimSys, pySys],
+    ['minor page faults per step (count)', slimFaults, pyFaults, 0],
   ];
-  for (const [label, k] of rows) console.log(`  ${label.padEnd(46)} ${part(slimParts.map((x) => x[k]))} ${part(pyParts.map((x) => x[k]))}`);
-  console.log(`  ${'whole step (from median images/s)'.padEnd(46)} ${fmt((1000 * o.batch) / s, 2).padStart(10)} ${fmt((1000 * o.batch) / p, 2).padStart(10)}`);
-  console.log(`  ${'process CPU time per step (all threads)'.padEnd(46)} ${part(slimCpu)} ${part(pyCpu)}`);
-  console.log(`  ${'  of which user'.padEnd(46)} ${part(slimUser)} ${part(pyUser)}`);
-  console.log(`  ${'  of which system (page faults, mmap/munmap)'.padEnd(46)} ${part(slimSys)} ${part(pySys)}`);
-  console.log(`  ${'minor page faults per step (count)'.padEnd(46)} ${fmt(median(slimFaults), 0).padStart(10)} ${fmt(median(pyFaults), 0).padStart(10)}`);
+  for (const line of partsLines(labels, slimParts, pyParts, o.batch, slim, py, extra)) console.log(line);
   console.log(`load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other processes on the machine skew wall-clock figures)`);
 
   console.log(JSON.stringify({ bench: 'resnet20', slimnet_img_s: +s.toFixed(2), pytorch_img_s: +p.toFixed(2), ratio: +ratio.toFixed(4), threads, params: check.params, slimnet_mmap_threshold: mmap === undefined ? null : Number(mmap) }));

@@ -2,8 +2,9 @@
 // ReLU, max-pool 2, conv 5x5 32->64 (pad 2), ReLU, max-pool 2, flatten,
 // fc 3136->1024, ReLU, fc 1024->10; cross-entropy; Adam. Written with the
 // functional ops over explicit parameters, as bench/engine_pytorch.py is.
-import { F, empty, noGrad, randint, randn, tidy, keep, type Tensor } from '../../src/tensor/index.js';
+import { F, empty, noGrad, randint, randn, keep, type Tensor } from '../../src/tensor/index.js';
 import { Adam } from '../../src/train/optim/index.js';
+import { timedTrainStep, type Parts } from './step.js';
 
 export interface LeNet {
   params: Tensor[];
@@ -52,39 +53,7 @@ export function randomBatches(count: number, batch: number): Batch[] {
   return Array.from({ length: count }, () => ({ x: keep(randn([batch, 1, 28, 28])), y: keep(randint(0, 10, [batch])) }));
 }
 
-export interface PartTimes {
-  zeroGrad: number;
-  forward: number;
-  backward: number;
-  optimizer: number;
-}
-
-export function emptyParts(): PartTimes {
-  return { zeroGrad: 0, forward: 0, backward: 0, optimizer: 0 };
-}
-
-/**
- * One training step. Every temporary (activations, loss, gradient handles,
- * optimizer temporaries) is released when it returns; the gradients
- * themselves are freed by the next zeroGrad(). Adds the time of each part to
- * `parts` when given.
- */
-export function trainStep(net: LeNet, b: Batch, parts?: PartTimes): void {
-  tidy(() => {
-    const t0 = performance.now();
-    net.optimizer.zeroGrad();
-    const t1 = performance.now();
-    const loss = F.crossEntropy(forward(net.params, b.x), b.y);
-    const t2 = performance.now();
-    loss.backward();
-    const t3 = performance.now();
-    net.optimizer.step();
-    const t4 = performance.now();
-    if (parts) {
-      parts.zeroGrad += t1 - t0;
-      parts.forward += t2 - t1;
-      parts.backward += t3 - t2;
-      parts.optimizer += t4 - t3;
-    }
-  });
+/** One training step of the LeNet (see timedTrainStep); returns the loss. */
+export function trainStep(net: LeNet, b: Batch, parts?: Parts): number {
+  return timedTrainStep(net.optimizer, () => F.crossEntropy(forward(net.params, b.x), b.y), parts);
 }
