@@ -122,6 +122,8 @@ program
   .option('--target-params-x <x>', 'stop once parameters shrank this many times', num('float'))
   .option('--target-macs-x <x>', 'stop once MACs shrank this many times', num('float'))
   .option('--max-steps <n>', 'stop after this many steps', num('int'))
+  .option('--patience <n>', 'steps allowed below the floor before stopping (retraining often wins a dip back); the kept model is still the smallest that met the floor', num('int'), 0)
+  .option('--backtrack', 'when the floor stops the run, go back to the kept model and go on with half the step, down to one channel (default: off)')
   .option('--layers <list>', 'only prune these layers (comma-separated; default: all prunable)')
   .option('--exclude <list>', 'never prune these layers (comma-separated)')
   .option('--min-channels <n>', 'channels every layer keeps at least', num('int'), 1)
@@ -159,12 +161,31 @@ program
   .option('--max-drop <pp>', 'accuracy floor: percentage points under the baseline on its validation split', num('float'), 0.3)
   .option('--retrain-iters <n>', 'retraining iterations after each pruning step', num('int'), 100)
   .option('--step-fraction <x>', 'share of the removable channels removed per step', num('float'), 0.06)
+  .option('--patience <n>', 'pruning steps allowed below the floor before stopping (the kept model met the floor)', num('int'), 3)
+  .option('--no-backtrack', 'stop at the floor instead of going back to the kept model with half the step')
   .option('--finetune-epochs <n>', 'fine-tuning epochs of the pruned model', num('int'), 1)
   .option('--runs-dir <dir>', 'root of the run directories', './runs')
   .option('--json', 'print one JSON object with the results of both stages on stdout (default: off)')
   .action(async (o: import('./commands/pipeline.js').PipelineOptions) => {
     const { pipelineCommand } = await import('./commands/pipeline.js');
     process.exitCode = await pipelineCommand(o);
+  });
+
+program
+  .command('latency')
+  .description('measured speed-up of one checkpoint over another (e.g. pruned over base) in onnxruntime (CPU) and the slimnet engine, median of interleaved runs, next to the MAC ratio')
+  .requiredOption('--before <path>', 'the reference checkpoint (e.g. the trained base)')
+  .requiredOption('--after <path>', 'the checkpoint to compare (e.g. pruned.safetensors)')
+  .option('--batches <list>', 'batch sizes, comma-separated', '1,64')
+  .option('--runs <n>', 'timed runs per model and batch size', num('int'), 100)
+  .option('--rounds <n>', 'interleaved rounds the runs are split into (before, after, before, ...)', num('int'), 5)
+  .option('--threads <n>', "intra-op threads (default: slimnet's engine thread count, SLIMNET_NUM_THREADS or the cores)", num('int'))
+  .option('--no-engine', 'time onnxruntime only')
+  .option('--json', 'print one JSON object on stdout (the log goes to stderr) (default: off)')
+  .addHelpText('after', '\nExample:\n  slimnet latency --before runs/train/mnist-digits-lenet5/version_0/best.safetensors --after runs/prune/mnist-digits-lenet5/version_0/pruned.safetensors')
+  .action(async (o: import('./commands/latency.js').LatencyCliOptions) => {
+    const { latencyCommand } = await import('./commands/latency.js');
+    process.exitCode = await latencyCommand(o);
   });
 
 program
@@ -195,6 +216,30 @@ addSlimOptions(slimCmd)
   .action(async () => {
     const { slimCommand } = await import('./commands/slim.js');
     process.exitCode = await slimCommand(slimCmd);
+  });
+
+// Studies (seed 003's grid): options in commands/study-options.ts (light), the command loads on use.
+const { addStudyThesisOptions } = await import('./commands/study-options.js');
+const studyCmd = program.command('study').description("experiment grids that reproduce a seed's results, each with one report");
+addStudyThesisOptions(
+  studyCmd
+    .command('thesis')
+    .description(
+      "seed 003's pruning laboratory on a lenet5 (a checkpoint, or one trained here with the thesis recipe): accuracy-vs-maps-removed curves for criteria x scope x normalisation without retraining, retraining 10/50/100 iterations, layer-retrain and once, then Table 4.1 (prune to a floor, train the pruned architecture from scratch, measured latency); writes runs/study-thesis/<dataset>-<arch>/version_N with results.json, curves.csv, one PNG per thesis figure, table41.csv and report.md",
+    ),
+)
+  .addHelpText(
+    'after',
+    '\nAt the start it prints the grid (curves, steps, retraining iterations) and a time estimate; a progress bar with ETA follows the whole grid.' +
+      '\nCtrl-C stops after the current step and writes the report of the finished curves (exit code 130); --version N resumes.' +
+      '\n\nExamples:\n  slimnet study thesis --quick' +
+      '\n  slimnet study thesis --dataset mnist-digits' +
+      '\n  slimnet study thesis --checkpoint runs/train/mnist-digits-lenet5/version_0/best.safetensors --parts none,table' +
+      '\n  slimnet study thesis --version 0',
+  )
+  .action(async (o: import('./commands/study-options.js').StudyRawOptions, cmd: Command) => {
+    const { studyThesisCommand } = await import('./commands/study.js');
+    process.exitCode = await studyThesisCommand(o, Object.keys(o).filter((k) => cmd.getOptionValueSource(k) === 'cli'));
   });
 
 program

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { F, manualSeed, noGrad, randn, setNumThreads, tidy, type Tensor } from '../tensor/index.js';
 import { Capture, GraphBuilder, Model, summarize, type Graph } from '../graph/index.js';
-import type { Batch, BatchSource } from '../train/index.js';
+import { Adam, Trainer, evaluate, type Batch, type BatchSource } from '../train/index.js';
 import { criterion, criterionNames, scoreChannels } from './criteria.js';
 import { DependencyGraph, PruneError } from './dependency.js';
 import { selectChannels } from './select.js';
@@ -203,6 +203,41 @@ test('patience: steps below the floor are tolerated up to the limit; the kept mo
   }
   assert.ok(patienceHelped, `the accuracy path ${acc.map((a) => a.toFixed(3)).join(' ')} never recovers after a dip: pick another seed`);
   await assert.rejects(prune(model, { train, eval: val, classes: 2 }, { ...opts, minAccuracy: 0, patience: -1 }), /patience/);
+  model.dispose();
+});
+
+test('backtrack: a step under the floor sends the loop back to the kept model with half the step, down to one channel', async () => {
+  // A trained net, so that removing channels costs accuracy.
+  const model = Model.create(tinyNet(), { seed: 3 });
+  const train = source(8, 32, 11);
+  const val = source(4, 32, 12);
+  const trainer = new Trainer({ model, optimizer: new Adam(model.parameters(), { lr: 1e-2 }) });
+  await trainer.fit(train, { epochs: 8 });
+  trainer.optimizer.dispose();
+  model.eval();
+  const opts = { criterion: 'l1', scope: 'global', norm: 'none', protocol: 'none', amount: { maps: 4 }, maxSteps: 12 } as const;
+  const base = (await evaluate(model, val, 2)).accuracy;
+  const r = await prune(model, { train, eval: val, classes: 2 }, { ...opts, minAccuracy: base - 0.05, backtrack: true });
+  const h = r.history;
+  let maps = 4;
+  let kept = 0;
+  for (let i = 0; i < h.length; i++) {
+    const rec = h[i]!;
+    if (i > 0 && !h[i - 1]!.meets_floor) {
+      // After a failure: back to the last step that met the floor, half the step.
+      assert.equal(rec.from, kept, `step ${rec.step} starts from the kept step`);
+      maps = Math.max(1, Math.floor(maps / 2));
+    } else assert.equal(rec.from, rec.step - 1);
+    assert.ok(rec.removed <= maps, `step ${rec.step} removed ${rec.removed} > ${maps}`);
+    if (rec.meets_floor) kept = rec.step;
+  }
+  assert.ok(h.some((rec) => rec.from !== rec.step - 1), `no backtrack happened: ${h.map((x) => `${x.step}:${x.accuracy.toFixed(3)}`).join(' ')}`);
+  assert.equal(r.bestStep, kept);
+  // The kept model is the one recorded at the kept step.
+  assert.equal(summarize(r.best.graph).totals.params, kept === 0 ? r.base.params : h.find((rec) => rec.step === kept)!.params);
+  assert.match(r.stopReason, /smallest step/);
+  assert.equal(h.at(-1)!.removed, 1);
+  r.best.dispose();
   model.dispose();
 });
 

@@ -8,7 +8,7 @@
 // The input model is never modified; the result holds the smallest model that
 // met the floor.
 import { summarize, type Model } from '../graph/index.js';
-import { Adam, Trainer, evaluate, type Batch, type BatchSource, type Metrics } from '../train/index.js';
+import { Adam, BatchStream, Trainer, evaluate, type BatchSource, type Metrics } from '../train/index.js';
 import { criterion, scoreChannels, type Contributions, type CriterionScores, type Reduce } from './criteria.js';
 import { DependencyGraph, PruneError } from './dependency.js';
 import { removeChannels } from './remove.js';
@@ -37,6 +37,12 @@ export interface PruneOptions extends Omit<SelectOptions, 'layers'> {
    * the result is the smallest model that met it either way.
    */
   patience?: number;
+  /**
+   * When the floor stops the run, go back to the kept model and go on with
+   * half the step (maps or fraction), until a step of one channel per layer
+   * fails: big steps early, fine ones near the limit.
+   */
+  backtrack?: boolean;
   /** Stop once parameters / MACs shrank by at least this factor. */
   targetParamsX?: number;
   targetMacsX?: number;
@@ -64,6 +70,8 @@ export interface ModelStats {
 
 export interface StepRecord extends ModelStats {
   step: number;
+  /** The step whose model this step pruned (0: the base); not step - 1 after a backtrack. */
+  from: number;
   /** Groups that lost channels this step, with how many. */
   layers: string;
   removed: number;
@@ -91,35 +99,6 @@ export interface PruneHooks {
   onRetrain?(step: number, iter: number, iters: number, loss: number): void;
   /** Polled between steps and retraining iterations (e.g. Ctrl-C). */
   shouldStop?(): boolean;
-}
-
-/** An endless stream over a source's epochs, handed out in chunks. */
-class BatchStream {
-  private it: AsyncIterator<Batch> | null = null;
-  private epoch = 0;
-  constructor(private readonly source: BatchSource) {
-    if (source.length === 0) throw new PruneError('the training data yielded no batches');
-  }
-  async next(): Promise<Batch> {
-    for (;;) {
-      this.it ??= this.source.epoch(this.epoch++);
-      const r = await this.it.next();
-      if (!r.done) return r.value;
-      this.it = null;
-    }
-  }
-  take(n: number): BatchSource {
-    return {
-      length: n,
-      epoch: async function* (this: BatchStream) {
-        for (let i = 0; i < n; i++) yield await this.next();
-      }.bind(this),
-    };
-  }
-  async close(): Promise<void> {
-    await this.it?.return?.();
-    this.it = null;
-  }
 }
 
 export async function measure(model: Model, data: PruneData): Promise<ModelStats & { metrics: Metrics }> {
@@ -152,6 +131,7 @@ export async function prune(model: Model, data: PruneData, o: PruneOptions, hook
   validate(o);
   const crit = criterion(o.criterion);
   const seed = o.seed ?? 0;
+  if (data.train.length === 0) throw new PruneError('the training data yielded no batches');
   const stream = new BatchStream(data.train);
   let current = model.clone();
   let best: Model | null = null;
@@ -171,6 +151,12 @@ export async function prune(model: Model, data: PruneData, o: PruneOptions, hook
     const history: StepRecord[] = [];
     let stopReason = '';
     let below = 0;
+    let amount = o.amount;
+    let from = 0;
+    let bestRemoved = 0;
+    let bestOnce: CriterionScores | null = null;
+    /** Channels the first step of the current run below the floor took from its most-pruned layer. */
+    let dipSize = 0;
     for (let step = 1; ; step++) {
       if (hooks.shouldStop?.()) {
         stopReason = 'interrupted';
@@ -190,7 +176,7 @@ export async function prune(model: Model, data: PruneData, o: PruneOptions, hook
         scores = await crit.score({ model: current, dep, seed: seed + step, batches: crit.needsData ? () => stream.take(n).epoch(0) : undefined });
         if (o.protocol === 'once') onceScores = scores;
       }
-      const chosen = selectChannels(dep, scoreChannels(dep, scores, o.reduce), { ...o, layers: o.layers });
+      const chosen = selectChannels(dep, scoreChannels(dep, scores, o.reduce), { ...o, amount, layers: o.layers });
       if (chosen.length === 0) {
         stopReason = 'no channel left to remove';
         break;
@@ -209,6 +195,7 @@ export async function prune(model: Model, data: PruneData, o: PruneOptions, hook
       const meets = o.minAccuracy === undefined || m.accuracy >= o.minAccuracy;
       const rec: StepRecord = {
         step,
+        from,
         layers: [...perGroup].map(([g, n]) => `${g}:-${n}`).join(' '),
         removed: chosen.length,
         share_removed: removedTotal / baseRemovable,
@@ -224,11 +211,24 @@ export async function prune(model: Model, data: PruneData, o: PruneOptions, hook
       };
       history.push(rec);
       hooks.onStep?.(rec);
+      from = step;
       if (!meets) {
         below++;
+        if (below === 1) dipSize = Math.max(...perGroup.values());
         if (below > (o.patience ?? 0)) {
+          if (o.backtrack && dipSize > 1) {
+            // Back to the kept model, with half the step.
+            amount = 'maps' in amount ? { maps: Math.max(1, Math.floor(amount.maps / 2)) } : { fraction: amount.fraction / 2 };
+            current.dispose();
+            current = best.clone();
+            removedTotal = bestRemoved;
+            onceScores = bestOnce;
+            from = bestStep;
+            below = 0;
+            continue;
+          }
           const tried = below > 1 ? ` for ${below} steps in a row` : '';
-          stopReason = `accuracy ${(m.accuracy * 100).toFixed(2)} % fell below the floor ${(o.minAccuracy! * 100).toFixed(2)} %${tried}`;
+          stopReason = `accuracy ${(m.accuracy * 100).toFixed(2)} % fell below the floor ${(o.minAccuracy! * 100).toFixed(2)} %${tried}${o.backtrack ? ' with the smallest step' : ''}`;
           break;
         }
         continue;
@@ -237,6 +237,8 @@ export async function prune(model: Model, data: PruneData, o: PruneOptions, hook
       best.dispose();
       best = current.clone();
       bestStep = step;
+      bestRemoved = removedTotal;
+      bestOnce = onceScores;
       if (o.targetParamsX !== undefined && rec.params_x >= o.targetParamsX) {
         stopReason = `parameter target ${o.targetParamsX}x reached`;
         break;

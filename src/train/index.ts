@@ -28,3 +28,4 @@ export {
   type TrainerStateMeta,
 } from './trainer.js';
 export { saveTrainerState, loadTrainerState } from './state-file.js';
+export { BatchStream } from './stream.js';

@@ -34,7 +34,10 @@ export function checkpointData(meta: Record<string, unknown>, o: DataOverrides =
   const sameData = o.dataset === undefined || o.dataset === meta.dataset;
   const root = o.root ?? (sameData && typeof meta.root === 'string' ? meta.root : undefined);
   const seed = o.seed ?? num(meta.seed) ?? 0;
-  const validation = o.validation ?? (sameData ? num(meta.validation) : undefined) ?? 0.1;
+  // A checkpoint that does not record its split (older ones) may have trained
+  // on every image: re-splitting would "validate" on training data, so it
+  // gets no validation split and callers fall back to the test split.
+  const validation = o.validation ?? (sameData ? (num(meta.validation) ?? 0) : 0.1);
   const frac = o.fraction ?? (sameData ? num(meta.fraction) : undefined) ?? 1;
   const opts = root !== undefined ? { root } : {};
   const full = loadDataset(dataset as DatasetName, 'train', opts);

@@ -18,6 +18,7 @@ export interface PipelineOptions {
   retrainIters: number;
   stepFraction: number;
   patience: number;
+  backtrack: boolean;
   criterion: string;
   finetuneEpochs: number;
   runsDir: string;
@@ -64,6 +65,7 @@ export async function pipelineCommand(o: PipelineOptions): Promise<number> {
     '--step-fraction', String(o.stepFraction),
     '--max-drop', String(o.maxDrop),
     '--patience', String(o.patience),
+    ...(o.backtrack ? ['--backtrack'] : []),
     '--finetune-epochs', String(o.finetuneEpochs),
     '--runs-dir', o.runsDir,
   ]);

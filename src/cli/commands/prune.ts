@@ -43,6 +43,7 @@ export interface PruneCliOptions {
   targetMacsX?: number;
   maxSteps?: number;
   patience: number;
+  backtrack?: boolean;
   layers?: string;
   exclude?: string;
   minChannels: number;
@@ -129,7 +130,7 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
       `pruning: criterion ${o.criterion}, scope ${o.scope}${o.scope === 'global' ? `, norm ${o.norm}` : ''}, protocol ${o.protocol}` +
         `${o.protocol !== 'none' ? ` (${o.retrainIters} iterations of Adam lr ${o.lr}, batch ${o.batchSize})` : ''}, ` +
         `${o.stepMaps ? `${o.stepMaps} maps` : `${(o.stepFraction * 100).toFixed(1)} % of the removable channels`} per step` +
-        `${floor !== undefined ? `, floor ${pct(floor, 3)} %` : ''}${o.targetParamsX ? `, target ${o.targetParamsX}x params` : ''}${o.targetMacsX ? `, target ${o.targetMacsX}x MACs` : ''}${o.maxSteps ? `, at most ${o.maxSteps} steps` : ''}${o.patience ? `, patience ${o.patience} steps` : ''}`,
+        `${floor !== undefined ? `, floor ${pct(floor, 3)} %` : ''}${o.targetParamsX ? `, target ${o.targetParamsX}x params` : ''}${o.targetMacsX ? `, target ${o.targetMacsX}x MACs` : ''}${o.maxSteps ? `, at most ${o.maxSteps} steps` : ''}${o.patience ? `, patience ${o.patience} steps` : ''}${o.backtrack ? ', backtracking with half the step at the floor' : ''}`,
     );
 
     const opts: PruneOptions = {
@@ -150,13 +151,14 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
       targetMacsX: o.targetMacsX,
       maxSteps: o.maxSteps,
       patience: o.patience,
+      backtrack: o.backtrack === true,
       scoreBatches: o.scoreBatches,
       seed: data.seed,
     };
     const headers = ['step', 'removed', 'share %', 'params', 'MACs', 'params x', 'MACs x', `${evalName} acc %`, 'bal acc %', 'time'];
     const rowOf = (r: StepRecord) => [r.step, r.removed, pct(r.share_removed, 1), r.params, r.macs, fmtX(r.params_x), fmtX(r.macs_x), pct(r.accuracy), pct(r.balanced_accuracy), `${r.seconds.toFixed(1)}s`];
     let bar: ProgressBar | undefined;
-    const stepsCsv: string[] = ['step,layers,removed,share_removed,params,macs,params_x,macs_x,accuracy,balanced_accuracy,meets_floor,seconds'];
+    const stepsCsv: string[] = ['step,from,layers,removed,share_removed,params,macs,params_x,macs_x,accuracy,balanced_accuracy,meets_floor,seconds'];
     result = await prune(base, { train: trainLoader, eval: evalLoader, classes }, opts, {
       shouldStop: () => interrupted,
       onRetrain: (step, iter, iters, loss) => {
@@ -166,10 +168,10 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
       },
       onStep: (r) => {
         say(
-          `step ${r.step}: -${r.removed} channels (${r.layers}); ${pct(r.share_removed, 1)} % removed, ${r.params.toLocaleString('en-US')} params (${fmtX(r.params_x)}), ` +
+          `${r.from !== r.step - 1 ? `(back to step ${r.from}, half the step) ` : ''}step ${r.step}: -${r.removed} channels (${r.layers}); ${pct(r.share_removed, 1)} % removed, ${r.params.toLocaleString('en-US')} params (${fmtX(r.params_x)}), ` +
             `${r.macs.toLocaleString('en-US')} MACs (${fmtX(r.macs_x)}), ${evalName} acc ${pct(r.accuracy)} % (balanced ${pct(r.balanced_accuracy)} %)${r.meets_floor ? '' : ' < floor'}, ${r.seconds.toFixed(1)}s`,
         );
-        stepsCsv.push([r.step, JSON.stringify(r.layers), r.removed, r.share_removed, r.params, r.macs, r.params_x, r.macs_x, r.accuracy, r.balanced_accuracy, r.meets_floor, r.seconds].join(','));
+        stepsCsv.push([r.step, r.from, JSON.stringify(r.layers), r.removed, r.share_removed, r.params, r.macs, r.params_x, r.macs_x, r.accuracy, r.balanced_accuracy, r.meets_floor, r.seconds].join(','));
         atomicWriteFile(join(runPath, 'steps.csv'), Buffer.from(stepsCsv.join('\n') + '\n'));
         writeFileSync(join(runPath, 'steps.jsonl'), `${JSON.stringify(r)}\n`, { flag: 'a' });
       },

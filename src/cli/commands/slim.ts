@@ -213,7 +213,8 @@ function resolve(o: SlimRawOptions, given: (k: string) => boolean): Start {
       if (!hasBatchNorm(model.graph)) throw noBatchNorm(`the checkpoint's model '${arch}'`);
       const sameData = o.dataset === undefined || o.dataset === meta.dataset;
       // The resolved split, written to config.json and to every checkpoint of the run.
-      const validation = pick('validation') ?? (sameData ? num(meta.validation) : undefined) ?? 0.1;
+      // A checkpoint that does not record its split may have trained on every image: no validation split then.
+      const validation = pick('validation') ?? (sameData ? (num(meta.validation) ?? 0) : 0.1);
       const fraction = pick('fraction') ?? (sameData ? num(meta.fraction) : undefined) ?? 1;
       const data = checkpointData(meta, { dataset: o.dataset, root: o.root, validation, fraction, seed: pick('seed') }, `checkpoint ${o.checkpoint}`);
       checkShapes(model.graph, data.train, `the checkpoint's model '${arch}'`);

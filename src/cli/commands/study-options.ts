@@ -1,0 +1,95 @@
+// The options of `slimnet study thesis`. Kept apart from the command so that
+// registering it loads no engine code. Options whose default depends on
+// --quick, on the data set or on --checkpoint are left undefined here and
+// resolved by the command (config.json holds the final values).
+import { InvalidArgumentError, Option, type Command } from 'commander';
+
+export const STUDY_DATASETS = ['mnist-digits', 'mnist', 'fashion-mnist'] as const;
+
+/** What commander hands over (undefined: not given, the command resolves the default). */
+export interface StudyRawOptions {
+  dataset?: string;
+  root?: string;
+  checkpoint?: string;
+  iterations?: number;
+  batchSize?: number;
+  lr?: number;
+  width?: number;
+  fraction?: number;
+  validation?: number;
+  criteria: string[];
+  norms: string[];
+  retrainIters?: number[];
+  points?: number;
+  retrainPoints?: number;
+  protocolCriteria: string[];
+  parts: string[];
+  scoreBatches?: number;
+  curveSamples?: number;
+  evalBatchSize: number;
+  maxDrop?: number;
+  tableCriterion: string;
+  tableStepFraction?: number;
+  tableMaxSteps?: number;
+  tablePatience?: number;
+  latencyRuns?: number;
+  seed?: number;
+  runsDir: string;
+  version?: number;
+  quick?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+function number(kind: 'int' | 'float') {
+  return (v: string): number => {
+    const n = v.trim() === '' ? NaN : Number(v);
+    if (!Number.isFinite(n) || (kind === 'int' && !Number.isInteger(n))) throw new InvalidArgumentError(`expected ${kind === 'int' ? 'an integer' : 'a number'}, got '${v}'`);
+    return n;
+  };
+}
+
+const words = (v: string): string[] => v.split(',').map((s) => s.trim()).filter(Boolean);
+
+function intList(v: string): number[] {
+  const out = words(v).map(Number);
+  if (out.length === 0 || out.some((n) => !Number.isInteger(n))) throw new InvalidArgumentError(`expected comma-separated integers like 10,50,100, got '${v}'`);
+  return out;
+}
+
+export function addStudyThesisOptions(cmd: Command): Command {
+  const int = number('int');
+  const float = number('float');
+  return cmd
+    .addOption(new Option('--dataset <name>', "data set (28x28 grey digits or clothes; default: mnist-digits, bundled, or the checkpoint's)").choices(STUDY_DATASETS))
+    .option('--root <dir>', "data folder (default: the data set's default folder, or the checkpoint's)")
+    .option('--checkpoint <path>', "study this trained model (e.g. runs/train/mnist-digits-lenet5/version_0/best.safetensors) instead of training a lenet5 base with the thesis recipe; its data set, split and seed are the defaults (default: train one)")
+    .option('--iterations <n>', 'training iterations of the base model and of the from-scratch model of Table 4.1 (default: 10000 as in the thesis for mnist / fashion-mnist, 3000 for the 6,400 training digits of mnist-digits; --quick: 100)', int)
+    .option('--batch-size <n>', 'batch size of training, scoring and retraining (default: 100 as in the thesis; --quick: 32)', int)
+    .option('--lr <x>', 'Adam learning rate of training and retraining (default: 1e-4 as in the thesis; --quick: 1e-3, so the few iterations learn something)', float)
+    .option('--width <x>', 'width multiplier of the lenet5 base (default: 1; --quick: 0.25; not with --checkpoint)', float)
+    .option('--fraction <x>', "stratified share of the training split to use (default: 1, or the checkpoint's; --quick: 0.05)", float)
+    .option('--validation <n>', "samples held out of the training split for the floor and the curves: a count or a fraction (default: 5000 as in the thesis, at most a fifth of the training split; --quick: 0.2; the checkpoint's own split with --checkpoint)", float)
+    .addOption(new Option('--criteria <list>', 'criteria compared (l1 = weight magnitude, activation = mean activation, taylor, random = the reference; also l2, apoz)').argParser(words).default(['l1', 'activation', 'taylor', 'random'], 'l1,activation,taylor,random'))
+    .addOption(new Option('--norms <list>', 'normalisations of the global ranking compared without retraining (none, l1, l2, max)').argParser(words).default(['none', 'l1', 'l2'], 'none,l1,l2'))
+    .addOption(new Option('--retrain-iters <list>', 'retraining iterations per step compared; the largest is used for the protocol comparison and Table 4.1 (default: 10,50,100 as in the thesis; --quick: 1,2,3)').argParser(intList))
+    .option('--points <n>', 'steps per curve without retraining: maps per step are chosen so the scope is emptied in this many steps (default: 16; --quick: 2)', int)
+    .option('--retrain-points <n>', 'steps per curve with retraining, the bulk of the run time (default: 10; --quick: 2)', int)
+    .addOption(new Option('--protocol-criteria <list>', "criteria of the layer-retrain / once comparison, or 'best': the best non-random criterion of the retraining curves").argParser(words).default(['best'], 'best'))
+    .addOption(new Option('--parts <list>', 'what to run: none (no retraining), retrain (N compared), norm (normalisation with retraining), protocols (layer-retrain, once), table (Table 4.1)').argParser(words).default(['none', 'retrain', 'norm', 'protocols', 'table'], 'none,retrain,norm,protocols,table'))
+    .option('--score-batches <n>', 'batches a data-driven criterion (activation, taylor) reads per step (default: 10; --quick: 2)', int)
+    .option('--curve-samples <n>', 'images of the validation split (stratified) every curve point is measured on; the floor uses the whole split (default: 1000; --quick: 100)', int)
+    .option('--eval-batch-size <n>', 'batch size of evaluation', int, 500)
+    .option('--max-drop <pp>', 'Table 4.1: accuracy floor in percentage points under the base model on the validation split (default: 0.3; --quick: 5, one image of its 80 is 1.25 pp)', float)
+    .option('--table-criterion <name>', 'Table 4.1: criterion of the best protocol (global ranking, l2 normalisation, retraining after each step)', 'taylor')
+    .option('--table-step-fraction <x>', 'Table 4.1: share of the still-removable maps removed per step (default: 0.05; --quick: 0.25)', float)
+    .option('--table-patience <n>', 'Table 4.1: steps allowed below the floor before stopping; the smallest model that met the floor is kept (default: 2; --quick: 1)', int)
+    .option('--table-max-steps <n>', 'Table 4.1: at most this many steps (default: 200; --quick: 3)', int)
+    .option('--latency-runs <n>', 'Table 4.1: timed onnxruntime runs per model and batch size (default: 30; --quick: 3)', int)
+    .option('--seed <n>', "random seed: initialisation, split, batch order, random criterion (default: 0, or the checkpoint's)", int)
+    .option('--runs-dir <dir>', 'root of the run directories', './runs')
+    .option('--version <n>', 'resume study version N: its configuration, base model and finished curves are reused (default: start a new version)', int)
+    .option('--dry-run', 'print the grid (curves, steps, retraining iterations) and the time estimate, then exit without training or pruning (default: off)')
+    .option('--quick', 'CI mode: a quarter-width lenet5 on 5 % of the data, 2 steps per curve, 1/2/3 retraining iterations; checks the whole grid end to end in seconds (default: off)')
+    .option('--json', 'print one JSON object summarising Table 4.1 on the last stdout line (the log goes to stderr) (default: off)');
+}

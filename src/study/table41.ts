@@ -1,0 +1,163 @@
+// Table 4.1 of the thesis: the best protocol (Taylor, global ranking with L2
+// normalisation, retraining after each step) prunes the base model down to
+// an accuracy floor; the pruned architecture is then trained from scratch
+// with the base recipe. Base, pruned and from-scratch models are compared on
+// accuracy, parameters, MACs and measured onnxruntime latency.
+import { Model, summarize } from '../graph/index.js';
+import { compareLatency, type SpeedupReport } from '../measure/index.js';
+import { prune, type Norm, type Protocol, type StepRecord } from '../prune/index.js';
+import { evaluate, type BatchSource } from '../train/index.js';
+import { baseChannels } from './curve.js';
+import { trainForIterations, type Recipe, type RecipeHooks } from './recipe.js';
+
+export interface Table41Options {
+  criterion: string;
+  norm: Norm;
+  protocol: Protocol;
+  retrainIters: number;
+  /** Share of the still-removable maps removed per step. */
+  stepFraction: number;
+  /** The floor: this many percentage points under the base accuracy on the floor split. */
+  maxDrop: number;
+  /** Steps allowed below the floor before stopping (retraining often wins a dip back). */
+  patience: number;
+  /** Safety cap on the steps. */
+  maxSteps: number;
+  lr: number;
+  scoreBatches: number;
+  minChannels: number;
+  seed: number;
+  /** Training of the pruned architecture from scratch (the base recipe). */
+  recipe: Pick<Recipe, 'iterations' | 'lr'>;
+  /** Timed onnxruntime runs per model and batch size. */
+  latencyRuns: number;
+}
+
+export interface Table41Data {
+  train: BatchSource;
+  /** Where the floor is checked (the base's validation split, else its test split). */
+  floor: BatchSource;
+  test: BatchSource;
+  classes: number;
+}
+
+export interface Table41Row {
+  model: 'base' | 'pruned' | 'scratch';
+  test_accuracy: number;
+  test_balanced_accuracy: number;
+  /** Percentage points lost against the base on the test split. */
+  test_loss_pp: number;
+  /** Accuracy on the floor split. */
+  floor_accuracy: number;
+  params: number;
+  params_x: number;
+  macs: number;
+  macs_x: number;
+  /** onnxruntime median latency (ms) and speed-up over the base at batch 1 and 64. */
+  ort_b1_ms: number;
+  ort_b64_ms: number;
+  speedup_b1: number;
+  speedup_b64: number;
+}
+
+export interface Table41 {
+  rows: Table41Row[];
+  floor: number;
+  steps: StepRecord[];
+  keptStep: number;
+  stopReason: string;
+  /** Maps per layer of the pruned architecture. */
+  channels: Record<string, number>;
+  scratchSeconds: number;
+  /** The pruned model and its from-scratch twin, owned by the caller. */
+  pruned: Model;
+  scratch: Model;
+}
+
+export interface Table41Hooks {
+  onStep?(r: StepRecord): void;
+  onRetrain?(step: number, iteration: number, iterations: number, loss: number): void;
+  onScratch?: RecipeHooks['onIteration'];
+  /** A phase starts ('prune', 'scratch', 'latency'), for logs. */
+  onPhase?(phase: 'prune' | 'scratch' | 'latency', detail: string): void;
+  shouldStop?(): boolean;
+}
+
+export async function table41(base: Model, data: Table41Data, o: Table41Options, hooks: Table41Hooks = {}): Promise<Table41> {
+  base.eval();
+  const baseFloor = await evaluate(base, data.floor, data.classes);
+  const floor = Math.max(0, baseFloor.accuracy - o.maxDrop / 100);
+  hooks.onPhase?.('prune', `floor ${(floor * 100).toFixed(2)} % (${o.maxDrop} pp under the base's ${(baseFloor.accuracy * 100).toFixed(2)} %)`);
+  const result = await prune(
+    base,
+    { train: data.train, eval: data.floor, classes: data.classes },
+    {
+      criterion: o.criterion,
+      scope: 'global',
+      norm: o.norm,
+      amount: { fraction: o.stepFraction },
+      minChannels: o.minChannels,
+      protocol: o.protocol,
+      retrainIters: o.protocol === 'none' ? undefined : o.retrainIters,
+      lr: o.lr,
+      minAccuracy: floor,
+      patience: o.patience,
+      maxSteps: o.maxSteps,
+      scoreBatches: o.scoreBatches,
+      seed: o.seed,
+    },
+    { onStep: hooks.onStep, onRetrain: hooks.onRetrain, shouldStop: hooks.shouldStop },
+  );
+  const pruned = result.best;
+  let scratch: Model | undefined;
+  try {
+    pruned.eval();
+    hooks.onPhase?.('scratch', `${o.recipe.iterations} iterations, Adam lr ${o.recipe.lr}`);
+    // Same graph, fresh weights, the base recipe.
+    scratch = Model.create(pruned.graph, { seed: o.seed });
+    const trained = await trainForIterations(scratch, data.train, o.recipe, { onIteration: hooks.onScratch, shouldStop: hooks.shouldStop });
+
+    const measure = async (m: Model, floorAccuracy?: number) => ({
+      test: await evaluate(m, data.test, data.classes),
+      floor: floorAccuracy ?? (await evaluate(m, data.floor, data.classes)).accuracy,
+    });
+    const acc = { base: await measure(base, baseFloor.accuracy), pruned: await measure(pruned), scratch: await measure(scratch) };
+    hooks.onPhase?.('latency', `onnxruntime, batch 1 and 64, ${o.latencyRuns} runs each, interleaved`);
+    // The from-scratch model has the pruned architecture: one measurement serves both rows.
+    const lat = await compareLatency(base, pruned, { batches: [1, 64], runs: o.latencyRuns, warmup: Math.min(5, o.latencyRuns), engine: false });
+    const s0 = summarize(base.graph).totals;
+    const s1 = summarize(pruned.graph).totals;
+    const ort = (b: 1 | 64): SpeedupReport => lat.ort[b]!;
+    const row = (model: Table41Row['model'], s: { params: number; macs: number }, after: boolean): Table41Row => ({
+      model,
+      test_accuracy: acc[model].test.accuracy,
+      test_balanced_accuracy: acc[model].test.balancedAccuracy,
+      test_loss_pp: (acc.base.test.accuracy - acc[model].test.accuracy) * 100,
+      floor_accuracy: acc[model].floor,
+      params: s.params,
+      params_x: s0.params / s.params,
+      macs: s.macs,
+      macs_x: s0.macs / s.macs,
+      ort_b1_ms: after ? ort(1).after.median_ms : ort(1).before.median_ms,
+      ort_b64_ms: after ? ort(64).after.median_ms : ort(64).before.median_ms,
+      speedup_b1: after ? ort(1).speedup : 1,
+      speedup_b64: after ? ort(64).speedup : 1,
+    });
+    const kept = result.history.find((h) => h.step === result.bestStep);
+    return {
+      rows: [row('base', s0, false), row('pruned', s1, true), row('scratch', s1, true)],
+      floor,
+      steps: result.history,
+      keptStep: result.bestStep,
+      stopReason: result.stopReason,
+      channels: kept?.channels ?? Object.fromEntries(baseChannels(base)),
+      scratchSeconds: trained.seconds,
+      pruned,
+      scratch,
+    };
+  } catch (e) {
+    pruned.dispose();
+    scratch?.dispose();
+    throw e;
+  }
+}
