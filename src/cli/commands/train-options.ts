@@ -14,6 +14,7 @@ export const DATASETS = ['mnist', 'mnist-digits', 'fashion-mnist', 'cifar10', 'c
 export const OPTIMIZERS = ['sgd', 'adam', 'adamw'] as const;
 export const SCHEDULES = ['cosine', 'step', 'multistep', 'exponential', 'constant'] as const;
 export const AUGMENTS = ['none', 'standard'] as const;
+export const MONITORS = ['val.loss', 'val.accuracy', 'val.balancedAccuracy', 'train.loss', 'train.accuracy'] as const;
 
 /** The resolved configuration of a training run (config.json). */
 export interface TrainConfig {
@@ -41,8 +42,12 @@ export interface TrainConfig {
   labelSmoothing: number;
   /** Max global gradient L2 norm, or null for no clipping. */
   gradClip: number | null;
-  /** Early stopping patience in epochs on validation loss, or null for none. */
+  /** Early stopping patience in epochs, or null for none. */
   earlyStoppingPatience: number | null;
+  /** The epoch metric early stopping watches (lower is better for losses, higher for accuracies). */
+  earlyStoppingMonitor: (typeof MONITORS)[number];
+  /** An improvement of the monitored metric must exceed this. */
+  earlyStoppingMinDelta: number;
   /** Validation samples taken from the training split: a count (>= 1) or a fraction (< 1); 0 for none. */
   validation: number;
   /** Fraction of the training split to use (stratified, seeded). */
@@ -85,7 +90,9 @@ const SPECS: Spec[] = [
   { key: 'warmupEpochs', flag: '--warmup-epochs <n>', kind: 'int', def: 0, desc: 'linear warm-up epochs (from 0.1x the lr) before the schedule' },
   { key: 'labelSmoothing', flag: '--label-smoothing <x>', kind: 'float', def: 0, desc: 'label smoothing of the training loss, in [0, 1)' },
   { key: 'gradClip', flag: '--grad-clip <x>', kind: 'nullableFloat', def: null, defaultText: 'off', desc: 'clip gradients to this global L2 norm' },
-  { key: 'earlyStoppingPatience', flag: '--early-stopping-patience <n>', kind: 'nullableInt', def: null, defaultText: 'off', desc: 'stop after this many epochs without a lower validation loss and restore the best weights' },
+  { key: 'earlyStoppingPatience', flag: '--early-stopping-patience <n>', kind: 'nullableInt', def: null, defaultText: 'off', desc: 'stop after this many epochs without an improvement of the monitored metric and restore the best weights' },
+  { key: 'earlyStoppingMonitor', flag: '--early-stopping-monitor <metric>', kind: 'string', choices: MONITORS, def: 'val.loss', desc: 'metric early stopping watches: losses must fall, accuracies rise' },
+  { key: 'earlyStoppingMinDelta', flag: '--early-stopping-min-delta <x>', kind: 'float', def: 0, desc: 'smallest change of the monitored metric that counts as an improvement' },
   { key: 'validation', flag: '--validation <n>', kind: 'float', def: 0.1, desc: 'validation samples held out of the training split (stratified, seeded): a count like 5000 or a fraction like 0.1; 0 for none' },
   { key: 'fraction', flag: '--fraction <x>', kind: 'float', def: 1, desc: 'use this stratified fraction of the training split (quick runs)' },
   { key: 'augment', flag: '--augment <mode>', kind: 'string', choices: AUGMENTS, def: 'none', desc: 'training augmentation: standard = random crop (padding 2 for 28 px, 4 for 32 px) and, except for digits, horizontal flips' },
@@ -218,7 +225,9 @@ export function validateConfig(c: TrainConfig): void {
   need(c.labelSmoothing >= 0 && c.labelSmoothing < 1, `--label-smoothing must be in [0, 1), got ${c.labelSmoothing}`);
   need(c.gradClip === null || c.gradClip > 0, `--grad-clip must be > 0, got ${c.gradClip}`);
   need(c.earlyStoppingPatience === null || c.earlyStoppingPatience >= 1, `--early-stopping-patience must be >= 1, got ${c.earlyStoppingPatience}`);
-  need(c.earlyStoppingPatience === null || c.validation > 0, `--early-stopping-patience needs a validation split (--validation > 0)`);
+  need(c.earlyStoppingPatience === null || c.validation > 0 || c.earlyStoppingMonitor.startsWith('train.'), `--early-stopping-patience on ${c.earlyStoppingMonitor} needs a validation split (--validation > 0)`);
+  need((MONITORS as readonly string[]).includes(c.earlyStoppingMonitor), `--early-stopping-monitor must be one of ${MONITORS.join(', ')}, got '${c.earlyStoppingMonitor}'`);
+  need(Number.isFinite(c.earlyStoppingMinDelta) && c.earlyStoppingMinDelta >= 0, `--early-stopping-min-delta must be >= 0, got ${c.earlyStoppingMinDelta}`);
   need(c.validation >= 0 && (c.validation < 1 || Number.isInteger(c.validation)), `--validation must be a count or a fraction in [0, 1), got ${c.validation}`);
   need(c.fraction > 0 && c.fraction <= 1, `--fraction must be in (0, 1], got ${c.fraction}`);
   need(c.stepSize >= 1, `--step-size must be >= 1, got ${c.stepSize}`);

@@ -178,3 +178,15 @@ test('options come from a YAML or JSON config file; command-line flags override 
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /unknown option 'learningRate'/);
 });
+
+test('early stopping watches the chosen metric with its min delta and restores the best epoch', async (t) => {
+  const root = tempRuns(t, 'slimnet-runs-');
+  // No epoch can beat the first by 100 (a loss is not that large): stop after 1 + patience epochs.
+  const r = await cli(['train', ...SMALL, '--validation', '0', '--epochs', '5', '--early-stopping-patience', '1', '--early-stopping-monitor', 'train.loss', '--early-stopping-min-delta', '100', '--runs-dir', root]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout + r.stderr, /early stopping after epoch 2: no improvement of train\.loss for 1 epochs; restored the weights of epoch 1/);
+  assert.equal(status(runPath(root, 0)).epochsDone, 2);
+  const bad = await cli(['train', ...SMALL, '--epochs', '1', '--early-stopping-patience', '1', '--early-stopping-monitor', 'val.top5', '--runs-dir', root]);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /early-stopping-monitor/);
+});

@@ -197,7 +197,9 @@ async function train(cmd: Command, meta: TrainMetaOptions, out: Output): Promise
         `version ${version} was trained with ${conflicts.map((k) => `${flagOf(k)} ${JSON.stringify(saved[k])}`).join(', ')}; --version resumes a run with its own configuration (drop ${conflicts.map(flagOf).join(', ')} or start a new run without --version)`,
       );
     }
-    config = saved;
+    // Runs saved before an option existed resume with its default.
+    const defaults: Pick<TrainConfig, 'earlyStoppingMonitor' | 'earlyStoppingMinDelta'> = { earlyStoppingMonitor: 'val.loss', earlyStoppingMinDelta: 0 };
+    config = { ...defaults, ...(saved as Partial<TrainConfig>) } as TrainConfig;
     validateConfig(config);
     const prev = readStatus(runPath);
     if (prev && prev.status === 'complete') {
@@ -237,7 +239,7 @@ async function train(cmd: Command, meta: TrainMetaOptions, out: Output): Promise
   const trainLoader = new DataLoader(data.train, { batchSize: config.batchSize, shuffle: true, seed: config.seed, transform: trainTransform(config.dataset, data.train, config.augment, data.norm) });
   const valLoader = data.validation ? new DataLoader(data.validation, { batchSize: config.evalBatchSize, transform: evalTransform(data.norm) }) : undefined;
   const testLoader = new DataLoader(data.test, { batchSize: config.evalBatchSize, transform: evalTransform(data.norm) });
-  const earlyStopping = config.earlyStoppingPatience !== null ? new EarlyStopping({ monitor: 'val.loss', patience: config.earlyStoppingPatience }) : undefined;
+  const earlyStopping = config.earlyStoppingPatience !== null ? new EarlyStopping({ monitor: config.earlyStoppingMonitor, minDelta: config.earlyStoppingMinDelta, patience: config.earlyStoppingPatience }) : undefined;
 
   let bar: ProgressBar | undefined;
   let barKey = '';
@@ -307,7 +309,7 @@ async function train(cmd: Command, meta: TrainMetaOptions, out: Output): Promise
   out.say(
     `recipe: ${config.optimizer} lr ${config.lr}${config.optimizer === 'sgd' ? ` momentum ${config.momentum}` : ''} weight decay ${config.weightDecay}, ${config.schedule} schedule` +
       `${config.warmupEpochs ? ` after ${config.warmupEpochs} warm-up epochs` : ''}, batch ${config.batchSize}, ${config.epochs} epochs, augment ${config.augment}` +
-      `${config.labelSmoothing ? `, label smoothing ${config.labelSmoothing}` : ''}${config.gradClip !== null ? `, grad clip ${config.gradClip}` : ''}${config.earlyStoppingPatience !== null ? `, early stopping patience ${config.earlyStoppingPatience}` : ''}, seed ${config.seed}`,
+      `${config.labelSmoothing ? `, label smoothing ${config.labelSmoothing}` : ''}${config.gradClip !== null ? `, grad clip ${config.gradClip}` : ''}${config.earlyStoppingPatience !== null ? `, early stopping on ${config.earlyStoppingMonitor} (patience ${config.earlyStoppingPatience}${config.earlyStoppingMinDelta ? `, min delta ${config.earlyStoppingMinDelta}` : ''})` : ''}, seed ${config.seed}`,
   );
 
   // ---- Ctrl-C ---------------------------------------------------------------------------
@@ -368,7 +370,7 @@ async function train(cmd: Command, meta: TrainMetaOptions, out: Output): Promise
         writeStatus({ epochsDone, bestValAccuracy: b?.acc ?? null, bestEpoch: b?.epoch ?? null });
         out.say(`\n${renderTable(EPOCH_HEADERS, [epochCells(row, config.epochs)])}${improved && r.val ? '   (best so far)' : ''}\n`);
         if (trainer.stoppedBecause === 'early stopping') {
-          stopMessage = `early stopping after epoch ${epochsDone}: no lower validation loss for ${config.earlyStoppingPatience} epochs; restored the weights of epoch ${(earlyStopping!.bestEpoch ?? 0) + 1}`;
+          stopMessage = `early stopping after epoch ${epochsDone}: no improvement of ${config.earlyStoppingMonitor} for ${config.earlyStoppingPatience} epochs; restored the weights of epoch ${(earlyStopping!.bestEpoch ?? 0) + 1}`;
           out.say(stopMessage);
           // The restored best weights are the run's final weights.
           saveCheckpoint(paths.last, model, ckptMeta({ epoch: epochsDone, restoredEpoch: (earlyStopping!.bestEpoch ?? 0) + 1 }));
