@@ -130,6 +130,11 @@ test('selection: per-layer takes the same share of each layer; global ranks norm
   // Rounding: c1 has 4 channels; with roundTo 2, removing 1 is not allowed, 2 is.
   assert.deepEqual(selectChannels(dep, scores, { scope: 'layer', norm: 'none', amount: { maps: 1 }, layers: ['c1'], roundTo: 2 }), []);
   assert.equal(selectChannels(dep, scores, { scope: 'layer', norm: 'none', amount: { maps: 3 }, layers: ['c1'], roundTo: 2 }).length, 2);
+  // Global rounding goes to the nearest grid count: fc1 (5 channels, lowest raw scores) asked to lose 2 with
+  // roundTo 2 loses 3 (down to 2 channels); with roundTo 4, 2 would leave 3, nearer 4 than 0: it loses 1.
+  const fc1 = (k: number) => dep.classAt('fc1', k);
+  assert.deepEqual(selectChannels(dep, scores, { scope: 'global', norm: 'none', amount: { maps: 2 }, roundTo: 2 }), [fc1(4), fc1(3), fc1(2)]);
+  assert.deepEqual(selectChannels(dep, scores, { scope: 'global', norm: 'none', amount: { maps: 2 }, roundTo: 4 }), [fc1(4)]);
   assert.throws(() => selectChannels(dep, scores, { scope: 'layer', norm: 'none', amount: { maps: 1 }, layers: ['fc2'] }), PruneError);
 });
 

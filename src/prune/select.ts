@@ -21,7 +21,12 @@ export interface SelectOptions {
   layers?: readonly string[];
   /** Channels every group keeps at least (default 1). */
   minChannels?: number;
-  /** Keep channel counts at multiples of this (default 1): a step removes fewer rather than break it. */
+  /**
+   * Keep channel counts at multiples of this (default 1), e.g. 8 or 16 for
+   * onnxruntime's blocked convolutions. Per layer a step removes fewer rather
+   * than break it; in a global ranking each group goes to the nearest grid
+   * count at or below its size.
+   */
   roundTo?: number;
 }
 
@@ -79,6 +84,21 @@ export function selectChannels(dep: DependencyGraph, scores: ReadonlyMap<number,
     taken.set(e.g, list);
     total++;
   }
-  // Rounding may take back some of a group's share.
-  return [...taken].flatMap(([g, list]) => list.slice(0, allowed(g, list.length, minChannels, roundTo)));
+  if (roundTo === 1) return [...taken].flatMap(([, list]) => list);
+  // Rounding to the nearest count on the grid: a group that is within half a
+  // block of the next grid line below goes down to it (its next-lowest
+  // channels too); otherwise it gives back the extra. Rounding only down
+  // would stall a global ranking: a step rarely hands one layer a whole block.
+  const sorted = new Map<ChannelGroup, number[]>();
+  for (const e of entries) {
+    const list = sorted.get(e.g) ?? [];
+    list.push(e.cls);
+    sorted.set(e.g, list);
+  }
+  return [...taken].flatMap(([g, list]) => {
+    const over = (g.size - list.length) % roundTo;
+    const down = list.length + over;
+    const n = over > 0 && over <= roundTo / 2 && down <= capacity(g) ? down : allowed(g, list.length, minChannels, roundTo);
+    return sorted.get(g)!.slice(0, n);
+  });
 }

@@ -21,6 +21,8 @@ export interface Table41Options {
   maxDrop: number;
   /** Steps allowed below the floor before stopping (retraining often wins a dip back). */
   patience: number;
+  /** At the floor, go back to the kept model with half the step (down to one map). */
+  backtrack: boolean;
   /** Safety cap on the steps. */
   maxSteps: number;
   lr: number;
@@ -102,6 +104,7 @@ export async function table41(base: Model, data: Table41Data, o: Table41Options,
       lr: o.lr,
       minAccuracy: floor,
       patience: o.patience,
+      backtrack: o.backtrack,
       maxSteps: o.maxSteps,
       scoreBatches: o.scoreBatches,
       seed: o.seed,

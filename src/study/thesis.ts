@@ -37,6 +37,8 @@ export interface TableSettings {
   stepFraction: number;
   /** Steps allowed below the floor before stopping; the smallest model above it is kept. */
   patience: number;
+  /** At the floor, go back to the kept model with half the step (down to one map). */
+  backtrack: boolean;
   maxSteps: number;
   latencyRuns: number;
   /** The from-scratch training (the base recipe). */

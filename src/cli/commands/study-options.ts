@@ -32,6 +32,7 @@ export interface StudyRawOptions {
   tableStepFraction?: number;
   tableMaxSteps?: number;
   tablePatience?: number;
+  tableBacktrack?: boolean;
   latencyRuns?: number;
   seed?: number;
   runsDir: string;
@@ -84,6 +85,7 @@ export function addStudyThesisOptions(cmd: Command): Command {
     .option('--table-criterion <name>', 'Table 4.1: criterion of the best protocol (global ranking, l2 normalisation, retraining after each step)', 'taylor')
     .option('--table-step-fraction <x>', 'Table 4.1: share of the still-removable maps removed per step (default: 0.05; --quick: 0.25)', float)
     .option('--table-patience <n>', 'Table 4.1: steps allowed below the floor before stopping; the smallest model that met the floor is kept (default: 2; --quick: 1)', int)
+    .option('--no-table-backtrack', 'Table 4.1: stop at the floor instead of going back to the kept model and going on with half the step (down to one map)')
     .option('--table-max-steps <n>', 'Table 4.1: at most this many steps (default: 200; --quick: 3)', int)
     .option('--latency-runs <n>', 'Table 4.1: timed onnxruntime runs per model and batch size (default: 30; --quick: 3)', int)
     .option('--seed <n>', "random seed: initialisation, split, batch order, random criterion (default: 0, or the checkpoint's)", int)

@@ -69,7 +69,7 @@ export interface StudyConfig {
   scoreBatches: number;
   curveSamples: number;
   evalBatchSize: number;
-  table: { criterion: string; maxDrop: number; stepFraction: number; patience: number; maxSteps: number; latencyRuns: number };
+  table: { criterion: string; maxDrop: number; stepFraction: number; patience: number; backtrack: boolean; maxSteps: number; latencyRuns: number };
   seed: number;
   quick: boolean;
 }
@@ -110,7 +110,7 @@ function resolveConfig(o: StudyRawOptions, ckptMeta: Record<string, unknown> | u
     scoreBatches: pick(o.scoreBatches, 10, 2),
     curveSamples: pick(o.curveSamples, 1000, 100),
     evalBatchSize: o.evalBatchSize,
-    table: { criterion: o.tableCriterion, maxDrop: pick(o.maxDrop, 0.3, 5), stepFraction: pick(o.tableStepFraction, 0.05, 0.25), patience: pick(o.tablePatience, 2, 1), maxSteps: pick(o.tableMaxSteps, 200, 3), latencyRuns: pick(o.latencyRuns, 30, 3) },
+    table: { criterion: o.tableCriterion, maxDrop: pick(o.maxDrop, 0.3, 5), stepFraction: pick(o.tableStepFraction, 0.05, 0.25), patience: pick(o.tablePatience, 2, 1), backtrack: o.tableBacktrack !== false, maxSteps: pick(o.tableMaxSteps, 200, 3), latencyRuns: pick(o.latencyRuns, 30, 3) },
     seed,
     quick: q,
   };
@@ -213,7 +213,7 @@ function thesisOptions(c: StudyConfig, done: readonly Curve[]): ThesisOptions {
     scoreBatches: c.scoreBatches,
     minChannels: 1,
     seed: c.seed,
-    table: { criterion: c.table.criterion, norm: 'l2', protocol: 'retrain', maxDrop: c.table.maxDrop, stepFraction: c.table.stepFraction, patience: c.table.patience, maxSteps: c.table.maxSteps, latencyRuns: c.table.latencyRuns, recipe: c.recipe },
+    table: { criterion: c.table.criterion, norm: 'l2', protocol: 'retrain', maxDrop: c.table.maxDrop, stepFraction: c.table.stepFraction, patience: c.table.patience, backtrack: c.table.backtrack, maxSteps: c.table.maxSteps, latencyRuns: c.table.latencyRuns, recipe: c.recipe },
     done,
   };
 }
@@ -228,7 +228,7 @@ function optionsForReport(c: StudyConfig): Record<string, unknown> {
     'steps per curve (none / retrain)': `${c.points} / ${c.retrainPoints}`,
     retraining: `Adam lr ${c.recipe.lr}, batch ${c.recipe.batchSize}`,
     'score batches': c.scoreBatches,
-    'Table 4.1': `${t.criterion}, global, l2, retrain ${Math.max(...c.retrainIters)}, ${t.stepFraction * 100} % of the removable maps per step, floor ${t.maxDrop} pp (patience ${t.patience} steps), at most ${t.maxSteps} steps`,
+    'Table 4.1': `${t.criterion}, global, l2, retrain ${Math.max(...c.retrainIters)}, ${t.stepFraction * 100} % of the removable maps per step, floor ${t.maxDrop} pp (patience ${t.patience} steps${t.backtrack ? ', then back to the kept model with half the step' : ''}), at most ${t.maxSteps} steps`,
     seed: c.seed,
     quick: c.quick,
   };
