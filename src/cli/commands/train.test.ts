@@ -190,3 +190,17 @@ test('early stopping watches the chosen metric with its min delta and restores t
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /early-stopping-monitor/);
 });
+
+test('when the best validation epoch is not the last, the test accuracy of best.safetensors is reported too', async (t) => {
+  const root = tempRuns(t, 'slimnet-runs-');
+  // Epoch 2 runs at 300x the learning rate and wrecks the weights: epoch 1 stays the best.
+  const r = await cli(['train', ...SMALL, '--epochs', '2', '--schedule', 'step', '--step-size', '1', '--gamma', '300', '--runs-dir', root, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { bestTest: { epoch: number; accuracy: number } | null; test: { accuracy: number } };
+  assert.equal(j.bestTest?.epoch, 1);
+  assert.ok(j.bestTest!.accuracy > j.test.accuracy, `best ${j.bestTest!.accuracy} vs last ${j.test.accuracy}`);
+  // The same figure as evaluating the checkpoint on its own.
+  const e = await cli(['eval', '--checkpoint', join(runPath(root, 0), 'best.safetensors'), '--json']);
+  assert.equal(e.code, 0, e.stderr);
+  assert.equal((JSON.parse(e.stdout.trim().split('\n').pop()!) as { accuracy: number }).accuracy, j.bestTest!.accuracy);
+});

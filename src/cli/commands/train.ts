@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
 import type { Command } from 'commander';
 import { DataLoader, fraction, loadDataset, splitDataset, type Dataset, type DatasetName } from '../../data/index.js';
-import { Model, saveCheckpoint, summarize, GraphError } from '../../graph/index.js';
+import { Model, loadCheckpoint, saveCheckpoint, summarize, GraphError } from '../../graph/index.js';
 import { archNames, buildArch } from '../../models/index.js';
 import { SlimnetError } from '../../tensor/index.js';
 import {
@@ -415,11 +415,24 @@ async function train(cmd: Command, meta: TrainMetaOptions, out: Output): Promise
       return EXIT_INTERRUPTED;
     }
     const b = bestOf(trainer.history);
+    // The test figure above is the last weights'; what later commands load is
+    // best.safetensors: when that is another epoch, measure it too.
+    let bestTest: Metrics | undefined;
+    if (b && b.epoch !== trainer.epoch && !stopMessage && existsSync(paths.best)) {
+      const { model: bm } = loadCheckpoint(paths.best);
+      try {
+        bm.eval();
+        bestTest = await evaluate(bm, testLoader, data.test.classes);
+      } finally {
+        bm.dispose();
+      }
+    }
     const total = trainer.history.reduce((a, r) => a + r.seconds, 0);
     out.say(
       `\n${config.arch} on ${config.dataset} (${data.test.length} test images), after ${trainer.epoch} epochs (${formatTime(total)} of training):` +
         `\n  test accuracy           ${pct(test.accuracy)} %\n  test balanced accuracy  ${pct(test.balancedAccuracy)} %` +
         (b ? `\n  best validation accuracy ${pct(b.acc)} % (epoch ${b.epoch}; ${rel(paths.best)})` : '') +
+        (bestTest ? `\n  test accuracy of best.safetensors (epoch ${b!.epoch}) ${pct(bestTest.accuracy)} % (balanced ${pct(bestTest.balancedAccuracy)} %); the figures above are epoch ${trainer.epoch}'s weights` : '') +
         `\n  checkpoints and metrics in ${rel(runPath)}`,
     );
     writeStatus({
@@ -431,7 +444,7 @@ async function train(cmd: Command, meta: TrainMetaOptions, out: Output): Promise
     });
     if (json) {
       process.stdout.write(
-        `${JSON.stringify({ run: runPath, version, status: 'complete', config, epochsDone: trainer.epoch, metrics: rows, bestValAccuracy: b?.acc ?? null, test: { accuracy: test.accuracy, balancedAccuracy: test.balancedAccuracy, loss: test.loss, perClassRecall: test.perClassRecall } })}\n`,
+        `${JSON.stringify({ run: runPath, version, status: 'complete', config, epochsDone: trainer.epoch, metrics: rows, bestValAccuracy: b?.acc ?? null, test: { accuracy: test.accuracy, balancedAccuracy: test.balancedAccuracy, loss: test.loss, perClassRecall: test.perClassRecall }, bestTest: bestTest ? { epoch: b!.epoch, accuracy: bestTest.accuracy, balancedAccuracy: bestTest.balancedAccuracy } : null })}\n`,
       );
     }
     return 0;
