@@ -160,7 +160,7 @@ program
   .option('--criterion <name>', 'pruning criterion', 'taylor')
   .option('--max-drop <pp>', 'accuracy floor: percentage points under the baseline on its validation split', num('float'), 0.3)
   .option('--retrain-iters <n>', 'retraining iterations after each pruning step', num('int'), 100)
-  .option('--step-fraction <x>', 'share of the removable channels removed per step', num('float'), 0.06)
+  .option('--step-fraction <x>', 'share of the removable channels removed per step (halved at the floor, see --no-backtrack)', num('float'), 0.1)
   .option('--patience <n>', 'pruning steps allowed below the floor before stopping (the kept model met the floor)', num('int'), 3)
   .option('--no-backtrack', 'stop at the floor instead of going back to the kept model with half the step')
   .option('--finetune-epochs <n>', 'fine-tuning epochs of the pruned model', num('int'), 1)

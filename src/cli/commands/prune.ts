@@ -230,7 +230,8 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
     const rows: (string | number)[][] = [
       ['parameters', s0.params, s1.params, fmtX(s0.params / s1.params)],
       ['MACs / sample', s0.macs, s1.macs, fmtX(s0.macs / s1.macs)],
-      [`${evalName} accuracy %`, pct(baseEval.accuracy), pct(after.accuracy), `${((after.accuracy - baseEval.accuracy) * 100).toFixed(2)} pp`],
+      // Without a validation split the floor's split is the test split: one row.
+      ...(data.validation ? [[`${evalName} accuracy %`, pct(baseEval.accuracy), pct(after.accuracy), `${((after.accuracy - baseEval.accuracy) * 100).toFixed(2)} pp`]] : []),
       ['test accuracy %', pct(baseTest.accuracy), pct(prunedTest.accuracy), `${((prunedTest.accuracy - baseTest.accuracy) * 100).toFixed(2)} pp`],
       ['test balanced accuracy %', pct(baseTest.balancedAccuracy), pct(prunedTest.balancedAccuracy), `${((prunedTest.balancedAccuracy - baseTest.balancedAccuracy) * 100).toFixed(2)} pp`],
       ['onnxruntime latency b1', fmtMs(lat.ort[1]!.before.median_ms), fmtMs(lat.ort[1]!.after.median_ms), fmtX(lat.ort[1]!.speedup)],
