@@ -135,6 +135,20 @@ test('selection: per-layer takes the same share of each layer; global ranks norm
   const fc1 = (k: number) => dep.classAt('fc1', k);
   assert.deepEqual(selectChannels(dep, scores, { scope: 'global', norm: 'none', amount: { maps: 2 }, roundTo: 2 }), [fc1(4), fc1(3), fc1(2)]);
   assert.deepEqual(selectChannels(dep, scores, { scope: 'global', norm: 'none', amount: { maps: 2 }, roundTo: 4 }), [fc1(4)]);
+  // A 16-channel conv on a grid of 8 asked for one map: 15 is nearer 16 than 8, so rounding alone gives
+  // nothing and the loop would stall; the group that wanted the most goes one grid line down instead.
+  const wide = (() => {
+    const b = new GraphBuilder('wide');
+    const h = b.relu(b.conv2d(b.input([1, 4, 4]), 16, 3, { padding: 1, name: 'c1' }));
+    return new DependencyGraph(b.build(b.linear(b.relu(b.linear(b.flatten(h), 16, { name: 'fc1' })), 2, { name: 'fc2' })));
+  })();
+  const wideScores = new Map<number, number>();
+  for (let k = 0; k < 16; k++) {
+    wideScores.set(wide.classAt('c1', k), 10 + k);
+    wideScores.set(wide.classAt('fc1', k), 100 + k);
+  }
+  const step = selectChannels(wide, wideScores, { scope: 'global', norm: 'none', amount: { maps: 1 }, roundTo: 8 });
+  assert.deepEqual(step, Array.from({ length: 8 }, (_, k) => wide.classAt('c1', k)));
   assert.throws(() => selectChannels(dep, scores, { scope: 'layer', norm: 'none', amount: { maps: 1 }, layers: ['fc2'] }), PruneError);
 });
 

@@ -95,10 +95,17 @@ export function selectChannels(dep: DependencyGraph, scores: ReadonlyMap<number,
     list.push(e.cls);
     sorted.set(e.g, list);
   }
-  return [...taken].flatMap(([g, list]) => {
+  const rounded = [...taken].map(([g, list]) => {
     const over = (g.size - list.length) % roundTo;
     const down = list.length + over;
     const n = over > 0 && over <= roundTo / 2 && down <= capacity(g) ? down : allowed(g, list.length, minChannels, roundTo);
-    return sorted.get(g)!.slice(0, n);
+    return { g, wanted: list.length, down, n };
   });
+  // A small step may round to nothing everywhere: then the group that wanted
+  // the most goes one grid line down, so the loop keeps moving.
+  if (rounded.every((r) => r.n === 0)) {
+    const next = rounded.filter((r) => r.down <= capacity(r.g)).sort((a, b) => b.wanted - a.wanted)[0];
+    if (next) next.n = next.down;
+  }
+  return rounded.flatMap((r) => sorted.get(r.g)!.slice(0, r.n));
 }
