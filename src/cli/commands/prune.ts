@@ -299,15 +299,24 @@ export function channelTable(before: Graph, after: Graph): ChannelRow[] {
 }
 
 async function writePlots(runPath: string, r: PruneResult, floor: number | undefined, channels: ChannelRow[], evalName: string): Promise<void> {
-  const x = [0, ...r.history.map((h) => h.share_removed * 100)];
+  // The line follows the path that led to the kept model and on past it;
+  // steps undone by backtracking are dots (each alone: NaN gaps between them).
+  const byStep = new Map(r.history.map((h) => [h.step, h]));
+  const path = new Set<number>();
+  for (let s = r.history.at(-1)?.step ?? 0; s > 0; s = byStep.get(s)!.from) path.add(s);
+  const onPath = r.history.filter((h) => path.has(h.step));
+  const undone = r.history.filter((h) => !path.has(h.step));
+  const x = [0, ...onPath.map((h) => h.share_removed * 100)];
+  const dots = (f: (h: StepRecord) => number) => undone.flatMap((h) => [f(h), NaN]);
   await savePlot(
     linePlot({
       title: `Accuracy vs share of channels removed`,
       xLabel: 'removable channels removed (%)',
       yLabel: `${evalName} accuracy (%)`,
       series: [
-        { name: 'accuracy', x, y: [r.base.accuracy * 100, ...r.history.map((h) => h.accuracy * 100)] },
-        { name: 'balanced accuracy', x, y: [r.base.balanced_accuracy * 100, ...r.history.map((h) => h.balanced_accuracy * 100)], dashed: true },
+        { name: 'accuracy', x, y: [r.base.accuracy * 100, ...onPath.map((h) => h.accuracy * 100)] },
+        { name: 'balanced accuracy', x, y: [r.base.balanced_accuracy * 100, ...onPath.map((h) => h.balanced_accuracy * 100)], dashed: true },
+        ...(undone.length ? [{ name: 'steps undone (backtracking)', x: dots((h) => h.share_removed * 100), y: dots((h) => h.accuracy * 100) }] : []),
       ],
       hLines: floor !== undefined ? [{ y: floor * 100, label: 'floor' }] : [],
     }),
