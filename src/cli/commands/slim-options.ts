@@ -28,6 +28,7 @@ export interface SlimRawOptions {
   pruneShare: number;
   pruneLambda?: number;
   minChannels: number;
+  roundTo: number;
   finetuneEpochs: number;
   finetuneLr?: number;
   fraction?: number;
@@ -76,6 +77,7 @@ export function addSlimOptions(cmd: Command): Command {
     .option('--prune-share <x>', 'share of the BatchNorm-scaled channels to remove by one global |γ| threshold, in (0, 1); a channel shared by a residual stage counts once', float, 0.5)
     .option('--prune-lambda <x>', 'which λ\'s model to prune (default: the largest λ)', float)
     .option('--min-channels <n>', 'channels every layer keeps at least', int, 1)
+    .option('--round-to <n>', "keep channel counts at multiples of this, e.g. 16 for onnxruntime's blocked convolutions on AVX-512 (8 on AVX2); each layer goes to the nearest grid count", int, 1)
     .option('--finetune-epochs <n>', 'fine-tuning epochs of the pruned model (no penalty)', int, 5)
     .option('--finetune-lr <x>', 'fine-tuning learning rate, cosine-annealed (default: --lr / 10)', float)
     .option('--fraction <x>', "use this stratified fraction of the training split, for quick runs (default: 1, or the checkpoint's)", float)

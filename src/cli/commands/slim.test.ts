@@ -93,6 +93,13 @@ test('slim: sparsity training per λ, global γ pruning, fine-tuning, files, JSO
   assert.equal(k.base_acc, j.per_lambda[0]!.test_acc);
   assert.equal(k.pruned_acc, k.pruned_acc_no_finetune);
   assert.deepEqual(readdirSync(k.run).filter((f) => f.endsWith('.png')).sort(), ['accuracy.png', 'channels.png', 'gamma_hist.png', 'sparsity.png']);
+
+  // --round-to 2: every pruned layer ends on an even channel count (the quarter-width resnet20 starts at 4 / 8 / 16).
+  const e = await cli(['slim', '--checkpoint', join(dir, 'lambda_0.safetensors'), '--lambdas', '0', '--epochs', '0', '--finetune-epochs', '0', '--prune-share', '0.3', '--round-to', '2', '--latency-runs', '1', '--runs-dir', root, '--json']);
+  assert.equal(e.code, 0, e.stderr);
+  const ev = slimJson(e.stdout);
+  assert.ok(ev.channels_removed > 0);
+  for (const ch of ev.channels) assert.equal(ch.after % 2, 0, `${ch.layer}: ${ch.after} channels`);
 });
 
 test('slim: an architecture without BatchNorm and inconsistent options are refused before any run starts', async (t) => {

@@ -57,6 +57,8 @@ export interface SlimConfig {
   pruneShare: number;
   pruneLambda: number;
   minChannels: number;
+  /** Channel counts kept at multiples of this (1: any count). Runs configured before it existed read as 1. */
+  roundTo?: number;
   finetuneEpochs: number;
   finetuneLr: number;
   fraction: number;
@@ -157,6 +159,7 @@ function check(o: SlimRawOptions, given: (k: string) => boolean): void {
   positiveInt('--batch-size', o.batchSize);
   positiveInt('--eval-batch-size', o.evalBatchSize);
   positiveInt('--min-channels', o.minChannels);
+  positiveInt('--round-to', o.roundTo);
   positiveInt('--latency-runs', o.latencyRuns);
   if (!(Number.isInteger(o.finetuneEpochs) && o.finetuneEpochs >= 0)) throw new UsageError(`--finetune-epochs must be a non-negative integer, got ${o.finetuneEpochs}`);
   for (const [flag, v] of [['--lr', o.lr], ['--finetune-lr', o.finetuneLr]] as const) if (v !== undefined && !(v > 0)) throw new UsageError(`${flag} must be > 0, got ${v}`);
@@ -200,6 +203,7 @@ function resolve(o: SlimRawOptions, given: (k: string) => boolean): Start {
     pruneShare: o.pruneShare,
     pruneLambda: o.pruneLambda ?? Math.max(...o.lambdas),
     minChannels: o.minChannels,
+    roundTo: o.roundTo,
     finetuneEpochs: o.finetuneEpochs,
     finetuneLr: o.finetuneLr ?? lr / 10,
     latencyRuns: o.latencyRuns,
@@ -471,13 +475,13 @@ async function slim(cmd: Command, o: SlimRawOptions, out: Output): Promise<numbe
     // ---- 2. pruning by the global |γ| threshold ---------------------------------------
     const before = sparse!;
     const chosen = results.find((r) => r.lambda === c.pruneLambda)!;
-    pruned = await slimPrune(before, c.pruneShare, { minChannels: c.minChannels });
+    pruned = await slimPrune(before, c.pruneShare, { minChannels: c.minChannels, roundTo: c.roundTo ?? 1 });
     const pm = pruned.model;
     const sB = summarize(before.graph).totals;
     const sA = summarize(pm.graph).totals;
     out.say(
       `\npruned the λ = ${lambdaLabel(c.pruneLambda)} model: ${pruned.removed} of ${pruned.total} channels (${pct(pruned.share)} %) with |γ| ≤ ${pruned.threshold.toPrecision(4)}` +
-        `${pruned.removed < Math.round(c.pruneShare * pruned.total) ? ` (fewer than asked: --min-channels ${c.minChannels} holds)` : ''}`,
+        `${pruned.removed < Math.round(c.pruneShare * pruned.total) ? ` (fewer than asked: --min-channels ${c.minChannels}${(c.roundTo ?? 1) > 1 ? ` / --round-to ${c.roundTo}` : ''} holds)` : ''}`,
     );
     const channelRows = pruned.channels.map((ch) => ({ layer: ch.name, before: ch.before, after: ch.after }));
     out.say(renderTable(['layer', 'before', 'after', 'kept %'], channelRows.map((r) => [r.layer, r.before, r.after, pct(r.after / r.before, 1)])));
