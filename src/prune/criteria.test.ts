@@ -257,6 +257,11 @@ test('backtrack: a step under the floor sends the loop back to the kept model wi
   assert.match(r.stopReason, /smallest step/);
   assert.equal(h.at(-1)!.removed, 1);
   r.best.dispose();
+  // With a channel grid the step cannot shrink below a block: backtracking ends there instead of looping.
+  const g = await prune(model, { train, eval: val, classes: 2 }, { ...opts, amount: { maps: 4 }, roundTo: 2, maxSteps: 40, minAccuracy: base - 0.05, backtrack: true });
+  assert.match(g.stopReason, /below the floor/);
+  assert.ok(g.history.length < 40, `${g.history.length} steps`);
+  g.best.dispose();
   model.dispose();
 });
 

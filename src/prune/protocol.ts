@@ -1,5 +1,7 @@
 // The pruning loop of seed 003 §3.4: score, remove, (retrain), evaluate,
 // repeat, until an accuracy floor, a compression target or a step limit.
+// At the floor the loop may wait a few steps (patience) and go back to the
+// kept model with half the step (backtracking).
 // Protocols:
 //   none           greedy removal without retraining
 //   retrain        remove, then retrain the whole network N iterations
@@ -157,6 +159,8 @@ export async function prune(model: Model, data: PruneData, o: PruneOptions, hook
     let bestOnce: CriterionScores | null = null;
     /** Channels the first step of the current run below the floor took from its most-pruned layer. */
     let dipSize = 0;
+    /** dipSize at the last backtrack: halving must make the steps smaller (rounding may not let it). */
+    let lastDip = Infinity;
     for (let step = 1; ; step++) {
       if (hooks.shouldStop?.()) {
         stopReason = 'interrupted';
@@ -216,7 +220,8 @@ export async function prune(model: Model, data: PruneData, o: PruneOptions, hook
         below++;
         if (below === 1) dipSize = Math.max(...perGroup.values());
         if (below > (o.patience ?? 0)) {
-          if (o.backtrack && dipSize > 1) {
+          if (o.backtrack && dipSize > 1 && dipSize < lastDip) {
+            lastDip = dipSize;
             // Back to the kept model, with half the step.
             amount = 'maps' in amount ? { maps: Math.max(1, Math.floor(amount.maps / 2)) } : { fraction: amount.fraction / 2 };
             current.dispose();
