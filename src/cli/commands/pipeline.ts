@@ -14,6 +14,7 @@ export interface PipelineOptions {
   arch: string;
   epochs: number;
   fraction: number;
+  validation: number;
   maxDrop: number;
   retrainIters: number;
   stepFraction: number;
@@ -51,7 +52,7 @@ function stage(args: string[]): Promise<Record<string, unknown>> {
 export async function pipelineCommand(o: PipelineOptions): Promise<number> {
   const say = (s: string) => (o.json ? process.stderr : process.stdout).write(`${s}\n`);
   say(`== 1/2 train ${o.arch} on ${o.dataset} (${o.epochs} epochs) ==`);
-  const trained = await stage(['train', '--dataset', o.dataset, '--arch', o.arch, '--epochs', String(o.epochs), '--fraction', String(o.fraction), '--runs-dir', o.runsDir]);
+  const trained = await stage(['train', '--dataset', o.dataset, '--arch', o.arch, '--epochs', String(o.epochs), '--fraction', String(o.fraction), '--validation', String(o.validation), '--runs-dir', o.runsDir]);
   const checkpoint = join(String(trained.run), 'best.safetensors');
   say(`\n== 2/2 prune ${checkpoint}: ${o.criterion}, global, L2 normalisation, retrain ${o.retrainIters} iterations per step, floor ${o.maxDrop} pp under the base ==`);
   const pruned = await stage([
