@@ -48,6 +48,8 @@ const DEFAULTS = {
   stepFraction: 0.05,
   /** Share of the removable channels the pruned model for the latency comparison loses. */
   pruneFraction: 0.5,
+  /** Channel counts of the 50 %-pruned model kept at multiples of this (16: onnxruntime's blocked layout on AVX-512). */
+  roundTo: 1,
   /** Timed latency calls per model and batch size (split over the interleaved rounds). */
   runs: 30,
   rounds: 3,
@@ -177,7 +179,7 @@ export async function main(argv: string[]): Promise<void> {
   const base = Model.create(graph, { seed: o.seed }).eval();
   const dep = new DependencyGraph(graph);
   const l1 = await criterion('l1').score({ model: base, dep, seed: o.seed });
-  const chosen = selectChannels(dep, scoreChannels(dep, l1), { scope: 'global', norm: 'l2', amount: { fraction: o.pruneFraction } });
+  const chosen = selectChannels(dep, scoreChannels(dep, l1), { scope: 'global', norm: 'l2', amount: { fraction: o.pruneFraction }, roundTo: o.roundTo });
   const { model: pruned } = removeChannels(base, dep, chosen);
   pruned.eval();
   const before = summarize(graph).totals;
@@ -185,7 +187,7 @@ export async function main(argv: string[]): Promise<void> {
   const paramsX = before.params / after.params;
   const macsX = before.macs / after.macs;
 
-  console.log(`\n2. ${o.arch} with ${chosen.length} of ${removable} removable channels removed in one step (${fmt(100 * o.pruneFraction, 0)} % of those a group can lose while keeping one; L1, global, l2 norm)`);
+  console.log(`\n2. ${o.arch} with ${chosen.length} of ${removable} removable channels removed in one step (${fmt(100 * o.pruneFraction, 0)} % of those a group can lose while keeping one; L1, global, l2 norm${o.roundTo > 1 ? `, counts rounded to multiples of ${o.roundTo}` : ''})`);
   console.log(`   latency: compareLatency, ${o.runs} timed runs per model and batch in ${o.rounds} interleaved rounds, ${threads} threads`);
   const lat = await compareLatency(base, pruned, { batches: [1, 64], runs: o.runs, rounds: o.rounds, warmup: o.latencyWarmup, engine: true });
   base.dispose();
@@ -224,6 +226,7 @@ export async function main(argv: string[]): Promise<void> {
       speedup_ort_b64: ratio(ort64.before.median_ms, ort64.after.median_ms),
       speedup_engine_b64: ratio(eng64.before.median_ms, eng64.after.median_ms),
       speedup_vs_macs_b64: ratio(ort64.speedup, macsX),
+      round_to: o.roundTo,
       threads,
       quick: o.quick,
     }),
