@@ -401,7 +401,7 @@ async function study(o: StudyRawOptions, fromCli: readonly string[], out: Output
     const s0 = summarize(base.graph).totals;
     const baseTest = await evaluate(base, loaders.test, classes);
     const baseFloor = data.validation ? await evaluate(base, loaders.floor, classes) : baseTest;
-    say(`base: ${s0.params.toLocaleString('en-US')} parameters, ${s0.macs.toLocaleString('en-US')} MACs; ${floorSplit} accuracy ${pct(baseFloor.accuracy)} %, test accuracy ${pct(baseTest.accuracy)} %`);
+    say(`base: ${s0.params.toLocaleString('en-US')} parameters, ${s0.macs.toLocaleString('en-US')} MACs; ${data.validation ? `${floorSplit} accuracy ${pct(baseFloor.accuracy)} %, ` : ''}test accuracy ${pct(baseTest.accuracy)} %`);
     const meta: StudyMeta = {
       dataset: data.dataset,
       arch: config.arch,
