@@ -77,7 +77,7 @@ export interface CompareLatencyOptions {
   runs?: number;
   /** Untimed calls per model and batch before the first round (default 5). */
   warmup?: number;
-  /** Interleaved rounds (default 3; fewer if runs < rounds). */
+  /** Interleaved rounds (default 5; fewer if runs < rounds). */
   rounds?: number;
   /** onnxruntime intra-op threads (default: slimnet's engine thread count). */
   threads?: number;
@@ -440,7 +440,7 @@ export async function compareLatency(before: Model, after: Model, opts: CompareL
   if (!Array.isArray(batches) || batches.length === 0) throw new LatencyError('batches must be a non-empty list of batch sizes');
   for (const b of batches) positiveInt('batch', b);
   const runs = positiveInt('runs', opts.runs ?? 50);
-  const rounds = positiveInt('rounds', opts.rounds ?? 3);
+  const rounds = positiveInt('rounds', opts.rounds ?? 5);
   const warmup = opts.warmup ?? 5;
   if (!Number.isInteger(warmup) || warmup < 0) throw new LatencyError(`warmup must be a non-negative integer, got ${warmup}`);
   const threads = threadCount(opts.threads);

@@ -83,7 +83,7 @@ export function addSlimOptions(cmd: Command): Command {
     .option('--fraction <x>', "use this stratified fraction of the training split, for quick runs (default: 1, or the checkpoint's)", float)
     .option('--validation <n>', "validation samples held out of the training split: a count like 5000 or a fraction like 0.1; 0 for none (default: 0.1, or the checkpoint's)", float)
     .option('--seed <n>', "random seed: initialisation, split, batch order (default: 0, or the checkpoint's)", int)
-    .option('--latency-runs <n>', 'timed runs per model and batch size of the onnxruntime / engine latency measurement', int, 30)
+    .option('--latency-runs <n>', 'timed runs per model and batch size of the onnxruntime / engine latency measurement, in 5 interleaved rounds', int, 100)
     .option('--runs-dir <dir>', 'root of the run directories', './runs')
     .option('--json', 'print the result as one JSON object on the last stdout line (the log goes to stderr) (default: off)');
 }

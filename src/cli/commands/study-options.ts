@@ -87,7 +87,7 @@ export function addStudyThesisOptions(cmd: Command): Command {
     .option('--table-patience <n>', 'Table 4.1: steps allowed below the floor before stopping; the smallest model that met the floor is kept (default: 2; --quick: 1)', int)
     .option('--no-table-backtrack', 'Table 4.1: stop at the floor instead of going back to the kept model and going on with half the step (down to one map)')
     .option('--table-max-steps <n>', 'Table 4.1: at most this many steps (default: 200; --quick: 3)', int)
-    .option('--latency-runs <n>', 'Table 4.1: timed onnxruntime runs per model and batch size (default: 30; --quick: 3)', int)
+    .option('--latency-runs <n>', 'Table 4.1: timed onnxruntime runs per model and batch size (default: 100; --quick: 3)', int)
     .option('--seed <n>', "random seed: initialisation, split, batch order, random criterion (default: 0, or the checkpoint's)", int)
     .option('--runs-dir <dir>', 'root of the run directories', './runs')
     .option('--version <n>', 'resume study version N: its configuration, base model and finished curves are reused (default: start a new version)', int)
