@@ -32,6 +32,14 @@ test('slimnet prune: a trained checkpoint becomes a smaller model with its run d
     assert.equal(summarize(model.graph).totals.params, j.params_after);
     model.dispose();
 
+    // --snap-to 2: after the loop every layer goes down to an even count (the floor here always holds).
+    const sn = await cli(['prune', '--checkpoint', ckpt, '--criterion', 'l1', '--protocol', 'none', '--step-fraction', '0.2', '--max-steps', '1', '--min-accuracy', '0.01', '--snap-to', '2', '--snap-iters', '2', '--latency-runs', '2', '--runs-dir', dir, '--json']);
+    assert.equal(sn.code, 0, sn.stderr);
+    const sj = lastJson(sn.stdout) as { snap: string; channels: Record<string, [number, number]> };
+    assert.match(sj.snap, /^onto multiples of 2/);
+    const afters = Object.entries(sj.channels).filter(([layer]) => layer !== 'fc2');
+    assert.ok(afters.every(([, [, after]]) => after % 2 === 0), JSON.stringify(sj.channels));
+
     const bad = await cli(['prune', '--checkpoint', ckpt, '--criterion', 'magic', '--runs-dir', dir]);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /--criterion must be one of/);

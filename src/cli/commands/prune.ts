@@ -44,6 +44,8 @@ export interface PruneCliOptions {
   maxSteps?: number;
   patience: number;
   backtrack?: boolean;
+  snapTo: number;
+  snapIters: number;
   layers?: string;
   exclude?: string;
   minChannels: number;
@@ -74,6 +76,8 @@ function check(o: PruneCliOptions): void {
   if (o.minAccuracy !== undefined && o.maxDrop !== undefined) throw new UsageError('give either --min-accuracy or --max-drop, not both');
   if (o.minAccuracy !== undefined && !(o.minAccuracy > 0 && o.minAccuracy <= 1)) throw new UsageError(`--min-accuracy is a fraction in (0, 1], e.g. 0.99; got ${o.minAccuracy}`);
   if (o.maxDrop !== undefined && !(o.maxDrop >= 0 && o.maxDrop < 100)) throw new UsageError(`--max-drop is in percentage points, e.g. 0.3; got ${o.maxDrop}`);
+  if (!(Number.isInteger(o.snapTo) && o.snapTo >= 1)) throw new UsageError(`--snap-to must be a positive integer, got ${o.snapTo}`);
+  if (!(Number.isInteger(o.snapIters) && o.snapIters >= 1)) throw new UsageError(`--snap-iters must be a positive integer, got ${o.snapIters}`);
   if (!(Number.isInteger(o.patience) && o.patience >= 0)) throw new UsageError(`--patience must be a non-negative integer, got ${o.patience}`);
   if (!(o.stepFraction > 0 && o.stepFraction <= 1)) throw new UsageError(`--step-fraction must be in (0, 1], got ${o.stepFraction}`);
   for (const [flag, v] of [['retrain-iters', o.retrainIters], ['batch-size', o.batchSize], ['min-channels', o.minChannels], ['round-to', o.roundTo], ['score-batches', o.scoreBatches], ['latency-runs', o.latencyRuns]] as const) {
@@ -179,6 +183,28 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
     say(`\n${renderTable(headers, result.history.map(rowOf))}`);
     say(`stopped: ${result.stopReason}; kept step ${result.bestStep} (the smallest model that met the floor)`);
 
+    // Onto the channel grid: each layer down to its multiple of snapTo, retrained, kept only if it meets the floor.
+    let snapped: string | null = null;
+    if (o.snapTo > 1 && !interrupted) {
+      const snap = await prune(
+        result.best,
+        { train: trainLoader, eval: evalLoader, classes },
+        { ...opts, scope: 'layer', norm: 'none', amount: { maps: o.snapTo - 1 }, layers: undefined, roundTo: o.snapTo, protocol: 'retrain', retrainIters: o.snapIters, patience: 0, backtrack: false, maxSteps: 1, targetParamsX: undefined, targetMacsX: undefined },
+        { shouldStop: () => interrupted },
+      );
+      const rec = snap.history[0];
+      if (snap.bestStep === 1 && rec) {
+        result.best.dispose();
+        result = { ...result, best: snap.best };
+        snapped = `onto multiples of ${o.snapTo} (${rec.layers}), ${o.snapIters} retraining iterations: ${evalName} accuracy ${pct(rec.accuracy)} %`;
+      } else {
+        snap.best.dispose();
+        snapped = rec
+          ? `not kept: ${rec.layers} gave ${evalName} accuracy ${pct(rec.accuracy)} %, under the floor`
+          : 'nothing to do: every layer is on the grid (or would fall under --min-channels)';
+      }
+      say(`snap to ${o.snapTo} channels: ${snapped}`);
+    }
     let pruned = result.best;
     // Optional fine-tuning of the kept model.
     if (o.finetuneEpochs > 0) {
@@ -250,6 +276,7 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
       steps: result.history.length,
       kept_step: result.bestStep,
       stop_reason: result.stopReason,
+      snap: snapped,
       floor: floor ?? null,
       base_acc: baseEval.accuracy,
       pruned_acc: after.accuracy,
