@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { getNumThreads, manualSeed, engineInfo } from '../src/tensor/index.js';
 import { makeLeNet, randomBatches, trainStep } from './lib/lenet.js';
 import { median, parseArgs } from './lib/stats.js';
-import { emptyParts, partsLines, roundHeader, roundLine, scaleParts, summaryLines, type Parts } from './lib/step.js';
+import { partsLines, roundHeader, roundLine, summaryLines, timeRound, type Parts } from './lib/step.js';
 
 export const description = 'training images/s of the LeNet variant (Adam, batch 100), slimnet vs PyTorch';
 
@@ -66,15 +66,10 @@ export function main(argv: string[]): void {
   console.log(roundHeader);
   for (let r = 0; r < o.rounds; r++) {
     for (let i = 0; i < o.warmup; i++) trainStep(net, data[step++ % data.length]!);
-    const parts = emptyParts();
-    const t0 = performance.now();
-    const c0 = process.cpuUsage();
-    for (let i = 0; i < o.steps; i++) trainStep(net, data[step++ % data.length]!, parts);
-    const ms = performance.now() - t0;
-    const cpu = process.cpuUsage(c0);
-    slimCpu.push((cpu.user + cpu.system) / 1000 / o.steps);
-    slim.push((o.steps * o.batch) / (ms / 1000));
-    slimParts.push(scaleParts(parts, 1 / o.steps));
+    const t = timeRound(o.steps, o.batch, (parts) => trainStep(net, data[step++ % data.length]!, parts));
+    slimCpu.push(t.cpu_ms);
+    slim.push(t.img_s);
+    slimParts.push(t.parts);
 
     const p = runPython(o, threads);
     if (p.threads !== threads) throw new Error(`python ran with ${p.threads} threads, slimnet with ${threads}`);

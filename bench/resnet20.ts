@@ -29,7 +29,7 @@ import { Model } from '../src/graph/index.js';
 import { buildArch } from '../src/models/index.js';
 import { SGD } from '../src/train/optim/index.js';
 import { median, parseArgs } from './lib/stats.js';
-import { emptyParts, partsLines, roundHeader, roundLine, scaleParts, summaryLines, timedTrainStep, type Parts, type SideRow } from './lib/step.js';
+import { partsLines, roundHeader, roundLine, summaryLines, timeRound, timedTrainStep, type Parts, type SideRow } from './lib/step.js';
 
 export const description = 'training images/s of ResNet-20 (CIFAR, SGD momentum, batch 128) via the graph executor, slimnet vs PyTorch';
 
@@ -173,21 +173,14 @@ export function main(argv: string[]): void {
       break;
     }
     for (let i = 0; i < o.warmup; i++) trainStep(net, data[step++ % data.length]!);
-    const parts = emptyParts();
-    const t0 = performance.now();
-    const c0 = process.cpuUsage();
-    const f0 = process.resourceUsage().minorPageFault;
-    let loss = 0;
-    for (let i = 0; i < o.steps; i++) loss = trainStep(net, data[step++ % data.length]!, parts);
-    const ms = performance.now() - t0;
-    const cpu = process.cpuUsage(c0);
-    slimFaults.push((process.resourceUsage().minorPageFault - f0) / o.steps);
-    if (!Number.isFinite(loss)) throw new Error(`slimnet loss became ${loss}`);
-    slimCpu.push((cpu.user + cpu.system) / 1000 / o.steps);
-    slimUser.push(cpu.user / 1000 / o.steps);
-    slimSys.push(cpu.system / 1000 / o.steps);
-    slim.push((o.steps * o.batch) / (ms / 1000));
-    slimParts.push(scaleParts(parts, 1 / o.steps));
+    const t = timeRound(o.steps, o.batch, (parts) => trainStep(net, data[step++ % data.length]!, parts));
+    if (!Number.isFinite(t.loss)) throw new Error(`slimnet loss became ${t.loss}`);
+    slimFaults.push(t.minor_faults);
+    slimCpu.push(t.cpu_ms);
+    slimUser.push(t.user_ms);
+    slimSys.push(t.sys_ms);
+    slim.push(t.img_s);
+    slimParts.push(t.parts);
 
     const p = python<PySide>(o, threads, ['--warmup', String(o.warmup), '--steps', String(o.steps), '--batches', String(o.batches), '--lr', String(o.lr), '--momentum', String(o.momentum)]);
     if (p.threads !== threads) throw new Error(`python ran with ${p.threads} threads, slimnet with ${threads}`);

@@ -11,7 +11,7 @@ export interface Parts {
   optimizer: number;
 }
 
-export function emptyParts(): Parts {
+function emptyParts(): Parts {
   return { zero_grad: 0, forward: 0, backward: 0, optimizer: 0 };
 }
 
@@ -46,8 +46,43 @@ export function timedTrainStep(optimizer: Stepper, loss: () => Tensor, parts?: P
   });
 }
 
-export function scaleParts(p: Parts, by: number): Parts {
+function scaleParts(p: Parts, by: number): Parts {
   return { zero_grad: p.zero_grad * by, forward: p.forward * by, backward: p.backward * by, optimizer: p.optimizer * by };
+}
+
+/** One round of timed steps on slimnet's side, per step where it says so. */
+export interface RoundTimes {
+  img_s: number;
+  /** Process CPU time (all threads), user and system, ms per step. */
+  cpu_ms: number;
+  user_ms: number;
+  sys_ms: number;
+  minor_faults: number;
+  /** ms per step. */
+  parts: Parts;
+  /** The last step's loss. */
+  loss: number;
+}
+
+/** Runs `steps` timed calls of `step` (each adding its parts and returning its loss) on batches of `batch`. */
+export function timeRound(steps: number, batch: number, step: (parts: Parts) => number): RoundTimes {
+  const parts = emptyParts();
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  const f0 = process.resourceUsage().minorPageFault;
+  let loss = NaN;
+  for (let i = 0; i < steps; i++) loss = step(parts);
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(c0);
+  return {
+    img_s: (steps * batch) / (ms / 1000),
+    cpu_ms: (cpu.user + cpu.system) / 1000 / steps,
+    user_ms: cpu.user / 1000 / steps,
+    sys_ms: cpu.system / 1000 / steps,
+    minor_faults: (process.resourceUsage().minorPageFault - f0) / steps,
+    parts: scaleParts(parts, 1 / steps),
+    loss,
+  };
 }
 
 /** `round  slimnet img/s  pytorch img/s  ratio` lines. */

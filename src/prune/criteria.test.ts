@@ -2,13 +2,14 @@
 // on a tiny problem.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { F, manualSeed, noGrad, randn, setNumThreads, tidy, type Tensor } from '../tensor/index.js';
+import { F, setNumThreads, tidy } from '../tensor/index.js';
 import { Capture, GraphBuilder, Model, summarize, type Graph } from '../graph/index.js';
-import { Adam, Trainer, evaluate, type Batch, type BatchSource } from '../train/index.js';
+import { Adam, Trainer, evaluate } from '../train/index.js';
 import { criterion, criterionNames, scoreChannels } from './criteria.js';
 import { DependencyGraph, PruneError } from './dependency.js';
 import { selectChannels } from './select.js';
 import { prune } from './protocol.js';
+import { signSource as source } from '../train/testing.js';
 
 if (!process.env.SLIMNET_NUM_THREADS) setNumThreads(1);
 
@@ -19,24 +20,6 @@ function tinyNet(): Graph {
   const c2 = b.relu(b.conv2d(c1, 3, 3, { name: 'c2' }), { name: 'r2' });
   const f = b.relu(b.linear(b.flatten(c2), 5, { name: 'fc1' }), { name: 'r3' });
   return b.build(b.linear(f, 2, { name: 'fc2' }));
-}
-
-/** A fixed in-memory data set: label = whether the image's mean is positive. */
-function source(n: number, batch: number, seed: number): BatchSource {
-  manualSeed(seed);
-  const xs: Tensor[] = [];
-  const ys: Tensor[] = [];
-  for (let i = 0; i < n; i++) {
-    const x = randn([batch, 1, 6, 6]);
-    xs.push(x);
-    ys.push(noGrad(() => x.mean([1, 2, 3]).gt(0).to('int64')));
-  }
-  return {
-    length: n,
-    epoch: async function* () {
-      for (let i = 0; i < n; i++) yield { x: xs[i]!.clone(), y: ys[i]!.clone(), indices: new Int32Array(batch) } satisfies Batch;
-    },
-  };
 }
 
 test('the registry has every criterion of the issue', () => {

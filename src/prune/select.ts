@@ -73,39 +73,38 @@ export function selectChannels(dep: DependencyGraph, scores: ReadonlyMap<number,
     normalise(raw, o.norm).forEach((s, i) => entries.push({ cls: g.channels[i]!, s, g }));
   }
   entries.sort((a, b) => a.s - b.s || a.cls - b.cls);
-  const budget = count(live.reduce((a, g) => a + capacity(g), 0));
-  const taken = new Map<ChannelGroup, number[]>();
+  const cap = new Map(live.map((g) => [g, capacity(g)]));
+  const budget = count([...cap.values()].reduce((a, b) => a + b, 0));
+  // Each group's channels lowest first, and how many of them the budget takes.
+  const ranking = new Map<ChannelGroup, number[]>();
+  const wanted = new Map<ChannelGroup, number>();
   let total = 0;
   for (const e of entries) {
-    if (total >= budget) break;
-    const list = taken.get(e.g) ?? [];
-    if (list.length >= capacity(e.g)) continue;
+    const list = ranking.get(e.g) ?? [];
     list.push(e.cls);
-    taken.set(e.g, list);
-    total++;
+    ranking.set(e.g, list);
+    const k = wanted.get(e.g) ?? 0;
+    if (total < budget && k < cap.get(e.g)!) {
+      wanted.set(e.g, k + 1);
+      total++;
+    }
   }
-  if (roundTo === 1) return [...taken].flatMap(([, list]) => list);
+  if (roundTo === 1) return [...wanted].flatMap(([g, k]) => ranking.get(g)!.slice(0, k));
   // Rounding to the nearest count on the grid: a group that is within half a
   // block of the next grid line below goes down to it (its next-lowest
   // channels too); otherwise it gives back the extra. Rounding only down
   // would stall a global ranking: a step rarely hands one layer a whole block.
-  const sorted = new Map<ChannelGroup, number[]>();
-  for (const e of entries) {
-    const list = sorted.get(e.g) ?? [];
-    list.push(e.cls);
-    sorted.set(e.g, list);
-  }
-  const rounded = [...taken].map(([g, list]) => {
-    const over = (g.size - list.length) % roundTo;
-    const down = list.length + over;
-    const n = over > 0 && over <= roundTo / 2 && down <= capacity(g) ? down : allowed(g, list.length, minChannels, roundTo);
-    return { g, wanted: list.length, down, n };
+  const rounded = [...wanted].map(([g, k]) => {
+    const over = (g.size - k) % roundTo;
+    const down = k + over;
+    const n = over > 0 && over <= roundTo / 2 && down <= cap.get(g)! ? down : allowed(g, k, minChannels, roundTo);
+    return { g, wanted: k, down, n };
   });
   // A small step may round to nothing everywhere: then the group that wanted
   // the most goes one grid line down, so the loop keeps moving.
   if (rounded.every((r) => r.n === 0)) {
-    const next = rounded.filter((r) => r.down <= capacity(r.g)).sort((a, b) => b.wanted - a.wanted)[0];
+    const next = rounded.filter((r) => r.down <= cap.get(r.g)!).sort((a, b) => b.wanted - a.wanted)[0];
     if (next) next.n = next.down;
   }
-  return rounded.flatMap((r) => sorted.get(r.g)!.slice(0, r.n));
+  return rounded.flatMap((r) => ranking.get(r.g)!.slice(0, r.n));
 }

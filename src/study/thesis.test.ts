@@ -8,13 +8,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GraphBuilder, Model, type Graph } from '../graph/index.js';
-import { manualSeed, noGrad, randn, setNumThreads, type Tensor } from '../tensor/index.js';
-import type { Batch, BatchSource } from '../train/index.js';
+import { setNumThreads } from '../tensor/index.js';
 import { auc, rankCriteria } from './ranking.js';
 import { FAMILIES, GLOBAL, StudyError, thesisGrid, type GridSettings } from './grid.js';
 import { STUDY_FILES, readCurves, writeStudyReport, type StudyMeta } from './report.js';
 import { runThesisStudy, type ThesisOptions } from './thesis.js';
 import type { Curve } from './curve.js';
+import { signSource as source } from '../train/testing.js';
 
 if (!process.env.SLIMNET_NUM_THREADS) setNumThreads(1);
 
@@ -25,24 +25,6 @@ function tinyNet(): Graph {
   const c2 = b.relu(b.conv2d(c1, 3, 3, { name: 'conv2' }), { name: 'relu2' });
   const f = b.relu(b.linear(b.flatten(c2), 6, { name: 'fc1' }), { name: 'relu3' });
   return b.build(b.linear(f, 2, { name: 'fc2' }));
-}
-
-/** A fixed in-memory data set: label = whether the image's mean is positive. */
-function source(n: number, batch: number, seed: number): BatchSource {
-  manualSeed(seed);
-  const xs: Tensor[] = [];
-  const ys: Tensor[] = [];
-  for (let i = 0; i < n; i++) {
-    const x = randn([batch, 1, 6, 6]);
-    xs.push(x);
-    ys.push(noGrad(() => x.mean([1, 2, 3]).gt(0).to('int64')));
-  }
-  return {
-    length: n,
-    epoch: async function* () {
-      for (let i = 0; i < n; i++) yield { x: xs[i]!.clone(), y: ys[i]!.clone(), indices: new Int32Array(batch) } satisfies Batch;
-    },
-  };
 }
 
 const LENET: GridSettings = {

@@ -1,7 +1,7 @@
 // Helpers for the training tests (and for anyone who needs a BatchSource
 // without src/data): an in-memory source with a seeded per-epoch shuffle,
 // small graph models, and a linearly separable synthetic problem.
-import { keep, tensor } from '../tensor/index.js';
+import { keep, manualSeed, noGrad, randn, tensor, type Tensor } from '../tensor/index.js';
 import { GraphBuilder, Model } from '../graph/index.js';
 import type { Batch, BatchSource } from './trainer.js';
 import { mulberry32 } from '../util/rng.js';
@@ -98,4 +98,26 @@ export function tinyCnn(inChannels: number, size: number, classes: number, seed 
   h = b.globalAvgPool(h, { name: 'gap' });
   h = b.linear(h, classes, { name: 'fc' });
   return Model.create(b.build(h), { seed });
+}
+
+/**
+ * `n` batches of `batch` standard-normal 1x6x6 images (seeded), label = whether
+ * the image's mean is positive: learnable, and every epoch yields the same
+ * batches (fresh copies: the consumer disposes them).
+ */
+export function signSource(n: number, batch: number, seed: number): BatchSource {
+  manualSeed(seed);
+  const xs: Tensor[] = [];
+  const ys: Tensor[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = randn([batch, 1, 6, 6]);
+    xs.push(x);
+    ys.push(noGrad(() => x.mean([1, 2, 3]).gt(0).to('int64')));
+  }
+  return {
+    length: n,
+    epoch: async function* () {
+      for (let i = 0; i < n; i++) yield { x: xs[i]!.clone(), y: ys[i]!.clone(), indices: new Int32Array(batch) } satisfies Batch;
+    },
+  };
 }

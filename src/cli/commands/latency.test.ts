@@ -5,10 +5,11 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Model, saveCheckpoint, summarize } from '../../graph/index.js';
 import { buildArch } from '../../models/index.js';
-import { cli, lastJson, tempRuns } from '../testing.js';
+import { cli, lastJson } from '../testing.js';
+import { tempDir } from '../../data/testing.js';
 
 test('slimnet latency: a half-width lenet5 against the full one', async (t) => {
-  const dir = tempRuns(t, 'slimnet-latency-');
+  const dir = tempDir(t, 'slimnet-latency-');
   const paths: string[] = [];
   const macs: number[] = [];
   for (const width of [1, 0.5]) {

@@ -10,17 +10,18 @@
 import { join, relative, isAbsolute } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { DataLoader, type Dataset } from '../../data/index.js';
-import { Model, loadCheckpoint, saveCheckpoint, summarize, type Graph } from '../../graph/index.js';
+import { Model, loadCheckpoint, saveCheckpoint, summarize } from '../../graph/index.js';
 import { saveOnnx } from '../../export/onnx/export.js';
 import { compareLatency, type CompareLatencyResult } from '../../measure/index.js';
 import { DependencyGraph, NORMS, PROTOCOLS, REDUCES, SCOPES, criterionNames, prune, type PruneOptions, type PruneResult, type StepRecord } from '../../prune/index.js';
-import { barPlot, linePlot, savePlot } from '../../report/plot.js';
+import { linePlot, savePlot } from '../../report/plot.js';
 import { RUN_FILES, RunLog, configurationDir, createVersionDir, writeJson } from '../../runs/index.js';
 import { Adam, Trainer, evaluate, type Metrics } from '../../train/index.js';
 import { ProgressBar } from '../progress.js';
 import { renderTable } from '../table.js';
 import { UsageError } from '../errors.js';
 import { checkpointData } from './checkpoint-data.js';
+import { channelTable, writeChannelReport } from './channel-report.js';
 import { evalTransform, makeOutput, nowIso, pct } from './common.js';
 import { atomicWriteFile } from '../../util/atomic-write.js';
 
@@ -244,12 +245,10 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
     saveCheckpoint(ckpt, pruned, { ...meta, command: 'prune', version, prunedFrom: o.checkpoint, criterion: o.criterion, protocol: o.protocol });
     const onnxPath = join(runPath, 'pruned.onnx');
     saveOnnx(pruned, onnxPath);
-    const channels = channelTable(base.graph, pruned.graph);
-    atomicWriteFile(join(runPath, 'channels.csv'), Buffer.from(['layer,before,after', ...channels.map((c) => `${c.layer},${c.before},${c.after}`)].join('\n') + '\n'));
-    await writePlots(runPath, result, floor, channels, evalName);
-
+    await writeAccuracyPlot(runPath, result, floor, evalName);
     say('\nper-layer channels:');
-    say(renderTable(['layer', 'before', 'after', 'kept %'], channels.map((c) => [c.layer, c.before, c.after, pct(c.after / c.before, 1)])));
+    const channels = channelTable(base.graph, pruned.graph);
+    await writeChannelReport(runPath, channels, 'Output channels per layer', say);
 
     const lat = await measureLatency(base, pruned, o.latencyRuns, say);
     const s1 = summarize(pruned.graph).totals;
@@ -312,20 +311,7 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
   }
 }
 
-export interface ChannelRow {
-  layer: string;
-  before: number;
-  after: number;
-}
-
-/** Output channels of every conv / linear layer before and after. */
-export function channelTable(before: Graph, after: Graph): ChannelRow[] {
-  return before.nodes
-    .filter((n) => n.kind === 'conv2d' || n.kind === 'linear' || n.kind === 'conv_transpose2d')
-    .map((n) => ({ layer: n.name, before: before.shape(n.name)[0]!, after: after.shape(n.name)[0]! }));
-}
-
-async function writePlots(runPath: string, r: PruneResult, floor: number | undefined, channels: ChannelRow[], evalName: string): Promise<void> {
+async function writeAccuracyPlot(runPath: string, r: PruneResult, floor: number | undefined, evalName: string): Promise<void> {
   // The line follows the path that led to the kept model and on past it;
   // steps undone by backtracking are dots (each alone: NaN gaps between them).
   const byStep = new Map(r.history.map((h) => [h.step, h]));
@@ -348,19 +334,6 @@ async function writePlots(runPath: string, r: PruneResult, floor: number | undef
       hLines: floor !== undefined ? [{ y: floor * 100, label: 'floor' }] : [],
     }),
     join(runPath, 'accuracy.png'),
-  );
-  await savePlot(
-    barPlot({
-      title: 'Output channels per layer',
-      xLabel: 'layer',
-      yLabel: 'channels',
-      categories: channels.map((c) => c.layer),
-      series: [
-        { name: 'before', values: channels.map((c) => c.before) },
-        { name: 'after', values: channels.map((c) => c.after) },
-      ],
-    }),
-    join(runPath, 'channels.png'),
   );
 }
 

@@ -4,6 +4,7 @@
 // --checkpoint already says) are resolved by the command and written to the
 // run's config.json.
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { number } from '../parse-args.js';
 
 export const SLIM_OPTIMIZERS = ['sgd', 'adam'] as const;
 export const SLIM_AUGMENTS = ['none', 'standard'] as const;
@@ -37,14 +38,6 @@ export interface SlimRawOptions {
   latencyRuns: number;
   runsDir: string;
   json?: boolean;
-}
-
-function number(kind: 'int' | 'float') {
-  return (v: string): number => {
-    const n = v.trim() === '' ? NaN : Number(v);
-    if (!Number.isFinite(n) || (kind === 'int' && !Number.isInteger(n))) throw new InvalidArgumentError(`expected ${kind === 'int' ? 'an integer' : 'a number'}, got '${v}'`);
-    return n;
-  };
 }
 
 function numberList(v: string): number[] {

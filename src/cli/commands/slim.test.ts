@@ -8,7 +8,8 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCheckpoint, summarize } from '../../graph/index.js';
 import { DependencyGraph } from '../../prune/index.js';
-import { tempRuns, cli, lastJson, isPng } from '../testing.js';
+import { cli, lastJson, isPng } from '../testing.js';
+import { tempDir } from '../../data/testing.js';
 
 const SMALL = ['--dataset', 'mnist-digits', '--fraction', '0.05', '--arch', 'resnet20', '--width', '0.25'];
 
@@ -32,7 +33,7 @@ const slimJson = (stdout: string) => lastJson(stdout) as unknown as SlimJson;
 const unit = (v: unknown) => typeof v === 'number' && v >= 0 && v <= 1;
 
 test('slim: sparsity training per λ, global γ pruning, fine-tuning, files, JSON; then again from a λ checkpoint', async (t) => {
-  const root = tempRuns(t, 'slimnet-slim-');
+  const root = tempDir(t, 'slimnet-slim-');
   const r = await cli(['slim', ...SMALL, '--epochs', '1', '--finetune-epochs', '1', '--lambdas', '0,1e-2', '--latency-runs', '3', '--runs-dir', root, '--json']);
   assert.equal(r.code, 0, r.stderr);
   const j = slimJson(r.stdout);
@@ -103,7 +104,7 @@ test('slim: sparsity training per λ, global γ pruning, fine-tuning, files, JSO
 });
 
 test('slim: an architecture without BatchNorm and inconsistent options are refused before any run starts', async (t) => {
-  const root = tempRuns(t, 'slimnet-slim-');
+  const root = tempDir(t, 'slimnet-slim-');
   const lenet = await cli(['slim', '--dataset', 'mnist-digits', '--arch', 'lenet5', '--runs-dir', root]);
   assert.equal(lenet.code, 1);
   assert.match(lenet.stderr, /architecture 'lenet5' has no BatchNorm layers/);

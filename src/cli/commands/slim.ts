@@ -22,16 +22,16 @@ import { GraphError, Model, humanCount, loadCheckpoint, saveCheckpoint, summariz
 import { archNames, buildArch } from '../../models/index.js';
 import { PruneError, bnGammas, bnL1Term, hasBatchNorm, slimPrune, sparsity, type SlimPruneResult } from '../../prune/index.js';
 import { LatencyError, compareLatency, type CompareLatencyResult } from '../../measure/index.js';
-import { PlotError, barPlot, histogramPlot, linePlot, savePlot, type LineSeries } from '../../report/plot.js';
+import { PlotError, histogramPlot, linePlot, savePlot, type LineSeries } from '../../report/plot.js';
 import { saveOnnx } from '../../export/onnx/export.js';
 import { SlimnetError } from '../../tensor/index.js';
 import { Adam, LrSchedule, NonFiniteLossError, SGD, Trainer, evaluate, paramGroupsFor, type EpochRecord, type Metrics, type Optimizer, type BaseHyper } from '../../train/index.js';
 import { RunLog, configurationDir, createVersionDir, writeJson, type RunStatusFile } from '../../runs/index.js';
-import { atomicWriteFile } from '../../util/atomic-write.js';
 import { ProgressBar, formatTime } from '../progress.js';
 import { renderTable } from '../table.js';
 import { UsageError } from '../errors.js';
 import { checkpointData, type CheckpointData } from './checkpoint-data.js';
+import { writeChannelReport } from './channel-report.js';
 import { evalTransform, fmt, makeOutput, nowIso, pct, trainTransform, type Output } from './common.js';
 import type { SlimRawOptions } from './slim-options.js';
 
@@ -484,21 +484,7 @@ async function slim(cmd: Command, o: SlimRawOptions, out: Output): Promise<numbe
         `${pruned.removed < Math.round(c.pruneShare * pruned.total) ? ` (fewer than asked: --min-channels ${c.minChannels}${(c.roundTo ?? 1) > 1 ? ` / --round-to ${c.roundTo}` : ''} holds)` : ''}`,
     );
     const channelRows = pruned.channels.map((ch) => ({ layer: ch.name, before: ch.before, after: ch.after }));
-    out.say(renderTable(['layer', 'before', 'after', 'kept %'], channelRows.map((r) => [r.layer, r.before, r.after, pct(r.after / r.before, 1)])));
-    atomicWriteFile(join(runPath, 'channels.csv'), Buffer.from(['layer,before,after', ...channelRows.map((r) => `"${r.layer}",${r.before},${r.after}`)].join('\n') + '\n'));
-    await savePlot(
-      barPlot({
-        title: `Channels per layer: ${c.arch}, λ = ${lambdaLabel(c.pruneLambda)}, ${pct(pruned.share, 1)} % pruned`,
-        xLabel: 'layer',
-        yLabel: 'output channels',
-        categories: channelRows.map((r) => r.layer),
-        series: [
-          { name: 'before', values: channelRows.map((r) => r.before) },
-          { name: 'after', values: channelRows.map((r) => r.after) },
-        ],
-      }),
-      join(runPath, 'channels.png'),
-    );
+    await writeChannelReport(runPath, channelRows, `Channels per layer: ${c.arch}, λ = ${lambdaLabel(c.pruneLambda)}, ${pct(pruned.share, 1)} % pruned`, (l) => out.say(l));
 
     const valNoFt = valLoader ? await evaluate(pm, valLoader, data.classes) : undefined;
     const testNoFt = await evaluate(pm, testLoader, data.classes);

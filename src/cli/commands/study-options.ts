@@ -3,6 +3,7 @@
 // --quick, on the data set or on --checkpoint are left undefined here and
 // resolved by the command (config.json holds the final values).
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { number, words } from '../parse-args.js';
 
 export const STUDY_DATASETS = ['mnist-digits', 'mnist', 'fashion-mnist'] as const;
 
@@ -41,16 +42,6 @@ export interface StudyRawOptions {
   dryRun?: boolean;
   json?: boolean;
 }
-
-function number(kind: 'int' | 'float') {
-  return (v: string): number => {
-    const n = v.trim() === '' ? NaN : Number(v);
-    if (!Number.isFinite(n) || (kind === 'int' && !Number.isInteger(n))) throw new InvalidArgumentError(`expected ${kind === 'int' ? 'an integer' : 'a number'}, got '${v}'`);
-    return n;
-  };
-}
-
-const words = (v: string): string[] => v.split(',').map((s) => s.trim()).filter(Boolean);
 
 function intList(v: string): number[] {
   const out = words(v).map(Number);

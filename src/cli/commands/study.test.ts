@@ -7,10 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { cli, isPng, lastJson, tempRuns } from '../testing.js';
+import { cli, isPng, lastJson } from '../testing.js';
+import { tempDir } from '../../data/testing.js';
 
 test('slimnet study thesis --quick: Ctrl-C keeps the finished curves, --version resumes, and the run directory holds the report', async (t) => {
-  const dir = tempRuns(t, 'slimnet-study-cli-');
+  const dir = tempDir(t, 'slimnet-study-cli-');
   let signalled = false;
   const first = await cli(['study', 'thesis', '--quick', '--runs-dir', dir, '--json'], (stderr, child) => {
     // A few seconds into the grid (about 10 s long with one thread), once its progress bar shows.

@@ -9,7 +9,8 @@ import { loadCheckpoint } from '../../graph/index.js';
 import { loadTensors } from '../../tensor/index.js';
 import { RUN_FILES, METRICS_COLUMNS, readMetrics, type RunStatusFile } from '../../runs/index.js';
 import { trainConfigKeys } from './train-options.js';
-import { tempRuns, cli } from '../testing.js';
+import { cli, lastJson } from '../testing.js';
+import { tempDir } from '../../data/testing.js';
 
 const SMALL = ['--dataset', 'mnist-digits', '--fraction', '0.1', '--width', '0.25', '--batch-size', '16'];
 
@@ -27,7 +28,7 @@ function tensorsOf(path: string): Map<string, Float32Array> {
 }
 
 test('train writes a versioned run directory; --show-versions, runs and eval read it', async (t) => {
-  const root = tempRuns(t, 'slimnet-runs-');
+  const root = tempDir(t, 'slimnet-runs-');
   const r = await cli(['train', ...SMALL, '--epochs', '1', '--runs-dir', root]);
   assert.equal(r.code, 0, r.stderr);
   const p = runPath(root, 0);
@@ -89,7 +90,7 @@ test('train writes a versioned run directory; --show-versions, runs and eval rea
 });
 
 test('Ctrl-C saves a resumable state (exit 130); --version resumes it to the same weights as an uninterrupted run', async (t) => {
-  const root = tempRuns(t, 'slimnet-runs-');
+  const root = tempDir(t, 'slimnet-runs-');
   const args = ['train', ...SMALL, '--epochs', '2', '--runs-dir', root];
   const a = await cli(args);
   assert.equal(a.code, 0, a.stderr);
@@ -141,7 +142,7 @@ test('Ctrl-C saves a resumable state (exit 130); --version resumes it to the sam
 });
 
 test('a non-finite loss stops with a message and exit code 1; the last checkpoint still loads', async (t) => {
-  const root = tempRuns(t, 'slimnet-runs-');
+  const root = tempDir(t, 'slimnet-runs-');
   const r = await cli(['train', ...SMALL, '--epochs', '1', '--optimizer', 'sgd', '--lr', '1e30', '--runs-dir', root]);
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /training stopped: the loss became (NaN|-?Infinity) at epoch 1, step \d+ of \d+/);
@@ -156,7 +157,7 @@ test('a non-finite loss stops with a message and exit code 1; the last checkpoin
 });
 
 test('options come from a YAML or JSON config file; command-line flags override it', async (t) => {
-  const root = tempRuns(t, 'slimnet-runs-');
+  const root = tempDir(t, 'slimnet-runs-');
   const yaml = join(root, 'recipe.yaml');
   writeFileSync(yaml, 'dataset: mnist-digits\nfraction: 0.05\nwidth: 0.25\nepochs: 1\noptimizer: sgd\nlr: 0.05\nbatch-size: 32\nlabelSmoothing: 0.1\nschedule: step\n');
   const r = await cli(['train', '--config', yaml, '--lr', '0.02', '--runs-dir', root]);
@@ -180,7 +181,7 @@ test('options come from a YAML or JSON config file; command-line flags override 
 });
 
 test('early stopping watches the chosen metric with its min delta and restores the best epoch', async (t) => {
-  const root = tempRuns(t, 'slimnet-runs-');
+  const root = tempDir(t, 'slimnet-runs-');
   // No epoch can beat the first by 100 (a loss is not that large): stop after 1 + patience epochs.
   const r = await cli(['train', ...SMALL, '--validation', '0', '--epochs', '5', '--early-stopping-patience', '1', '--early-stopping-monitor', 'train.loss', '--early-stopping-min-delta', '100', '--runs-dir', root]);
   assert.equal(r.code, 0, r.stderr);
@@ -192,15 +193,15 @@ test('early stopping watches the chosen metric with its min delta and restores t
 });
 
 test('when the best validation epoch is not the last, the test accuracy of best.safetensors is reported too', async (t) => {
-  const root = tempRuns(t, 'slimnet-runs-');
+  const root = tempDir(t, 'slimnet-runs-');
   // Epoch 2 runs at 300x the learning rate and wrecks the weights: epoch 1 stays the best.
   const r = await cli(['train', ...SMALL, '--epochs', '2', '--schedule', 'step', '--step-size', '1', '--gamma', '300', '--runs-dir', root, '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { bestTest: { epoch: number; accuracy: number } | null; test: { accuracy: number } };
+  const j = lastJson(r.stdout) as { bestTest: { epoch: number; accuracy: number } | null; test: { accuracy: number } };
   assert.equal(j.bestTest?.epoch, 1);
   assert.ok(j.bestTest!.accuracy > j.test.accuracy, `best ${j.bestTest!.accuracy} vs last ${j.test.accuracy}`);
   // The same figure as evaluating the checkpoint on its own.
   const e = await cli(['eval', '--checkpoint', join(runPath(root, 0), 'best.safetensors'), '--json']);
   assert.equal(e.code, 0, e.stderr);
-  assert.equal((JSON.parse(e.stdout.trim().split('\n').pop()!) as { accuracy: number }).accuracy, j.bestTest!.accuracy);
+  assert.equal(lastJson(e.stdout).accuracy, j.bestTest!.accuracy);
 });
