@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { getNumThreads, manualSeed, engineInfo } from '../src/tensor/index.js';
 import { makeLeNet, randomBatches, trainStep } from './lib/lenet.js';
 import { median, parseArgs } from './lib/stats.js';
-import { partsLines, roundHeader, roundLine, summaryLines, timeRound, type Parts } from './lib/step.js';
+import { partsLines, roundHeader, roundLine, summaryLines, timeRound, type Parts, type RoundTimes, type SideRow } from './lib/step.js';
 
 export const description = 'training images/s of the LeNet variant (Adam, batch 100), slimnet vs PyTorch';
 
@@ -54,30 +54,19 @@ export function main(argv: string[]): void {
   manualSeed(o.seed);
   const net = makeLeNet(o.lr);
   const data = randomBatches(o.batches, o.batch);
-  const slim: number[] = [];
-  const py: number[] = [];
-  const slimCpu: number[] = [];
-  const pyCpu: number[] = [];
-  const slimParts: Parts[] = [];
-  const pyParts: Parts[] = [];
-  let torchVersion = '';
+  const ours: RoundTimes[] = [];
+  const theirs: PySide[] = [];
   let step = 0;
 
   console.log(roundHeader);
   for (let r = 0; r < o.rounds; r++) {
     for (let i = 0; i < o.warmup; i++) trainStep(net, data[step++ % data.length]!);
     const t = timeRound(o.steps, o.batch, (parts) => trainStep(net, data[step++ % data.length]!, parts));
-    slimCpu.push(t.cpu_ms);
-    slim.push(t.img_s);
-    slimParts.push(t.parts);
-
     const p = runPython(o, threads);
     if (p.threads !== threads) throw new Error(`python ran with ${p.threads} threads, slimnet with ${threads}`);
-    torchVersion = p.torch;
-    py.push(p.img_s);
-    pyParts.push(p.parts_ms);
-    pyCpu.push(p.cpu_ms_per_step);
-    console.log(roundLine(r, slim[r]!, p.img_s));
+    ours.push(t);
+    theirs.push(p);
+    console.log(roundLine(r, t.img_s, p.img_s));
   }
   net.dispose();
   for (const b of data) {
@@ -85,12 +74,15 @@ export function main(argv: string[]): void {
     b.y.dispose();
   }
 
+  const slim = ours.map((t) => t.img_s);
+  const py = theirs.map((p) => p.img_s);
   const s = median(slim);
   const p = median(py);
   const ratio = s / p;
-  for (const line of summaryLines(slim, py, torchVersion, true)) console.log(line);
+  for (const line of summaryLines(slim, py, theirs.at(-1)!.torch, true)) console.log(line);
   const labels = { zero_grad: 'zeroGrad / zero_grad(set_to_none=True)', forward: 'forward + cross-entropy', backward: 'backward', optimizer: 'Adam step' };
-  for (const line of partsLines(labels, slimParts, pyParts, o.batch, slim, py, [['process CPU time per step (all threads)', slimCpu, pyCpu]])) console.log(line);
+  const extra: SideRow[] = [['process CPU time per step (all threads)', ours.map((t) => t.cpu_ms), theirs.map((x) => x.cpu_ms_per_step)]];
+  for (const line of partsLines(labels, ours.map((t) => t.parts), theirs.map((x) => x.parts_ms), o.batch, slim, py, extra)) console.log(line);
   console.log(`load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other processes on the machine skew wall-clock figures)`);
 
   console.log(JSON.stringify({ bench: 'engine', slimnet_img_s: +s.toFixed(2), pytorch_img_s: +p.toFixed(2), ratio: +ratio.toFixed(4), threads }));

@@ -29,7 +29,7 @@ import { Model } from '../src/graph/index.js';
 import { buildArch } from '../src/models/index.js';
 import { SGD } from '../src/train/optim/index.js';
 import { median, parseArgs } from './lib/stats.js';
-import { partsLines, roundHeader, roundLine, summaryLines, timeRound, timedTrainStep, type Parts, type SideRow } from './lib/step.js';
+import { partsLines, roundHeader, roundLine, summaryLines, timeRound, timedTrainStep, type Parts, type RoundTimes, type SideRow } from './lib/step.js';
 
 export const description = 'training images/s of ResNet-20 (CIFAR, SGD momentum, batch 128) via the graph executor, slimnet vs PyTorch';
 
@@ -150,19 +150,8 @@ export function main(argv: string[]): void {
   console.log(`parameters: slimnet ${check.params.toLocaleString('en-US')}, pytorch ${check.pyParams.toLocaleString('en-US')}`);
   console.log(`eval-mode outputs with slimnet's weights in PyTorch: max abs difference ${check.maxAbsDiff.toExponential(2)} (max |output| ${check.maxAbsOutput.toFixed(3)})`);
 
-  const slim: number[] = [];
-  const py: number[] = [];
-  const slimCpu: number[] = [];
-  const pyCpu: number[] = [];
-  const slimUser: number[] = [];
-  const slimSys: number[] = [];
-  const slimFaults: number[] = [];
-  const pyUser: number[] = [];
-  const pySys: number[] = [];
-  const pyFaults: number[] = [];
-  const slimParts: Parts[] = [];
-  const pyParts: Parts[] = [];
-  let torchVersion = '';
+  const ours: RoundTimes[] = [];
+  const theirs: PySide[] = [];
   let step = 1;
 
   console.log(roundHeader);
@@ -175,23 +164,12 @@ export function main(argv: string[]): void {
     for (let i = 0; i < o.warmup; i++) trainStep(net, data[step++ % data.length]!);
     const t = timeRound(o.steps, o.batch, (parts) => trainStep(net, data[step++ % data.length]!, parts));
     if (!Number.isFinite(t.loss)) throw new Error(`slimnet loss became ${t.loss}`);
-    slimFaults.push(t.minor_faults);
-    slimCpu.push(t.cpu_ms);
-    slimUser.push(t.user_ms);
-    slimSys.push(t.sys_ms);
-    slim.push(t.img_s);
-    slimParts.push(t.parts);
 
     const p = python<PySide>(o, threads, ['--warmup', String(o.warmup), '--steps', String(o.steps), '--batches', String(o.batches), '--lr', String(o.lr), '--momentum', String(o.momentum)]);
     if (p.threads !== threads) throw new Error(`python ran with ${p.threads} threads, slimnet with ${threads}`);
-    torchVersion = p.torch;
-    py.push(p.img_s);
-    pyParts.push(p.parts_ms);
-    pyCpu.push(p.cpu_ms_per_step);
-    pyUser.push(p.user_ms_per_step);
-    pySys.push(p.sys_ms_per_step);
-    pyFaults.push(p.minor_faults_per_step);
-    console.log(roundLine(r, slim[r]!, p.img_s));
+    ours.push(t);
+    theirs.push(p);
+    console.log(roundLine(r, t.img_s, p.img_s));
   }
   net.optimizer.dispose();
   model.dispose();
@@ -200,18 +178,20 @@ export function main(argv: string[]): void {
     b.y.dispose();
   }
 
+  const slim = ours.map((t) => t.img_s);
+  const py = theirs.map((x) => x.img_s);
   const s = median(slim);
   const p = median(py);
   const ratio = s / p;
-  for (const line of summaryLines(slim, py, torchVersion)) console.log(line);
+  for (const line of summaryLines(slim, py, theirs.at(-1)!.torch)) console.log(line);
   const labels = { zero_grad: 'zeroGrad / zero_grad(set_to_none=True)', forward: 'forward (graph executor / nn.Module) + CE', backward: 'backward', optimizer: 'SGD step (momentum)' };
   const extra: SideRow[] = [
-    ['process CPU time per step (all threads)', slimCpu, pyCpu],
-    ['  of which user', slimUser, pyUser],
-    ['  of which system (page faults, mmap/munmap)', slimSys, pySys],
-    ['minor page faults per step (count)', slimFaults, pyFaults, 0],
+    ['process CPU time per step (all threads)', ours.map((t) => t.cpu_ms), theirs.map((x) => x.cpu_ms_per_step)],
+    ['  of which user', ours.map((t) => t.user_ms), theirs.map((x) => x.user_ms_per_step)],
+    ['  of which system (page faults, mmap/munmap)', ours.map((t) => t.sys_ms), theirs.map((x) => x.sys_ms_per_step)],
+    ['minor page faults per step (count)', ours.map((t) => t.minor_faults), theirs.map((x) => x.minor_faults_per_step), 0],
   ];
-  for (const line of partsLines(labels, slimParts, pyParts, o.batch, slim, py, extra)) console.log(line);
+  for (const line of partsLines(labels, ours.map((t) => t.parts), theirs.map((x) => x.parts_ms), o.batch, slim, py, extra)) console.log(line);
   console.log(`load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other processes on the machine skew wall-clock figures)`);
 
   console.log(JSON.stringify({ bench: 'resnet20', slimnet_img_s: +s.toFixed(2), pytorch_img_s: +p.toFixed(2), ratio: +ratio.toFixed(4), threads, params: check.params, slimnet_mmap_threshold: mmap === undefined ? null : Number(mmap) }));
