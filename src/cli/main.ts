@@ -117,7 +117,7 @@ program
   .option('--max-steps <n>', 'stop after this many steps', number('int'))
   .option('--patience <n>', 'steps allowed below the floor before stopping (retraining often wins a dip back); the kept model is still the smallest that met the floor', number('int'), 0)
   .option('--backtrack', 'when the floor stops the run, go back to the kept model and go on with half the step, down to one channel (default: off)')
-  .option('--snap-to <n>', "after the loop, take every layer down to a multiple of this (16: onnxruntime's blocked convolutions on AVX-512, 8 on AVX2), retrain, and keep it only if it meets the floor (default: off)", number('int'), 1)
+  .option('--snap-to <n>', "after the loop, take every layer down to a multiple of this (16: onnxruntime's blocked convolutions on AVX-512, 8 on AVX2), retrain, and keep it only if it meets the floor (1: off)", number('int'), 1)
   .option('--snap-iters <n>', 'retraining iterations of the --snap-to step', number('int'), 1000)
   .option('--layers <list>', 'only prune these layers (comma-separated; default: all prunable)')
   .option('--exclude <list>', 'never prune these layers (comma-separated)')

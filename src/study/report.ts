@@ -3,7 +3,7 @@
 // which embeds the figures and states the settings, Table 4.1 and the
 // rankings. Every sentence about which method did better is computed from
 // the curves here, never written in advance.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJson } from '../runs/index.js';
 import { atomicWriteFile } from '../util/atomic-write.js';
@@ -47,7 +47,7 @@ interface CurveJson {
 const curveJson = (c: Curve): CurveJson => ({ experiment: c.experiment, complete: c.complete, stop_reason: c.stopReason, seconds: c.seconds, auc: auc(c.points), points: c.points });
 
 function tableJson(t: Table41): Record<string, unknown> {
-  return { rows: t.rows, floor: t.floor, kept_step: t.keptStep, stop_reason: t.stopReason, channels: t.channels, scratch_seconds: t.scratchSeconds, steps: t.steps };
+  return { rows: t.rows, floor: t.floor, kept_step: t.keptStep, stop_reason: t.stopReason, channels: t.channels, snap: t.snap ?? null, scratch_seconds: t.scratchSeconds, steps: t.steps };
 }
 
 /** results.json's content; `result` may be a run in progress (curves so far). */
@@ -147,6 +147,15 @@ function factorSentences(kind: string, rankings: readonly Ranking[], label: (v: 
   });
 }
 
+function snapLine(t: Table41): string {
+  const s = t.snap;
+  if (!s) return '';
+  const acc = `${pct(s.step.accuracy)} % on the floor split`;
+  return s.kept
+    ? ` Then the grid step, every layer down to its multiple of ${s.to} (${s.step.layers}, ${s.iters} retraining iterations): ${acc}, kept.`
+    : ` The grid step to multiples of ${s.to} (${s.step.layers}) gave ${acc}, under the floor: not kept.`;
+}
+
 function table41Section(t: Table41, floorSplit: string, recipeIterations: number): string {
   const names: Record<Table41Row['model'], string> = { base: 'base', pruned: 'pruned', scratch: 'pruned architecture, trained from scratch' };
   const rows = t.rows.map((r) => [
@@ -174,7 +183,7 @@ function table41Section(t: Table41, floorSplit: string, recipeIterations: number
   return [
     md(['model', 'test acc %', 'loss (pp)', `${floorSplit} acc %`, 'params', 'params ×', 'MACs', 'MACs ×', 'ort b1 (ms)', 'speed-up b1', 'ort b64 (ms)', 'speed-up b64'], rows),
     '',
-    `Floor ${pct(t.floor, 3)} % on the ${floorSplit} split; ${t.stopReason}; kept step ${t.keptStep} (${t.steps.length} step${t.steps.length === 1 ? '' : 's'} run). Maps left: ${Object.entries(t.channels).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
+    `Floor ${pct(t.floor, 3)} % on the ${floorSplit} split; ${t.stopReason}; kept step ${t.keptStep} (${t.steps.length} step${t.steps.length === 1 ? '' : 's'} run).${snapLine(t)} Maps left: ${Object.entries(t.channels).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
     `The from-scratch model has the pruned architecture and the base recipe (${recipeIterations} iterations); its latency is the pruned model's (same graph). Latency: onnxruntime on CPU, median of interleaved runs.`,
     '',
     verdict,
@@ -280,6 +289,8 @@ export async function writeStudyReport(dir: string, x: ReportInput): Promise<str
   });
   const accuracyLabel = `accuracy (%), ${meta.curveData.split(',')[0]}`;
   const pngs = await renderFigures(dir, figures, accuracyLabel);
+  // An interrupted run drew its protocol figures for a stand-in criterion; once resumed, the best one may differ.
+  for (const f of readdirSync(dir)) if (/^fig.*\.png$/.test(f) && !pngs.includes(f)) rmSync(join(dir, f), { force: true });
   writeJson(join(dir, STUDY_FILES.results), resultsJson(meta, result.curves, { ...result }));
   atomicWriteFile(join(dir, STUDY_FILES.curves), Buffer.from(curvesCsv(result.curves)));
   const files: string[] = [STUDY_FILES.results, STUDY_FILES.curves];

@@ -5,7 +5,7 @@
 // accuracy, parameters, MACs and measured onnxruntime latency.
 import { Model, summarize } from '../graph/index.js';
 import { compareLatency, type SpeedupReport } from '../measure/index.js';
-import { prune, type Norm, type Protocol, type StepRecord } from '../prune/index.js';
+import { prune, snapToGrid, type Norm, type PruneOptions, type Protocol, type StepRecord } from '../prune/index.js';
 import { evaluate, type BatchSource } from '../train/index.js';
 import { baseChannels } from './curve.js';
 import { trainForIterations, type Recipe, type RecipeHooks } from './recipe.js';
@@ -25,6 +25,10 @@ export interface Table41Options {
   backtrack: boolean;
   /** Safety cap on the steps. */
   maxSteps: number;
+  /** After the loop, every layer down to its multiple of this in one retrained step, kept only if it meets the floor (1: off). */
+  snapTo: number;
+  /** Retraining iterations of the snap step. */
+  snapIters: number;
   lr: number;
   scoreBatches: number;
   minChannels: number;
@@ -70,6 +74,8 @@ export interface Table41 {
   stopReason: string;
   /** Maps per layer of the pruned architecture. */
   channels: Record<string, number>;
+  /** The grid step, when one was asked for and some layer was off the grid. */
+  snap?: { to: number; iters: number; kept: boolean; step: StepRecord };
   scratchSeconds: number;
   /** The pruned model and its from-scratch twin, owned by the caller. */
   pruned: Model;
@@ -81,7 +87,7 @@ export interface Table41Hooks {
   onRetrain?(step: number, iteration: number, iterations: number, loss: number): void;
   onScratch?: RecipeHooks['onIteration'];
   /** A phase starts ('prune', 'scratch', 'latency'), for logs. */
-  onPhase?(phase: 'prune' | 'scratch' | 'latency', detail: string): void;
+  onPhase?(phase: 'prune' | 'snap' | 'scratch' | 'latency', detail: string): void;
   shouldStop?(): boolean;
 }
 
@@ -90,30 +96,47 @@ export async function table41(base: Model, data: Table41Data, o: Table41Options,
   const baseFloor = await evaluate(base, data.floor, data.classes);
   const floor = Math.max(0, baseFloor.accuracy - o.maxDrop / 100);
   hooks.onPhase?.('prune', `floor ${(floor * 100).toFixed(2)} % (${o.maxDrop} pp under the base's ${(baseFloor.accuracy * 100).toFixed(2)} %)`);
+  const opts: PruneOptions = {
+    criterion: o.criterion,
+    scope: 'global',
+    norm: o.norm,
+    amount: { fraction: o.stepFraction },
+    minChannels: o.minChannels,
+    protocol: o.protocol,
+    retrainIters: o.protocol === 'none' ? undefined : o.retrainIters,
+    lr: o.lr,
+    minAccuracy: floor,
+    patience: o.patience,
+    backtrack: o.backtrack,
+    maxSteps: o.maxSteps,
+    scoreBatches: o.scoreBatches,
+    seed: o.seed,
+  };
   const result = await prune(
     base,
     { train: data.train, eval: data.floor, classes: data.classes },
-    {
-      criterion: o.criterion,
-      scope: 'global',
-      norm: o.norm,
-      amount: { fraction: o.stepFraction },
-      minChannels: o.minChannels,
-      protocol: o.protocol,
-      retrainIters: o.protocol === 'none' ? undefined : o.retrainIters,
-      lr: o.lr,
-      minAccuracy: floor,
-      patience: o.patience,
-      backtrack: o.backtrack,
-      maxSteps: o.maxSteps,
-      scoreBatches: o.scoreBatches,
-      seed: o.seed,
-    },
+    opts,
     { onStep: hooks.onStep, onRetrain: hooks.onRetrain, shouldStop: hooks.shouldStop },
   );
-  const pruned = result.best;
+  let pruned = result.best;
   let scratch: Model | undefined;
+  let snap: Table41['snap'];
   try {
+    if (o.snapTo > 1 && !hooks.shouldStop?.()) {
+      hooks.onPhase?.('snap', `every layer down to its multiple of ${o.snapTo}, ${o.snapIters} retraining iterations`);
+      const s = await snapToGrid(
+        pruned,
+        { train: data.train, eval: data.floor, classes: data.classes },
+        opts,
+        { to: o.snapTo, iters: o.snapIters },
+        { onRetrain: hooks.onRetrain, shouldStop: hooks.shouldStop },
+      );
+      if (s.record) snap = { to: o.snapTo, iters: o.snapIters, kept: s.model !== null, step: s.record };
+      if (s.model) {
+        pruned.dispose();
+        pruned = s.model;
+      }
+    }
     pruned.eval();
     hooks.onPhase?.('scratch', `${o.recipe.iterations} iterations, Adam lr ${o.recipe.lr}`);
     // Same graph, fresh weights, the base recipe.
@@ -146,7 +169,7 @@ export async function table41(base: Model, data: Table41Data, o: Table41Options,
       speedup_b1: after ? ort(1).speedup : 1,
       speedup_b64: after ? ort(64).speedup : 1,
     });
-    const kept = result.history.find((h) => h.step === result.bestStep);
+    const kept = snap?.kept ? snap.step : result.history.find((h) => h.step === result.bestStep);
     return {
       rows: [row('base', s0, false), row('pruned', s1, true), row('scratch', s1, true)],
       floor,
@@ -154,6 +177,7 @@ export async function table41(base: Model, data: Table41Data, o: Table41Options,
       keptStep: result.bestStep,
       stopReason: result.stopReason,
       channels: kept?.channels ?? Object.fromEntries(baseChannels(base)),
+      snap,
       scratchSeconds: trained.seconds,
       pruned,
       scratch,

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GraphBuilder, Model, type Graph } from '../graph/index.js';
+import { GraphBuilder, Model, summarize, type Graph } from '../graph/index.js';
 import { setNumThreads } from '../tensor/index.js';
 import { auc, rankCriteria } from './ranking.js';
 import { FAMILIES, GLOBAL, StudyError, thesisGrid, type GridSettings } from './grid.js';
@@ -89,7 +89,7 @@ test('runThesisStudy on a tiny network: every curve, Table 4.1, the report files
     scoreBatches: 1,
     minChannels: 1,
     seed: 0,
-    table: { criterion: 'taylor', norm: 'l2', protocol: 'retrain', maxDrop: 50, stepFraction: 0.3, patience: 0, backtrack: false, maxSteps: 2, latencyRuns: 2, recipe: { iterations: 3, lr: 1e-3 } },
+    table: { criterion: 'taylor', norm: 'l2', protocol: 'retrain', maxDrop: 50, stepFraction: 0.3, patience: 0, backtrack: false, maxSteps: 2, snapTo: 2, snapIters: 2, latencyRuns: 2, recipe: { iterations: 3, lr: 1e-3 } },
   };
   let units = 0;
   let planned = 0;
@@ -125,6 +125,10 @@ test('runThesisStudy on a tiny network: every curve, Table 4.1, the report files
     assert.equal(b!.params_x, 1);
     assert.equal(p!.params, s!.params);
     assert.ok(p!.params <= b!.params && p!.speedup_b1 > 0 && p!.speedup_b64 > 0);
+    // The grid step ran on the kept model and (with a 50 pp floor) was kept: the pruned architecture sits on even counts.
+    assert.ok(t.snap?.kept, 'grid step kept');
+    for (const [layer, n] of Object.entries(t.channels)) assert.equal(n % 2, 0, `${layer}: ${n} maps`);
+    assert.equal(p!.params, summarize(result.table!.pruned.graph).totals.params);
 
     const meta: StudyMeta = {
       dataset: 'synthetic',
@@ -148,6 +152,7 @@ test('runThesisStudy on a tiny network: every curve, Table 4.1, the report files
       assert.ok(report.includes(`](${f})`), `report.md embeds ${f}`);
     }
     assert.match(report, /## Table 4\.1/);
+    assert.match(report, /grid step/);
     assert.match(report, /ranks best/);
     assert.equal(readFileSync(join(dir, STUDY_FILES.curves), 'utf8').trim().split('\n').length, 1 + result.curves.reduce((a, c) => a + c.points.length, 0));
 

@@ -11,7 +11,7 @@ import { FAMILIES, StudyError, familyExperiments, largestIters, thesisGrid, type
 import { calibrate, planStudy, stepUnits, type StudyPlan } from './plan.js';
 import { bestCriterion, rankCriteria, rankIters, rankNorms, rankProtocols, type Ranking } from './ranking.js';
 import type { Recipe } from './recipe.js';
-import { table41, type Table41, type Table41Hooks } from './table41.js';
+import { table41, type Table41, type Table41Hooks, type Table41Options } from './table41.js';
 
 export type Part = Family | 'table';
 export const PARTS: readonly Part[] = [...FAMILIES, 'table'];
@@ -28,22 +28,8 @@ export interface StudyData {
   classes: number;
 }
 
-export interface TableSettings {
-  criterion: string;
-  norm: Norm;
-  protocol: Protocol;
-  /** Percentage points under the base accuracy on the floor split. */
-  maxDrop: number;
-  stepFraction: number;
-  /** Steps allowed below the floor before stopping; the smallest model above it is kept. */
-  patience: number;
-  /** At the floor, go back to the kept model with half the step (down to one map). */
-  backtrack: boolean;
-  maxSteps: number;
-  latencyRuns: number;
-  /** The from-scratch training (the base recipe). */
-  recipe: Pick<Recipe, 'iterations' | 'lr'>;
-}
+/** Table 4.1's own settings; retraining length, rate, scoring and seed are the study's. */
+export type TableSettings = Omit<Table41Options, 'retrainIters' | 'lr' | 'scoreBatches' | 'minChannels' | 'seed'>;
 
 export interface ThesisOptions {
   criteria: readonly string[];

@@ -13,7 +13,7 @@ import { DataLoader, type Dataset } from '../../data/index.js';
 import { Model, loadCheckpoint, saveCheckpoint, summarize } from '../../graph/index.js';
 import { saveOnnx } from '../../export/onnx/export.js';
 import { compareLatency, type CompareLatencyResult } from '../../measure/index.js';
-import { DependencyGraph, NORMS, PROTOCOLS, REDUCES, SCOPES, criterionNames, prune, type PruneOptions, type PruneResult, type StepRecord } from '../../prune/index.js';
+import { DependencyGraph, NORMS, PROTOCOLS, REDUCES, SCOPES, criterionNames, prune, snapToGrid, type PruneOptions, type PruneResult, type StepRecord } from '../../prune/index.js';
 import { linePlot, savePlot } from '../../report/plot.js';
 import { RUN_FILES, RunLog, configurationDir, createVersionDir, writeJson } from '../../runs/index.js';
 import { Adam, Trainer, evaluate, type Metrics } from '../../train/index.js';
@@ -187,19 +187,13 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
     // Onto the channel grid: each layer down to its multiple of snapTo, retrained, kept only if it meets the floor.
     let snapped: string | null = null;
     if (o.snapTo > 1 && !interrupted) {
-      const snap = await prune(
-        result.best,
-        { train: trainLoader, eval: evalLoader, classes },
-        { ...opts, scope: 'layer', norm: 'none', amount: { maps: o.snapTo - 1 }, layers: undefined, roundTo: o.snapTo, protocol: 'retrain', retrainIters: o.snapIters, patience: 0, backtrack: false, maxSteps: 1, targetParamsX: undefined, targetMacsX: undefined },
-        { shouldStop: () => interrupted },
-      );
-      const rec = snap.history[0];
-      if (snap.bestStep === 1 && rec) {
+      const snap = await snapToGrid(result.best, { train: trainLoader, eval: evalLoader, classes }, opts, { to: o.snapTo, iters: o.snapIters }, { shouldStop: () => interrupted });
+      const rec = snap.record;
+      if (snap.model && rec) {
         result.best.dispose();
-        result = { ...result, best: snap.best };
+        result = { ...result, best: snap.model };
         snapped = `onto multiples of ${o.snapTo} (${rec.layers}), ${o.snapIters} retraining iterations: ${evalName} accuracy ${pct(rec.accuracy)} %`;
       } else {
-        snap.best.dispose();
         snapped = rec
           ? `not kept: ${rec.layers} gave ${evalName} accuracy ${pct(rec.accuracy)} %, under the floor`
           : 'nothing to do: every layer is on the grid (or would fall under --min-channels)';
