@@ -1,6 +1,7 @@
 // The slimnet command line.
 import { Command } from 'commander';
-import { number } from './parse-args.js';
+import { channelMultiple, number } from './parse-args.js';
+import { ortChannelBlock } from '../measure/blocks.js';
 import { addTrainOptions } from './commands/train-options.js';
 
 const TRAINING_COMMANDS = new Set(['demo', 'train', 'prune', 'pipeline', 'slim', 'thesis']);
@@ -126,8 +127,8 @@ program
   .option('--max-steps <n>', 'stop after this many steps', number('int'))
   .option('--patience <n>', 'steps allowed below the floor before stopping (retraining often wins a dip back); the kept model is still the smallest that met the floor', number('int'), 0)
   .option('--backtrack', 'when the floor stops the run, go back to the kept model and go on with half the step, down to one channel (default: off)')
-  .option('--snap-to <n>', "after the loop, take every layer down to a multiple of this (16: onnxruntime's blocked convolutions on AVX-512, 8 on AVX2), retrain, and keep it only if it meets the floor (1: off)", number('int'), 1)
-  .option('--snap-iters <n>', 'retraining iterations of the --snap-to step', number('int'), 1000)
+  .option('--snap-to <n|auto>', "after the loop, take every layer down to a multiple of this in one step, retrain, and keep it only if it meets the floor: onnxruntime's convolutions run channels in blocks (auto: 16 with AVX-512, 8 with AVX2, here " + String(ortChannelBlock()) + '; 1: off)', channelMultiple, 1)
+  .option('--snap-iters <n>', 'retraining iterations of the --snap-to step', number('int'), 2000)
   .option('--layers <list>', 'only prune these layers (comma-separated; default: all prunable)')
   .option('--exclude <list>', 'never prune these layers (comma-separated)')
   .option('--min-channels <n>', 'channels every layer keeps at least', number('int'), 1)
@@ -168,7 +169,10 @@ program
   .option('--step-fraction <x>', 'share of the removable channels removed per step (halved at the floor, see --no-backtrack)', number('float'), 0.1)
   .option('--patience <n>', 'pruning steps allowed below the floor before stopping (the kept model met the floor)', number('int'), 3)
   .option('--no-backtrack', 'stop at the floor instead of going back to the kept model with half the step')
+  .option('--snap-to <n|auto>', "after the loop, every layer down to a multiple of this in one retrained step, kept only if it meets the floor: onnxruntime's convolutions run channels in blocks, and a count off the block runs as slowly as the next block up (auto: 16 with AVX-512, 8 with AVX2, else 1 = off)", channelMultiple, ortChannelBlock())
+  .option('--snap-iters <n>', 'retraining iterations of the --snap-to step', number('int'), 2000)
   .option('--finetune-epochs <n>', 'fine-tuning epochs of the pruned model', number('int'), 1)
+  .option('--latency-runs <n>', 'timed onnxruntime / engine runs per model and batch size', number('int'), 100)
   .option('--runs-dir <dir>', 'root of the run directories', './runs')
   .option('--json', 'print one JSON object with the results of both stages on stdout (default: off)')
   .action(async (o: import('./commands/pipeline.js').PipelineOptions) => {

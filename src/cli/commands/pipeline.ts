@@ -22,6 +22,9 @@ export interface PipelineOptions {
   backtrack: boolean;
   criterion: string;
   finetuneEpochs: number;
+  snapTo: number;
+  snapIters: number;
+  latencyRuns: number;
   runsDir: string;
   json?: boolean;
 }
@@ -54,7 +57,7 @@ export async function pipelineCommand(o: PipelineOptions): Promise<number> {
   say(`== 1/2 train ${o.arch} on ${o.dataset} (${o.epochs} epochs) ==`);
   const trained = await stage(['train', '--dataset', o.dataset, '--arch', o.arch, '--epochs', String(o.epochs), '--fraction', String(o.fraction), '--validation', String(o.validation), '--runs-dir', o.runsDir]);
   const checkpoint = join(String(trained.run), 'best.safetensors');
-  say(`\n== 2/2 prune ${checkpoint}: ${o.criterion}, global, L2 normalisation, retrain ${o.retrainIters} iterations per step, floor ${o.maxDrop} pp under the base ==`);
+  say(`\n== 2/2 prune ${checkpoint}: ${o.criterion}, global, L2 normalisation, retrain ${o.retrainIters} iterations per step, floor ${o.maxDrop} pp under the base${o.snapTo > 1 ? `, then onto multiples of ${o.snapTo} channels` : ''} ==`);
   const pruned = await stage([
     'prune',
     '--checkpoint', checkpoint,
@@ -67,7 +70,10 @@ export async function pipelineCommand(o: PipelineOptions): Promise<number> {
     '--max-drop', String(o.maxDrop),
     '--patience', String(o.patience),
     ...(o.backtrack ? ['--backtrack'] : []),
+    '--snap-to', String(o.snapTo),
+    '--snap-iters', String(o.snapIters),
     '--finetune-epochs', String(o.finetuneEpochs),
+    '--latency-runs', String(o.latencyRuns),
     '--runs-dir', o.runsDir,
   ]);
   // prune printed the before/after table (to stderr, as --json asks); repeat the headline.

@@ -3,7 +3,7 @@
 // --quick, on the data set or on --checkpoint are left undefined here and
 // resolved by the command (config.json holds the final values).
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { number, words } from '../parse-args.js';
+import { channelMultiple, number, words } from '../parse-args.js';
 
 export const STUDY_DATASETS = ['mnist-digits', 'mnist', 'fashion-mnist'] as const;
 
@@ -80,8 +80,8 @@ export function addStudyThesisOptions(cmd: Command): Command {
     .option('--table-patience <n>', 'Table 4.1: steps allowed below the floor before stopping; the smallest model that met the floor is kept (default: 2; --quick: 1)', int)
     .option('--no-table-backtrack', 'Table 4.1: stop at the floor instead of going back to the kept model and going on with half the step (down to one map)')
     .option('--table-max-steps <n>', 'Table 4.1: at most this many steps (default: 200; --quick: 3)', int)
-    .option('--table-snap-to <n>', "Table 4.1: after the loop, every layer down to its multiple of this in one retrained step, kept only if it meets the floor (16: onnxruntime's blocked convolutions on AVX-512, 8 on AVX2) (default: 1, off)", int)
-    .option('--table-snap-iters <n>', 'Table 4.1: retraining iterations of the --table-snap-to step (default: 1000; --quick: 3)', int)
+    .option('--table-snap-to <n|auto>', "Table 4.1: after the loop, every layer down to its multiple of this in one retrained step, kept only if it meets the floor (auto: onnxruntime's convolution block, 16 with AVX-512, 8 with AVX2) (default: 1, off)", channelMultiple)
+    .option('--table-snap-iters <n>', 'Table 4.1: retraining iterations of the --table-snap-to step (default: 2000; --quick: 3)', int)
     .option('--latency-runs <n>', 'Table 4.1: timed onnxruntime runs per model and batch size (default: 100; --quick: 3)', int)
     .option('--seed <n>', "random seed: initialisation, split, batch order, random criterion (default: 0, or the checkpoint's)", int)
     .option('--runs-dir <dir>', 'root of the run directories', './runs')

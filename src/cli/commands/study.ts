@@ -110,7 +110,7 @@ function resolveConfig(o: StudyRawOptions, ckptMeta: Record<string, unknown> | u
     scoreBatches: pick(o.scoreBatches, 10, 2),
     curveSamples: pick(o.curveSamples, 1000, 100),
     evalBatchSize: o.evalBatchSize,
-    table: { criterion: o.tableCriterion, maxDrop: pick(o.maxDrop, 0.3, 5), stepFraction: pick(o.tableStepFraction, 0.05, 0.25), patience: pick(o.tablePatience, 2, 1), backtrack: o.tableBacktrack !== false, maxSteps: pick(o.tableMaxSteps, 200, 3), snapTo: o.tableSnapTo ?? 1, snapIters: pick(o.tableSnapIters, 1000, 3), latencyRuns: pick(o.latencyRuns, 100, 3) },
+    table: { criterion: o.tableCriterion, maxDrop: pick(o.maxDrop, 0.3, 5), stepFraction: pick(o.tableStepFraction, 0.05, 0.25), patience: pick(o.tablePatience, 2, 1), backtrack: o.tableBacktrack !== false, maxSteps: pick(o.tableMaxSteps, 200, 3), snapTo: o.tableSnapTo ?? 1, snapIters: pick(o.tableSnapIters, 2000, 3), latencyRuns: pick(o.latencyRuns, 100, 3) },
     seed,
     quick: q,
   };
