@@ -187,7 +187,14 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
     // Onto the channel grid: each layer down to its multiple of snapTo, retrained, kept only if it meets the floor.
     let snapped: string | null = null;
     if (o.snapTo > 1 && !interrupted) {
-      const snap = await snapToGrid(result.best, { train: trainLoader, eval: evalLoader, classes }, opts, { to: o.snapTo, iters: o.snapIters }, { shouldStop: () => interrupted });
+      const snap = await snapToGrid(result.best, { train: trainLoader, eval: evalLoader, classes }, opts, { to: o.snapTo, iters: o.snapIters }, {
+        shouldStop: () => interrupted,
+        onRetrain: (_step, iter, iters, loss) => {
+          if (iter === 1) bar = new ProgressBar({ total: iters, label: `snap to ${o.snapTo} retrain`, unit: 'it' });
+          bar?.tick(1, `loss ${loss.toFixed(4)}`);
+          if (iter === iters) bar?.finish();
+        },
+      });
       const rec = snap.record;
       if (snap.model && rec) {
         result.best.dispose();

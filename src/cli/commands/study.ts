@@ -249,7 +249,8 @@ function planLines(plan: StudyPlan, baseIterations: number, table: boolean): str
 
 function printTable41(say: (s: string) => void, t: Table41, floorSplit: string): void {
   const names = { base: 'base', pruned: 'pruned', scratch: 'from scratch' } as const;
-  say(`\nTable 4.1 (accuracy on the test split; floor ${pct(t.floor, 3)} % on the ${floorSplit} split, kept step ${t.keptStep}):`);
+  const snap = t.snap ? `; grid step to multiples of ${t.snap.to} (${t.snap.step.layers}): ${pct(t.snap.step.accuracy)} %, ${t.snap.kept ? 'kept' : 'under the floor, not kept'}` : '';
+  say(`\nTable 4.1 (accuracy on the test split; floor ${pct(t.floor, 3)} % on the ${floorSplit} split, kept step ${t.keptStep}${snap}):`);
   say(
     renderTable(
       ['model', 'test acc %', 'loss pp', `${floorSplit} acc %`, 'params', 'params x', 'MACs', 'MACs x', 'ort b1 ms', 'b1 x', 'ort b64 ms', 'b64 x'],
@@ -275,6 +276,8 @@ function summaryOf(x: { runPath: string; version: number; dataset: string; floor
     protocol_criteria: x.result.protocolCriteria,
     floor: t?.floor ?? null,
     kept_step: t?.keptStep ?? null,
+    snap: t?.snap ? { to: t.snap.to, iters: t.snap.iters, kept: t.snap.kept, layers: t.snap.step.layers, floor_acc: t.snap.step.accuracy } : null,
+    channels: t?.channels ?? null,
     base_test_acc: x.baseTest,
     pruned_test_acc: row('pruned')?.test_accuracy ?? null,
     scratch_test_acc: row('scratch')?.test_accuracy ?? null,
