@@ -80,7 +80,7 @@ export function addStudyThesisOptions(cmd: Command): Command {
     .option('--table-patience <n>', 'Table 4.1: steps allowed below the floor before stopping; the smallest model that met the floor is kept (default: 2; --quick: 1)', int)
     .option('--no-table-backtrack', 'Table 4.1: stop at the floor instead of going back to the kept model and going on with half the step (down to one map)')
     .option('--table-max-steps <n>', 'Table 4.1: at most this many steps (default: 200; --quick: 3)', int)
-    .option('--table-snap-to <n|auto>', "Table 4.1: after the loop, every layer down to its multiple of this in one retrained step, kept only if it meets the floor (auto: onnxruntime's convolution block, 16 with AVX-512, 8 with AVX2) (default: 1, off)", channelMultiple)
+    .option('--table-snap-to <n|auto>', "Table 4.1: after the loop, every layer down to its multiple of this in one retrained step, kept only if it meets the floor (auto: onnxruntime's convolution block, 16 with AVX-512, 8 with AVX2; 1: off) (default: auto)", channelMultiple)
     .option('--table-snap-iters <n>', 'Table 4.1: retraining iterations of the --table-snap-to step (default: 2000; --quick: 3)', int)
     .option('--latency-runs <n>', 'Table 4.1: timed onnxruntime runs per model and batch size (default: 100; --quick: 3)', int)
     .option('--seed <n>', "random seed: initialisation, split, batch order, random criterion (default: 0, or the checkpoint's)", int)

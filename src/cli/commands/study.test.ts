@@ -9,6 +9,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, isPng, lastJson } from '../testing.js';
 import { tempDir } from '../../data/testing.js';
+import { ortChannelBlock } from '../../measure/index.js';
 
 test('slimnet study thesis --quick: Ctrl-C keeps the finished curves, --version resumes, and the run directory holds the report', async (t) => {
   const dir = tempDir(t, 'slimnet-study-cli-');
@@ -39,6 +40,11 @@ test('slimnet study thesis --quick: Ctrl-C keeps the finished curves, --version 
     assert.equal(typeof j[k], 'number', k);
   }
   assert.equal(j.curves, 83);
+  // Table 4.1 ends with the grid step onto this CPU's onnxruntime block (none to take without a blocked layout).
+  assert.equal(typeof j.channels, 'object');
+  const block = ortChannelBlock();
+  if (block === 1) assert.equal(j.snap, null);
+  else if (j.snap !== null) assert.equal((j.snap as { to: number }).to, block);
   assert.equal(j.interrupted, false);
   assert.equal(j.run, run);
   assert.match(r.stderr, /from scratch\s+\d/);

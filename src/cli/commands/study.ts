@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { DataLoader, DataError, fraction as takeFraction, loadDataset, type DatasetName } from '../../data/index.js';
 import { GraphError, Model, loadCheckpoint, saveCheckpoint, summarize, type LoadedCheckpoint } from '../../graph/index.js';
-import { LatencyError } from '../../measure/index.js';
+import { LatencyError, ortChannelBlock } from '../../measure/index.js';
 import { buildArch } from '../../models/index.js';
 import { NORMS, PruneError, criterionNames, type Norm } from '../../prune/index.js';
 import { PlotError } from '../../report/plot.js';
@@ -110,7 +110,7 @@ function resolveConfig(o: StudyRawOptions, ckptMeta: Record<string, unknown> | u
     scoreBatches: pick(o.scoreBatches, 10, 2),
     curveSamples: pick(o.curveSamples, 1000, 100),
     evalBatchSize: o.evalBatchSize,
-    table: { criterion: o.tableCriterion, maxDrop: pick(o.maxDrop, 0.3, 5), stepFraction: pick(o.tableStepFraction, 0.05, 0.25), patience: pick(o.tablePatience, 2, 1), backtrack: o.tableBacktrack !== false, maxSteps: pick(o.tableMaxSteps, 200, 3), snapTo: o.tableSnapTo ?? 1, snapIters: pick(o.tableSnapIters, 2000, 3), latencyRuns: pick(o.latencyRuns, 100, 3) },
+    table: { criterion: o.tableCriterion, maxDrop: pick(o.maxDrop, 0.3, 5), stepFraction: pick(o.tableStepFraction, 0.05, 0.25), patience: pick(o.tablePatience, 2, 1), backtrack: o.tableBacktrack !== false, maxSteps: pick(o.tableMaxSteps, 200, 3), snapTo: o.tableSnapTo ?? ortChannelBlock(), snapIters: pick(o.tableSnapIters, 2000, 3), latencyRuns: pick(o.latencyRuns, 100, 3) },
     seed,
     quick: q,
   };
