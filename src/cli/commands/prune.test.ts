@@ -33,9 +33,13 @@ test('slimnet prune: a trained checkpoint becomes a smaller model with its run d
     model.dispose();
 
     // --snap-to 2: after the loop every layer goes down to an even count (the floor here always holds).
-    const sn = await cli(['prune', '--checkpoint', ckpt, '--criterion', 'l1', '--protocol', 'none', '--step-fraction', '0.2', '--max-steps', '1', '--min-accuracy', '0.01', '--snap-to', '2', '--snap-iters', '2', '--latency-runs', '2', '--runs-dir', dir, '--json']);
+    const sn = await cli(['prune', '--checkpoint', ckpt, '--criterion', 'l1', '--protocol', 'none', '--step-fraction', '0.2', '--max-steps', '1', '--min-accuracy', '0.01', '--snap-to', '2', '--snap-iters', '2', '--finetune-epochs', '1', '--latency-runs', '2', '--runs-dir', dir, '--json']);
     assert.equal(sn.code, 0, sn.stderr);
-    const sj = lastJson(sn.stdout) as { snap: string; channels: Record<string, [number, number]> };
+    const sj = lastJson(sn.stdout) as { snap: string; channels: Record<string, [number, number]>; pruned_acc: number; finetune: { epochs: number; before_acc: number; after_acc: number; kept: boolean } };
+    // Fine-tuning is kept only if it does not lower the accuracy on the floor's split.
+    assert.equal(sj.finetune.epochs, 1);
+    assert.equal(sj.finetune.kept, sj.finetune.after_acc >= sj.finetune.before_acc);
+    assert.equal(sj.pruned_acc, Math.max(sj.finetune.before_acc, sj.finetune.after_acc));
     assert.match(sj.snap, /^onto multiples of 2/);
     const afters = Object.entries(sj.channels).filter(([layer]) => layer !== 'fc2');
     assert.ok(afters.every(([, [, after]]) => after % 2 === 0), JSON.stringify(sj.channels));

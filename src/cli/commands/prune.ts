@@ -207,16 +207,32 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
       }
       say(`snap to ${o.snapTo} channels: ${snapped}`);
     }
-    let pruned = result.best;
-    // Optional fine-tuning of the kept model.
+    const pruned = result.best;
+    // Optional fine-tuning of the kept model. It is kept only if it does not
+    // lower the accuracy on the floor's split: the model before it met the floor,
+    // and an epoch of Adam on a small network near its limit can overshoot.
+    let finetune: { epochs: number; before_acc: number; after_acc: number; kept: boolean } | null = null;
     if (o.finetuneEpochs > 0) {
-      const trainer = new Trainer({ model: pruned, optimizer: new Adam(pruned.parameters(), { lr: o.lr }) });
-      for (let e = 0; e < o.finetuneEpochs && !interrupted; e++) {
-        const fbar = new ProgressBar({ total: trainLoader.length, label: `fine-tune ${e + 1}/${o.finetuneEpochs}`, unit: 'batches' });
-        trainer.callbacks.push({ onStepEnd: () => fbar.tick(1) });
-        await trainer.fit(trainLoader, { epochs: e + 1 });
-        trainer.callbacks.pop();
-        fbar.finish();
+      pruned.eval();
+      const beforeFt = await evaluate(pruned, evalLoader, classes);
+      const saved = pruned.stateDict();
+      try {
+        const trainer = new Trainer({ model: pruned, optimizer: new Adam(pruned.parameters(), { lr: o.lr }) });
+        for (let e = 0; e < o.finetuneEpochs && !interrupted; e++) {
+          const fbar = new ProgressBar({ total: trainLoader.length, label: `fine-tune ${e + 1}/${o.finetuneEpochs}`, unit: 'batches' });
+          trainer.callbacks.push({ onStepEnd: () => fbar.tick(1) });
+          await trainer.fit(trainLoader, { epochs: e + 1 });
+          trainer.callbacks.pop();
+          fbar.finish();
+        }
+        pruned.eval();
+        const afterFt = await evaluate(pruned, evalLoader, classes);
+        const kept = afterFt.accuracy >= beforeFt.accuracy;
+        if (!kept) pruned.loadStateDict(saved);
+        finetune = { epochs: o.finetuneEpochs, before_acc: beforeFt.accuracy, after_acc: afterFt.accuracy, kept };
+        say(`fine-tuning ${o.finetuneEpochs} epoch${o.finetuneEpochs === 1 ? '' : 's'}: ${evalName} accuracy ${pct(beforeFt.accuracy)} -> ${pct(afterFt.accuracy)} %${kept ? '' : '; lower, so the weights from before it are kept'}`);
+      } finally {
+        for (const t of Object.values(saved)) t.dispose();
       }
     }
     pruned.eval();
@@ -277,6 +293,7 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
       kept_step: result.bestStep,
       stop_reason: result.stopReason,
       snap: snapped,
+      finetune,
       floor: floor ?? null,
       base_acc: baseEval.accuracy,
       pruned_acc: after.accuracy,

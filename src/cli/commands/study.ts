@@ -241,6 +241,7 @@ function optionsForReport(c: StudyConfig): Record<string, unknown> {
 function planLines(plan: StudyPlan, baseIterations: number, table: boolean): string[] {
   const cal = plan.calibration;
   const base = baseIterations > 0 ? `, plus about ${duration((baseIterations * cal.iterMs) / 1000)} to train the base` : '';
+  if (plan.curves === 0) return [`grid: no curves in these --parts${table ? '; Table 4.1 only' : ''}${base ? ` (${base.slice(2)})` : ''}`];
   return [
     `grid: ${plan.curves} curves, ${plan.steps.toLocaleString('en-US')} pruning steps, ${plan.retrainIterations.toLocaleString('en-US')} retraining iterations (${plan.families.map((f) => `${f.family} ${f.curves} curves / ${f.steps} steps`).join(', ')})`,
     `estimate: at most ${duration(plan.estimatedSeconds)} for the grid at the base model's speed (${cal.iterMs.toFixed(1)} ms per training iteration, ${cal.evalMs.toFixed(0)} ms per curve evaluation; pruned models are faster and the ETA adapts)${base}${table ? ', plus Table 4.1 (pruning to the floor, training from scratch, latency)' : ''}`,
