@@ -86,7 +86,7 @@ export interface Table41Hooks {
   onStep?(r: StepRecord): void;
   onRetrain?(step: number, iteration: number, iterations: number, loss: number): void;
   onScratch?: RecipeHooks['onIteration'];
-  /** A phase starts ('prune', 'scratch', 'latency'), for logs. */
+  /** A phase starts ('prune', 'snap', 'scratch', 'latency'), for logs. */
   onPhase?(phase: 'prune' | 'snap' | 'scratch' | 'latency', detail: string): void;
   shouldStop?(): boolean;
 }
