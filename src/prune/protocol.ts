@@ -101,6 +101,8 @@ export interface PruneHooks {
   onRetrain?(step: number, iter: number, iters: number, loss: number): void;
   /** Polled between steps and retraining iterations (e.g. Ctrl-C). */
   shouldStop?(): boolean;
+  /** A new smallest model met the floor. The model stays the loop's: clone it to keep it. */
+  onKept?(step: number, model: Model, record: StepRecord): void;
 }
 
 export async function measure(model: Model, data: PruneData): Promise<ModelStats & { metrics: Metrics }> {
@@ -244,6 +246,7 @@ export async function prune(model: Model, data: PruneData, o: PruneOptions, hook
       bestStep = step;
       bestRemoved = removedTotal;
       bestOnce = onceScores;
+      hooks.onKept?.(step, best, rec);
       if (o.targetParamsX !== undefined && rec.params_x >= o.targetParamsX) {
         stopReason = `parameter target ${o.targetParamsX}x reached`;
         break;

@@ -48,3 +48,82 @@ export async function snapToGrid(model: Model, data: PruneData, base: PruneOptio
   result.best.dispose();
   return { model: null, record };
 }
+
+/** Channel counts of a kept model once on the grid: each group down to its multiple (a group under one block stays). */
+export function gridTarget(channels: Readonly<Record<string, number>>, to: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(channels).map(([g, n]) => [g, n >= to ? Math.floor(n / to) * to : n]));
+}
+
+/**
+ * Collects grid-step candidates along the loop's kept path (PruneHooks.onKept):
+ * the smallest kept model for each distinct grid target, the last `limit`
+ * targets. The model nearest the floor may have no slack left for the grid
+ * step, while a slightly larger one, whose grid target keeps a layer one block
+ * wider, does. Owns its clones: dispose() when done.
+ */
+export class SnapCandidates {
+  private readonly list: { step: number; key: string; channels: Record<string, number>; model: Model }[] = [];
+
+  constructor(
+    private readonly to: number,
+    private readonly limit: number,
+  ) {}
+
+  /** Pass as the loop's onKept hook. */
+  readonly onKept = (step: number, model: Model, record: StepRecord): void => {
+    const key = JSON.stringify(gridTarget(record.channels, this.to));
+    const last = this.list[this.list.length - 1];
+    // Same target as the previous kept model: the newer one is smaller, hence nearer the target.
+    if (last && last.key === key) {
+      last.model.dispose();
+      this.list.pop();
+    }
+    this.list.push({ step, key, channels: { ...record.channels }, model: model.clone() });
+    while (this.list.length > this.limit) this.list.shift()!.model.dispose();
+  };
+
+  /** Smallest first. */
+  get candidates(): readonly { step: number; channels: Record<string, number>; model: Model }[] {
+    return [...this.list].reverse();
+  }
+
+  dispose(): void {
+    for (const c of this.list) c.model.dispose();
+    this.list.length = 0;
+  }
+}
+
+export interface SnapAttempt {
+  /** The kept step the attempt started from. */
+  from: number;
+  /** The grid step, or undefined when that model was already on the grid. */
+  record?: StepRecord;
+  kept: boolean;
+}
+
+export interface SnapSearchResult {
+  /** The first snapped model that met the floor (owned by the caller), else null. */
+  model: Model | null;
+  /** Every attempt, smallest starting model first. */
+  attempts: SnapAttempt[];
+}
+
+/**
+ * The grid step from each candidate in turn, smallest first, until one meets
+ * the floor. A candidate already on the grid is taken as it is (it met the
+ * floor when the loop kept it).
+ */
+export async function snapSearch(candidates: readonly { step: number; model: Model }[], data: PruneData, base: PruneOptions, snap: SnapOptions, hooks: PruneHooks = {}): Promise<SnapSearchResult> {
+  const attempts: SnapAttempt[] = [];
+  for (const c of candidates) {
+    if (hooks.shouldStop?.()) break;
+    const r = await snapToGrid(c.model, data, base, snap, hooks);
+    if (!r.record) {
+      attempts.push({ from: c.step, kept: true });
+      return { model: c.model.clone(), attempts };
+    }
+    attempts.push({ from: c.step, record: r.record, kept: r.model !== null });
+    if (r.model) return { model: r.model, attempts };
+  }
+  return { model: null, attempts };
+}

@@ -5,7 +5,7 @@
 // accuracy, parameters, MACs and measured onnxruntime latency.
 import { Model, summarize } from '../graph/index.js';
 import { compareLatency, type SpeedupReport } from '../measure/index.js';
-import { prune, snapToGrid, type Norm, type PruneOptions, type Protocol, type StepRecord } from '../prune/index.js';
+import { prune, snapSearch, SnapCandidates, type Norm, type PruneOptions, type Protocol, type StepRecord } from '../prune/index.js';
 import { evaluate, type BatchSource } from '../train/index.js';
 import { baseChannels } from './curve.js';
 import { trainForIterations, type Recipe, type RecipeHooks } from './recipe.js';
@@ -29,6 +29,8 @@ export interface Table41Options {
   snapTo: number;
   /** Retraining iterations of the snap step. */
   snapIters: number;
+  /** Grid steps tried at most: from the kept model, then from larger kept models with another grid target. */
+  snapTries: number;
   lr: number;
   scoreBatches: number;
   minChannels: number;
@@ -75,7 +77,7 @@ export interface Table41 {
   /** Maps per layer of the pruned architecture. */
   channels: Record<string, number>;
   /** The grid step, when one was asked for and some layer was off the grid. */
-  snap?: { to: number; iters: number; kept: boolean; step: StepRecord };
+  snap?: { to: number; iters: number; kept: boolean; step: StepRecord; from: number; tries: number };
   scratchSeconds: number;
   /** The pruned model and its from-scratch twin, owned by the caller. */
   pruned: Model;
@@ -112,26 +114,23 @@ export async function table41(base: Model, data: Table41Data, o: Table41Options,
     scoreBatches: o.scoreBatches,
     seed: o.seed,
   };
+  const candidates = o.snapTo > 1 ? new SnapCandidates(o.snapTo, o.snapTries) : undefined;
   const result = await prune(
     base,
     { train: data.train, eval: data.floor, classes: data.classes },
     opts,
-    { onStep: hooks.onStep, onRetrain: hooks.onRetrain, shouldStop: hooks.shouldStop },
+    { onStep: hooks.onStep, onRetrain: hooks.onRetrain, shouldStop: hooks.shouldStop, onKept: candidates?.onKept },
   );
   let pruned = result.best;
   let scratch: Model | undefined;
   let snap: Table41['snap'];
   try {
-    if (o.snapTo > 1 && !hooks.shouldStop?.()) {
-      hooks.onPhase?.('snap', `every layer down to its multiple of ${o.snapTo}, ${o.snapIters} retraining iterations`);
-      const s = await snapToGrid(
-        pruned,
-        { train: data.train, eval: data.floor, classes: data.classes },
-        opts,
-        { to: o.snapTo, iters: o.snapIters },
-        { onRetrain: hooks.onRetrain, shouldStop: hooks.shouldStop },
-      );
-      if (s.record) snap = { to: o.snapTo, iters: o.snapIters, kept: s.model !== null, step: s.record };
+    if (candidates && !hooks.shouldStop?.()) {
+      hooks.onPhase?.('snap', `every layer down to its multiple of ${o.snapTo}, ${o.snapIters} retraining iterations, from the kept model or up to ${o.snapTries - 1} larger ones`);
+      const s = await snapSearch(candidates.candidates, { train: data.train, eval: data.floor, classes: data.classes }, opts, { to: o.snapTo, iters: o.snapIters }, { onRetrain: hooks.onRetrain, shouldStop: hooks.shouldStop });
+      // The last attempt tells: the one that met the floor, or the largest starting model's failure.
+      const last = s.attempts[s.attempts.length - 1];
+      if (last?.record) snap = { to: o.snapTo, iters: o.snapIters, kept: last.kept, step: last.record, from: last.from, tries: s.attempts.length };
       if (s.model) {
         pruned.dispose();
         pruned = s.model;
@@ -186,5 +185,7 @@ export async function table41(base: Model, data: Table41Data, o: Table41Options,
     pruned.dispose();
     scratch?.dispose();
     throw e;
+  } finally {
+    candidates?.dispose();
   }
 }

@@ -24,6 +24,7 @@ export interface PipelineOptions {
   finetuneEpochs: number;
   snapTo: number;
   snapIters: number;
+  snapTries: number;
   latencyRuns: number;
   runsDir: string;
   json?: boolean;
@@ -72,6 +73,7 @@ export async function pipelineCommand(o: PipelineOptions): Promise<number> {
     ...(o.backtrack ? ['--backtrack'] : []),
     '--snap-to', String(o.snapTo),
     '--snap-iters', String(o.snapIters),
+    '--snap-tries', String(o.snapTries),
     '--finetune-epochs', String(o.finetuneEpochs),
     '--latency-runs', String(o.latencyRuns),
     '--runs-dir', o.runsDir,

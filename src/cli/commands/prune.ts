@@ -13,7 +13,7 @@ import { DataLoader, type Dataset } from '../../data/index.js';
 import { Model, loadCheckpoint, saveCheckpoint, summarize } from '../../graph/index.js';
 import { saveOnnx } from '../../export/onnx/export.js';
 import { compareLatency, type CompareLatencyResult } from '../../measure/index.js';
-import { DependencyGraph, NORMS, PROTOCOLS, REDUCES, SCOPES, criterionNames, prune, snapToGrid, type PruneOptions, type PruneResult, type StepRecord } from '../../prune/index.js';
+import { DependencyGraph, NORMS, PROTOCOLS, REDUCES, SCOPES, criterionNames, prune, snapSearch, SnapCandidates, type PruneOptions, type PruneResult, type StepRecord } from '../../prune/index.js';
 import { linePlot, savePlot } from '../../report/plot.js';
 import { RUN_FILES, RunLog, configurationDir, createVersionDir, writeJson } from '../../runs/index.js';
 import { Adam, Trainer, evaluate, type Metrics } from '../../train/index.js';
@@ -47,6 +47,7 @@ export interface PruneCliOptions {
   backtrack?: boolean;
   snapTo: number;
   snapIters: number;
+  snapTries: number;
   layers?: string;
   exclude?: string;
   minChannels: number;
@@ -79,6 +80,7 @@ function check(o: PruneCliOptions): void {
   if (o.maxDrop !== undefined && !(o.maxDrop >= 0 && o.maxDrop < 100)) throw new UsageError(`--max-drop is in percentage points, e.g. 0.3; got ${o.maxDrop}`);
   if (!(Number.isInteger(o.snapTo) && o.snapTo >= 1)) throw new UsageError(`--snap-to must be a positive integer, got ${o.snapTo}`);
   if (!(Number.isInteger(o.snapIters) && o.snapIters >= 1)) throw new UsageError(`--snap-iters must be a positive integer, got ${o.snapIters}`);
+  if (!(Number.isInteger(o.snapTries) && o.snapTries >= 1)) throw new UsageError(`--snap-tries must be a positive integer, got ${o.snapTries}`);
   if (!(Number.isInteger(o.patience) && o.patience >= 0)) throw new UsageError(`--patience must be a non-negative integer, got ${o.patience}`);
   if (!(o.stepFraction > 0 && o.stepFraction <= 1)) throw new UsageError(`--step-fraction must be in (0, 1], got ${o.stepFraction}`);
   for (const [flag, v] of [['retrain-iters', o.retrainIters], ['batch-size', o.batchSize], ['min-channels', o.minChannels], ['round-to', o.roundTo], ['score-batches', o.scoreBatches], ['latency-runs', o.latencyRuns]] as const) {
@@ -120,6 +122,8 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
   };
   process.on('SIGINT', onSigint);
   let result: PruneResult | undefined;
+  // The grid step's starting points along the kept path (clones, freed in finally).
+  const snapCandidates = o.snapTo > 1 ? new SnapCandidates(o.snapTo, o.snapTries) : undefined;
   try {
     say(`run ${rel(runPath)} (version ${version})`);
     say(`data: ${data.dataset}: ${data.train.length} train / ${data.validation?.length ?? 0} validation / ${data.test.length} test; decisions on the ${evalName} split`);
@@ -166,6 +170,7 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
     const stepsCsv: string[] = ['step,from,layers,removed,share_removed,params,macs,params_x,macs_x,accuracy,balanced_accuracy,meets_floor,seconds'];
     result = await prune(base, { train: trainLoader, eval: evalLoader, classes }, opts, {
       shouldStop: () => interrupted,
+      onKept: snapCandidates?.onKept,
       onRetrain: (step, iter, iters, loss) => {
         if (iter === 1) bar = new ProgressBar({ total: iters, label: `step ${step} retrain`, unit: 'it' });
         bar?.tick(1, `loss ${loss.toFixed(4)}`);
@@ -184,10 +189,11 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
     say(`\n${renderTable(headers, result.history.map(rowOf))}`);
     say(`stopped: ${result.stopReason}; kept step ${result.bestStep} (the smallest model that met the floor)`);
 
-    // Onto the channel grid: each layer down to its multiple of snapTo, retrained, kept only if it meets the floor.
+    // Onto the channel grid: each layer down to its multiple of snapTo, retrained, kept only if it meets the floor;
+    // from the kept model, else from the next larger kept models with another grid target.
     let snapped: string | null = null;
-    if (o.snapTo > 1 && !interrupted) {
-      const snap = await snapToGrid(result.best, { train: trainLoader, eval: evalLoader, classes }, opts, { to: o.snapTo, iters: o.snapIters }, {
+    if (snapCandidates && !interrupted) {
+      const search = await snapSearch(snapCandidates.candidates, { train: trainLoader, eval: evalLoader, classes }, opts, { to: o.snapTo, iters: o.snapIters }, {
         shouldStop: () => interrupted,
         onRetrain: (_step, iter, iters, loss) => {
           if (iter === 1) bar = new ProgressBar({ total: iters, label: `snap to ${o.snapTo} retrain`, unit: 'it' });
@@ -195,16 +201,18 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
           if (iter === iters) bar?.finish();
         },
       });
-      const rec = snap.record;
-      if (snap.model && rec) {
+      snapCandidates.dispose();
+      const tried = search.attempts.map((t) =>
+        t.record ? `from step ${t.from}: ${t.record.layers} gave ${evalName} accuracy ${pct(t.record.accuracy)} %${t.kept ? ', kept' : ', under the floor'}` : `step ${t.from} is on the grid already, kept`,
+      );
+      if (search.model) {
         result.best.dispose();
-        result = { ...result, best: snap.model };
-        snapped = `onto multiples of ${o.snapTo} (${rec.layers}), ${o.snapIters} retraining iterations: ${evalName} accuracy ${pct(rec.accuracy)} %`;
-      } else {
-        snapped = rec
-          ? `not kept: ${rec.layers} gave ${evalName} accuracy ${pct(rec.accuracy)} %, under the floor`
-          : 'nothing to do: every layer is on the grid (or would fall under --min-channels)';
+        result = { ...result, best: search.model };
       }
+      snapped =
+        search.attempts.length === 0
+          ? 'nothing to do: no step met the floor'
+          : `${search.model ? 'onto' : 'not kept: none of'} multiples of ${o.snapTo} (${o.snapIters} retraining iterations) — ${tried.join('; ')}`;
       say(`snap to ${o.snapTo} channels: ${snapped}`);
     }
     const pruned = result.best;
@@ -324,6 +332,7 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
   } finally {
     process.off('SIGINT', onSigint);
     result?.best.dispose();
+    snapCandidates?.dispose();
     base.dispose();
     await Promise.all([trainLoader.close(), evalLoader.close(), testLoader.close()]);
   }

@@ -36,6 +36,7 @@ export interface StudyRawOptions {
   tableBacktrack?: boolean;
   tableSnapTo?: number;
   tableSnapIters?: number;
+  tableSnapTries?: number;
   latencyRuns?: number;
   seed?: number;
   runsDir: string;
@@ -82,6 +83,7 @@ export function addStudyThesisOptions(cmd: Command): Command {
     .option('--table-max-steps <n>', 'Table 4.1: at most this many steps (default: 200; --quick: 3)', int)
     .option('--table-snap-to <n|auto>', "Table 4.1: after the loop, every layer down to its multiple of this in one retrained step, kept only if it meets the floor (auto: onnxruntime's convolution block, 16 with AVX-512, 8 with AVX2; 1: off) (default: auto)", channelMultiple)
     .option('--table-snap-iters <n>', 'Table 4.1: retraining iterations of the --table-snap-to step (default: 2000; --quick: 3)', int)
+    .option('--table-snap-tries <n>', 'Table 4.1: grid steps tried at most, from the kept model, then from larger kept models with another grid target (default: 3)', int)
     .option('--latency-runs <n>', 'Table 4.1: timed onnxruntime runs per model and batch size (default: 100; --quick: 3)', int)
     .option('--seed <n>', "random seed: initialisation, split, batch order, random criterion (default: 0, or the checkpoint's)", int)
     .option('--runs-dir <dir>', 'root of the run directories', './runs')

@@ -69,7 +69,7 @@ export interface StudyConfig {
   scoreBatches: number;
   curveSamples: number;
   evalBatchSize: number;
-  table: { criterion: string; maxDrop: number; stepFraction: number; patience: number; backtrack: boolean; maxSteps: number; snapTo: number; snapIters: number; latencyRuns: number };
+  table: { criterion: string; maxDrop: number; stepFraction: number; patience: number; backtrack: boolean; maxSteps: number; snapTo: number; snapIters: number; snapTries: number; latencyRuns: number };
   seed: number;
   quick: boolean;
 }
@@ -110,7 +110,7 @@ function resolveConfig(o: StudyRawOptions, ckptMeta: Record<string, unknown> | u
     scoreBatches: pick(o.scoreBatches, 10, 2),
     curveSamples: pick(o.curveSamples, 1000, 100),
     evalBatchSize: o.evalBatchSize,
-    table: { criterion: o.tableCriterion, maxDrop: pick(o.maxDrop, 0.3, 5), stepFraction: pick(o.tableStepFraction, 0.05, 0.25), patience: pick(o.tablePatience, 2, 1), backtrack: o.tableBacktrack !== false, maxSteps: pick(o.tableMaxSteps, 200, 3), snapTo: o.tableSnapTo ?? ortChannelBlock(), snapIters: pick(o.tableSnapIters, 2000, 3), latencyRuns: pick(o.latencyRuns, 100, 3) },
+    table: { criterion: o.tableCriterion, maxDrop: pick(o.maxDrop, 0.3, 5), stepFraction: pick(o.tableStepFraction, 0.05, 0.25), patience: pick(o.tablePatience, 2, 1), backtrack: o.tableBacktrack !== false, maxSteps: pick(o.tableMaxSteps, 200, 3), snapTo: o.tableSnapTo ?? ortChannelBlock(), snapIters: pick(o.tableSnapIters, 2000, 3), snapTries: o.tableSnapTries ?? 3, latencyRuns: pick(o.latencyRuns, 100, 3) },
     seed,
     quick: q,
   };
@@ -137,6 +137,7 @@ function check(c: StudyConfig): void {
     ['table-max-steps', c.table.maxSteps],
     ['table-snap-to', c.table.snapTo],
     ['table-snap-iters', c.table.snapIters],
+    ['table-snap-tries', c.table.snapTries],
     ['latency-runs', c.table.latencyRuns],
     ...c.retrainIters.map((n): [string, number] => ['retrain-iters', n]),
   ];
@@ -198,7 +199,7 @@ function openStudy(o: StudyRawOptions, fromCli: readonly string[]): Opened {
   if (prev?.status === 'complete') return { kind: 'complete', runPath, version: o.version };
   const saved = readJson<StudyConfig>(join(runPath, RUN_FILES.config));
   // Studies saved before the grid step existed ran without it.
-  const config: StudyConfig = { ...saved, table: { ...saved.table, snapTo: saved.table.snapTo ?? 1, snapIters: saved.table.snapIters ?? 1000 } };
+  const config: StudyConfig = { ...saved, table: { ...saved.table, snapTo: saved.table.snapTo ?? 1, snapIters: saved.table.snapIters ?? 1000, snapTries: saved.table.snapTries ?? 1 } };
   const results = join(runPath, STUDY_FILES.results);
   const done = existsSync(results) ? readCurves(results).filter((c) => c.complete) : [];
   return { kind: 'resume', config, ckpt: config.checkpoint ? loadCheckpoint(config.checkpoint) : undefined, runPath, version: o.version, done };
@@ -217,7 +218,7 @@ function thesisOptions(c: StudyConfig, done: readonly Curve[]): ThesisOptions {
     scoreBatches: c.scoreBatches,
     minChannels: 1,
     seed: c.seed,
-    table: { criterion: c.table.criterion, norm: 'l2', protocol: 'retrain', maxDrop: c.table.maxDrop, stepFraction: c.table.stepFraction, patience: c.table.patience, backtrack: c.table.backtrack, maxSteps: c.table.maxSteps, snapTo: c.table.snapTo, snapIters: c.table.snapIters, latencyRuns: c.table.latencyRuns, recipe: c.recipe },
+    table: { criterion: c.table.criterion, norm: 'l2', protocol: 'retrain', maxDrop: c.table.maxDrop, stepFraction: c.table.stepFraction, patience: c.table.patience, backtrack: c.table.backtrack, maxSteps: c.table.maxSteps, snapTo: c.table.snapTo, snapIters: c.table.snapIters, snapTries: c.table.snapTries, latencyRuns: c.table.latencyRuns, recipe: c.recipe },
     done,
   };
 }
@@ -232,7 +233,7 @@ function optionsForReport(c: StudyConfig): Record<string, unknown> {
     'steps per curve (none / retrain)': `${c.points} / ${c.retrainPoints}`,
     retraining: `Adam lr ${c.recipe.lr}, batch ${c.recipe.batchSize}`,
     'score batches': c.scoreBatches,
-    'Table 4.1': `${t.criterion}, global, l2, retrain ${Math.max(...c.retrainIters)}, ${t.stepFraction * 100} % of the removable maps per step, floor ${t.maxDrop} pp (patience ${t.patience} steps${t.backtrack ? ', then back to the kept model with half the step' : ''}), at most ${t.maxSteps} steps${t.snapTo > 1 ? `, then every layer down to its multiple of ${t.snapTo} (${t.snapIters} retraining iterations, kept if it meets the floor)` : ''}`,
+    'Table 4.1': `${t.criterion}, global, l2, retrain ${Math.max(...c.retrainIters)}, ${t.stepFraction * 100} % of the removable maps per step, floor ${t.maxDrop} pp (patience ${t.patience} steps${t.backtrack ? ', then back to the kept model with half the step' : ''}), at most ${t.maxSteps} steps${t.snapTo > 1 ? `, then every layer down to its multiple of ${t.snapTo} (${t.snapIters} retraining iterations, kept if it meets the floor; up to ${t.snapTries} starting models)` : ''}`,
     seed: c.seed,
     quick: c.quick,
   };
@@ -277,7 +278,7 @@ function summaryOf(x: { runPath: string; version: number; dataset: string; floor
     protocol_criteria: x.result.protocolCriteria,
     floor: t?.floor ?? null,
     kept_step: t?.keptStep ?? null,
-    snap: t?.snap ? { to: t.snap.to, iters: t.snap.iters, kept: t.snap.kept, layers: t.snap.step.layers, floor_acc: t.snap.step.accuracy } : null,
+    snap: t?.snap ? { to: t.snap.to, iters: t.snap.iters, kept: t.snap.kept, from: t.snap.from, tries: t.snap.tries, layers: t.snap.step.layers, floor_acc: t.snap.step.accuracy } : null,
     channels: t?.channels ?? null,
     base_test_acc: x.baseTest,
     pruned_test_acc: row('pruned')?.test_accuracy ?? null,
