@@ -23,8 +23,10 @@ test('SnapCandidates keeps the smallest model per grid target, the last few targ
   kept(3, { conv: 30 }); // target 16
   kept(4, { conv: 17 }); // target 16: replaces step 3
   assert.deepEqual(c.candidates.map((x) => x.step), [4, 2]);
-  kept(5, { conv: 15 }); // target 15 (under one block): a third target, the oldest goes
+  kept(5, { conv: 15 }); // under one block: a third shape, the oldest goes
   assert.deepEqual(c.candidates.map((x) => x.step), [5, 4]);
+  kept(6, { conv: 13 }); // still under one block: the same shape as 15, replaces it
+  assert.deepEqual(c.candidates.map((x) => x.step), [6, 4]);
   // Candidates are clones: the loop's model can go on changing or be freed.
   assert.notEqual(c.candidates[0]!.model, model);
   c.dispose();

@@ -56,8 +56,9 @@ export function gridTarget(channels: Readonly<Record<string, number>>, to: numbe
 
 /**
  * Collects grid-step candidates along the loop's kept path (PruneHooks.onKept):
- * the smallest kept model for each distinct grid target, the last `limit`
- * targets. The model nearest the floor may have no slack left for the grid
+ * the smallest kept model for each distinct grid shape (the multiples its
+ * layers go down to; a layer under one block counts as one shape), the last
+ * `limit` shapes. The model nearest the floor may have no slack left for the grid
  * step, while a slightly larger one, whose grid target keeps a layer one block
  * wider, does. Owns its clones: dispose() when done.
  */
@@ -71,7 +72,8 @@ export class SnapCandidates {
 
   /** Pass as the loop's onKept hook. */
   readonly onKept = (step: number, model: Model, record: StepRecord): void => {
-    const key = JSON.stringify(gridTarget(record.channels, this.to));
+    // Layers under one block stay as they are on the grid; 13 or 14 maps there is the same grid shape.
+    const key = JSON.stringify(Object.entries(gridTarget(record.channels, this.to)).map(([g, n]) => [g, n < this.to ? 0 : n]));
     const last = this.list[this.list.length - 1];
     // Same target as the previous kept model: the newer one is smaller, hence nearer the target.
     if (last && last.key === key) {
