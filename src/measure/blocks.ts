@@ -15,11 +15,16 @@ export function channelBlockFromCpuinfo(cpuinfo: string): number {
   return 1;
 }
 
-/** This machine's block (1 where /proc/cpuinfo is unreadable, e.g. not Linux). */
+let cached: number | undefined;
+
+/** This machine's block (1 where /proc/cpuinfo is unreadable, e.g. not Linux); read once per process. */
 export function ortChannelBlock(): number {
-  try {
-    return channelBlockFromCpuinfo(readFileSync('/proc/cpuinfo', 'utf8'));
-  } catch {
-    return 1;
+  if (cached === undefined) {
+    try {
+      cached = channelBlockFromCpuinfo(readFileSync('/proc/cpuinfo', 'utf8'));
+    } catch {
+      cached = 1;
+    }
   }
+  return cached;
 }

@@ -63,7 +63,7 @@ export function gridTarget(channels: Readonly<Record<string, number>>, to: numbe
  * wider, does. Owns its clones: dispose() when done.
  */
 export class SnapCandidates {
-  private readonly list: { step: number; key: string; channels: Record<string, number>; model: Model }[] = [];
+  private readonly list: { step: number; key: string; model: Model }[] = [];
 
   constructor(
     private readonly to: number,
@@ -80,12 +80,12 @@ export class SnapCandidates {
       last.model.dispose();
       this.list.pop();
     }
-    this.list.push({ step, key, channels: { ...record.channels }, model: model.clone() });
+    this.list.push({ step, key, model: model.clone() });
     while (this.list.length > this.limit) this.list.shift()!.model.dispose();
   };
 
   /** Smallest first. */
-  get candidates(): readonly { step: number; channels: Record<string, number>; model: Model }[] {
+  get candidates(): readonly { step: number; model: Model }[] {
     return [...this.list].reverse();
   }
 

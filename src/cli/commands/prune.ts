@@ -220,6 +220,8 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
     // lower the accuracy on the floor's split: the model before it met the floor,
     // and an epoch of Adam on a small network near its limit can overshoot.
     let finetune: { epochs: number; before_acc: number; after_acc: number; kept: boolean } | null = null;
+    // The kept model's metrics on the floor's split (the fine-tuning check measures them already).
+    let after: Metrics | undefined;
     if (o.finetuneEpochs > 0) {
       pruned.eval();
       const beforeFt = await evaluate(pruned, evalLoader, classes);
@@ -237,6 +239,7 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
         const afterFt = await evaluate(pruned, evalLoader, classes);
         const kept = afterFt.accuracy >= beforeFt.accuracy;
         if (!kept) pruned.loadStateDict(saved);
+        after = kept ? afterFt : beforeFt;
         finetune = { epochs: o.finetuneEpochs, before_acc: beforeFt.accuracy, after_acc: afterFt.accuracy, kept };
         say(`fine-tuning ${o.finetuneEpochs} epoch${o.finetuneEpochs === 1 ? '' : 's'}: ${evalName} accuracy ${pct(beforeFt.accuracy)} -> ${pct(afterFt.accuracy)} %${kept ? '' : '; lower, so the weights from before it are kept'}`);
       } finally {
@@ -244,7 +247,7 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
       }
     }
     pruned.eval();
-    const after = await evaluate(pruned, evalLoader, classes);
+    after ??= await evaluate(pruned, evalLoader, classes);
     const baseTest = await evaluate(base, testLoader, classes);
     const prunedTest = await evaluate(pruned, testLoader, classes);
 
