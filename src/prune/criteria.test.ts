@@ -135,6 +135,19 @@ test('selection: per-layer takes the same share of each layer; global ranks norm
   assert.throws(() => selectChannels(dep, scores, { scope: 'layer', norm: 'none', amount: { maps: 1 }, layers: ['fc2'] }), PruneError);
 });
 
+test('selection to explicit counts: each named group loses its lowest-scoring channels down to the count, others stay', () => {
+  const dep = new DependencyGraph(tinyNet());
+  const scores = new Map<number, number>();
+  [4, 1, 3, 2].forEach((v, k) => scores.set(dep.classAt('c1', k), v));
+  [100, 200, 300].forEach((v, k) => scores.set(dep.classAt('c2', k), v));
+  [0.5, 0.4, 0.3, 0.2, 0.1].forEach((v, k) => scores.set(dep.classAt('fc1', k), v));
+  const o = { scope: 'global', norm: 'none', amount: { maps: 1 } } as const;
+  // c1: 4 → 2 drops its two lowest (positions 1 and 3); c2 at its count loses nothing; fc1 is not named.
+  assert.deepEqual(selectChannels(dep, scores, { ...o, target: { c1: 2, c2: 3 } }), [dep.classAt('c1', 1), dep.classAt('c1', 3)]);
+  assert.throws(() => selectChannels(dep, scores, { ...o, target: { nope: 1 } }), /not a prunable group/);
+  assert.throws(() => selectChannels(dep, scores, { ...o, target: { c1: 0 } }), /at least 1/);
+});
+
 test('protocols: greedy stops at the floor and keeps the last model above it; retrain and once run; the input model is untouched', async () => {
   const graph = tinyNet();
   const model = Model.create(graph, { seed: 3 });

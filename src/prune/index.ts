@@ -7,4 +7,6 @@ export { criterion, criterionNames, defineCriterion, scoreChannels, REDUCES, typ
 export { selectChannels, SCOPES, NORMS, type Scope, type Norm, type SelectOptions } from './select.js';
 export { prune, measure, PROTOCOLS, type Protocol, type PruneOptions, type PruneData, type PruneResult, type StepRecord, type ModelStats, type PruneHooks } from './protocol.js';
 export { bnL1Term, bnGammas, sparsity, slimPrune, batchNormNodes, hasBatchNorm, type SlimPruneOptions, type SlimPruneResult, type ChannelConfig } from './slimming.js';
-export { snapToGrid, snapSearch, gridTarget, SnapCandidates, type SnapOptions, type SnapResult, type SnapAttempt, type SnapSearchResult } from './snap.js';
+export { snapToGrid, snapSearch, gridGroups, gridLimits, gridTarget, SnapCandidates, type SnapCandidate, type SnapOptions, type SnapResult, type SnapAttempt, type SnapSearchResult } from './snap.js';
+export { refineMacs, type RefineOptions, type RefineAttempt, type RefineResult } from './refine.js';
+export { channelCosts } from './cost.js';

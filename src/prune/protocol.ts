@@ -10,7 +10,7 @@
 // The input model is never modified; the result holds the smallest model that
 // met the floor.
 import { summarize, type Model } from '../graph/index.js';
-import { Adam, BatchStream, Trainer, evaluate, type BatchSource, type Metrics } from '../train/index.js';
+import { Adam, BatchStream, EarlyStopping, Trainer, evaluate, type BatchSource, type Metrics } from '../train/index.js';
 import { criterion, scoreChannels, type Contributions, type CriterionScores, type Reduce } from './criteria.js';
 import { DependencyGraph, PruneError } from './dependency.js';
 import { removeChannels } from './remove.js';
@@ -29,6 +29,13 @@ export interface PruneOptions extends Omit<SelectOptions, 'layers'> {
   exclude?: readonly string[];
   /** Retraining iterations (batches) after each step (protocols retrain, layer-retrain, once). */
   retrainIters?: number;
+  /**
+   * Evaluate on the floor's split this many times, evenly spaced, during each
+   * retraining, and keep the weights of the best evaluation (default 1: the
+   * last weights). Used by the long retraining of the grid step, where Adam's
+   * last iterate is one noisy sample of where training went.
+   */
+  retrainChecks?: number;
   /** Adam learning rate of retraining (default 1e-4, the thesis' training rate). */
   lr?: number;
   /** Stop once the evaluation accuracy falls below this (0..1). */
@@ -124,6 +131,8 @@ function validate(o: PruneOptions): void {
   for (const [k, v] of [['targetParamsX', o.targetParamsX], ['targetMacsX', o.targetMacsX]] as const) {
     if (v !== undefined && !(v > 1)) throw new PruneError(`${k} must be > 1, got ${v}`);
   }
+  const checks = o.retrainChecks ?? 1;
+  if (!(Number.isInteger(checks) && checks >= 1 && checks <= Math.max(1, iters))) throw new PruneError(`retrainChecks must be an integer from 1 to retrainIters (${iters}), got ${o.retrainChecks}`);
   if (o.patience !== undefined && !(Number.isInteger(o.patience) && o.patience >= 0)) throw new PruneError(`patience must be a non-negative integer, got ${o.patience}`);
   if (o.maxSteps !== undefined && !(Number.isInteger(o.maxSteps) && o.maxSteps >= 1)) throw new PruneError(`maxSteps must be a positive integer, got ${o.maxSteps}`);
   if (o.minAccuracy === undefined && o.targetParamsX === undefined && o.targetMacsX === undefined && o.maxSteps === undefined) {
@@ -195,7 +204,7 @@ export async function prune(model: Model, data: PruneData, o: PruneOptions, hook
       // The start-of-run scores follow the surviving positions of every node.
       if (onceScores) onceScores = { primary: remap(onceScores.primary, kept), fallback: onceScores.fallback && remap(onceScores.fallback, kept) };
       removedTotal += chosen.length;
-      if (o.protocol !== 'none') await retrain(current, stream, o, step, [...perGroup.keys()], hooks);
+      if (o.protocol !== 'none') await retrain(current, stream, data.eval, o, step, [...perGroup.keys()], hooks);
       const m = await measure(current, data);
       const newDep = new DependencyGraph(current.graph, { exclude: o.exclude });
       const meets = o.minAccuracy === undefined || m.accuracy >= o.minAccuracy;
@@ -268,7 +277,7 @@ export async function prune(model: Model, data: PruneData, o: PruneOptions, hook
   }
 }
 
-async function retrain(model: Model, stream: BatchStream, o: PruneOptions, step: number, groups: string[], hooks: PruneHooks): Promise<void> {
+async function retrain(model: Model, stream: BatchStream, evalSource: BatchSource, o: PruneOptions, step: number, groups: string[], hooks: PruneHooks): Promise<void> {
   let params = model.parameters();
   if (o.protocol === 'layer-retrain') {
     // Only the layers that just lost channels (their convs / linears and the BatchNorms on their channels).
@@ -282,19 +291,36 @@ async function retrain(model: Model, stream: BatchStream, o: PruneOptions, step:
     if (params.length === 0) throw new PruneError(`layer-retrain: no parameters found for ${groups.join(', ')}`);
   }
   const iters = o.retrainIters!;
+  const checks = o.retrainChecks ?? 1;
+  let done = 0;
   const trainer = new Trainer({
     model,
     optimizer: new Adam(params, { lr: o.lr ?? 1e-4 }),
     callbacks: [
       {
         onStepEnd: (info) => {
-          hooks.onRetrain?.(step, info.stepInEpoch + 1, iters, info.loss);
+          hooks.onRetrain?.(step, ++done, iters, info.loss);
           return hooks.shouldStop?.() ? 'stop' : undefined;
         },
       },
     ],
   });
-  await trainer.fit(stream.take(iters), { epochs: 1 });
+  if (checks === 1) {
+    await trainer.fit(stream.take(iters), { epochs: 1 });
+  } else {
+    // `checks` chunks of the iterations, an evaluation after each; the best one's weights are put back.
+    // The last chunk takes the remainder, so exactly `iters` iterations run.
+    const chunk = Math.floor(iters / checks);
+    const best = new EarlyStopping({ monitor: 'val.accuracy', mode: 'max', patience: checks + 1, restoreBest: true });
+    try {
+      for (let c = 0; c < checks && !hooks.shouldStop?.(); c++) {
+        await trainer.fit(stream.take(c === checks - 1 ? iters - chunk * c : chunk), { epochs: c + 1, validation: evalSource, earlyStopping: best });
+      }
+      best.restore(model);
+    } finally {
+      best.dispose();
+    }
+  }
   // Gradients of the frozen layers were computed too (layer-retrain): drop them all.
   for (const p of model.parameters()) p.grad = null;
 }

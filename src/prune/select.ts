@@ -1,6 +1,7 @@
 // Which channels go in one pruning step: per-layer or global ranking of the
 // channel scores, with per-group normalisation across layers (seed 003 found
 // L2 best), a per-layer minimum and optional rounding of channel counts.
+import { channelCosts } from './cost.js';
 import { PruneError, type ChannelGroup, type DependencyGraph } from './dependency.js';
 
 export type Scope = 'layer' | 'global';
@@ -28,6 +29,19 @@ export interface SelectOptions {
    * count at or below its size.
    */
   roundTo?: number;
+  /**
+   * Explicit channel counts: each named group goes down to its count (its
+   * lowest-scoring removable channels), every other group stays. Replaces
+   * amount, scope and rounding; the grid step uses it.
+   */
+  target?: Readonly<Record<string, number>>;
+  /**
+   * Global ranking: subtract this times each channel's MAC cost (channelCosts,
+   * divided by the costliest group's) from its normalised score, so that of
+   * two channels equally unimportant the costlier goes first (default 0).
+   * Meant for normalised scores, which sit on one scale.
+   */
+  macsWeight?: number;
 }
 
 function normalise(values: number[], norm: Norm): number[] {
@@ -57,6 +71,7 @@ export function selectChannels(dep: DependencyGraph, scores: ReadonlyMap<number,
   if ('maps' in o.amount && !(Number.isInteger(o.amount.maps) && o.amount.maps >= 1)) throw new PruneError(`maps per step must be a positive integer, got ${o.amount.maps}`);
   if ('fraction' in o.amount && !(o.amount.fraction > 0 && o.amount.fraction <= 1)) throw new PruneError(`fraction per step must be in (0, 1], got ${o.amount.fraction}`);
   const ranked = (g: ChannelGroup): number[] => [...g.channels].sort((a, b) => scores.get(a)! - scores.get(b)! || a - b);
+  if (o.target) return toTarget(dep, o.target, ranked, minChannels);
 
   if (o.scope === 'layer') {
     return live.flatMap((g) => ranked(g).slice(0, allowed(g, count(capacity(g)), minChannels, roundTo)));
@@ -64,13 +79,18 @@ export function selectChannels(dep: DependencyGraph, scores: ReadonlyMap<number,
   // Global: one ranking of normalised scores; each group takes its lowest
   // channels in order until the step's budget is spent or it is at its limit.
   const entries: { cls: number; s: number; g: ChannelGroup }[] = [];
+  const weight = o.macsWeight ?? 0;
+  if (!(weight >= 0)) throw new PruneError(`macsWeight must be >= 0, got ${o.macsWeight}`);
+  const costs = weight > 0 ? channelCosts(dep) : undefined;
+  const maxCost = costs ? Math.max(...live.map((g) => costs.get(g.name)!)) : 0;
   for (const g of live) {
+    const penalty = costs && maxCost > 0 ? (weight * costs.get(g.name)!) / maxCost : 0;
     const raw = g.channels.map((c) => {
       const s = scores.get(c);
       if (s === undefined || !Number.isFinite(s)) throw new PruneError(`no finite score for a channel of '${g.name}'`);
       return s;
     });
-    normalise(raw, o.norm).forEach((s, i) => entries.push({ cls: g.channels[i]!, s, g }));
+    normalise(raw, o.norm).forEach((s, i) => entries.push({ cls: g.channels[i]!, s: s - penalty, g }));
   }
   entries.sort((a, b) => a.s - b.s || a.cls - b.cls);
   const cap = new Map(live.map((g) => [g, capacity(g)]));
@@ -107,4 +127,17 @@ export function selectChannels(dep: DependencyGraph, scores: ReadonlyMap<number,
     if (next) next.n = next.down;
   }
   return rounded.flatMap((r) => ranking.get(r.g)!.slice(0, r.n));
+}
+
+function toTarget(dep: DependencyGraph, target: Readonly<Record<string, number>>, ranked: (g: ChannelGroup) => number[], minChannels: number): number[] {
+  const byName = new Map(dep.groups.map((g) => [g.name, g]));
+  return Object.entries(target).flatMap(([name, n]) => {
+    const g = byName.get(name);
+    if (!g) throw new PruneError(`target names '${name}', which is not a prunable group (groups: ${dep.groups.map((x) => x.name).join(', ')})`);
+    if (!(Number.isInteger(n) && n >= minChannels)) throw new PruneError(`target for '${name}' must be an integer of at least ${minChannels}, got ${n}`);
+    const cut = g.size - n;
+    if (cut <= 0) return [];
+    if (cut > g.channels.length) throw new PruneError(`target ${n} for '${name}' needs ${cut} channels removed, but only ${g.channels.length} of its ${g.size} are removable`);
+    return ranked(g).slice(0, cut);
+  });
 }

@@ -152,7 +152,7 @@ function snapLine(t: Table41): string {
   if (!s) return '';
   const acc = `${pct(s.step.accuracy)} % on the floor split`;
   return s.kept
-    ? ` Then the grid step, every layer down to its multiple of ${s.to} from step ${s.from} (${s.step.layers}, ${s.iters} retraining iterations${s.tries > 1 ? `, attempt ${s.tries}` : ''}): ${acc}, kept.`
+    ? ` Then the grid step, every convolution down to its multiple of ${s.to} from step ${s.from} (${s.step.layers}, ${s.iters} retraining iterations${s.tries > 1 ? `, attempt ${s.tries}` : ''}): ${acc}, kept.`
     : ` The grid step to multiples of ${s.to} (${s.tries} attempt${s.tries === 1 ? '' : 's'}; the last from step ${s.from}: ${s.step.layers}) gave ${acc}, under the floor: not kept.`;
 }
 

@@ -5,7 +5,7 @@
 // accuracy, parameters, MACs and measured onnxruntime latency.
 import { Model, summarize } from '../graph/index.js';
 import { compareLatency, type SpeedupReport } from '../measure/index.js';
-import { prune, snapSearch, SnapCandidates, type Norm, type PruneOptions, type Protocol, type StepRecord } from '../prune/index.js';
+import { prune, SnapCandidates, type Norm, type PruneOptions, type Protocol, type StepRecord } from '../prune/index.js';
 import { evaluate, type BatchSource } from '../train/index.js';
 import { baseChannels } from './curve.js';
 import { trainForIterations, type Recipe, type RecipeHooks } from './recipe.js';
@@ -114,7 +114,7 @@ export async function table41(base: Model, data: Table41Data, o: Table41Options,
     scoreBatches: o.scoreBatches,
     seed: o.seed,
   };
-  const candidates = o.snapTo > 1 ? new SnapCandidates(o.snapTo, o.snapTries) : undefined;
+  const candidates = o.snapTo > 1 ? new SnapCandidates() : undefined;
   const result = await prune(
     base,
     { train: data.train, eval: data.floor, classes: data.classes },
@@ -126,8 +126,8 @@ export async function table41(base: Model, data: Table41Data, o: Table41Options,
   let snap: Table41['snap'];
   try {
     if (candidates && !hooks.shouldStop?.()) {
-      hooks.onPhase?.('snap', `every layer down to its multiple of ${o.snapTo}, ${o.snapIters} retraining iterations, from the kept model or up to ${o.snapTries - 1} larger ones`);
-      const s = await snapSearch(candidates.candidates, { train: data.train, eval: data.floor, classes: data.classes }, opts, { to: o.snapTo, iters: o.snapIters }, { onRetrain: hooks.onRetrain, shouldStop: hooks.shouldStop });
+      hooks.onPhase?.('snap', `every convolution down to its multiple of ${o.snapTo}, ${o.snapIters} retraining iterations, from the kept model or up to ${o.snapTries - 1} larger ones`);
+      const s = await candidates.search(o.snapTo, o.snapTries, { train: data.train, eval: data.floor, classes: data.classes }, opts, { iters: o.snapIters }, { onRetrain: hooks.onRetrain, shouldStop: hooks.shouldStop });
       // The last attempt tells: the one that met the floor, or the largest starting model's failure.
       const last = s.attempts[s.attempts.length - 1];
       if (last?.record) snap = { to: o.snapTo, iters: o.snapIters, kept: last.kept, step: last.record, from: last.from, tries: s.attempts.length };

@@ -21,10 +21,12 @@ export interface PipelineOptions {
   patience: number;
   backtrack: boolean;
   criterion: string;
+  macsWeight: number;
   finetuneEpochs: number;
   snapTo: number;
   snapIters: number;
   snapTries: number;
+  refineSteps: number;
   latencyRuns: number;
   runsDir: string;
   json?: boolean;
@@ -58,13 +60,14 @@ export async function pipelineCommand(o: PipelineOptions): Promise<number> {
   say(`== 1/2 train ${o.arch} on ${o.dataset} (${o.epochs} epochs) ==`);
   const trained = await stage(['train', '--dataset', o.dataset, '--arch', o.arch, '--epochs', String(o.epochs), '--fraction', String(o.fraction), '--validation', String(o.validation), '--runs-dir', o.runsDir]);
   const checkpoint = join(String(trained.run), 'best.safetensors');
-  say(`\n== 2/2 prune ${checkpoint}: ${o.criterion}, global, L2 normalisation, retrain ${o.retrainIters} iterations per step, floor ${o.maxDrop} pp under the base${o.snapTo > 1 ? `, then onto multiples of ${o.snapTo} channels` : ''} ==`);
+  say(`\n== 2/2 prune ${checkpoint}: ${o.criterion}, global, L2 normalisation${o.macsWeight > 0 ? `, MAC weight ${o.macsWeight}` : ''}, retrain ${o.retrainIters} iterations per step, floor ${o.maxDrop} pp under the base${o.snapTo > 1 ? `, then onto multiples of ${o.snapTo} channels` : ''} ==`);
   const pruned = await stage([
     'prune',
     '--checkpoint', checkpoint,
     '--criterion', o.criterion,
     '--scope', 'global',
     '--norm', 'l2',
+    '--macs-weight', String(o.macsWeight),
     '--protocol', 'retrain',
     '--retrain-iters', String(o.retrainIters),
     '--step-fraction', String(o.stepFraction),
@@ -74,6 +77,7 @@ export async function pipelineCommand(o: PipelineOptions): Promise<number> {
     '--snap-to', String(o.snapTo),
     '--snap-iters', String(o.snapIters),
     '--snap-tries', String(o.snapTries),
+    '--refine-steps', String(o.refineSteps),
     '--finetune-epochs', String(o.finetuneEpochs),
     '--latency-runs', String(o.latencyRuns),
     '--runs-dir', o.runsDir,

@@ -13,7 +13,7 @@ import { DataLoader, type Dataset } from '../../data/index.js';
 import { Model, loadCheckpoint, saveCheckpoint, summarize } from '../../graph/index.js';
 import { saveOnnx } from '../../export/onnx/export.js';
 import { compareLatency, type CompareLatencyResult } from '../../measure/index.js';
-import { DependencyGraph, NORMS, PROTOCOLS, REDUCES, SCOPES, criterionNames, prune, snapSearch, SnapCandidates, type PruneOptions, type PruneResult, type StepRecord } from '../../prune/index.js';
+import { DependencyGraph, NORMS, PROTOCOLS, REDUCES, SCOPES, criterionNames, prune, gridGroups, refineMacs, SnapCandidates, type PruneOptions, type PruneResult, type StepRecord } from '../../prune/index.js';
 import { linePlot, savePlot } from '../../report/plot.js';
 import { RUN_FILES, RunLog, configurationDir, createVersionDir, writeJson } from '../../runs/index.js';
 import { Adam, Trainer, evaluate, type Metrics } from '../../train/index.js';
@@ -48,10 +48,12 @@ export interface PruneCliOptions {
   snapTo: number;
   snapIters: number;
   snapTries: number;
+  refineSteps: number;
   layers?: string;
   exclude?: string;
   minChannels: number;
   roundTo: number;
+  macsWeight: number;
   scoreBatches: number;
   finetuneEpochs: number;
   fromScratchEpochs: number;
@@ -80,6 +82,8 @@ function check(o: PruneCliOptions): void {
   if (o.maxDrop !== undefined && !(o.maxDrop >= 0 && o.maxDrop < 100)) throw new UsageError(`--max-drop is in percentage points, e.g. 0.3; got ${o.maxDrop}`);
   if (!(Number.isInteger(o.snapTo) && o.snapTo >= 1)) throw new UsageError(`--snap-to must be a positive integer, got ${o.snapTo}`);
   if (!(Number.isInteger(o.snapIters) && o.snapIters >= 1)) throw new UsageError(`--snap-iters must be a positive integer, got ${o.snapIters}`);
+  if (!(Number.isInteger(o.refineSteps) && o.refineSteps >= 0)) throw new UsageError(`--refine-steps must be a non-negative integer, got ${o.refineSteps}`);
+  if (!(o.macsWeight >= 0)) throw new UsageError(`--macs-weight must be a number >= 0, got ${o.macsWeight}`);
   if (!(Number.isInteger(o.snapTries) && o.snapTries >= 1)) throw new UsageError(`--snap-tries must be a positive integer, got ${o.snapTries}`);
   if (!(Number.isInteger(o.patience) && o.patience >= 0)) throw new UsageError(`--patience must be a non-negative integer, got ${o.patience}`);
   if (!(o.stepFraction > 0 && o.stepFraction <= 1)) throw new UsageError(`--step-fraction must be in (0, 1], got ${o.stepFraction}`);
@@ -123,7 +127,7 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
   process.on('SIGINT', onSigint);
   let result: PruneResult | undefined;
   // The grid step's starting points along the kept path (clones, freed in finally).
-  const snapCandidates = o.snapTo > 1 ? new SnapCandidates(o.snapTo, o.snapTries) : undefined;
+  const snapCandidates = o.snapTo > 1 ? new SnapCandidates() : undefined;
   try {
     say(`run ${rel(runPath)} (version ${version})`);
     say(`data: ${data.dataset}: ${data.train.length} train / ${data.validation?.length ?? 0} validation / ${data.test.length} test; decisions on the ${evalName} split`);
@@ -136,7 +140,7 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
     say(`model: ${arch}: ${s0.params.toLocaleString('en-US')} parameters, ${s0.macs.toLocaleString('en-US')} MACs; ${evalName} accuracy ${pct(baseEval.accuracy)} %`);
     say(`prunable: ${dep.groups.map((g) => `${g.name} (${g.channels.length})`).join(', ')}`);
     say(
-      `pruning: criterion ${o.criterion}, scope ${o.scope}${o.scope === 'global' ? `, norm ${o.norm}` : ''}, protocol ${o.protocol}` +
+      `pruning: criterion ${o.criterion}, scope ${o.scope}${o.scope === 'global' ? `, norm ${o.norm}${o.macsWeight > 0 ? `, MAC weight ${o.macsWeight}` : ''}` : ''}, protocol ${o.protocol}` +
         `${o.protocol !== 'none' ? ` (${o.retrainIters} iterations of Adam lr ${o.lr}, batch ${o.batchSize})` : ''}, ` +
         `${o.stepMaps ? `${o.stepMaps} maps` : `${(o.stepFraction * 100).toFixed(1)} % of the removable channels`} per step` +
         `${floor !== undefined ? `, floor ${pct(floor, 3)} %` : ''}${o.targetParamsX ? `, target ${o.targetParamsX}x params` : ''}${o.targetMacsX ? `, target ${o.targetMacsX}x MACs` : ''}${o.maxSteps ? `, at most ${o.maxSteps} steps` : ''}${o.patience ? `, patience ${o.patience} steps` : ''}${o.backtrack ? ', backtracking with half the step at the floor' : ''}`,
@@ -153,6 +157,7 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
       exclude: list(o.exclude),
       minChannels: o.minChannels,
       roundTo: o.roundTo,
+      macsWeight: o.macsWeight,
       retrainIters: o.retrainIters,
       lr: o.lr,
       minAccuracy: floor,
@@ -189,11 +194,11 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
     say(`\n${renderTable(headers, result.history.map(rowOf))}`);
     say(`stopped: ${result.stopReason}; kept step ${result.bestStep} (the smallest model that met the floor)`);
 
-    // Onto the channel grid: each layer down to its multiple of snapTo, retrained, kept only if it meets the floor;
-    // from the kept model, else from the next larger kept models with another grid target.
+    // Onto the channel grid: each convolution's maps down to its multiple of snapTo, retrained, kept only if it
+    // meets the floor; from the kept model, else from larger kept models that keep more in the other layers.
     let snapped: string | null = null;
     if (snapCandidates && !interrupted) {
-      const search = await snapSearch(snapCandidates.candidates, { train: trainLoader, eval: evalLoader, classes }, opts, { to: o.snapTo, iters: o.snapIters }, {
+      const search = await snapCandidates.search(o.snapTo, o.snapTries, { train: trainLoader, eval: evalLoader, classes }, opts, { iters: o.snapIters }, {
         shouldStop: () => interrupted,
         onRetrain: (_step, iter, iters, loss) => {
           if (iter === 1) bar = new ProgressBar({ total: iters, label: `snap to ${o.snapTo} retrain`, unit: 'it' });
@@ -212,8 +217,31 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
       snapped =
         search.attempts.length === 0
           ? 'nothing to do: no step met the floor'
-          : `${search.model ? 'onto' : 'not kept: none of'} multiples of ${o.snapTo} (${o.snapIters} retraining iterations) — ${tried.join('; ')}`;
+          : `${search.model ? 'onto' : 'not kept: none of'} multiples of ${o.snapTo} (${Object.entries(search.limits).map(([g, n]) => `${g} ≤ ${n}`).join(', ')}; ${o.snapIters} retraining iterations) — ${tried.join('; ')}`;
       say(`snap to ${o.snapTo} channels: ${snapped}`);
+    }
+    // MAC refinement: the convolution whose channel costs the most MACs loses channels, long retraining, floor.
+    let refined: string | null = null;
+    if (o.refineSteps > 0 && !interrupted) {
+      const convs = gridGroups(result.best.graph, opts);
+      say(`refine: up to ${o.refineSteps} steps on ${[...convs].join(', ') || 'no convolution'}, ${o.snapIters} retraining iterations each`);
+      const r = await refineMacs(result.best, { train: trainLoader, eval: evalLoader, classes }, opts, { groups: convs, to: o.snapTo, iters: o.snapIters, steps: o.refineSteps }, {
+        shouldStop: () => interrupted,
+        onRetrain: (_step, iter, iters, loss) => {
+          if (iter === 1) bar = new ProgressBar({ total: iters, label: 'refine retrain', unit: 'it' });
+          bar?.tick(1, `loss ${loss.toFixed(4)}`);
+          if (iter === iters) bar?.finish();
+        },
+      });
+      const tried = r.attempts.map((a) => `${a.record.layers} → ${Object.entries(a.record.channels).map(([g, n]) => `${g} ${n}`).join(' ')}: ${pct(a.record.accuracy)} %${a.kept ? ', kept' : ', under the floor'}`);
+      for (const t of tried) say(`  refine: ${t}`);
+      if (r.model) {
+        result.best.dispose();
+        result = { ...result, best: r.model };
+      }
+      const keptN = r.attempts.filter((a) => a.kept).length;
+      refined = `${keptN} of ${r.attempts.length} steps kept${tried.length ? ` — ${tried.join('; ')}` : ''}`;
+      say(`refine: ${refined}`);
     }
     const pruned = result.best;
     // Optional fine-tuning of the kept model. It is kept only if it does not
@@ -304,6 +332,7 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
       kept_step: result.bestStep,
       stop_reason: result.stopReason,
       snap: snapped,
+      refine: refined,
       finetune,
       floor: floor ?? null,
       base_acc: baseEval.accuracy,

@@ -233,7 +233,7 @@ function optionsForReport(c: StudyConfig): Record<string, unknown> {
     'steps per curve (none / retrain)': `${c.points} / ${c.retrainPoints}`,
     retraining: `Adam lr ${c.recipe.lr}, batch ${c.recipe.batchSize}`,
     'score batches': c.scoreBatches,
-    'Table 4.1': `${t.criterion}, global, l2, retrain ${Math.max(...c.retrainIters)}, ${t.stepFraction * 100} % of the removable maps per step, floor ${t.maxDrop} pp (patience ${t.patience} steps${t.backtrack ? ', then back to the kept model with half the step' : ''}), at most ${t.maxSteps} steps${t.snapTo > 1 ? `, then every layer down to its multiple of ${t.snapTo} (${t.snapIters} retraining iterations, kept if it meets the floor; up to ${t.snapTries} starting models)` : ''}`,
+    'Table 4.1': `${t.criterion}, global, l2, retrain ${Math.max(...c.retrainIters)}, ${t.stepFraction * 100} % of the removable maps per step, floor ${t.maxDrop} pp (patience ${t.patience} steps${t.backtrack ? ', then back to the kept model with half the step' : ''}), at most ${t.maxSteps} steps${t.snapTo > 1 ? `, then every convolution down to its multiple of ${t.snapTo} (${t.snapIters} retraining iterations, kept if it meets the floor; up to ${t.snapTries} starting models)` : ''}`,
     seed: c.seed,
     quick: c.quick,
   };
