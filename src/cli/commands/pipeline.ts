@@ -1,8 +1,9 @@
 // `slimnet pipeline`: the whole story in one command — train a baseline,
 // prune it with the best protocol of seed 003 (Taylor, global ranking with L2
-// normalisation, retraining after each step) to an accuracy floor, export the
-// pruned model to ONNX and print the before/after table with measured
-// latency. Each stage is the ordinary command in a child process, so every
+// normalisation, retraining after each step) to an accuracy floor, take its
+// convolutions onto onnxruntime's channel grid and spend what long retraining
+// wins back on their MACs (both kept only above the floor), export the pruned
+// model to ONNX and print the before/after table with measured latency. Each stage is the ordinary command in a child process, so every
 // stage leaves its own run directory and can be rerun or resumed alone.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -60,7 +61,7 @@ export async function pipelineCommand(o: PipelineOptions): Promise<number> {
   say(`== 1/2 train ${o.arch} on ${o.dataset} (${o.epochs} epochs) ==`);
   const trained = await stage(['train', '--dataset', o.dataset, '--arch', o.arch, '--epochs', String(o.epochs), '--fraction', String(o.fraction), '--validation', String(o.validation), '--runs-dir', o.runsDir]);
   const checkpoint = join(String(trained.run), 'best.safetensors');
-  say(`\n== 2/2 prune ${checkpoint}: ${o.criterion}, global, L2 normalisation${o.macsWeight > 0 ? `, MAC weight ${o.macsWeight}` : ''}, retrain ${o.retrainIters} iterations per step, floor ${o.maxDrop} pp under the base${o.snapTo > 1 ? `, then onto multiples of ${o.snapTo} channels` : ''} ==`);
+  say(`\n== 2/2 prune ${checkpoint}: ${o.criterion}, global, L2 normalisation${o.macsWeight > 0 ? `, MAC weight ${o.macsWeight}` : ''}, retrain ${o.retrainIters} iterations per step, floor ${o.maxDrop} pp under the base${o.snapTo > 1 ? `, then onto multiples of ${o.snapTo} channels` : ''}${o.refineSteps > 0 ? `, then up to ${o.refineSteps} MAC refinement steps` : ''} ==`);
   const pruned = await stage([
     'prune',
     '--checkpoint', checkpoint,
