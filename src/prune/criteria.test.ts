@@ -22,6 +22,13 @@ function tinyNet(): Graph {
   return b.build(b.linear(f, 2, { name: 'fc2' }));
 }
 
+/** Channel scores by layer, in channel order. */
+function scoresOf(dep: DependencyGraph, values: Record<string, number[]>): Map<number, number> {
+  const m = new Map<number, number>();
+  for (const [layer, vs] of Object.entries(values)) vs.forEach((v, k) => m.set(dep.classAt(layer, k), v));
+  return m;
+}
+
 test('the registry has every criterion of the issue', () => {
   for (const c of ['l1', 'l2', 'activation', 'apoz', 'taylor', 'bn', 'random']) assert.ok(criterionNames().includes(c), c);
   assert.throws(() => criterion('nope'), PruneError);
@@ -95,10 +102,7 @@ test('activation, apoz and taylor match the definitions computed by hand from ca
 test('selection: per-layer takes the same share of each layer; global ranks normalised scores and respects minimums and rounding', () => {
   const dep = new DependencyGraph(tinyNet());
   // Scores: c1 channels 1..4, c2 channels 100..300 (a different scale), fc1 channels 0.1..0.5.
-  const scores = new Map<number, number>();
-  [1, 2, 3, 4].forEach((v, k) => scores.set(dep.classAt('c1', k), v));
-  [100, 200, 300].forEach((v, k) => scores.set(dep.classAt('c2', k), v));
-  [0.5, 0.4, 0.3, 0.2, 0.1].forEach((v, k) => scores.set(dep.classAt('fc1', k), v));
+  const scores = scoresOf(dep, { c1: [1, 2, 3, 4], c2: [100, 200, 300], fc1: [0.5, 0.4, 0.3, 0.2, 0.1] });
   const per = selectChannels(dep, scores, { scope: 'layer', norm: 'none', amount: { maps: 1 } });
   assert.deepEqual(new Set(per), new Set([dep.classAt('c1', 0), dep.classAt('c2', 0), dep.classAt('fc1', 4)]));
   // Unnormalised global ranking takes fc1 first (smallest raw scores); max-normalised ranking compares shapes.
@@ -137,10 +141,7 @@ test('selection: per-layer takes the same share of each layer; global ranks norm
 
 test('selection to explicit counts: each named group loses its lowest-scoring channels down to the count, others stay', () => {
   const dep = new DependencyGraph(tinyNet());
-  const scores = new Map<number, number>();
-  [4, 1, 3, 2].forEach((v, k) => scores.set(dep.classAt('c1', k), v));
-  [100, 200, 300].forEach((v, k) => scores.set(dep.classAt('c2', k), v));
-  [0.5, 0.4, 0.3, 0.2, 0.1].forEach((v, k) => scores.set(dep.classAt('fc1', k), v));
+  const scores = scoresOf(dep, { c1: [4, 1, 3, 2], c2: [100, 200, 300], fc1: [0.5, 0.4, 0.3, 0.2, 0.1] });
   const o = { scope: 'global', norm: 'none', amount: { maps: 1 } } as const;
   // c1: 4 → 2 drops its two lowest (positions 1 and 3); c2 at its count loses nothing; fc1 is not named.
   assert.deepEqual(selectChannels(dep, scores, { ...o, target: { c1: 2, c2: 3 } }), [dep.classAt('c1', 1), dep.classAt('c1', 3)]);

@@ -156,6 +156,12 @@ function snapLine(t: Table41): string {
     : ` The grid step to multiples of ${s.to} (${s.tries} attempt${s.tries === 1 ? '' : 's'}; the last from step ${s.from}: ${s.step.layers}) gave ${acc}, under the floor: not kept.`;
 }
 
+function refineLine(t: Table41): string {
+  if (!t.refine?.length) return '';
+  const steps = t.refine.map((r) => `${r.step.layers} → ${pct(r.step.accuracy)} %${r.kept ? '' : ' (under the floor)'}`);
+  return ` Then the MAC refinement (the convolution whose channels cost the most MACs, long retraining, kept if it meets the floor): ${steps.join('; ')}.`;
+}
+
 function table41Section(t: Table41, floorSplit: string, recipeIterations: number): string {
   const names: Record<Table41Row['model'], string> = { base: 'base', pruned: 'pruned', scratch: 'pruned architecture, trained from scratch' };
   const rows = t.rows.map((r) => [
@@ -183,7 +189,7 @@ function table41Section(t: Table41, floorSplit: string, recipeIterations: number
   return [
     md(['model', 'test acc %', 'loss (pp)', `${floorSplit} acc %`, 'params', 'params ×', 'MACs', 'MACs ×', 'ort b1 (ms)', 'speed-up b1', 'ort b64 (ms)', 'speed-up b64'], rows),
     '',
-    `Floor ${pct(t.floor, 3)} % on the ${floorSplit} split; ${t.stopReason}; kept step ${t.keptStep} (${t.steps.length} step${t.steps.length === 1 ? '' : 's'} run).${snapLine(t)} Maps left: ${Object.entries(t.channels).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
+    `Floor ${pct(t.floor, 3)} % on the ${floorSplit} split; ${t.stopReason}; kept step ${t.keptStep} (${t.steps.length} step${t.steps.length === 1 ? '' : 's'} run).${snapLine(t)}${refineLine(t)} Maps left: ${Object.entries(t.channels).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
     `The from-scratch model has the pruned architecture and the base recipe (${recipeIterations} iterations); its latency is the pruned model's (same graph). Latency: onnxruntime on CPU, median of interleaved runs.`,
     '',
     verdict,

@@ -5,7 +5,7 @@
 // accuracy, parameters, MACs and measured onnxruntime latency.
 import { Model, summarize } from '../graph/index.js';
 import { compareLatency, type SpeedupReport } from '../measure/index.js';
-import { prune, SnapCandidates, type Norm, type PruneOptions, type Protocol, type StepRecord } from '../prune/index.js';
+import { gridGroups, prune, refineMacs, SnapCandidates, type Norm, type PruneOptions, type Protocol, type StepRecord } from '../prune/index.js';
 import { evaluate, type BatchSource } from '../train/index.js';
 import { baseChannels } from './curve.js';
 import { trainForIterations, type Recipe, type RecipeHooks } from './recipe.js';
@@ -31,6 +31,8 @@ export interface Table41Options {
   snapIters: number;
   /** Grid steps tried at most: from the kept model, then from larger kept models with another grid target. */
   snapTries: number;
+  /** Then up to this many MAC refinement steps (refineMacs; snapIters retraining iterations each; 0: off). */
+  refineSteps: number;
   lr: number;
   scoreBatches: number;
   minChannels: number;
@@ -78,6 +80,8 @@ export interface Table41 {
   channels: Record<string, number>;
   /** The grid step, when one was asked for and some layer was off the grid. */
   snap?: { to: number; iters: number; kept: boolean; step: StepRecord; from: number; tries: number };
+  /** The MAC refinement steps, when asked for. */
+  refine?: { step: StepRecord; kept: boolean }[];
   scratchSeconds: number;
   /** The pruned model and its from-scratch twin, owned by the caller. */
   pruned: Model;
@@ -88,8 +92,8 @@ export interface Table41Hooks {
   onStep?(r: StepRecord): void;
   onRetrain?(step: number, iteration: number, iterations: number, loss: number): void;
   onScratch?: RecipeHooks['onIteration'];
-  /** A phase starts ('prune', 'snap', 'scratch', 'latency'), for logs. */
-  onPhase?(phase: 'prune' | 'snap' | 'scratch' | 'latency', detail: string): void;
+  /** A phase starts ('prune', 'snap', 'refine', 'scratch', 'latency'), for logs. */
+  onPhase?(phase: 'prune' | 'snap' | 'refine' | 'scratch' | 'latency', detail: string): void;
   shouldStop?(): boolean;
 }
 
@@ -124,6 +128,7 @@ export async function table41(base: Model, data: Table41Data, o: Table41Options,
   let pruned = result.best;
   let scratch: Model | undefined;
   let snap: Table41['snap'];
+  let refine: Table41['refine'];
   try {
     if (candidates && !hooks.shouldStop?.()) {
       hooks.onPhase?.('snap', `every convolution down to its multiple of ${o.snapTo}, ${o.snapIters} retraining iterations, from the kept model or up to ${o.snapTries - 1} larger ones`);
@@ -134,6 +139,16 @@ export async function table41(base: Model, data: Table41Data, o: Table41Options,
       if (s.model) {
         pruned.dispose();
         pruned = s.model;
+      }
+    }
+    if (o.refineSteps > 0 && !hooks.shouldStop?.()) {
+      const convs = gridGroups(pruned.graph, opts);
+      hooks.onPhase?.('refine', `up to ${o.refineSteps} steps on ${[...convs].join(', ')}, the costliest channels in MACs first, ${o.snapIters} retraining iterations each`);
+      const r = await refineMacs(pruned, { train: data.train, eval: data.floor, classes: data.classes }, opts, { groups: convs, to: o.snapTo, iters: o.snapIters, steps: o.refineSteps }, { onRetrain: hooks.onRetrain, shouldStop: hooks.shouldStop });
+      refine = r.attempts.map((a) => ({ step: a.record, kept: a.kept }));
+      if (r.model) {
+        pruned.dispose();
+        pruned = r.model;
       }
     }
     pruned.eval();
@@ -168,7 +183,8 @@ export async function table41(base: Model, data: Table41Data, o: Table41Options,
       speedup_b1: after ? ort(1).speedup : 1,
       speedup_b64: after ? ort(64).speedup : 1,
     });
-    const kept = snap?.kept ? snap.step : result.history.find((h) => h.step === result.bestStep);
+    const lastRefined = refine?.filter((r) => r.kept).pop()?.step;
+    const kept = lastRefined ?? (snap?.kept ? snap.step : result.history.find((h) => h.step === result.bestStep));
     return {
       rows: [row('base', s0, false), row('pruned', s1, true), row('scratch', s1, true)],
       floor,
@@ -177,6 +193,7 @@ export async function table41(base: Model, data: Table41Data, o: Table41Options,
       stopReason: result.stopReason,
       channels: kept?.channels ?? Object.fromEntries(baseChannels(base)),
       snap,
+      refine,
       scratchSeconds: trained.seconds,
       pruned,
       scratch,

@@ -90,7 +90,7 @@ test('runThesisStudy on a tiny network: every curve, Table 4.1, the report files
     scoreBatches: 1,
     minChannels: 1,
     seed: 0,
-    table: { criterion: 'taylor', norm: 'l2', protocol: 'retrain', maxDrop: 50, stepFraction: 0.3, patience: 0, backtrack: false, maxSteps: 2, snapTo: 2, snapIters: 2, snapTries: 2, latencyRuns: 2, recipe: { iterations: 3, lr: 1e-3 } },
+    table: { criterion: 'taylor', norm: 'l2', protocol: 'retrain', maxDrop: 50, stepFraction: 0.3, patience: 0, backtrack: false, maxSteps: 2, snapTo: 2, snapIters: 2, snapTries: 2, refineSteps: 2, latencyRuns: 2, recipe: { iterations: 3, lr: 1e-3 } },
   };
   let units = 0;
   let planned = 0;
@@ -126,11 +126,20 @@ test('runThesisStudy on a tiny network: every curve, Table 4.1, the report files
     assert.equal(b!.params_x, 1);
     assert.equal(p!.params, s!.params);
     assert.ok(p!.params <= b!.params && p!.speedup_b1 > 0 && p!.speedup_b64 > 0);
-    // The grid step ran on the kept model and (with a 50 pp floor) was kept: the convolutions sit on even counts.
+    // The grid step ran on the kept model and (with a 50 pp floor) was kept: it left the convolutions on even counts.
     assert.ok(t.snap?.kept, 'grid step kept');
     const convs = gridGroups(t.pruned.graph);
     assert.ok(convs.size > 0);
-    for (const layer of convs) assert.equal(t.channels[layer]! % 2, 0, `${layer}: ${t.channels[layer]} maps`);
+    for (const layer of convs) {
+      const n = t.snap.step.channels[layer]!;
+      assert.ok(n % 2 === 0 || n < 2, `${layer}: ${n} maps after the grid step`);
+    }
+    // Then two MAC refinement steps (a 50 pp floor keeps them); the table's channels are the final model's.
+    assert.equal(t.refine?.length, 2);
+    assert.ok(t.refine.every((r) => r.kept));
+    assert.deepEqual(t.channels, t.refine[1]!.step.channels);
+    assert.ok(Object.entries(t.channels).every(([layer, n]) => n <= t.snap!.step.channels[layer]!));
+    assert.ok(convs.has(t.refine[0]!.step.layers.split(':')[0]!), 'the refinement cuts convolutions only');
     assert.equal(p!.params, summarize(result.table!.pruned.graph).totals.params);
 
     const meta: StudyMeta = {

@@ -37,6 +37,7 @@ export interface StudyRawOptions {
   tableSnapTo?: number;
   tableSnapIters?: number;
   tableSnapTries?: number;
+  tableRefineSteps?: number;
   latencyRuns?: number;
   seed?: number;
   runsDir: string;
@@ -84,6 +85,7 @@ export function addStudyThesisOptions(cmd: Command): Command {
     .option('--table-snap-to <n|auto>', "Table 4.1: after the loop, every convolution's maps down to its multiple of this in one retrained step, kept only if it meets the floor (auto: onnxruntime's convolution block, 16 with AVX-512, 8 with AVX2; 1: off) (default: auto)", channelMultiple)
     .option('--table-snap-iters <n>', 'Table 4.1: retraining iterations of the --table-snap-to step (default: 2000; --quick: 3)', int)
     .option('--table-snap-tries <n>', 'Table 4.1: grid steps tried at most, from the kept model, then from larger kept models that keep more in the other layers (default: 3)', int)
+    .option('--table-refine-steps <n>', 'Table 4.1: then up to this many MAC refinement steps: the convolution whose channels cost the most MACs loses channels, --table-snap-iters retraining iterations, kept if it meets the floor (default: 6; --quick: 1; 0: off)', int)
     .option('--latency-runs <n>', 'Table 4.1: timed onnxruntime runs per model and batch size (default: 100; --quick: 3)', int)
     .option('--seed <n>', "random seed: initialisation, split, batch order, random criterion (default: 0, or the checkpoint's)", int)
     .option('--runs-dir <dir>', 'root of the run directories', './runs')

@@ -69,7 +69,7 @@ export interface StudyConfig {
   scoreBatches: number;
   curveSamples: number;
   evalBatchSize: number;
-  table: { criterion: string; maxDrop: number; stepFraction: number; patience: number; backtrack: boolean; maxSteps: number; snapTo: number; snapIters: number; snapTries: number; latencyRuns: number };
+  table: { criterion: string; maxDrop: number; stepFraction: number; patience: number; backtrack: boolean; maxSteps: number; snapTo: number; snapIters: number; snapTries: number; refineSteps: number; latencyRuns: number };
   seed: number;
   quick: boolean;
 }
@@ -110,7 +110,7 @@ function resolveConfig(o: StudyRawOptions, ckptMeta: Record<string, unknown> | u
     scoreBatches: pick(o.scoreBatches, 10, 2),
     curveSamples: pick(o.curveSamples, 1000, 100),
     evalBatchSize: o.evalBatchSize,
-    table: { criterion: o.tableCriterion, maxDrop: pick(o.maxDrop, 0.3, 5), stepFraction: pick(o.tableStepFraction, 0.05, 0.25), patience: pick(o.tablePatience, 2, 1), backtrack: o.tableBacktrack !== false, maxSteps: pick(o.tableMaxSteps, 200, 3), snapTo: o.tableSnapTo ?? ortChannelBlock(), snapIters: pick(o.tableSnapIters, 2000, 3), snapTries: o.tableSnapTries ?? 3, latencyRuns: pick(o.latencyRuns, 100, 3) },
+    table: { criterion: o.tableCriterion, maxDrop: pick(o.maxDrop, 0.3, 5), stepFraction: pick(o.tableStepFraction, 0.05, 0.25), patience: pick(o.tablePatience, 2, 1), backtrack: o.tableBacktrack !== false, maxSteps: pick(o.tableMaxSteps, 200, 3), snapTo: o.tableSnapTo ?? ortChannelBlock(), snapIters: pick(o.tableSnapIters, 2000, 3), snapTries: o.tableSnapTries ?? 3, refineSteps: pick(o.tableRefineSteps, 6, 1), latencyRuns: pick(o.latencyRuns, 100, 3) },
     seed,
     quick: q,
   };
@@ -138,6 +138,7 @@ function check(c: StudyConfig): void {
     ['table-snap-to', c.table.snapTo],
     ['table-snap-iters', c.table.snapIters],
     ['table-snap-tries', c.table.snapTries],
+    ['table-refine-steps', c.table.refineSteps],
     ['latency-runs', c.table.latencyRuns],
     ...c.retrainIters.map((n): [string, number] => ['retrain-iters', n]),
   ];
@@ -199,7 +200,7 @@ function openStudy(o: StudyRawOptions, fromCli: readonly string[]): Opened {
   if (prev?.status === 'complete') return { kind: 'complete', runPath, version: o.version };
   const saved = readJson<StudyConfig>(join(runPath, RUN_FILES.config));
   // Studies saved before the grid step existed ran without it.
-  const config: StudyConfig = { ...saved, table: { ...saved.table, snapTo: saved.table.snapTo ?? 1, snapIters: saved.table.snapIters ?? 1000, snapTries: saved.table.snapTries ?? 1 } };
+  const config: StudyConfig = { ...saved, table: { ...saved.table, snapTo: saved.table.snapTo ?? 1, snapIters: saved.table.snapIters ?? 1000, snapTries: saved.table.snapTries ?? 1, refineSteps: saved.table.refineSteps ?? 0 } };
   const results = join(runPath, STUDY_FILES.results);
   const done = existsSync(results) ? readCurves(results).filter((c) => c.complete) : [];
   return { kind: 'resume', config, ckpt: config.checkpoint ? loadCheckpoint(config.checkpoint) : undefined, runPath, version: o.version, done };
@@ -218,7 +219,7 @@ function thesisOptions(c: StudyConfig, done: readonly Curve[]): ThesisOptions {
     scoreBatches: c.scoreBatches,
     minChannels: 1,
     seed: c.seed,
-    table: { criterion: c.table.criterion, norm: 'l2', protocol: 'retrain', maxDrop: c.table.maxDrop, stepFraction: c.table.stepFraction, patience: c.table.patience, backtrack: c.table.backtrack, maxSteps: c.table.maxSteps, snapTo: c.table.snapTo, snapIters: c.table.snapIters, snapTries: c.table.snapTries, latencyRuns: c.table.latencyRuns, recipe: c.recipe },
+    table: { criterion: c.table.criterion, norm: 'l2', protocol: 'retrain', maxDrop: c.table.maxDrop, stepFraction: c.table.stepFraction, patience: c.table.patience, backtrack: c.table.backtrack, maxSteps: c.table.maxSteps, snapTo: c.table.snapTo, snapIters: c.table.snapIters, snapTries: c.table.snapTries, refineSteps: c.table.refineSteps, latencyRuns: c.table.latencyRuns, recipe: c.recipe },
     done,
   };
 }
@@ -233,7 +234,7 @@ function optionsForReport(c: StudyConfig): Record<string, unknown> {
     'steps per curve (none / retrain)': `${c.points} / ${c.retrainPoints}`,
     retraining: `Adam lr ${c.recipe.lr}, batch ${c.recipe.batchSize}`,
     'score batches': c.scoreBatches,
-    'Table 4.1': `${t.criterion}, global, l2, retrain ${Math.max(...c.retrainIters)}, ${t.stepFraction * 100} % of the removable maps per step, floor ${t.maxDrop} pp (patience ${t.patience} steps${t.backtrack ? ', then back to the kept model with half the step' : ''}), at most ${t.maxSteps} steps${t.snapTo > 1 ? `, then every convolution down to its multiple of ${t.snapTo} (${t.snapIters} retraining iterations, kept if it meets the floor; up to ${t.snapTries} starting models)` : ''}`,
+    'Table 4.1': `${t.criterion}, global, l2, retrain ${Math.max(...c.retrainIters)}, ${t.stepFraction * 100} % of the removable maps per step, floor ${t.maxDrop} pp (patience ${t.patience} steps${t.backtrack ? ', then back to the kept model with half the step' : ''}), at most ${t.maxSteps} steps${t.snapTo > 1 ? `, then every convolution down to its multiple of ${t.snapTo} (${t.snapIters} retraining iterations, kept if it meets the floor; up to ${t.snapTries} starting models)` : ''}${t.refineSteps > 0 ? `, then up to ${t.refineSteps} MAC refinement steps` : ''}`,
     seed: c.seed,
     quick: c.quick,
   };
@@ -252,7 +253,8 @@ function planLines(plan: StudyPlan, baseIterations: number, table: boolean): str
 function printTable41(say: (s: string) => void, t: Table41, floorSplit: string): void {
   const names = { base: 'base', pruned: 'pruned', scratch: 'from scratch' } as const;
   const snap = t.snap ? `; grid step to multiples of ${t.snap.to} (${t.snap.step.layers}): ${pct(t.snap.step.accuracy)} %, ${t.snap.kept ? 'kept' : 'under the floor, not kept'}` : '';
-  say(`\nTable 4.1 (accuracy on the test split; floor ${pct(t.floor, 3)} % on the ${floorSplit} split, kept step ${t.keptStep}${snap}):`);
+  const refine = t.refine?.length ? `; MAC refinement: ${t.refine.map((r) => `${r.step.layers} ${pct(r.step.accuracy)} %${r.kept ? '' : ' (not kept)'}`).join(', ')}` : '';
+  say(`\nTable 4.1 (accuracy on the test split; floor ${pct(t.floor, 3)} % on the ${floorSplit} split, kept step ${t.keptStep}${snap}${refine}):`);
   say(
     renderTable(
       ['model', 'test acc %', 'loss pp', `${floorSplit} acc %`, 'params', 'params x', 'MACs', 'MACs x', 'ort b1 ms', 'b1 x', 'ort b64 ms', 'b64 x'],
@@ -279,6 +281,7 @@ function summaryOf(x: { runPath: string; version: number; dataset: string; floor
     floor: t?.floor ?? null,
     kept_step: t?.keptStep ?? null,
     snap: t?.snap ? { to: t.snap.to, iters: t.snap.iters, kept: t.snap.kept, from: t.snap.from, tries: t.snap.tries, layers: t.snap.step.layers, floor_acc: t.snap.step.accuracy } : null,
+    refine: t?.refine ? t.refine.map((r) => ({ layers: r.step.layers, floor_acc: r.step.accuracy, kept: r.kept })) : null,
     channels: t?.channels ?? null,
     base_test_acc: x.baseTest,
     pruned_test_acc: row('pruned')?.test_accuracy ?? null,
@@ -460,6 +463,7 @@ async function study(o: StudyRawOptions, fromCli: readonly string[], out: Output
             const what = {
               prune: `pruning with ${config.table.criterion}, global l2, retrain ${tableIters}; ${detail}`,
               snap: `the grid step: ${detail}`,
+              refine: `MAC refinement: ${detail}`,
               scratch: `training the pruned architecture from scratch: ${detail}`,
               latency: `measuring latency: ${detail}`,
             }[phase];
