@@ -10,3 +10,4 @@ export { bnL1Term, bnGammas, sparsity, slimPrune, batchNormNodes, hasBatchNorm, 
 export { snapToGrid, snapSearch, gridGroups, gridLimits, gridTarget, SnapCandidates, type SnapCandidate, type SnapOptions, type SnapResult, type SnapAttempt, type SnapSearchResult } from './snap.js';
 export { refineMacs, type RefineOptions, type RefineAttempt, type RefineResult } from './refine.js';
 export { channelCosts } from './cost.js';
+export { finishPruning, type FinishOptions, type FinishHooks, type FinishResult } from './finish.js';

@@ -5,7 +5,7 @@
 // accuracy, parameters, MACs and measured onnxruntime latency.
 import { Model, summarize } from '../graph/index.js';
 import { compareLatency, type SpeedupReport } from '../measure/index.js';
-import { gridGroups, prune, refineMacs, SnapCandidates, type Norm, type PruneOptions, type Protocol, type StepRecord } from '../prune/index.js';
+import { finishPruning, prune, SnapCandidates, type Norm, type PruneOptions, type Protocol, type StepRecord } from '../prune/index.js';
 import { evaluate, type BatchSource } from '../train/index.js';
 import { baseChannels } from './curve.js';
 import { trainForIterations, type Recipe, type RecipeHooks } from './recipe.js';
@@ -130,27 +130,26 @@ export async function table41(base: Model, data: Table41Data, o: Table41Options,
   let snap: Table41['snap'];
   let refine: Table41['refine'];
   try {
-    if (candidates && !hooks.shouldStop?.()) {
-      hooks.onPhase?.('snap', `every convolution down to its multiple of ${o.snapTo}, ${o.snapIters} retraining iterations, from the kept model or up to ${o.snapTries - 1} larger ones`);
-      const s = await candidates.search(o.snapTo, o.snapTries, { train: data.train, eval: data.floor, classes: data.classes }, opts, { iters: o.snapIters }, { onRetrain: hooks.onRetrain, shouldStop: hooks.shouldStop });
-      // The last attempt tells: the one that met the floor, or the largest starting model's failure.
-      const last = s.attempts[s.attempts.length - 1];
-      if (last?.record) snap = { to: o.snapTo, iters: o.snapIters, kept: last.kept, step: last.record, from: last.from, tries: s.attempts.length };
-      if (s.model) {
-        pruned.dispose();
-        pruned = s.model;
-      }
-    }
-    if (o.refineSteps > 0 && !hooks.shouldStop?.()) {
-      const convs = gridGroups(pruned.graph, opts);
-      hooks.onPhase?.('refine', `up to ${o.refineSteps} steps on ${[...convs].join(', ')}, the costliest channels in MACs first, ${o.snapIters} retraining iterations each`);
-      const r = await refineMacs(pruned, { train: data.train, eval: data.floor, classes: data.classes }, opts, { groups: convs, to: o.snapTo, iters: o.snapIters, steps: o.refineSteps }, { onRetrain: hooks.onRetrain, shouldStop: hooks.shouldStop });
-      refine = r.attempts.map((a) => ({ step: a.record, kept: a.kept }));
-      if (r.model) {
-        pruned.dispose();
-        pruned = r.model;
-      }
-    }
+    const fin = await finishPruning(
+      pruned,
+      candidates,
+      { train: data.train, eval: data.floor, classes: data.classes },
+      opts,
+      { snapTo: o.snapTo, snapTries: o.snapTries, iters: o.snapIters, refineSteps: o.refineSteps },
+      {
+        onRetrain: hooks.onRetrain,
+        shouldStop: hooks.shouldStop,
+        onPhase: (phase, convs) =>
+          phase === 'snap'
+            ? hooks.onPhase?.('snap', `every convolution down to its multiple of ${o.snapTo}, ${o.snapIters} retraining iterations, from the kept model or up to ${o.snapTries - 1} larger ones`)
+            : hooks.onPhase?.('refine', `up to ${o.refineSteps} steps on ${[...convs!].join(', ')}, the costliest channels in MACs first, ${o.snapIters} retraining iterations each`),
+      },
+    );
+    pruned = fin.model;
+    // The last grid attempt tells: the one that met the floor, or the largest starting model's failure.
+    const last = fin.snap?.attempts[fin.snap.attempts.length - 1];
+    if (last?.record) snap = { to: o.snapTo, iters: o.snapIters, kept: last.kept, step: last.record, from: last.from, tries: fin.snap!.attempts.length };
+    refine = fin.refine?.attempts.map((a) => ({ step: a.record, kept: a.kept }));
     pruned.eval();
     hooks.onPhase?.('scratch', `${o.recipe.iterations} iterations, Adam lr ${o.recipe.lr}`);
     // Same graph, fresh weights, the base recipe.
@@ -183,15 +182,13 @@ export async function table41(base: Model, data: Table41Data, o: Table41Options,
       speedup_b1: after ? ort(1).speedup : 1,
       speedup_b64: after ? ort(64).speedup : 1,
     });
-    const lastRefined = refine?.filter((r) => r.kept).pop()?.step;
-    const kept = lastRefined ?? (snap?.kept ? snap.step : result.history.find((h) => h.step === result.bestStep));
     return {
       rows: [row('base', s0, false), row('pruned', s1, true), row('scratch', s1, true)],
       floor,
       steps: result.history,
       keptStep: result.bestStep,
       stopReason: result.stopReason,
-      channels: kept?.channels ?? Object.fromEntries(baseChannels(base)),
+      channels: Object.fromEntries(baseChannels(pruned)),
       snap,
       refine,
       scratchSeconds: trained.seconds,

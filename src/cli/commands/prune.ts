@@ -13,7 +13,7 @@ import { DataLoader, type Dataset } from '../../data/index.js';
 import { Model, loadCheckpoint, saveCheckpoint, summarize } from '../../graph/index.js';
 import { saveOnnx } from '../../export/onnx/export.js';
 import { compareLatency, type CompareLatencyResult } from '../../measure/index.js';
-import { DependencyGraph, NORMS, PROTOCOLS, REDUCES, SCOPES, criterionNames, prune, gridGroups, refineMacs, SnapCandidates, type PruneOptions, type PruneResult, type StepRecord } from '../../prune/index.js';
+import { DependencyGraph, NORMS, PROTOCOLS, REDUCES, SCOPES, criterionNames, finishPruning, prune, SnapCandidates, type PruneOptions, type PruneResult, type StepRecord } from '../../prune/index.js';
 import { linePlot, savePlot } from '../../report/plot.js';
 import { RUN_FILES, RunLog, configurationDir, createVersionDir, writeJson } from '../../runs/index.js';
 import { Adam, Trainer, evaluate, type Metrics } from '../../train/index.js';
@@ -80,14 +80,11 @@ function check(o: PruneCliOptions): void {
   if (o.minAccuracy !== undefined && o.maxDrop !== undefined) throw new UsageError('give either --min-accuracy or --max-drop, not both');
   if (o.minAccuracy !== undefined && !(o.minAccuracy > 0 && o.minAccuracy <= 1)) throw new UsageError(`--min-accuracy is a fraction in (0, 1], e.g. 0.99; got ${o.minAccuracy}`);
   if (o.maxDrop !== undefined && !(o.maxDrop >= 0 && o.maxDrop < 100)) throw new UsageError(`--max-drop is in percentage points, e.g. 0.3; got ${o.maxDrop}`);
-  if (!(Number.isInteger(o.snapTo) && o.snapTo >= 1)) throw new UsageError(`--snap-to must be a positive integer, got ${o.snapTo}`);
-  if (!(Number.isInteger(o.snapIters) && o.snapIters >= 1)) throw new UsageError(`--snap-iters must be a positive integer, got ${o.snapIters}`);
   if (!(Number.isInteger(o.refineSteps) && o.refineSteps >= 0)) throw new UsageError(`--refine-steps must be a non-negative integer, got ${o.refineSteps}`);
   if (!(o.macsWeight >= 0)) throw new UsageError(`--macs-weight must be a number >= 0, got ${o.macsWeight}`);
-  if (!(Number.isInteger(o.snapTries) && o.snapTries >= 1)) throw new UsageError(`--snap-tries must be a positive integer, got ${o.snapTries}`);
   if (!(Number.isInteger(o.patience) && o.patience >= 0)) throw new UsageError(`--patience must be a non-negative integer, got ${o.patience}`);
   if (!(o.stepFraction > 0 && o.stepFraction <= 1)) throw new UsageError(`--step-fraction must be in (0, 1], got ${o.stepFraction}`);
-  for (const [flag, v] of [['retrain-iters', o.retrainIters], ['batch-size', o.batchSize], ['min-channels', o.minChannels], ['round-to', o.roundTo], ['score-batches', o.scoreBatches], ['latency-runs', o.latencyRuns]] as const) {
+  for (const [flag, v] of [['retrain-iters', o.retrainIters], ['batch-size', o.batchSize], ['min-channels', o.minChannels], ['round-to', o.roundTo], ['score-batches', o.scoreBatches], ['latency-runs', o.latencyRuns], ['snap-to', o.snapTo], ['snap-iters', o.snapIters], ['snap-tries', o.snapTries]] as const) {
     if (!(Number.isInteger(v) && v >= 1)) throw new UsageError(`--${flag} must be a positive integer, got ${v}`);
   }
 }
@@ -172,15 +169,19 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
     const headers = ['step', 'removed', 'share %', 'params', 'MACs', 'params x', 'MACs x', `${evalName} acc %`, 'bal acc %', 'time'];
     const rowOf = (r: StepRecord) => [r.step, r.removed, pct(r.share_removed, 1), r.params, r.macs, fmtX(r.params_x), fmtX(r.macs_x), pct(r.accuracy), pct(r.balanced_accuracy), `${r.seconds.toFixed(1)}s`];
     let bar: ProgressBar | undefined;
+    /** A retraining progress bar per step or phase (PruneHooks.onRetrain). */
+    const retrainBar =
+      (label: (step: number) => string) =>
+      (step: number, iter: number, iters: number, loss: number): void => {
+        if (iter === 1) bar = new ProgressBar({ total: iters, label: label(step), unit: 'it' });
+        bar?.tick(1, `loss ${loss.toFixed(4)}`);
+        if (iter === iters) bar?.finish();
+      };
     const stepsCsv: string[] = ['step,from,layers,removed,share_removed,params,macs,params_x,macs_x,accuracy,balanced_accuracy,meets_floor,seconds'];
     result = await prune(base, { train: trainLoader, eval: evalLoader, classes }, opts, {
       shouldStop: () => interrupted,
       onKept: snapCandidates?.onKept,
-      onRetrain: (step, iter, iters, loss) => {
-        if (iter === 1) bar = new ProgressBar({ total: iters, label: `step ${step} retrain`, unit: 'it' });
-        bar?.tick(1, `loss ${loss.toFixed(4)}`);
-        if (iter === iters) bar?.finish();
-      },
+      onRetrain: retrainBar((step) => `step ${step} retrain`),
       onStep: (r) => {
         say(
           `${r.from !== r.step - 1 ? `(back to step ${r.from}, half the step) ` : ''}step ${r.step}: -${r.removed} channels (${r.layers}); ${pct(r.share_removed, 1)} % removed, ${r.params.toLocaleString('en-US')} params (${fmtX(r.params_x)}), ` +
@@ -194,54 +195,38 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
     say(`\n${renderTable(headers, result.history.map(rowOf))}`);
     say(`stopped: ${result.stopReason}; kept step ${result.bestStep} (the smallest model that met the floor)`);
 
-    // Onto the channel grid: each convolution's maps down to its multiple of snapTo, retrained, kept only if it
-    // meets the floor; from the kept model, else from larger kept models that keep more in the other layers.
+    // After the loop: the grid step (convolutions onto multiples of snapTo, from the kept model, else from
+    // larger kept models), then the MAC refinement; each kept only if it meets the floor.
     let snapped: string | null = null;
-    if (snapCandidates && !interrupted) {
-      const search = await snapCandidates.search(o.snapTo, o.snapTries, { train: trainLoader, eval: evalLoader, classes }, opts, { iters: o.snapIters }, {
-        shouldStop: () => interrupted,
-        onRetrain: (_step, iter, iters, loss) => {
-          if (iter === 1) bar = new ProgressBar({ total: iters, label: `snap to ${o.snapTo} retrain`, unit: 'it' });
-          bar?.tick(1, `loss ${loss.toFixed(4)}`);
-          if (iter === iters) bar?.finish();
-        },
-      });
-      snapCandidates.dispose();
-      const tried = search.attempts.map((t) =>
-        t.record ? `from step ${t.from}: ${t.record.layers} gave ${evalName} accuracy ${pct(t.record.accuracy)} %${t.kept ? ', kept' : ', under the floor'}` : `step ${t.from} is on the grid already, kept`,
-      );
-      if (search.model) {
-        result.best.dispose();
-        result = { ...result, best: search.model };
-      }
-      snapped =
-        search.attempts.length === 0
-          ? 'nothing to do: no step met the floor'
-          : `${search.model ? 'onto' : 'not kept: none of'} multiples of ${o.snapTo} (${Object.entries(search.limits).map(([g, n]) => `${g} ≤ ${n}`).join(', ')}; ${o.snapIters} retraining iterations) — ${tried.join('; ')}`;
-      say(`snap to ${o.snapTo} channels: ${snapped}`);
-    }
-    // MAC refinement: the convolution whose channel costs the most MACs loses channels, long retraining, floor.
     let refined: string | null = null;
-    if (o.refineSteps > 0 && !interrupted) {
-      const convs = gridGroups(result.best.graph, opts);
-      say(`refine: up to ${o.refineSteps} steps on ${[...convs].join(', ') || 'no convolution'}, ${o.snapIters} retraining iterations each`);
-      const r = await refineMacs(result.best, { train: trainLoader, eval: evalLoader, classes }, opts, { groups: convs, to: o.snapTo, iters: o.snapIters, steps: o.refineSteps }, {
+    if (!interrupted) {
+      let phase = '';
+      const fin = await finishPruning(result.best, snapCandidates, { train: trainLoader, eval: evalLoader, classes }, opts, { snapTo: o.snapTo, snapTries: o.snapTries, iters: o.snapIters, refineSteps: o.refineSteps }, {
         shouldStop: () => interrupted,
-        onRetrain: (_step, iter, iters, loss) => {
-          if (iter === 1) bar = new ProgressBar({ total: iters, label: 'refine retrain', unit: 'it' });
-          bar?.tick(1, `loss ${loss.toFixed(4)}`);
-          if (iter === iters) bar?.finish();
+        onPhase: (p, convs) => {
+          phase = p === 'snap' ? `snap to ${o.snapTo} retrain` : 'refine retrain';
+          if (p === 'refine') say(`refine: up to ${o.refineSteps} steps on ${[...convs!].join(', ') || 'no convolution'}, ${o.snapIters} retraining iterations each`);
+        },
+        onRetrain: retrainBar(() => phase),
+        onSnapped: (r) => {
+          const tried = r.attempts.map((t) =>
+            t.record ? `from step ${t.from}: ${t.record.layers} gave ${evalName} accuracy ${pct(t.record.accuracy)} %${t.kept ? ', kept' : ', under the floor'}` : `step ${t.from} is on the grid already, kept`,
+          );
+          snapped =
+            r.attempts.length === 0
+              ? 'nothing to do: no step met the floor'
+              : `${r.model ? 'onto' : 'not kept: none of'} multiples of ${o.snapTo} (${Object.entries(r.limits).map(([g, n]) => `${g} ≤ ${n}`).join(', ')}; ${o.snapIters} retraining iterations) — ${tried.join('; ')}`;
+          say(`snap to ${o.snapTo} channels: ${snapped}`);
         },
       });
-      const tried = r.attempts.map((a) => `${a.record.layers} → ${Object.entries(a.record.channels).map(([g, n]) => `${g} ${n}`).join(' ')}: ${pct(a.record.accuracy)} %${a.kept ? ', kept' : ', under the floor'}`);
-      for (const t of tried) say(`  refine: ${t}`);
-      if (r.model) {
-        result.best.dispose();
-        result = { ...result, best: r.model };
+      result = { ...result, best: fin.model };
+      if (fin.refine) {
+        const tried = fin.refine.attempts.map((a) => `${a.record.layers} → ${Object.entries(a.record.channels).map(([g, n]) => `${g} ${n}`).join(' ')}: ${pct(a.record.accuracy)} %${a.kept ? ', kept' : ', under the floor'}`);
+        for (const t of tried) say(`  refine: ${t}`);
+        const keptN = fin.refine.attempts.filter((a) => a.kept).length;
+        refined = `${keptN} of ${fin.refine.attempts.length} steps kept${tried.length ? ` — ${tried.join('; ')}` : ''}`;
+        say(`refine: ${refined}`);
       }
-      const keptN = r.attempts.filter((a) => a.kept).length;
-      refined = `${keptN} of ${r.attempts.length} steps kept${tried.length ? ` — ${tried.join('; ')}` : ''}`;
-      say(`refine: ${refined}`);
     }
     const pruned = result.best;
     // Optional fine-tuning of the kept model. It is kept only if it does not
