@@ -1,6 +1,2 @@
-// Errors of the command line.
-
-/** A mistake in the command line or its inputs: reported as one line, no stack trace. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+// Errors of the command line: the usage error is the library's (src/util/errors.ts).
+export { UsageError, SlimnetError } from '../util/errors.js';

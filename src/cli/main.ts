@@ -3,15 +3,19 @@ import { Command } from 'commander';
 import { channelMultiple, number } from './parse-args.js';
 import { ortChannelBlock } from '../measure/blocks.js';
 import { addTrainOptions } from './commands/train-options.js';
+import { SlimnetError } from '../util/errors.js';
 
 const TRAINING_COMMANDS = new Set(['demo', 'train', 'prune', 'pipeline', 'slim', 'thesis']);
 
+/** The command being run, for the one-line error message. */
+let commandName = '';
 const program = new Command();
 program
   .name('slimnet')
   .description('Make convolutional networks smaller and faster: train, prune, distill, explain, measure and export (libtorch engine).')
   .showHelpAfterError()
   .hook('preAction', async (_program, action) => {
+    commandName = action.parent && action.parent !== _program ? `${action.parent.name()} ${action.name()}` : action.name();
     // Commands that train: a reference BLAS makes their linear layers ~40x slower; say so once, up front.
     if (!TRAINING_COMMANDS.has(action.name())) return;
     const { blasInfo } = await import('../tensor/index.js');
@@ -267,4 +271,12 @@ program
     console.log(`libtorch ${i.torchVersion}\nthreads  ${i.threads}\ncuda     ${i.cuda}\nblas     ${blas}\n\n${i.parallel}`);
   });
 
-await program.parseAsync(process.argv);
+// Errors are caught once, here: a SlimnetError is a problem with the user's
+// input or environment (one line, exit 1); anything else is a bug and keeps its stack.
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (!(e instanceof SlimnetError)) throw e;
+  process.stderr.write(`slimnet${commandName ? ` ${commandName}` : ''}: error: ${e.message}\n`);
+  process.exitCode = 1;
+}

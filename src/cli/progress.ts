@@ -75,3 +75,27 @@ export function formatTime(s: number): string {
   const sec = Math.round(s % 60);
   return m > 0 ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
 }
+
+/**
+ * The CLI's adapter from progress events (src/util/events.ts) to progress
+ * bars: a bar per task id, started by its first event, finished when done
+ * reaches total.
+ */
+export function progressBars(stream: NodeJS.WriteStream = process.stderr): (e: import('../util/events.js').ProgressEvent) => void {
+  const bars = new Map<string, { bar: ProgressBar; done: number }>();
+  return (e) => {
+    let cur = bars.get(e.id);
+    if (!cur || e.done <= (e.initial ?? 0) || e.done < cur.done) {
+      cur = { bar: new ProgressBar({ total: e.total, label: e.label, unit: e.unit, initial: e.initial ?? 0, stream }), done: e.initial ?? 0 };
+      bars.set(e.id, cur);
+      if (e.done <= (e.initial ?? 0)) return;
+    }
+    const n = e.done - cur.done;
+    cur.done = e.done;
+    if (e.done >= e.total) {
+      if (n > 0) cur.bar.tick(n, e.info);
+      cur.bar.finish(e.info);
+      bars.delete(e.id);
+    } else cur.bar.tick(n, e.info);
+  };
+}

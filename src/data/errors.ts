@@ -1,5 +1,6 @@
 // Errors for bad data: every one names the file (or folder) at fault.
-export class DataError extends Error {
+import { SlimnetError } from '../util/errors.js';
+export class DataError extends SlimnetError {
   override readonly name = 'DataError';
   /** The file or folder the problem is in. */
   readonly file: string;

@@ -7,3 +7,5 @@ export { readIdx, writeIdx, loadIdxPair, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC } fr
 export { loadCifar, loadCifarFiles } from './cifar.js';
 export { loadImageFolder, ImageFolderDataset, type FolderOptions } from './folder.js';
 export * from './transforms.js';
+export { resolveData, normalizationFor, trainTransform, evalTransform, type DataSpec, type ResolvedData, type NormalizeSpec, type Augment } from './spec.js';
+export { readProvenance, checkpointData, type Provenance, type DataOverrides } from './provenance.js';

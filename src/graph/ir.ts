@@ -2,6 +2,7 @@
 // live beside it (model.ts), keyed `${node}.${param}`. Every pass — shape
 // inference, execution, counting, export, pruning — reads this one form.
 
+import { SlimnetError } from '../util/errors.js';
 /** Attribute values: numbers, strings, booleans and arrays of numbers. */
 export type AttrValue = number | string | boolean | readonly number[] | null;
 export type Attrs = Readonly<Record<string, AttrValue>>;
@@ -26,7 +27,7 @@ export interface GraphJSON {
 /** A per-sample shape: the batch dimension is implicit and never stored. */
 export type Shape = readonly number[];
 
-export class GraphError extends Error {
+export class GraphError extends SlimnetError {
   constructor(
     message: string,
     readonly node?: string,

@@ -12,10 +12,11 @@ import { mulberry32 } from '../util/rng.js';
 import * as ort from 'onnxruntime-node';
 import type { Model } from '../graph/model.js';
 import { exportOnnx } from '../export/onnx/export.js';
+import { SlimnetError } from '../util/errors.js';
 import { getNumThreads, getRngState, noGrad, randn, setRngState, type Tensor } from '../tensor/index.js';
 
 /** A latency measurement failed or was asked for with invalid options; the message names the problem. */
-export class LatencyError extends Error {
+export class LatencyError extends SlimnetError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'LatencyError';

@@ -4,9 +4,10 @@
 // everything that goes when one channel goes) and the groups of layers that
 // share them (a residual stage's convs, a conv and its depthwise successor).
 import { Graph, GraphError, type GraphNode } from '../graph/index.js';
+import { SlimnetError } from '../util/errors.js';
 import { channelRules, type Layout, type PropagateContext } from './channels.js';
 
-export class PruneError extends Error {
+export class PruneError extends SlimnetError {
   constructor(message: string) {
     super(message);
     this.name = 'PruneError';

@@ -40,7 +40,7 @@ export async function finishPruning(kept: Model, candidates: SnapCandidates | un
   let model = kept;
   const result: Omit<FinishResult, 'model'> = {};
   try {
-    if (candidates && o.snapTo > 1 && !hooks.shouldStop?.()) {
+    if (candidates && o.snapTo > 1 && !hooks.signal?.aborted) {
       hooks.onPhase?.('snap');
       result.snap = await candidates.search(o.snapTo, o.snapTries, data, base, { iters: o.iters }, hooks);
       candidates.dispose();
@@ -50,7 +50,7 @@ export async function finishPruning(kept: Model, candidates: SnapCandidates | un
         model = result.snap.model;
       }
     }
-    if (o.refineSteps > 0 && !hooks.shouldStop?.()) {
+    if (o.refineSteps > 0 && !hooks.signal?.aborted) {
       const convs = gridGroups(model.graph, base);
       hooks.onPhase?.('refine', convs);
       result.refine = await refineMacs(model, data, base, { groups: convs, to: o.snapTo, iters: o.iters, steps: o.refineSteps }, hooks);

@@ -106,8 +106,8 @@ export interface PruneResult {
 export interface PruneHooks {
   onStep?(r: StepRecord): void;
   onRetrain?(step: number, iter: number, iters: number, loss: number): void;
-  /** Polled between steps and retraining iterations (e.g. Ctrl-C). */
-  shouldStop?(): boolean;
+  /** Aborting stops the work after the current step / iteration (Ctrl-C). */
+  signal?: AbortSignal;
   /** A new smallest model met the floor. The model stays the loop's: clone it to keep it. */
   onKept?(step: number, model: Model, record: StepRecord): void;
 }
@@ -173,7 +173,7 @@ export async function prune(model: Model, data: PruneData, o: PruneOptions, hook
     /** dipSize at the last backtrack: halving must make the steps smaller (rounding may not let it). */
     let lastDip = Infinity;
     for (let step = 1; ; step++) {
-      if (hooks.shouldStop?.()) {
+      if (hooks.signal?.aborted) {
         stopReason = 'interrupted';
         break;
       }
@@ -300,7 +300,7 @@ async function retrain(model: Model, stream: BatchStream, evalSource: BatchSourc
       {
         onStepEnd: (info) => {
           hooks.onRetrain?.(step, ++done, iters, info.loss);
-          return hooks.shouldStop?.() ? 'stop' : undefined;
+          return hooks.signal?.aborted ? 'stop' : undefined;
         },
       },
     ],
@@ -313,7 +313,7 @@ async function retrain(model: Model, stream: BatchStream, evalSource: BatchSourc
     const chunk = Math.floor(iters / checks);
     const best = new EarlyStopping({ monitor: 'val.accuracy', mode: 'max', patience: checks + 1, restoreBest: true });
     try {
-      for (let c = 0; c < checks && !hooks.shouldStop?.(); c++) {
+      for (let c = 0; c < checks && !hooks.signal?.aborted; c++) {
         await trainer.fit(stream.take(c === checks - 1 ? iters - chunk * c : chunk), { epochs: c + 1, validation: evalSource, earlyStopping: best });
       }
       best.restore(model);

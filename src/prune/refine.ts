@@ -45,7 +45,7 @@ export async function refineMacs(model: Model, data: PruneData, base: PruneOptio
   const cutSize = new Map<string, number>();
   let best: Model | null = null;
   try {
-    for (let s = 0; s < o.steps && !hooks.shouldStop?.(); s++) {
+    for (let s = 0; s < o.steps && !hooks.signal?.aborted; s++) {
       const current = best ?? model;
       const dep = new DependencyGraph(current.graph, { exclude: base.exclude });
       const costs = channelCosts(dep);

@@ -181,7 +181,7 @@ export interface SnapSearchResult {
 export async function snapSearch(candidates: readonly SnapCandidate[], data: PruneData, base: PruneOptions, snap: SnapOptions, hooks: PruneHooks = {}): Promise<SnapSearchResult> {
   const attempts: SnapAttempt[] = [];
   for (const c of candidates) {
-    if (hooks.shouldStop?.()) break;
+    if (hooks.signal?.aborted) break;
     if (Object.keys(c.target).length === 0) {
       attempts.push({ from: c.step, kept: true });
       return { model: c.model.clone(), attempts };

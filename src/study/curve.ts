@@ -47,7 +47,8 @@ export interface CurveOptions {
 export interface CurveHooks {
   onRetrain?(step: number, iteration: number, iterations: number, loss: number): void;
   onStep?(point: CurvePoint, record: StepRecord): void;
-  shouldStop?(): boolean;
+  /** Aborting stops the work after the current step / iteration (Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 /** Channel counts of the base model's prunable groups. */
@@ -94,7 +95,7 @@ export async function runCurve(base: Model, data: PruneData, e: Experiment, o: C
     },
     {
       onRetrain: hooks.onRetrain,
-      shouldStop: hooks.shouldStop,
+      signal: hooks.signal,
       onStep: (r) => {
         const p: CurvePoint = {
           step: r.step,

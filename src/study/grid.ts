@@ -14,6 +14,7 @@
 //              with L2 (random has no scale to normalise)        Fig 4.11
 //   protocols  layer-retrain and once (largest N) with the chosen criteria,
 //              each layer and global with L2                     Figs 4.12-4.16
+import { SlimnetError } from '../util/errors.js';
 import type { Norm, Protocol } from '../prune/index.js';
 
 export type Family = 'none' | 'retrain' | 'norm' | 'protocols';
@@ -23,7 +24,7 @@ export const FAMILIES: readonly Family[] = ['none', 'retrain', 'norm', 'protocol
 export const GLOBAL = 'global';
 
 /** A problem with the grid's settings; the message names the setting. */
-export class StudyError extends Error {
+export class StudyError extends SlimnetError {
   override name = 'StudyError';
 }
 

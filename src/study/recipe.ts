@@ -20,8 +20,8 @@ export const THESIS_RECIPE: Readonly<Recipe> = { iterations: 10_000, batchSize: 
 
 export interface RecipeHooks {
   onIteration?(iteration: number, iterations: number, loss: number): void;
-  /** Polled after every iteration (e.g. Ctrl-C). */
-  shouldStop?(): boolean;
+  /** Aborting stops the work after the current step / iteration (Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 export interface RecipeResult {
@@ -50,7 +50,7 @@ export async function trainForIterations(model: Model, train: BatchSource, recip
           recent.push(info.loss);
           if (recent.length > 100) recent.shift();
           hooks.onIteration?.(done, recipe.iterations, info.loss);
-          return hooks.shouldStop?.() ? 'stop' : undefined;
+          return hooks.signal?.aborted ? 'stop' : undefined;
         },
       },
     ],

@@ -94,7 +94,8 @@ export interface Table41Hooks {
   onScratch?: RecipeHooks['onIteration'];
   /** A phase starts ('prune', 'snap', 'refine', 'scratch', 'latency'), for logs. */
   onPhase?(phase: 'prune' | 'snap' | 'refine' | 'scratch' | 'latency', detail: string): void;
-  shouldStop?(): boolean;
+  /** Aborting stops the work after the current step / iteration (Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 export async function table41(base: Model, data: Table41Data, o: Table41Options, hooks: Table41Hooks = {}): Promise<Table41> {
@@ -123,7 +124,7 @@ export async function table41(base: Model, data: Table41Data, o: Table41Options,
     base,
     { train: data.train, eval: data.floor, classes: data.classes },
     opts,
-    { onStep: hooks.onStep, onRetrain: hooks.onRetrain, shouldStop: hooks.shouldStop, onKept: candidates?.onKept },
+    { onStep: hooks.onStep, onRetrain: hooks.onRetrain, signal: hooks.signal, onKept: candidates?.onKept },
   );
   let pruned = result.best;
   let scratch: Model | undefined;
@@ -138,7 +139,7 @@ export async function table41(base: Model, data: Table41Data, o: Table41Options,
       { snapTo: o.snapTo, snapTries: o.snapTries, iters: o.snapIters, refineSteps: o.refineSteps },
       {
         onRetrain: hooks.onRetrain,
-        shouldStop: hooks.shouldStop,
+        signal: hooks.signal,
         onPhase: (phase, convs) =>
           phase === 'snap'
             ? hooks.onPhase?.('snap', `every convolution down to its multiple of ${o.snapTo}, ${o.snapIters} retraining iterations, from the kept model or up to ${o.snapTries - 1} larger ones`)
@@ -154,7 +155,7 @@ export async function table41(base: Model, data: Table41Data, o: Table41Options,
     hooks.onPhase?.('scratch', `${o.recipe.iterations} iterations, Adam lr ${o.recipe.lr}`);
     // Same graph, fresh weights, the base recipe.
     scratch = Model.create(pruned.graph, { seed: o.seed });
-    const trained = await trainForIterations(scratch, data.train, o.recipe, { onIteration: hooks.onScratch, shouldStop: hooks.shouldStop });
+    const trained = await trainForIterations(scratch, data.train, o.recipe, { onIteration: hooks.onScratch, signal: hooks.signal });
 
     const measure = async (m: Model, floorAccuracy?: number) => ({
       test: await evaluate(m, data.test, data.classes),

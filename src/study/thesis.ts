@@ -61,8 +61,9 @@ export interface ThesisHooks {
   onCurve?(curve: Curve, index: number, total: number): void;
   /** A decision worth a line in the log (e.g. which criterion the protocol comparison uses). */
   onNote?(line: string): void;
-  table?: Omit<Table41Hooks, 'shouldStop'>;
-  shouldStop?(): boolean;
+  table?: Omit<Table41Hooks, 'signal'>;
+  /** Aborting stops the work after the current step / iteration (Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 export interface Rankings {
@@ -161,7 +162,7 @@ export async function runThesisStudy(base: Model, data: StudyData, o: ThesisOpti
   let interrupted = false;
   let index = 0;
   const n = largestIters(settings);
-  const stop = () => hooks.shouldStop?.() === true;
+  const stop = () => hooks.signal?.aborted === true;
 
   for (const family of families) {
     if (interrupted) break;
@@ -195,7 +196,7 @@ export async function runThesisStudy(base: Model, data: StudyData, o: ThesisOpti
             hooks.onWork?.(units - e.retrainIters);
             hooks.onStep?.(e, p);
           },
-          shouldStop: hooks.shouldStop,
+          signal: hooks.signal,
         },
       );
       // A curve that ran out of maps early leaves its planned steps' work undone.
@@ -217,7 +218,7 @@ export async function runThesisStudy(base: Model, data: StudyData, o: ThesisOpti
       base,
       { train: data.train, floor: data.floor, test: data.test, classes: data.classes },
       { ...t, retrainIters: n, lr: o.lr, scoreBatches: o.scoreBatches, minChannels: o.minChannels, seed: o.seed },
-      { ...hooks.table, shouldStop: hooks.shouldStop },
+      { ...hooks.table, signal: hooks.signal },
     );
     interrupted = stop();
   }

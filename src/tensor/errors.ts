@@ -1,12 +1,9 @@
 // Typed errors of the tensor layer. Every native failure reaches JS as one of
 // these, with the op and its argument shapes in the message.
 
-export class SlimnetError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-}
+import { SlimnetError } from '../util/errors.js';
+
+export { SlimnetError };
 
 /** An ATen op (or the bridge converting its arguments) rejected a call. */
 export class OpError extends SlimnetError {

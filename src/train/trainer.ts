@@ -6,7 +6,7 @@
 //
 // Each step runs in one synchronous tidy scope (flat memory) and is followed
 // by an await that yields to the event loop, so a progress bar can draw and a
-// SIGINT handler can call trainer.stop() between steps. One value is read back
+// fit()'s AbortSignal (Ctrl-C) can stop it between steps. One value is read back
 // per step (the losses and the correct count together), which is also where a
 // NaN / infinite loss is caught, before backward and before any update.
 import { F, getRngState, keep, noGrad, setRngState, tidy, type Tensor } from '../tensor/index.js';
@@ -16,6 +16,7 @@ import { LrSchedule, type ScheduleState } from './schedules.js';
 import { MetricAccumulator, type Metrics } from './metrics.js';
 import { EarlyStopping, type EarlyStoppingOptions, type EarlyStoppingStateMeta } from './early-stopping.js';
 import { clipGradNorm } from './clip.js';
+import { SlimnetError } from '../util/errors.js';
 
 // ---- data interface (structurally the DataLoader of src/data) --------------------
 
@@ -128,7 +129,7 @@ export interface EpochRecord {
 }
 
 /** A loss (or gradient norm) became NaN or infinite; the step's update was not applied. */
-export class NonFiniteLossError extends Error {
+export class NonFiniteLossError extends SlimnetError {
   constructor(
     readonly epoch: number,
     /** Step within the epoch (0-based). */
@@ -212,6 +213,8 @@ export interface FitOptions {
   earlyStopping?: EarlyStopping | EarlyStoppingOptions;
   /** First epoch to run; defaults to the trainer's epoch (0, or where loadState left it). */
   startEpoch?: number;
+  /** Aborting stops fit() after the current step, like stop('interrupted'); the interrupted epoch resumes from state(). */
+  signal?: AbortSignal;
   onProgress?(info: ProgressInfo): void;
 }
 
@@ -282,6 +285,9 @@ export class Trainer {
     }
     this.running = true;
     this.stopReason = null;
+    const onAbort = (): void => this.stop('interrupted');
+    if (o.signal?.aborted) onAbort();
+    o.signal?.addEventListener('abort', onAbort);
     const records: EpochRecord[] = [];
     this.earlyStopping = o.earlyStopping === undefined ? undefined : o.earlyStopping instanceof EarlyStopping ? o.earlyStopping : new EarlyStopping(o.earlyStopping);
     if (this.pendingEarlyStopping) {
@@ -305,6 +311,7 @@ export class Trainer {
       }
       for (const cb of this.callbacks) await cb.onTrainEnd?.(records, this);
     } finally {
+      o.signal?.removeEventListener('abort', onAbort);
       this.model.training = wasTraining;
       this.running = false;
     }

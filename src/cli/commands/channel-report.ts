@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import type { Graph } from '../../graph/index.js';
 import { barPlot, savePlot } from '../../report/plot.js';
 import { atomicWriteFile } from '../../util/atomic-write.js';
-import { renderTable } from '../table.js';
-import { pct } from './common.js';
+import { renderTable } from '../../report/table.js';
+import { pct } from '../../report/format.js';
 
 export interface ChannelRow {
   layer: string;

@@ -8,7 +8,7 @@ import { Adam } from '../../train/optim/index.js';
 import { loadMnistDigits, splitArrays, type ImageArrays } from '../../data/mnist-digits.js';
 import { permutation } from '../../util/rng.js';
 import { ProgressBar } from '../progress.js';
-import { renderTable } from '../table.js';
+import { renderTable } from '../../report/table.js';
 
 export interface DemoOptions {
   epochs: number;

@@ -7,8 +7,9 @@ import { GraphError, loadCheckpoint } from '../../graph/index.js';
 import { SlimnetError } from '../../tensor/index.js';
 import { evaluate } from '../../train/index.js';
 import { UsageError } from '../errors.js';
-import { renderTable } from '../table.js';
-import { evalTransform, normalizationFor, pct, type NormalizeSpec } from './common.js';
+import { renderTable } from '../../report/table.js';
+import { evalTransform, normalizationFor, type NormalizeSpec } from '../../data/index.js';
+import { pct } from '../../report/format.js';
 
 export interface EvalOptions {
   checkpoint: string;

@@ -2,6 +2,7 @@
 // with the given options) or a checkpoint's model to an ONNX file, in eval
 // mode, with a dynamic batch dimension. `--verify` runs the file in
 // onnxruntime on a random batch and compares with slimnet's own forward.
+import { UsageError } from '../errors.js';
 import { statSync } from 'node:fs';
 import { GraphError, Model } from '../../graph/index.js';
 import { archDef, archNames, buildArch, type ArchOptions } from '../../models/index.js';
@@ -27,9 +28,6 @@ export interface ExportOptions {
 /** Largest |onnxruntime − slimnet| that `--verify` accepts by default. */
 export const VERIFY_TOLERANCE = 1e-4;
 
-class UsageError extends Error {
-  override name = 'UsageError';
-}
 
 export interface ExportReport {
   out: string;

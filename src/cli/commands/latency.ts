@@ -5,7 +5,7 @@
 import { loadCheckpoint, summarize, type Model } from '../../graph/index.js';
 import { compareLatency, type SpeedupReport } from '../../measure/index.js';
 import { getNumThreads, setNumThreads } from '../../tensor/index.js';
-import { renderTable } from '../table.js';
+import { renderTable } from '../../report/table.js';
 import { UsageError } from '../errors.js';
 
 export interface LatencyCliOptions {

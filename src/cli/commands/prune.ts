@@ -18,11 +18,13 @@ import { linePlot, savePlot } from '../../report/plot.js';
 import { RUN_FILES, RunLog, configurationDir, createVersionDir, writeJson } from '../../runs/index.js';
 import { Adam, Trainer, evaluate, type Metrics } from '../../train/index.js';
 import { ProgressBar } from '../progress.js';
-import { renderTable } from '../table.js';
+import { renderTable } from '../../report/table.js';
 import { UsageError } from '../errors.js';
-import { checkpointData } from './checkpoint-data.js';
+import { checkpointData } from '../../data/index.js';
 import { channelTable, writeChannelReport } from './channel-report.js';
-import { evalTransform, makeOutput, nowIso, pct } from './common.js';
+import { makeOutput } from './common.js';
+import { evalTransform } from '../../data/index.js';
+import { nowIso, pct } from '../../report/format.js';
 import { atomicWriteFile } from '../../util/atomic-write.js';
 
 export interface PruneCliOptions {
@@ -116,9 +118,11 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
   const testLoader = new DataLoader(data.test, { batchSize: o.evalBatchSize, transform: evalTransform(data.norm) });
   const classes = data.classes.length;
   let interrupted = false;
+  const stop = new AbortController();
   const onSigint = () => {
     if (interrupted) process.exit(130);
     interrupted = true;
+    stop.abort();
     process.stderr.write('\nCtrl-C: stopping after this step; the best model so far is kept and reported (Ctrl-C again quits at once)\n');
   };
   process.on('SIGINT', onSigint);
@@ -179,7 +183,7 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
       };
     const stepsCsv: string[] = ['step,from,layers,removed,share_removed,params,macs,params_x,macs_x,accuracy,balanced_accuracy,meets_floor,seconds'];
     result = await prune(base, { train: trainLoader, eval: evalLoader, classes }, opts, {
-      shouldStop: () => interrupted,
+      signal: stop.signal,
       onKept: snapCandidates?.onKept,
       onRetrain: retrainBar((step) => `step ${step} retrain`),
       onStep: (r) => {
@@ -202,7 +206,7 @@ export async function pruneCommand(o: PruneCliOptions): Promise<number> {
     if (!interrupted) {
       let phase = '';
       const fin = await finishPruning(result.best, snapCandidates, { train: trainLoader, eval: evalLoader, classes }, opts, { snapTo: o.snapTo, snapTries: o.snapTries, iters: o.snapIters, refineSteps: o.refineSteps }, {
-        shouldStop: () => interrupted,
+        signal: stop.signal,
         onPhase: (p, convs) => {
           phase = p === 'snap' ? `snap to ${o.snapTo} retrain` : 'refine retrain';
           if (p === 'refine') say(`refine: up to ${o.refineSteps} steps on ${[...convs!].join(', ') || 'no convolution'}, ${o.snapIters} retraining iterations each`);

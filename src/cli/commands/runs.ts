@@ -1,8 +1,8 @@
 // `slimnet runs`: every run under the runs directory in one table.
 import { humanCount } from '../../graph/summary.js';
 import { effectiveStatus, listRuns } from '../../runs/index.js';
-import { renderTable } from '../table.js';
-import { pct, shortDate } from './common.js';
+import { renderTable } from '../../report/table.js';
+import { pct, shortDate } from '../../report/format.js';
 
 export function runsCommand(o: { runsDir: string; json?: boolean }): number {
   const runs = listRuns(o.runsDir).map((r) => {

@@ -28,11 +28,13 @@ import { SlimnetError } from '../../tensor/index.js';
 import { Adam, LrSchedule, NonFiniteLossError, SGD, Trainer, evaluate, paramGroupsFor, type EpochRecord, type Metrics, type Optimizer, type BaseHyper } from '../../train/index.js';
 import { RunLog, configurationDir, createVersionDir, writeJson, type RunStatusFile } from '../../runs/index.js';
 import { ProgressBar, formatTime } from '../progress.js';
-import { renderTable } from '../table.js';
+import { renderTable } from '../../report/table.js';
 import { UsageError } from '../errors.js';
-import { checkpointData, type CheckpointData } from './checkpoint-data.js';
+import { checkpointData, type ResolvedData as CheckpointData } from '../../data/index.js';
 import { writeChannelReport } from './channel-report.js';
-import { evalTransform, fmt, makeOutput, nowIso, pct, trainTransform, type Output } from './common.js';
+import { makeOutput, type Output } from './common.js';
+import { evalTransform, trainTransform } from '../../data/index.js';
+import { fmt, nowIso, pct } from '../../report/format.js';
 import type { SlimRawOptions } from './slim-options.js';
 
 const EXIT_INTERRUPTED = 130;

@@ -40,10 +40,12 @@ import {
 import { SlimnetError, getNumThreads } from '../../tensor/index.js';
 import { evaluate } from '../../train/index.js';
 import { ProgressBar } from '../progress.js';
-import { renderTable } from '../table.js';
+import { renderTable } from '../../report/table.js';
 import { UsageError } from '../errors.js';
-import { checkpointData, type CheckpointData, type DataOverrides } from './checkpoint-data.js';
-import { evalTransform, makeOutput, nowIso, pct, type Output } from './common.js';
+import { checkpointData, type ResolvedData as CheckpointData, type DataOverrides } from '../../data/index.js';
+import { makeOutput, type Output } from './common.js';
+import { evalTransform } from '../../data/index.js';
+import { nowIso, pct } from '../../report/format.js';
 import type { StudyRawOptions } from './study-options.js';
 
 const EXIT_INTERRUPTED = 130;
@@ -331,10 +333,12 @@ async function study(o: StudyRawOptions, fromCli: readonly string[], out: Output
   let table: Table41 | undefined;
   let runPath: string | undefined;
   let interrupted = false;
+  const stop = new AbortController();
   let version = opened.kind === 'resume' ? opened.version : -1;
   const onSigint = () => {
     if (interrupted) process.exit(EXIT_INTERRUPTED);
     interrupted = true;
+    stop.abort();
     process.stderr.write(`\nCtrl-C: stopping after this step; the finished curves are kept and reported (resume with --version ${version}; Ctrl-C again quits at once)\n`);
   };
   const created = nowIso();
@@ -383,7 +387,7 @@ async function study(o: StudyRawOptions, fromCli: readonly string[], out: Output
       const r = config.recipe;
       say(`base: training ${config.arch}${config.width !== 1 ? ` (width ${config.width})` : ''} with the thesis recipe: Adam lr ${r.lr}, batch ${r.batchSize}, ${r.iterations} iterations`);
       const bar = new ProgressBar({ total: r.iterations, label: 'base', unit: 'it' });
-      const trained = await trainForIterations(base, loaders.train, r, { onIteration: (_i, _n, loss) => bar.tick(1, `loss ${loss.toFixed(4)}`), shouldStop: () => interrupted });
+      const trained = await trainForIterations(base, loaders.train, r, { onIteration: (_i, _n, loss) => bar.tick(1, `loss ${loss.toFixed(4)}`), signal: stop.signal });
       bar.finish();
       if (interrupted) {
         say(`interrupted while training the base (${trained.iterations}/${r.iterations} iterations): nothing kept; --version ${version} starts it again`);
@@ -440,7 +444,7 @@ async function study(o: StudyRawOptions, fromCli: readonly string[], out: Output
       { ...loaders, classes },
       options,
       {
-        shouldStop: () => interrupted,
+        signal: stop.signal,
         onPlan: (_plan, doneUnits) => (bar = new ProgressBar({ total: plan.units, label: 'grid', unit: 'it-eq', initial: doneUnits })),
         onCurveStart: (e, i, n) => {
           where = `${i}/${n} ${describe(e)}`;

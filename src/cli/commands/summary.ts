@@ -5,7 +5,7 @@
 import { GraphError, humanBytes, humanCount, loadCheckpoint, summarize, type Graph, type Summary } from '../../graph/index.js';
 import { archDef, archNames, buildArch, type ArchOptions } from '../../models/index.js';
 import { SlimnetError } from '../../tensor/index.js';
-import { renderTable } from '../table.js';
+import { renderTable } from '../../report/table.js';
 
 export interface SummaryOptions {
   arch?: string;

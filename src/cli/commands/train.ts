@@ -49,9 +49,11 @@ import {
   type RunStatusFile,
 } from '../../runs/index.js';
 import { ProgressBar, formatTime } from '../progress.js';
-import { renderTable } from '../table.js';
+import { renderTable } from '../../report/table.js';
 import { UsageError } from '../errors.js';
-import { evalTransform, fmt, makeOutput, normalizationFor, nowIso, pct, shortDate, trainTransform, type NormalizeSpec, type Output } from './common.js';
+import { makeOutput, type Output } from './common.js';
+import { evalTransform, normalizationFor, trainTransform, type NormalizeSpec } from '../../data/index.js';
+import { fmt, nowIso, pct, shortDate } from '../../report/format.js';
 import { flagOf, readConfigFile, resolveTrainConfig, trainConfigKeys, validateConfig, type TrainConfig, type TrainMetaOptions } from './train-options.js';
 
 export const EXIT_INTERRUPTED = 130;

@@ -1,7 +1,8 @@
 // The one error type of the plotting module. Every message names the chart (its title)
 // and the field at fault, and the series when one is to blame, so a report script that
 // draws a dozen figures says which one and which curve went wrong.
-export class PlotError extends Error {
+import { SlimnetError } from '../../util/errors.js';
+export class PlotError extends SlimnetError {
   override readonly name = 'PlotError';
   /** The chart's title (or the file name, for savePlot). */
   readonly chart: string;

@@ -7,3 +7,16 @@ export function renderTable(headers: string[], rows: (string | number)[][]): str
   const fmt = (r: string[]) => r.map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
   return [fmt(headers), widths.map((w) => '─'.repeat(w)).join('  '), ...cells.map(fmt)].join('\n');
 }
+
+/** One row of a before/after comparison: a label, the two values, and the change as text. */
+export interface BeforeAfterRow {
+  label: string;
+  before: string | number;
+  after: string | number;
+  change: string;
+}
+
+/** The before/after table every compression workflow ends with. */
+export function beforeAfterTable(rows: readonly BeforeAfterRow[], names: { before: string; after: string } = { before: 'base', after: 'pruned' }): string {
+  return renderTable(['', names.before, names.after, 'change'], rows.map((r) => [r.label, r.before, r.after, r.change]));
+}

@@ -1,0 +1,100 @@
+// The provenance a checkpoint carries: which data it was trained on and how
+// it was split, so later commands rebuild the same train / validation sets.
+// Checkpoint metadata is free-form JSON on disk; this module reads it into a
+// typed record and rejects fields of the wrong type with the file's name.
+import { datasetNames, type DatasetName } from './registry.js';
+import { resolveData, type NormalizeSpec, type ResolvedData } from './spec.js';
+import { UsageError } from '../util/errors.js';
+
+/** What training records in a checkpoint's metadata about its data and model. */
+export interface Provenance {
+  /** The command that wrote the checkpoint ('train', 'prune', 'slim', ...). */
+  command?: string;
+  dataset?: DatasetName;
+  /** Data folder (null: the data set's default). */
+  root?: string | null;
+  arch?: string;
+  width?: number;
+  classes?: string[];
+  normalize?: NormalizeSpec;
+  /** Seed of the share and the split. */
+  seed?: number;
+  /** Validation count or fraction held out of the training split (0: none). */
+  validation?: number;
+  fraction?: number;
+  /** The run version that wrote it. */
+  version?: number;
+}
+
+/** Overrides of a checkpoint's own data (command-line flags). */
+export interface DataOverrides {
+  dataset?: string;
+  root?: string;
+  /** Validation count or fraction; default the checkpoint's own split. */
+  validation?: number;
+  fraction?: number;
+  seed?: number;
+}
+
+const isNumArray = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+
+/** Reads the typed provenance out of checkpoint metadata; `where` names the file in errors. */
+export function readProvenance(meta: Readonly<Record<string, unknown>>, where: string): Provenance {
+  const bad = (field: string, want: string): never => {
+    throw new UsageError(`${where}: metadata field '${field}' must be ${want}, got ${JSON.stringify(meta[field])}`);
+  };
+  const out: Provenance = {};
+  const str = (k: 'command' | 'arch'): void => {
+    if (meta[k] === undefined) return;
+    if (typeof meta[k] !== 'string') bad(k, 'a string');
+    out[k] = meta[k] as string;
+  };
+  const num = (k: 'width' | 'seed' | 'validation' | 'fraction' | 'version'): void => {
+    if (meta[k] === undefined || meta[k] === null) return;
+    if (typeof meta[k] !== 'number' || !Number.isFinite(meta[k])) bad(k, 'a number');
+    out[k] = meta[k] as number;
+  };
+  str('command');
+  str('arch');
+  for (const k of ['width', 'seed', 'validation', 'fraction', 'version'] as const) num(k);
+  if (meta.dataset !== undefined) {
+    if (typeof meta.dataset !== 'string') bad('dataset', 'a string');
+    if (!(datasetNames() as string[]).includes(meta.dataset as string)) bad('dataset', `one of ${datasetNames().join(', ')}`);
+    out.dataset = meta.dataset as DatasetName;
+  }
+  if (meta.root !== undefined) {
+    if (meta.root !== null && typeof meta.root !== 'string') bad('root', 'a string or null');
+    out.root = meta.root as string | null;
+  }
+  if (meta.classes !== undefined) {
+    if (!Array.isArray(meta.classes) || !meta.classes.every((c) => typeof c === 'string')) bad('classes', 'a list of strings');
+    out.classes = [...(meta.classes as string[])];
+  }
+  if (meta.normalize !== undefined) {
+    const n = meta.normalize as Partial<NormalizeSpec> | null;
+    if (!n || typeof n !== 'object' || !isNumArray(n.mean) || !isNumArray(n.std) || n.mean.length !== n.std.length) bad('normalize', 'an object { mean: number[], std: number[] }');
+    out.normalize = { mean: [...n!.mean!], std: [...n!.std!] };
+  }
+  return out;
+}
+
+/**
+ * The data a checkpoint was trained on, rebuilt from its provenance: the same
+ * data set, the same seeded train / validation split and normalisation, so
+ * pruning and fine-tuning see what training saw and measure on data it held out.
+ */
+export function checkpointData(meta: Readonly<Record<string, unknown>>, o: DataOverrides = {}, where = 'checkpoint'): ResolvedData {
+  const p = readProvenance(meta, where);
+  const dataset = o.dataset ?? p.dataset;
+  if (!dataset) throw new UsageError(`${where} does not say which data set it was trained on: give --dataset`);
+  if (!(datasetNames() as string[]).includes(dataset)) throw new UsageError(`unknown data set '${dataset}' (available: ${datasetNames().join(', ')})`);
+  const sameData = o.dataset === undefined || o.dataset === p.dataset;
+  const root = o.root ?? (sameData && typeof p.root === 'string' ? p.root : undefined);
+  const seed = o.seed ?? p.seed ?? 0;
+  // A checkpoint that does not record its split (older ones) may have trained
+  // on every image: re-splitting would "validate" on training data, so it
+  // gets no validation split and callers fall back to the test split.
+  const validation = o.validation ?? (sameData ? (p.validation ?? 0) : 0.1);
+  const fraction = o.fraction ?? (sameData ? p.fraction : undefined) ?? 1;
+  return resolveData({ dataset: dataset as DatasetName, root, validation, fraction, seed, ...(sameData && p.normalize ? { normalize: p.normalize } : {}) });
+}

@@ -1,0 +1,227 @@
+// Versioned run directories: the files.
+//
+//   <root>/<command>/<dataset>-<arch>/version_<N>/
+//     config.json        the resolved configuration (every option, final value)
+//     status.json        status (running / complete / interrupted / failed), progress, best metric, results
+//     metrics.csv        one row per completed epoch
+//     metrics.jsonl      the same rows as JSON lines
+//     best.safetensors   checkpoint of the best validation epoch (src/graph/checkpoint.ts)
+//     last.safetensors   checkpoint of the last completed epoch (or of the interruption point)
+//     state.safetensors  trainer state for an exact resume (src/train/state-file.ts)
+//     run.log            what the command printed
+//
+// Every JSON / checkpoint file is written atomically (write a temporary file,
+// fsync, rename), so an interrupted run never leaves a half-written file.
+import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { atomicWriteFile } from '../util/atomic-write.js';
+
+export const RUN_FILES = {
+  config: 'config.json',
+  status: 'status.json',
+  metricsCsv: 'metrics.csv',
+  metricsJsonl: 'metrics.jsonl',
+  best: 'best.safetensors',
+  last: 'last.safetensors',
+  state: 'state.safetensors',
+  log: 'run.log',
+} as const;
+
+export type RunStatus = 'running' | 'complete' | 'interrupted' | 'failed';
+
+export interface RunStatusFile {
+  status: RunStatus;
+  command: string;
+  dataset: string;
+  arch: string;
+  version: number;
+  /** Completed epochs, and the epochs the run is configured for. */
+  epochsDone: number;
+  epochs: number;
+  /** Best validation accuracy so far and its 1-based epoch (null without validation). */
+  bestValAccuracy: number | null;
+  bestEpoch: number | null;
+  params?: number;
+  macs?: number;
+  /** Results on the test split, once evaluated. */
+  test?: { accuracy: number; balancedAccuracy: number; loss: number; count: number };
+  /** Why the run stopped early / failed. */
+  message?: string;
+  pid?: number;
+  created: string;
+  updated: string;
+}
+
+/** One metrics row (one completed epoch). */
+export interface MetricsRow {
+  /** 1-based epoch number. */
+  epoch: number;
+  lr: number;
+  train_loss: number;
+  train_acc: number;
+  val_loss: number | null;
+  val_acc: number | null;
+  val_balanced_acc: number | null;
+  seconds: number;
+}
+
+export const METRICS_COLUMNS: readonly (keyof MetricsRow)[] = ['epoch', 'lr', 'train_loss', 'train_acc', 'val_loss', 'val_acc', 'val_balanced_acc', 'seconds'];
+
+/** A path component from a free-form name ('folder:/data/x' -> 'folder_data_x'). */
+export function safeName(s: string): string {
+  return s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '') || 'unnamed';
+}
+
+/** The directory holding every version of one configuration: <root>/<command>/<dataset>-<arch>. */
+export function configurationDir(root: string, command: string, dataset: string, arch: string): string {
+  return join(root, safeName(command), `${safeName(dataset)}-${safeName(arch)}`);
+}
+
+export function versionDir(dir: string, version: number): string {
+  return join(dir, `version_${version}`);
+}
+
+/** The version numbers present in a configuration directory, ascending (none if it does not exist). */
+export function listVersions(dir: string): number[] {
+  if (!existsSync(dir)) return [];
+  const out: number[] = [];
+  for (const name of readdirSync(dir)) {
+    const m = /^version_(\d+)$/.exec(name);
+    if (m && statSync(join(dir, name)).isDirectory()) out.push(Number(m[1]));
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/** One more than the largest existing version (0 for a new configuration). */
+export function nextVersion(dir: string): number {
+  const v = listVersions(dir);
+  return v.length ? v[v.length - 1]! + 1 : 0;
+}
+
+/**
+ * Creates the next version directory. mkdir without `recursive` fails if the
+ * directory exists, so two processes starting at once get distinct versions.
+ */
+export function createVersionDir(dir: string): { version: number; path: string } {
+  mkdirSync(dir, { recursive: true });
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const version = nextVersion(dir);
+    const path = versionDir(dir, version);
+    try {
+      mkdirSync(path);
+      return { version, path };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+  throw new Error(`could not create a new version directory in ${dir}`);
+}
+
+export function writeJson(path: string, value: unknown): void {
+  atomicWriteFile(path, new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`));
+}
+
+export function readJson<T>(path: string): T {
+  return JSON.parse(readFileSync(path, 'utf8')) as T;
+}
+
+export function readStatus(runPath: string): RunStatusFile | undefined {
+  const p = join(runPath, RUN_FILES.status);
+  if (!existsSync(p)) return undefined;
+  try {
+    return readJson<RunStatusFile>(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a process with this id is alive (a 'running' run whose process died was killed hard). */
+function alive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The status to display: a 'running' run whose process is gone was killed without saving ('killed'). */
+export function effectiveStatus(s: RunStatusFile): RunStatus | 'killed' {
+  return s.status === 'running' && !alive(s.pid) ? 'killed' : s.status;
+}
+
+function cell(v: number | null | undefined): string {
+  return v === null || v === undefined || Number.isNaN(v) ? '' : String(v);
+}
+
+/** Appends metrics rows to metrics.csv (with a header when new) and metrics.jsonl. */
+export function appendMetrics(runPath: string, rows: readonly MetricsRow[]): void {
+  if (!rows.length) return;
+  const csv = join(runPath, RUN_FILES.metricsCsv);
+  const header = existsSync(csv) ? '' : `${METRICS_COLUMNS.join(',')}\n`;
+  appendFileSync(csv, header + rows.map((r) => METRICS_COLUMNS.map((c) => cell(r[c])).join(',')).join('\n') + '\n');
+  appendFileSync(join(runPath, RUN_FILES.metricsJsonl), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+}
+
+/** The rows of metrics.jsonl (empty if none). */
+export function readMetrics(runPath: string): MetricsRow[] {
+  const p = join(runPath, RUN_FILES.metricsJsonl);
+  if (!existsSync(p)) return [];
+  return readFileSync(p, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as MetricsRow);
+}
+
+/** Keeps only the first `epochs` rows of the metrics files (drops rows written after the state that is resumed). */
+export function truncateMetrics(runPath: string, epochs: number): void {
+  const rows = readMetrics(runPath);
+  if (rows.length <= epochs) return;
+  const keep = rows.filter((r) => r.epoch <= epochs);
+  const csv = join(runPath, RUN_FILES.metricsCsv);
+  atomicWriteFile(csv, new TextEncoder().encode(`${METRICS_COLUMNS.join(',')}\n` + keep.map((r) => METRICS_COLUMNS.map((c) => cell(r[c])).join(',') + '\n').join('')));
+  atomicWriteFile(join(runPath, RUN_FILES.metricsJsonl), new TextEncoder().encode(keep.map((r) => JSON.stringify(r) + '\n').join('')));
+}
+
+/** A log that appends to run.log (plain text, no terminal escapes). */
+export class RunLog {
+  constructor(readonly path: string) {}
+  write(text: string): void {
+    appendFileSync(this.path, text.endsWith('\n') ? text : `${text}\n`);
+  }
+}
+
+export interface RunEntry {
+  command: string;
+  /** The <dataset>-<arch> directory name. */
+  configuration: string;
+  version: number;
+  path: string;
+  status: RunStatusFile | undefined;
+  config: Record<string, unknown> | undefined;
+}
+
+/** Every version directory under `root` (<command>/<configuration>/version_N), sorted. */
+export function listRuns(root: string): RunEntry[] {
+  const out: RunEntry[] = [];
+  if (!existsSync(root)) return out;
+  const dirs = (p: string) => readdirSync(p).filter((n) => statSync(join(p, n)).isDirectory()).sort();
+  for (const command of dirs(root)) {
+    for (const configuration of dirs(join(root, command))) {
+      const cdir = join(root, command, configuration);
+      for (const version of listVersions(cdir)) {
+        const path = versionDir(cdir, version);
+        const cfgPath = join(path, RUN_FILES.config);
+        let config: Record<string, unknown> | undefined;
+        try {
+          config = existsSync(cfgPath) ? readJson<Record<string, unknown>>(cfgPath) : undefined;
+        } catch {
+          config = undefined;
+        }
+        out.push({ command, configuration, version, path, status: readStatus(path), config });
+      }
+    }
+  }
+  return out;
+}
