@@ -1,0 +1,4 @@
+// Workflows: typed in-process functions that take a spec and return a typed
+// report. The CLI is parse → spec → call → render over these; a library user
+// calls them directly and gets exactly what the CLI gets.
+export {};
