@@ -58,12 +58,14 @@ export interface DataLoaderOptions {
   worker?: boolean;
 }
 
-const WORKER_ENTRY = new URL('./loader-worker.ts', import.meta.url);
+// The entry has this module's own extension: loader-worker.ts under tsx,
+// loader-worker.js in the build (dist/).
+const WORKER_ENTRY = new URL(`./loader-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 
 // Node 20 workers do not inherit tsx's hooks (see src/tensor/worker.ts): start
 // the .ts entry through a bootstrap that registers tsx first.
 function workerScript(): { script: string | URL; isEval: boolean } {
-  const entry = WORKER_ENTRY.pathname.endsWith('.ts') ? WORKER_ENTRY : new URL('./loader-worker.js', import.meta.url);
+  const entry = WORKER_ENTRY;
   if (!entry.pathname.endsWith('.ts')) return { script: entry, isEval: false };
   const tsxApi = import.meta.resolve('tsx/esm/api');
   return { script: `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`, isEval: true };

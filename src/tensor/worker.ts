@@ -13,7 +13,9 @@ export interface WorkerTask<I, O, P = unknown> {
 
 export type TaskFunction<I, O, P = unknown> = (input: I, progress: (p: P) => void) => O | Promise<O>;
 
-const ENTRY = new URL('./worker-entry.ts', import.meta.url);
+// The entry has this module's own extension: worker-entry.ts under tsx,
+// worker-entry.js in the build (dist/).
+const ENTRY = new URL(`./worker-entry${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 
 // On Node 20 a worker does not inherit the parent's module hooks (nor runs its
 // --import preloads), so a worker cannot load .ts files even when the parent
