@@ -15,6 +15,8 @@
 import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { atomicWriteFile } from '../util/atomic-write.js';
+import { ensureDir } from '../util/ensure-dir.js';
+import { FileSystemError, errnoCode, fsError } from '../util/fs-errors.js';
 
 export const RUN_FILES = {
   config: 'config.json',
@@ -101,9 +103,11 @@ export function nextVersion(dir: string): number {
 /**
  * Creates the next version directory. mkdir without `recursive` fails if the
  * directory exists, so two processes starting at once get distinct versions.
+ * The parents are created by ensureDir (no recursive mkdir: it loops forever
+ * on /proc and misreports a read-only file system as ENOENT).
  */
 export function createVersionDir(dir: string): { version: number; path: string } {
-  mkdirSync(dir, { recursive: true });
+  ensureDir(dir);
   for (let attempt = 0; attempt < 100; attempt++) {
     const version = nextVersion(dir);
     const path = versionDir(dir, version);
@@ -111,10 +115,10 @@ export function createVersionDir(dir: string): { version: number; path: string }
       mkdirSync(path);
       return { version, path };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (errnoCode(e) !== 'EEXIST') throw fsError(path, 'cannot create the run directory', e);
     }
   }
-  throw new Error(`could not create a new version directory in ${dir}`);
+  throw new FileSystemError(dir, 'cannot create a new version directory: 100 attempts collided with other processes');
 }
 
 export function writeJson(path: string, value: unknown): void {
