@@ -15,6 +15,9 @@ export {
   type LossFn,
   type LossTerm,
   type LossContext,
+  type StepInput,
+  type StepContextFn,
+  type AuxiliaryModules,
   type Callback,
   type CallbackResult,
   type StepInfo,
@@ -27,5 +30,6 @@ export {
   type TrainerState,
   type TrainerStateMeta,
 } from './trainer.js';
+export { AuxiliaryModule } from './auxiliary.js';
 export { saveTrainerState, loadTrainerState } from './state-file.js';
 export { BatchStream } from './stream.js';

@@ -4,6 +4,11 @@
 // per-epoch validation, early stopping, callbacks, and a state that resumes a
 // run bit for bit.
 //
+// Seams for what builds on it: a per-step context computed once per step and
+// shared by every loss term (a teacher's outputs), auxiliary trainable modules
+// updated and saved with the model (adapters), and callbacks around backward
+// (a sub-gradient, gradient masking).
+//
 // Each step runs in one synchronous tidy scope (flat memory) and is followed
 // by an await that yields to the event loop, so a progress bar can draw and a
 // fit()'s AbortSignal (Ctrl-C) can stop it between steps. One value is read back
@@ -17,6 +22,7 @@ import { MetricAccumulator, type Metrics } from './metrics.js';
 import { EarlyStopping, type EarlyStoppingOptions, type EarlyStoppingStateMeta } from './early-stopping.js';
 import { clipGradNorm } from './clip.js';
 import { SlimnetError } from '../util/errors.js';
+import type { AuxiliaryModule } from './auxiliary.js';
 
 // ---- data interface (structurally the DataLoader of src/data) --------------------
 
@@ -36,9 +42,28 @@ export interface BatchSource {
 
 // ---- losses and callbacks ---------------------------------------------------------
 
-export type LossFn = (logits: Tensor, y: Tensor) => Tensor;
+/**
+ * A loss of (logits, labels). During training it also receives the step's
+ * LossContext (a distillation loss reads the teacher's outputs from it);
+ * in evaluation it gets none.
+ */
+export type LossFn = (logits: Tensor, y: Tensor, ctx?: LossContext) => Tensor;
 
-export interface LossContext {
+/** Auxiliary modules by name (TrainerOptions.auxiliary). */
+export type AuxiliaryModules = Readonly<Record<string, AuxiliaryModule>>;
+
+/** What a step context is computed from: the batch, before the model's forward. */
+export interface StepInput {
+  model: Model;
+  x: Tensor;
+  y: Tensor;
+  /** Global step (optimizer updates before this one). */
+  step: number;
+  epoch: number;
+  auxiliary: AuxiliaryModules;
+}
+
+export interface LossContext<C = unknown> {
   model: Model;
   x: Tensor;
   y: Tensor;
@@ -46,6 +71,14 @@ export interface LossContext {
   /** Global step (optimizer updates before this one). */
   step: number;
   epoch: number;
+  /**
+   * This step's context (TrainerOptions.stepContext), computed once and
+   * shared by every term; undefined without one. (Optional only so that a
+   * LossContext can be written by hand, e.g. to test a term; the trainer
+   * always sets it and `auxiliary`.)
+   */
+  context?: C;
+  auxiliary?: AuxiliaryModules;
 }
 
 /**
@@ -54,7 +87,21 @@ export interface LossContext {
  * graph; any weighting is the term's own. A named term is reported under its
  * name in the history, an unnamed one as `extra<i>`.
  */
-export type LossTerm = ((ctx: LossContext) => Tensor) | { name: string; fn: (ctx: LossContext) => Tensor };
+export type LossTerm<C = unknown> = ((ctx: LossContext<C>) => Tensor) | { name: string; fn: (ctx: LossContext<C>) => Tensor };
+
+/** A loss term as the trainer keeps it (method syntax: a Trainer<C> stays usable where a Trainer is expected). */
+interface NamedTerm<C> {
+  readonly name: string;
+  fn(ctx: LossContext<C>): Tensor;
+}
+
+/**
+ * Computes a step's context once, before the model's forward, inside the
+ * step's memory scope: tensors it creates are released after the step. If
+ * the context has a dispose() (or [Symbol.dispose]), the trainer calls it
+ * after the step, also when the step fails.
+ */
+export type StepContextFn<C> = (input: StepInput) => C;
 
 export interface StepInfo {
   epoch: number;
@@ -79,11 +126,22 @@ export interface StepInfo {
 /** What a callback may return: 'stop' ends training after the current step / epoch. */
 export type CallbackResult = void | 'stop' | Promise<void | 'stop'>;
 
-export interface Callback {
-  onTrainBegin?(trainer: Trainer): void | Promise<void>;
-  onStepEnd?(info: StepInfo, trainer: Trainer): CallbackResult;
-  onEpochEnd?(record: EpochRecord, trainer: Trainer): CallbackResult;
-  onTrainEnd?(history: EpochRecord[], trainer: Trainer): void | Promise<void>;
+export interface Callback<C = unknown> {
+  onTrainBegin?(trainer: Trainer<C>): void | Promise<void>;
+  /**
+   * After the loss is computed and found finite, before backward. Runs
+   * inside the step's scope (synchronously); `loss` is the total loss.
+   */
+  onBeforeBackward?(loss: Tensor, ctx: LossContext<C>, trainer: Trainer<C>): void;
+  /**
+   * After backward, before gradient clipping and the optimizer step: the
+   * place to add a sub-gradient (network slimming's λ·sign(γ)) or to mask
+   * gradients. Runs inside the step's scope (synchronously).
+   */
+  onAfterBackward?(ctx: LossContext<C>, trainer: Trainer<C>): void;
+  onStepEnd?(info: StepInfo, trainer: Trainer<C>): CallbackResult;
+  onEpochEnd?(record: EpochRecord, trainer: Trainer<C>): CallbackResult;
+  onTrainEnd?(history: EpochRecord[], trainer: Trainer<C>): void | Promise<void>;
 }
 
 export interface ProgressInfo {
@@ -169,11 +227,17 @@ export interface TrainerStateMeta {
   schedule: ScheduleState | null;
   earlyStopping: EarlyStoppingStateMeta | null;
   history: EpochRecord[];
+  /**
+   * Names of the auxiliary modules whose tensors the state holds (absent in
+   * states written before auxiliary modules existed, which had none).
+   */
+  auxiliary?: string[];
 }
 
 /**
  * Everything needed to resume: JSON-able `meta` and tensors named
- * `model.<key>`, `optimizer.<key>`, `earlyStopping.best.<key>` and `rng`.
+ * `model.<key>`, `optimizer.<key>`, `auxiliary.<module>.<key>`,
+ * `earlyStopping.best.<key>` and `rng`.
  * The tensors are copies the caller owns (disposeTrainerState releases them).
  */
 export interface TrainerState {
@@ -187,15 +251,24 @@ export function disposeTrainerState(s: TrainerState): void {
 
 // ---- the trainer ----------------------------------------------------------------------------
 
-export interface TrainerOptions {
+export interface TrainerOptions<C = unknown> {
   model: Model;
+  /** Updates the model's parameters and every auxiliary module's (the trainer checks the latter). */
   optimizer: Optimizer<BaseHyper>;
   schedule?: LrSchedule;
-  /** Main loss of (logits, labels); default cross-entropy with `labelSmoothing`. */
+  /** Main loss of (logits, labels, context); default cross-entropy with `labelSmoothing`. */
   loss?: LossFn;
   labelSmoothing?: number;
-  extraLosses?: LossTerm[];
-  callbacks?: Callback[];
+  extraLosses?: LossTerm<C>[];
+  /** Computed once per step and handed to the main loss and every term as `context` (see StepContextFn). */
+  stepContext?: StepContextFn<C>;
+  /**
+   * Trainable modules outside the model's graph (adapters). Their
+   * parameters must be in the optimizer; their tensors are part of state()
+   * and loadState(). The trainer does not own them (the caller disposes).
+   */
+  auxiliary?: readonly AuxiliaryModule[];
+  callbacks?: Callback<C>[];
   /** Clip gradients to this global L2 norm (or { maxNorm, normType }) before each update. */
   gradClip?: number | { maxNorm: number; normType?: number };
   /** Forward hooks used during training steps. */
@@ -220,11 +293,13 @@ export interface FitOptions {
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-export class Trainer {
+export class Trainer<C = unknown> {
   readonly model: Model;
   readonly optimizer: Optimizer<BaseHyper>;
   readonly schedule: LrSchedule | undefined;
-  readonly callbacks: Callback[];
+  readonly callbacks: Callback<C>[];
+  /** Auxiliary modules by name. */
+  readonly auxiliary: AuxiliaryModules;
   /** Records of every completed epoch (and a final partial one after stop()). */
   readonly history: EpochRecord[] = [];
   /** Next epoch to run. */
@@ -234,7 +309,8 @@ export class Trainer {
   /** The early stopper of the current / last fit(). */
   earlyStopping: EarlyStopping | undefined;
   private readonly lossFn: LossFn;
-  private readonly terms: { name: string; fn: (ctx: LossContext) => Tensor }[];
+  private readonly terms: NamedTerm<C>[];
+  private readonly context: { make(input: StepInput): C } | undefined;
   private readonly clip: { maxNorm: number; normType: number } | undefined;
   private readonly hooks: Hooks | undefined;
   private readonly yieldEvery: number;
@@ -243,7 +319,7 @@ export class Trainer {
   private pendingEarlyStopping: { meta: EarlyStoppingStateMeta; weights: Record<string, Tensor> | null } | null = null;
   private running = false;
 
-  constructor(o: TrainerOptions) {
+  constructor(o: TrainerOptions<C>) {
     this.model = o.model;
     this.optimizer = o.optimizer;
     this.schedule = o.schedule;
@@ -254,6 +330,9 @@ export class Trainer {
     this.lossFn = o.loss ?? ((logits, y) => F.crossEntropy(logits, y, { labelSmoothing: ls }));
     this.terms = (o.extraLosses ?? []).map((t, i) => (typeof t === 'function' ? { name: `extra${i}`, fn: t } : t));
     if (new Set(this.terms.map((t) => t.name)).size !== this.terms.length) throw new TypeError('Trainer: extra loss terms need distinct names');
+    const make = o.stepContext;
+    this.context = make ? { make: (input) => make(input) } : undefined;
+    this.auxiliary = auxiliaryByName(o.auxiliary ?? [], o.optimizer);
     this.callbacks = [...(o.callbacks ?? [])];
     if (o.gradClip !== undefined) {
       const c = typeof o.gradClip === 'number' ? { maxNorm: o.gradClip } : o.gradClip;
@@ -388,36 +467,45 @@ export class Trainer {
   /** One optimizer step on one batch; synchronous, in one tidy scope. */
   private trainStep(batch: Batch, epoch: number, stepInEpoch: number, stepsInEpoch: number): StepInfo {
     const n = batch.x.size(0);
+    let stepContext: C | undefined;
     const r = tidy(() => {
-      this.optimizer.zeroGrad();
-      const logits = this.model.forward(batch.x, { training: true, hooks: this.hooks });
-      const main = this.lossFn(logits, batch.y);
-      const ctx: LossContext = { model: this.model, x: batch.x, y: batch.y, logits, step: this.globalStep, epoch };
-      const extras = this.terms.map((t) => t.fn(ctx));
-      let total = main;
-      for (const e of extras) total = total.add(e);
-      // One read-back: total, main, each extra term, and the correct count.
-      const values = noGrad(() =>
-        F.stack([total, main, ...extras, logits.argmax(1).eq(batch.y).sum()].map((t) => t.reshape([]).to('float64'))).toArray(),
-      );
-      const [totalV, mainV] = values as [number, number];
-      const extraV = values.slice(2, 2 + extras.length);
-      const correct = values[values.length - 1]!;
-      const badTerm = extraV.findIndex((v) => !Number.isFinite(v));
-      if (!Number.isFinite(mainV)) throw new NonFiniteLossError(epoch, stepInEpoch, this.globalStep, mainV, 'loss');
-      if (badTerm >= 0) throw new NonFiniteLossError(epoch, stepInEpoch, this.globalStep, extraV[badTerm]!, this.terms[badTerm]!.name);
-      if (!Number.isFinite(totalV)) throw new NonFiniteLossError(epoch, stepInEpoch, this.globalStep, totalV, 'loss');
-      total.backward();
-      let norm: number | undefined;
-      if (this.clip) {
-        norm = clipGradNorm(this.optimizer.paramGroups.flatMap((g) => g.params), this.clip.maxNorm, this.clip.normType);
-        if (!Number.isFinite(norm)) {
-          this.optimizer.zeroGrad();
-          throw new NonFiniteLossError(epoch, stepInEpoch, this.globalStep, norm, 'gradient norm');
+      try {
+        this.optimizer.zeroGrad();
+        const input: StepInput = { model: this.model, x: batch.x, y: batch.y, step: this.globalStep, epoch, auxiliary: this.auxiliary };
+        stepContext = this.context?.make(input);
+        const logits = this.model.forward(batch.x, { training: true, hooks: this.hooks });
+        const ctx: LossContext<C> = { ...input, logits, context: stepContext };
+        const main = this.lossFn(logits, batch.y, ctx as LossContext);
+        const extras = this.terms.map((t) => t.fn(ctx));
+        let total = main;
+        for (const e of extras) total = total.add(e);
+        // One read-back: total, main, each extra term, and the correct count.
+        const values = noGrad(() =>
+          F.stack([total, main, ...extras, logits.argmax(1).eq(batch.y).sum()].map((t) => t.reshape([]).to('float64'))).toArray(),
+        );
+        const [totalV, mainV] = values as [number, number];
+        const extraV = values.slice(2, 2 + extras.length);
+        const correct = values[values.length - 1]!;
+        const badTerm = extraV.findIndex((v) => !Number.isFinite(v));
+        if (!Number.isFinite(mainV)) throw new NonFiniteLossError(epoch, stepInEpoch, this.globalStep, mainV, 'loss');
+        if (badTerm >= 0) throw new NonFiniteLossError(epoch, stepInEpoch, this.globalStep, extraV[badTerm]!, this.terms[badTerm]!.name);
+        if (!Number.isFinite(totalV)) throw new NonFiniteLossError(epoch, stepInEpoch, this.globalStep, totalV, 'loss');
+        for (const cb of this.callbacks) cb.onBeforeBackward?.(total, ctx, this);
+        total.backward();
+        for (const cb of this.callbacks) cb.onAfterBackward?.(ctx, this);
+        let norm: number | undefined;
+        if (this.clip) {
+          norm = clipGradNorm(this.optimizer.paramGroups.flatMap((g) => g.params), this.clip.maxNorm, this.clip.normType);
+          if (!Number.isFinite(norm)) {
+            this.optimizer.zeroGrad();
+            throw new NonFiniteLossError(epoch, stepInEpoch, this.globalStep, norm, 'gradient norm');
+          }
         }
+        this.optimizer.step();
+        return { totalV, mainV, extraV, correct, norm };
+      } finally {
+        disposeContext(stepContext);
       }
-      this.optimizer.step();
-      return { totalV, mainV, extraV, correct, norm };
     });
     this.globalStep += 1;
     this.schedule?.onStepEnd();
@@ -452,6 +540,7 @@ export class Trainer {
   state(): TrainerState {
     const tensors: Record<string, Tensor> = {};
     for (const [k, t] of Object.entries(tidy(() => this.model.stateDict()))) tensors[`model.${k}`] = t;
+    for (const [name, m] of Object.entries(this.auxiliary)) for (const [k, t] of Object.entries(m.stateDict())) tensors[`auxiliary.${name}.${k}`] = t;
     const opt = this.optimizer.stateDict();
     noGrad(() => {
       for (const [k, t] of Object.entries(opt.tensors)) {
@@ -474,6 +563,8 @@ export class Trainer {
       schedule: this.schedule ? this.schedule.state() : null,
       earlyStopping: pending ? { ...pending.meta } : (this.earlyStopping?.stateMeta() ?? null),
       history: structuredClone(this.history.filter((r) => r.completed)),
+      // Only when there are any: a state without auxiliary modules stays exactly what it was before they existed.
+      ...(Object.keys(this.auxiliary).length ? { auxiliary: Object.keys(this.auxiliary) } : {}),
     };
     return { meta, tensors };
   }
@@ -497,7 +588,15 @@ export class Trainer {
     const modelTensors = pick('model.');
     const extra = Object.keys(modelTensors).filter((k) => !this.model.namedTensors().some(([mk]) => mk === k));
     if (extra.length) throw new TypeError(`Trainer.loadState: the state has tensors the model lacks: ${extra.join(', ')}`);
+    const stateAux = m.auxiliary ?? [];
+    const ownAux = Object.keys(this.auxiliary);
+    if (stateAux.length !== ownAux.length || stateAux.some((a) => !(a in this.auxiliary))) {
+      throw new TypeError(`Trainer.loadState: the state has auxiliary modules [${stateAux.join(', ')}], this trainer [${ownAux.join(', ')}]`);
+    }
+    // Check every module before changing anything.
+    const auxTensors = ownAux.map((a) => [this.auxiliary[a]!, pick(`auxiliary.${a}.`)] as const);
     this.model.loadStateDict(modelTensors);
+    for (const [mod, tensors] of auxTensors) mod.loadStateDict(tensors);
     this.optimizer.loadStateDict({ type: m.optimizer.type, groups: m.optimizer.groups as never, tensors: pick('optimizer.') });
     if (this.schedule && m.schedule) this.schedule.loadState(m.schedule);
     setRngState(rng);
@@ -515,6 +614,27 @@ export class Trainer {
       this.pendingEarlyStopping = { meta: { ...m.earlyStopping }, weights };
     }
   }
+}
+
+/** Auxiliary modules by name, each checked to be updated by the optimizer. */
+function auxiliaryByName(modules: readonly AuxiliaryModule[], optimizer: Optimizer<BaseHyper>): AuxiliaryModules {
+  const out: Record<string, AuxiliaryModule> = {};
+  const optimized = new Set(optimizer.paramGroups.flatMap((g) => g.params));
+  for (const m of modules) {
+    if (m.name in out) throw new TypeError(`Trainer: two auxiliary modules are named '${m.name}'`);
+    const missed = m.namedTensors().filter(([, t]) => t.requiresGrad && !optimized.has(t)).map(([k]) => k);
+    if (missed.length) throw new TypeError(`Trainer: the optimizer does not update auxiliary module '${m.name}' (${missed.join(', ')}): give it the module's parameters()`);
+    out[m.name] = m;
+  }
+  return Object.freeze(out);
+}
+
+/** Releases a step context that holds resources (a Capture, kept tensors). */
+function disposeContext(c: unknown): void {
+  if (c === null || typeof c !== 'object') return;
+  const d = c as { dispose?: unknown; [Symbol.dispose]?: unknown };
+  if (typeof d.dispose === 'function') (d.dispose as () => void).call(c);
+  else if (typeof d[Symbol.dispose] === 'function') (d[Symbol.dispose] as () => void).call(c);
 }
 
 // ---- evaluation --------------------------------------------------------------------------
