@@ -18,6 +18,12 @@ import { DependencyGraph, PruneError } from './dependency.js';
 import { removeChannels } from './remove.js';
 import { selectChannels } from './select.js';
 
+/** A λ as run directories, logs and plots name it: 0 -> '0', 1e-4 -> '1e-4', 0.5 -> '0.5'. */
+export function lambdaLabel(l: number): string {
+  if (l === 0) return '0';
+  return l >= 0.1 && l < 1000 ? String(l) : l.toExponential().replace('e+', 'e');
+}
+
 /** BatchNorm nodes of a graph, in graph order. */
 export function batchNormNodes(graph: Graph): GraphNode[] {
   return graph.nodes.filter((n) => n.kind.startsWith('batchnorm'));

@@ -2,3 +2,4 @@
 // report. The CLI is parse → spec → call → render over these; a library user
 // calls them directly and gets exactly what the CLI gets.
 export {};
+export { slimRun, slimResultJson, SLIM_DEFAULTS, type SlimSpec, type SlimConfig, type SlimReport, type SlimOutcome, type SlimLambdaReport, type SlimEpoch } from './slim.js';
