@@ -237,7 +237,9 @@ test('malformed graph JSON and non-checkpoint files are rejected with the file n
       delete g.nodes[1]!.inputs;
       return { ...m, [CHECKPOINT_KEYS.graph]: JSON.stringify(g) };
     }, /node 'conv1': inputs must be an array/],
-    ['plain tensor file', (m) => Object.fromEntries(Object.entries(m).filter(([k]) => !k.startsWith('slimnet.'))), /not a slimnet checkpoint/],
+    ['plain tensor file', (m) => Object.fromEntries(Object.entries(m).filter(([k]) => !k.startsWith('slimnet.'))), /this safetensors file is not a slimnet checkpoint: it has no 'slimnet\.format_version' metadata, so no network graph.*best\.safetensors/],
+    ['graph as a number', (m) => ({ ...m, [CHECKPOINT_KEYS.graph]: 7 as never }), /metadata 'slimnet\.graph' must be a string, got the number 7/],
+    ['meta as a list', (m) => ({ ...m, [CHECKPOINT_KEYS.meta]: '[1]' }), /'slimnet\.meta' must be a JSON object, got an array/],
     ['future version', (m) => ({ ...m, [CHECKPOINT_KEYS.version]: '99' }), /unsupported checkpoint format version "99"/],
   ];
   for (const [label, edit, pattern] of variants) {
@@ -248,8 +250,64 @@ test('malformed graph JSON and non-checkpoint files are rejected with the file n
     });
     assert.throws(
       () => loadCheckpoint(out),
-      (e: unknown) => e instanceof Error && e.message.includes(out) && pattern.test(e.message),
+      (e: unknown) => e instanceof Error && e.message.includes(out) && pattern.test(e.message) && !/loadTensors/.test(e.message),
       label,
+    );
+  }
+});
+
+/** Rewrites a saved checkpoint's safetensors header with `edit` (the data section is kept). */
+function editHeader(file: string, out: string, edit: (header: Record<string, any>) => void): void {
+  const raw = readFileSync(file);
+  const n = Number(raw.readBigUInt64LE(0));
+  const header = JSON.parse(raw.subarray(8, 8 + n).toString('utf8')) as Record<string, any>;
+  edit(header);
+  const head = Buffer.from(JSON.stringify(header));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(head.byteLength));
+  writeFileSync(out, Buffer.concat([len, head, raw.subarray(8 + n)]));
+}
+
+test('metadata of the wrong type fails naming the file and the field (a numeric checksum was a TypeError)', () => {
+  const { file, model } = saveFixture('metatypes.safetensors');
+  model.dispose();
+  const out = join(dir, 'metatypes-edited.safetensors');
+  const cases: [(h: Record<string, any>) => void, RegExp][] = [
+    [(h) => (h.__metadata__['slimnet.sha256'] = 12345), /metadata 'slimnet\.sha256' must be a string, got the number 12345/],
+    [(h) => (h.__metadata__['slimnet.format_version'] = 1), /metadata 'slimnet\.format_version' must be a string, got the number 1/],
+    [(h) => (h.__metadata__['slimnet.meta'] = { epoch: 3 }), /metadata 'slimnet\.meta' must be a string, got an object/],
+    [(h) => (h.__metadata__ = 'none'), /'__metadata__' must be an object of strings, got the string "none"/],
+  ];
+  for (const [edit, pattern] of cases) {
+    editHeader(file, out, edit);
+    assert.throws(
+      () => loadCheckpoint(out),
+      (e: unknown) => e instanceof SerializationError && e.message.startsWith(`${out}: `) && pattern.test(e.message),
+      String(pattern),
+    );
+  }
+});
+
+test('files of another kind are recognised: an ONNX model, an image, a trainer state', async () => {
+  const model = Model.create(smallNet(), { seed: 2 });
+  const { exportOnnx } = await import('../export/onnx/export.js');
+  const onnx = join(dir, 'model.onnx');
+  writeFileSync(onnx, exportOnnx(model));
+  const png = join(dir, 'picture.png');
+  writeFileSync(png, Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489', 'hex'));
+  const state = join(dir, 'state.safetensors');
+  saveTensors(state, { rng: model.parameters()[0]! }, { 'slimnet.trainer_state': '{}' });
+  model.dispose();
+  const cases: [string, RegExp][] = [
+    [onnx, /this is an ONNX model, not a slimnet checkpoint: slimnet writes ONNX \(slimnet export\) but cannot read it back yet; give a slimnet checkpoint/],
+    [png, /this is a PNG image, not a slimnet checkpoint/],
+    [state, /this is a trainer state \(the state\.safetensors .*slimnet train --version N.*\), not a model checkpoint: give best\.safetensors or last\.safetensors/],
+  ];
+  for (const [file, pattern] of cases) {
+    assert.throws(
+      () => loadCheckpoint(file),
+      (e: unknown) => e instanceof SerializationError && e.message.startsWith(`${file}: `) && pattern.test(e.message),
+      file,
     );
   }
 });

@@ -12,8 +12,11 @@
 // Loading checks, in order: the file (SerializationError for truncation or
 // corruption), the graph (GraphError naming the node), then every tensor
 // against the graph (GraphError listing each missing, unexpected or
-// mis-shaped key). Every error names the file.
-import { loadTensors, saveTensors, SerializationError, type Metadata } from '../tensor/index.js';
+// mis-shaped key). Every error names the file. A file that is not a
+// checkpoint at all (an ONNX model, an image, a trainer state, a tensor file
+// from another tool) is named for what it is, with what to give instead.
+import { decodeSafetensors, describeJson, readTensorFile, saveTensors, SerializationError, type Metadata } from '../tensor/index.js';
+import { identifyFile, looksLikeSafetensors, type IdentifiedFile } from '../util/file-kind.js';
 import { GraphError } from './ir.js';
 import { Graph } from './graph.js';
 import { Model } from './model.js';
@@ -50,9 +53,39 @@ export function saveCheckpoint(path: string, model: Model, meta: Record<string, 
   saveTensors(path, Object.fromEntries(model.namedTensors()), metadata);
 }
 
+/** Where checkpoints come from, for messages that tell the user what to give instead. */
+const WHERE_CHECKPOINTS_ARE =
+  'give a slimnet checkpoint: a .safetensors file written by slimnet train (runs/train/<dataset>-<arch>/version_N/best.safetensors or last.safetensors), prune or slim (pruned.safetensors)';
+
+/** The trainer state's metadata key (src/train/state-file.ts): a state is a safetensors file too. */
+const TRAINER_STATE_KEY = 'slimnet.trainer_state';
+
+/** Why a file of another kind is not a checkpoint, and what to give instead. */
+function wrongKind(kind: IdentifiedFile): string {
+  switch (kind.kind) {
+    case 'onnx':
+      return `this is an ONNX model, not a slimnet checkpoint: slimnet writes ONNX (slimnet export) but cannot read it back yet; ${WHERE_CHECKPOINTS_ARE}, e.g. the one the ONNX file was exported from`;
+    case 'png':
+    case 'jpeg':
+    case 'gif':
+    case 'webp':
+      return `this is ${kind.description}, not a slimnet checkpoint (images are data: --dataset folder --root DIR); ${WHERE_CHECKPOINTS_ARE}`;
+    case 'zip':
+    case 'pickle':
+      return `this is ${kind.description}, not a slimnet checkpoint: slimnet reads only its own .safetensors checkpoints, which carry the network's graph; ${WHERE_CHECKPOINTS_ARE}`;
+    default:
+      return `this is ${kind.description}, not a slimnet checkpoint; ${WHERE_CHECKPOINTS_ARE}`;
+  }
+}
+
 /** Reads a checkpoint written by saveCheckpoint and validates it against its own graph. */
 export function loadCheckpoint(path: string): LoadedCheckpoint {
-  const { tensors, metadata } = loadTensors(path);
+  const bytes = readTensorFile(path);
+  if (!looksLikeSafetensors(bytes)) {
+    const kind = identifyFile(bytes, path);
+    if (kind) throw new SerializationError(path, wrongKind(kind));
+  }
+  const { tensors, metadata } = decodeSafetensors(bytes, path);
   const disposeAll = () => {
     for (const t of Object.values(tensors)) t.dispose();
   };
@@ -61,7 +94,16 @@ export function loadCheckpoint(path: string): LoadedCheckpoint {
   try {
     const version = metadata[CHECKPOINT_KEYS.version];
     if (version === undefined) {
-      throw new SerializationError(path, `not a slimnet checkpoint: the safetensors metadata has no '${CHECKPOINT_KEYS.version}' (a plain tensor file? use loadTensors)`);
+      if (metadata[TRAINER_STATE_KEY] !== undefined) {
+        throw new SerializationError(
+          path,
+          `this is a trainer state (the state.safetensors a training run keeps so that slimnet train --version N can resume it), not a model checkpoint: give best.safetensors or last.safetensors from the same run folder`,
+        );
+      }
+      throw new SerializationError(
+        path,
+        `this safetensors file is not a slimnet checkpoint: it has no '${CHECKPOINT_KEYS.version}' metadata, so no network graph (a checkpoint carries the graph next to the weights; tensors from another tool cannot be loaded as a model); ${WHERE_CHECKPOINTS_ARE}`,
+      );
     }
     if (version !== String(CHECKPOINT_FORMAT_VERSION)) {
       throw new SerializationError(path, `unsupported checkpoint format version ${JSON.stringify(version)} (this slimnet reads version ${CHECKPOINT_FORMAT_VERSION})`);
@@ -96,7 +138,7 @@ function parseJsonEntry(path: string, metadata: Metadata, key: string): unknown 
 function metaObject(path: string, metadata: Metadata): Record<string, unknown> {
   if (metadata[CHECKPOINT_KEYS.meta] === undefined) return {};
   const m = parseJsonEntry(path, metadata, CHECKPOINT_KEYS.meta);
-  if (m === null || typeof m !== 'object' || Array.isArray(m)) throw new SerializationError(path, `checkpoint metadata '${CHECKPOINT_KEYS.meta}' must be a JSON object`);
+  if (m === null || typeof m !== 'object' || Array.isArray(m)) throw new SerializationError(path, `checkpoint metadata '${CHECKPOINT_KEYS.meta}' must be a JSON object, got ${describeJson(m)}`);
   return m as Record<string, unknown>;
 }
 

@@ -7,7 +7,7 @@ export * from './runtime.js';
 export { tidy, keep, Scope, trackedCount, type Disposable } from './scope.js';
 export { callOp, callOpAsync, opSchema, type OpArg, type OpResult } from './call.js';
 export { op, listOps, OpRef } from './dispatch.js';
-export { saveTensors, loadTensors, encodeSafetensors, decodeSafetensors, type Metadata, type LoadedTensors } from './serialize.js';
+export { saveTensors, loadTensors, encodeSafetensors, decodeSafetensors, readTensorFile, describeJson, type Metadata, type LoadedTensors } from './serialize.js';
 export { runInWorker, type WorkerTask, type TaskFunction } from './worker.js';
 export { SlimnetError, OpError, DisposedTensorError, SerializationError } from './errors.js';
 export { DTYPES, isDType, isFloating, type DType } from './dtype.js';

@@ -169,8 +169,42 @@ test('a garbage header length is rejected', () => {
   bad.fill(0xff, 0, 8); // 2^64 - 1
   writeFileSync(path, bad);
   failsWith(path, /header length .* exceeds the file size/);
+  // Text (or any other recognised kind) is named for what it is.
   writeFileSync(path, Buffer.from('this is not a safetensors file at all'));
-  failsWith(path, /header length .* exceeds/);
+  failsWith(path, /not a safetensors file: this is a text file/);
+});
+
+test('a file of another kind is named for what it is, not by its garbage header length', () => {
+  const path = join(dir, 'other.safetensors');
+  const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489', 'hex');
+  writeFileSync(path, png);
+  failsWith(path, /not a safetensors file: this is a PNG image/);
+  writeFileSync(path, Buffer.from('08081207736c696d6e65741a05302e31', 'hex'));
+  failsWith(path, /not a safetensors file: this is an ONNX model/);
+  writeFileSync(path, Buffer.alloc(0));
+  failsWith(path, /this is an empty file/);
+});
+
+test('metadata values must be strings, and the checksum 64 hex digits: a number is an error naming the key, not a TypeError', () => {
+  const write = (meta: unknown): string => {
+    const head = Buffer.from(JSON.stringify({ x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, __metadata__: meta }));
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(head.byteLength));
+    const path = join(dir, 'meta-types.safetensors');
+    writeFileSync(path, Buffer.concat([len, head, Buffer.alloc(4)]));
+    return path;
+  };
+  failsWith(write({ 'slimnet.sha256': 5 }), /metadata 'slimnet\.sha256' must be a string, got the number 5/);
+  failsWith(write({ 'slimnet.sha256': 'abc' }), /'slimnet\.sha256' must be the data's SHA-256 as 64 hex digits, got "abc"/);
+  failsWith(write({ note: { a: 1 } }), /metadata 'note' must be a string, got an object/);
+  failsWith(write([1, 2]), /'__metadata__' must be an object of strings, got an array/);
+  failsWith(write(null), /'__metadata__' must be an object of strings, got null/);
+  // Plain strings from another tool are fine.
+  tidy(() => assert.deepEqual(loadTensors(write({ format: 'pt' })).metadata, { format: 'pt' }));
+});
+
+test('a directory or an unreadable path says why in words', () => {
+  failsWith(dir, /cannot read: is a directory \(EISDIR\)/);
 });
 
 test('a header that is not valid JSON is rejected', () => {

@@ -9,6 +9,8 @@ import { Tensor } from './tensor.js';
 import { SerializationError } from './errors.js';
 import { bytesPerElement, type DType } from './dtype.js';
 import { atomicWriteFile } from '../util/atomic-write.js';
+import { describeFsError } from '../util/fs-errors.js';
+import { identifyFile } from '../util/file-kind.js';
 
 const TO_ST: Record<DType, string> = {
   float32: 'F32', float64: 'F64', float16: 'F16', bfloat16: 'BF16',
@@ -65,22 +67,28 @@ export function decodeSafetensors(buf: Uint8Array, file = '<buffer>'): LoadedTen
   const fail = (msg: string): never => {
     throw new SerializationError(file, msg);
   };
-  if (buf.byteLength < 8) fail(`too short for a safetensors file (${buf.byteLength} bytes)`);
+  // A file that is something else altogether (an ONNX model, an image) says so.
+  const notSafetensors = (msg: string): never => {
+    const other = identifyFile(buf, file);
+    if (other && other.kind !== 'safetensors') fail(`not a safetensors file: this is ${other.description}`);
+    return fail(msg);
+  };
+  if (buf.byteLength < 8) notSafetensors(`too short for a safetensors file (${buf.byteLength} bytes)`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const headerLen = Number(view.getBigUint64(0, true));
   if (headerLen > MAX_HEADER || 8 + headerLen > buf.byteLength) {
-    fail(`header length ${headerLen} exceeds the file size ${buf.byteLength} (truncated or not a safetensors file)`);
+    notSafetensors(`header length ${headerLen} exceeds the file size ${buf.byteLength} (truncated or not a safetensors file)`);
   }
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(Buffer.from(buf.buffer, buf.byteOffset + 8, headerLen).toString('utf8')) as Record<string, unknown>;
   } catch (e) {
-    return fail(`header is not valid JSON (${(e as Error).message})`);
+    return notSafetensors(`header is not valid JSON (${(e as Error).message})`);
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) fail('header is not a JSON object');
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) notSafetensors('header is not a JSON object');
   const dataStart = 8 + headerLen;
   const dataLen = buf.byteLength - dataStart;
-  const metadata = (header['__metadata__'] ?? {}) as Metadata;
+  const metadata = readMetadata(header['__metadata__'], fail);
   const entries: [string, Entry][] = [];
   for (const [name, raw] of Object.entries(header)) {
     if (name === '__metadata__') continue;
@@ -108,6 +116,7 @@ export function decodeSafetensors(buf: Uint8Array, file = '<buffer>'): LoadedTen
   const data = buf.subarray(dataStart);
   const expected = metadata[CHECKSUM_KEY];
   if (expected !== undefined) {
+    if (!/^[0-9a-f]{64}$/.test(expected)) fail(`metadata '${CHECKSUM_KEY}' must be the data's SHA-256 as 64 hex digits, got ${JSON.stringify(expected).slice(0, 80)}`);
     const actual = createHash('sha256').update(data).digest('hex');
     if (actual !== expected) fail(`data checksum mismatch (stored ${expected.slice(0, 12)}…, computed ${actual.slice(0, 12)}…): the file is corrupted`);
   }
@@ -121,12 +130,45 @@ export function decodeSafetensors(buf: Uint8Array, file = '<buffer>'): LoadedTen
   return { tensors, metadata: userMeta };
 }
 
-export function loadTensors(path: string): LoadedTensors {
-  let buf: Buffer;
-  try {
-    buf = readFileSync(path);
-  } catch (e) {
-    throw new SerializationError(path, `cannot read: ${(e as Error).message}`, { cause: e });
+/** The safetensors `__metadata__`: absent, or an object of string values (the format says so; slimnet relies on it). */
+function readMetadata(raw: unknown, fail: (msg: string) => never): Metadata {
+  if (raw === undefined) return {};
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return fail(`'__metadata__' must be an object of strings, got ${describeJson(raw)}`);
+  const out: Metadata = Object.create(null) as Metadata;
+  for (const [k, v] of Object.entries(raw)) {
+    if (typeof v !== 'string') fail(`metadata '${k}' must be a string, got ${describeJson(v)}`);
+    out[k] = v as string;
   }
-  return decodeSafetensors(buf, path);
+  return out;
+}
+
+/** A JSON value named for a message: 'the number 5', 'an array', 'null'. */
+export function describeJson(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  switch (typeof v) {
+    case 'number':
+      return `the number ${v}`;
+    case 'boolean':
+      return `the boolean ${v}`;
+    case 'string':
+      return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+    case 'object':
+      return 'an object';
+    default:
+      return typeof v;
+  }
+}
+
+/** The bytes of a tensor file; a SerializationError naming it when it cannot be read. */
+export function readTensorFile(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new SerializationError(path, `cannot read: ${describeFsError(e)}`, { cause: e });
+  }
+}
+
+export function loadTensors(path: string): LoadedTensors {
+  return decodeSafetensors(readTensorFile(path), path);
 }
