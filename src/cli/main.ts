@@ -48,7 +48,7 @@ program
   .addHelpText('after', '\nExamples:\n  slimnet summary --arch lenet5\n  slimnet summary --arch lenet5 --width 0.5 --json\n  slimnet summary --checkpoint runs/pruned.safetensors')
   .action(async (o: { arch?: string; checkpoint?: string; json?: boolean; imageSize?: number; classes?: number; inChannels?: number; width?: number }) => {
     const { summaryCommand } = await import('./commands/summary.js');
-    summaryCommand(o);
+    process.exitCode = summaryCommand(o);
   });
 
 program
@@ -68,7 +68,7 @@ program
   .addHelpText('after', '\nExamples:\n  slimnet export --arch resnet20 --out resnet20.onnx --verify\n  slimnet export --checkpoint runs/pruned.safetensors --out pruned.onnx --opset 13')
   .action(async (o: { arch?: string; checkpoint?: string; out?: string; verify?: boolean; tolerance?: number; opset?: number; imageSize?: number; classes?: number; inChannels?: number; width?: number; seed?: number }) => {
     const { exportCommand } = await import('./commands/export.js');
-    await exportCommand(o);
+    process.exitCode = await exportCommand(o);
   });
 
 const trainCmd = program
@@ -158,7 +158,6 @@ program
   )
   .action(async (o: import('./commands/prune.js').PruneCliOptions) => {
     const { pruneCommand } = await import('./commands/prune.js');
-    if (o.maxDrop === undefined && o.minAccuracy === undefined && o.targetParamsX === undefined && o.targetMacsX === undefined && o.maxSteps === undefined) o.maxDrop = 0.3;
     process.exitCode = await pruneCommand(o);
   });
 

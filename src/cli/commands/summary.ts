@@ -2,10 +2,11 @@
 // the given options) or of the graph stored in a checkpoint: output shape,
 // weights, biases, multiply-accumulates and activation memory per sample,
 // with totals. `--json` prints the same as one JSON object.
-import { GraphError, humanBytes, humanCount, loadCheckpoint, summarize, type Graph, type Summary } from '../../graph/index.js';
+import { humanBytes, humanCount, loadCheckpoint, summarize, type Graph, type Summary } from '../../graph/index.js';
 import { archDef, archNames, buildArch, type ArchOptions } from '../../models/index.js';
-import { SlimnetError } from '../../tensor/index.js';
 import { renderTable } from '../../report/table.js';
+import { count } from '../../report/format.js';
+import { UsageError } from '../../util/errors.js';
 
 export interface SummaryOptions {
   arch?: string;
@@ -16,9 +17,6 @@ export interface SummaryOptions {
   inChannels?: number;
   width?: number;
 }
-
-import { UsageError } from '../errors.js';
-export { UsageError };
 
 export interface SummaryReport {
   source: { arch: string; options: Required<ArchOptions> } | { checkpoint: string; meta: Record<string, unknown> };
@@ -57,7 +55,7 @@ function checkOptions(o: SummaryOptions): void {
   }
 }
 
-/** Builds the report (no printing). Throws UsageError, GraphError or SerializationError. */
+/** Builds the report (no printing). Throws SlimnetErrors (UsageError, GraphError, SerializationError). */
 export function summaryReport(o: SummaryOptions): SummaryReport {
   checkOptions(o);
   let graph: Graph;
@@ -115,25 +113,16 @@ export function renderSummary(r: SummaryReport): string {
     '',
     table,
     '',
-    `parameters         ${r.readable.params} (${t.params.toLocaleString('en-US')}: ${r.readable.weights} weights, ${r.readable.biases} biases)` +
+    `parameters         ${r.readable.params} (${count(t.params)}: ${r.readable.weights} weights, ${r.readable.biases} biases)` +
       (t.buffers ? `, plus ${r.readable.buffers} buffer elements` : ''),
-    `MACs               ${r.readable.macs} per sample (${t.macs.toLocaleString('en-US')})`,
+    `MACs               ${r.readable.macs} per sample (${count(t.macs)})`,
     `activation memory  ${r.readable.activationMemory} per sample (float32 outputs of every node)`,
   ].join('\n');
 }
 
-/** The command: prints the table or the JSON; errors become one line on stderr and exit code 1. */
-export function summaryCommand(o: SummaryOptions): void {
-  let report: SummaryReport;
-  try {
-    report = summaryReport(o);
-  } catch (e) {
-    if (e instanceof UsageError || e instanceof GraphError || e instanceof SlimnetError) {
-      process.stderr.write(`slimnet summary: error: ${e.message}\n`);
-      process.exitCode = 1;
-      return;
-    }
-    throw e;
-  }
+/** The command: prints the table or the JSON. Errors are thrown: the CLI prints a SlimnetError as one line. */
+export function summaryCommand(o: SummaryOptions): number {
+  const report = summaryReport(o);
   process.stdout.write(o.json ? `${JSON.stringify(report)}\n` : `${renderSummary(report)}\n`);
+  return 0;
 }

@@ -1,0 +1,174 @@
+// What `pruneRun` is asked to do: the spec (the flags of `slimnet prune`, or
+// a library caller's object), its defaults, and the checks. Defaults are the
+// command line's, so a library call with only a checkpoint does what
+// `slimnet prune --checkpoint X` does.
+import { NORMS, PROTOCOLS, REDUCES, SCOPES, criterionNames, type Norm, type PruneOptions, type Protocol, type Reduce, type Scope } from '../prune/index.js';
+import { UsageError } from '../util/errors.js';
+
+export interface PruneSpec {
+  /** The trained model to prune (a slimnet checkpoint carrying its data provenance). */
+  checkpoint: string;
+  /** Channel importance (src/prune/criteria.ts): taylor, l1, l2, activation, apoz, bn, random. Default 'taylor'. */
+  criterion?: string;
+  /** One ranking across layers ('global', default) or per layer ('layer'). */
+  scope?: Scope;
+  /** Per-layer normalisation of scores before a global ranking. Default 'l2'. */
+  norm?: Norm;
+  /** How coupled layers' scores combine. Default 'mean'. */
+  reduce?: Reduce;
+  /** Retraining protocol. Default 'retrain'. */
+  protocol?: Protocol;
+  /** Retraining iterations after each step. Default 100. */
+  retrainIters?: number;
+  /** Adam learning rate of retraining and fine-tuning. Default 1e-4. */
+  lr?: number;
+  /** Batch size of scoring, retraining and fine-tuning. Default 100. */
+  batchSize?: number;
+  /** Batch size of evaluation. Default 500. */
+  evalBatchSize?: number;
+  /** Channels removed per step (globally, or per layer with scope 'layer'); overrides stepFraction. */
+  stepMaps?: number;
+  /** Channels removed per step as a share of those still removable. Default 0.05. */
+  stepFraction?: number;
+  /** Absolute accuracy floor on the floor's split (0..1]. */
+  minAccuracy?: number;
+  /**
+   * Accuracy floor in percentage points under the base model on the floor's
+   * split. Default 0.3 when no floor, target or step limit is given.
+   */
+  maxDrop?: number;
+  targetParamsX?: number;
+  targetMacsX?: number;
+  maxSteps?: number;
+  /** Steps allowed under the floor before stopping. Default 0. */
+  patience?: number;
+  /** At the floor, go back to the kept model with half the step. Default false. */
+  backtrack?: boolean;
+  /** Channel grid of the step after the loop (1: none). Default 1. */
+  snapTo?: number;
+  /** Retraining iterations of the grid and refinement steps. Default 2000. */
+  snapIters?: number;
+  /** Grid steps tried at most. Default 3. */
+  snapTries?: number;
+  /** MAC refinement steps after the grid step (0: none). Default 0. */
+  refineSteps?: number;
+  /** Only prune these layers. */
+  layers?: readonly string[];
+  /** Never prune these layers. */
+  exclude?: readonly string[];
+  /** Channels every layer keeps at least. Default 1. */
+  minChannels?: number;
+  /** Keep channel counts at multiples of this. Default 1. */
+  roundTo?: number;
+  /** Weight of a channel's MAC cost in the global ranking. Default 0. */
+  macsWeight?: number;
+  /** Batches data-driven criteria read per step. Default 10. */
+  scoreBatches?: number;
+  /** Fine-tuning epochs of the kept model (kept only if not worse on the floor's split). Default 0. */
+  finetuneEpochs?: number;
+  /** Epochs of training the pruned architecture from scratch (0: none). Default 0. */
+  fromScratchEpochs?: number;
+  /** Timed runs per model and batch size of the latency measurement. Default 100. */
+  latencyRuns?: number;
+  /** Data set (default: the checkpoint's). */
+  dataset?: string;
+  /** Data folder (default: the checkpoint's). */
+  root?: string;
+  /** Validation split the floor is checked on, a count or a fraction (default: the checkpoint's own). */
+  validation?: number;
+  /** Seed of the split and of the pruning (default: the checkpoint's). */
+  seed?: number;
+  /** Root of the run directories. Default './runs'. */
+  runsDir?: string;
+}
+
+export const PRUNE_DEFAULTS = {
+  criterion: 'taylor',
+  scope: 'global',
+  norm: 'l2',
+  reduce: 'mean',
+  protocol: 'retrain',
+  retrainIters: 100,
+  lr: 1e-4,
+  batchSize: 100,
+  evalBatchSize: 500,
+  stepFraction: 0.05,
+  patience: 0,
+  snapTo: 1,
+  snapIters: 2000,
+  refineSteps: 0,
+  snapTries: 3,
+  minChannels: 1,
+  roundTo: 1,
+  macsWeight: 0,
+  scoreBatches: 10,
+  finetuneEpochs: 0,
+  fromScratchEpochs: 0,
+  latencyRuns: 100,
+  runsDir: './runs',
+} as const satisfies Partial<PruneSpec>;
+
+/** A spec with every default filled in (what config.json records). */
+export type ResolvedPruneSpec = PruneSpec & { -readonly [K in keyof typeof PRUNE_DEFAULTS]-?: NonNullable<PruneSpec[K]> };
+
+/** The maxDrop (pp) applied when a spec names no floor, target or step limit. */
+export const DEFAULT_MAX_DROP = 0.3;
+
+/** Fills in the defaults and checks every value; UsageErrors name the flag. */
+export function resolvePruneSpec(spec: PruneSpec): ResolvedPruneSpec {
+  if (typeof spec?.checkpoint !== 'string' || spec.checkpoint === '') throw new UsageError(`--checkpoint is required (the trained model to prune), got ${JSON.stringify(spec?.checkpoint)}`);
+  const defined = Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== undefined)) as PruneSpec;
+  const s: ResolvedPruneSpec = { ...PRUNE_DEFAULTS, ...defined };
+  // Without any stopping rule the loop would prune to nothing: a floor 0.3 pp under the base.
+  if (s.maxDrop === undefined && s.minAccuracy === undefined && s.targetParamsX === undefined && s.targetMacsX === undefined && s.maxSteps === undefined) s.maxDrop = DEFAULT_MAX_DROP;
+  check(s);
+  return s;
+}
+
+function check(o: ResolvedPruneSpec): void {
+  const oneOf = (name: string, v: string, allowed: readonly string[]) => {
+    if (!allowed.includes(v)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got '${v}'`);
+  };
+  oneOf('criterion', o.criterion, criterionNames());
+  oneOf('scope', o.scope, SCOPES);
+  oneOf('norm', o.norm, NORMS);
+  oneOf('reduce', o.reduce, REDUCES);
+  oneOf('protocol', o.protocol, PROTOCOLS);
+  if (o.minAccuracy !== undefined && o.maxDrop !== undefined) throw new UsageError('give either --min-accuracy or --max-drop, not both');
+  if (o.minAccuracy !== undefined && !(o.minAccuracy > 0 && o.minAccuracy <= 1)) throw new UsageError(`--min-accuracy is a fraction in (0, 1], e.g. 0.99; got ${o.minAccuracy}`);
+  if (o.maxDrop !== undefined && !(o.maxDrop >= 0 && o.maxDrop < 100)) throw new UsageError(`--max-drop is in percentage points, e.g. 0.3; got ${o.maxDrop}`);
+  if (!(Number.isInteger(o.refineSteps) && o.refineSteps >= 0)) throw new UsageError(`--refine-steps must be a non-negative integer, got ${o.refineSteps}`);
+  if (!(o.macsWeight >= 0)) throw new UsageError(`--macs-weight must be a number >= 0, got ${o.macsWeight}`);
+  if (!(Number.isInteger(o.patience) && o.patience >= 0)) throw new UsageError(`--patience must be a non-negative integer, got ${o.patience}`);
+  if (!(o.stepFraction > 0 && o.stepFraction <= 1)) throw new UsageError(`--step-fraction must be in (0, 1], got ${o.stepFraction}`);
+  for (const [flag, v] of [['retrain-iters', o.retrainIters], ['batch-size', o.batchSize], ['min-channels', o.minChannels], ['round-to', o.roundTo], ['score-batches', o.scoreBatches], ['latency-runs', o.latencyRuns], ['snap-to', o.snapTo], ['snap-iters', o.snapIters], ['snap-tries', o.snapTries]] as const) {
+    if (!(Number.isInteger(v) && v >= 1)) throw new UsageError(`--${flag} must be a positive integer, got ${v}`);
+  }
+}
+
+/** The pruning loop's options from a resolved spec, the floor (absolute accuracy, if any) and the data's seed. */
+export function pruneOptions(s: ResolvedPruneSpec, floor: number | undefined, seed: number): PruneOptions {
+  return {
+    criterion: s.criterion,
+    reduce: s.reduce,
+    scope: s.scope,
+    norm: s.norm,
+    protocol: s.protocol,
+    amount: s.stepMaps ? { maps: s.stepMaps } : { fraction: s.stepFraction },
+    layers: s.layers,
+    exclude: s.exclude,
+    minChannels: s.minChannels,
+    roundTo: s.roundTo,
+    macsWeight: s.macsWeight,
+    retrainIters: s.retrainIters,
+    lr: s.lr,
+    minAccuracy: floor,
+    targetParamsX: s.targetParamsX,
+    targetMacsX: s.targetMacsX,
+    maxSteps: s.maxSteps,
+    patience: s.patience,
+    backtrack: s.backtrack === true,
+    scoreBatches: s.scoreBatches,
+    seed,
+  };
+}
