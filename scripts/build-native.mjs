@@ -1,8 +1,12 @@
 // Builds the N-API addon with cmake-js against the libtorch find-libtorch.mjs
 // locates. Skips the build when the addon is newer than every native source
-// (pass --force to rebuild).
+// and, with LIBTORCH set, was built against that libtorch (pass --force to
+// rebuild). It is the package's `install` script too: `npm ci` here and
+// `npm install slimnet` in a user's project build the addon through it, from
+// wherever the package lies (node_modules/slimnet included), so setup.sh's
+// own call after `npm ci` finds it up to date.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,8 +22,20 @@ function newestSource() {
   return Math.max(...files.map((f) => statSync(f).mtimeMs));
 }
 
-const force = process.argv.includes('--force') || process.env.LIBTORCH !== undefined;
-if (!force && existsSync(addon) && statSync(addon).mtimeMs > newestSource()) {
+// The libtorch the addon was last built against (written after each build).
+const built = join(root, 'build', 'libtorch.json');
+function builtAgainst() {
+  try {
+    return JSON.parse(readFileSync(built, 'utf8')).libdir;
+  } catch {
+    return undefined;
+  }
+}
+
+const force = process.argv.includes('--force');
+// LIBTORCH names a libtorch explicitly: rebuild when the addon was built against another one.
+const libtorchChanged = process.env.LIBTORCH !== undefined && builtAgainst() !== join(process.env.LIBTORCH, 'lib');
+if (!force && !libtorchChanged && existsSync(addon) && statSync(addon).mtimeMs > newestSource()) {
   console.log(`slimnet: native addon is up to date (${addon})`);
   process.exit(0);
 }
@@ -57,3 +73,4 @@ execFileSync(
   ],
   { stdio: 'inherit', cwd: root },
 );
+writeFileSync(built, `${JSON.stringify(torch)}\n`);

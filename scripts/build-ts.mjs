@@ -6,6 +6,7 @@
 // started meanwhile sees the old build or the new one, never half of one, and
 // files of deleted sources do not linger. dist/.build-stamp is dated when the
 // build started: bin/slimnet.js runs dist/ only while no source is newer.
+// It reports on stderr: under `npm pack --json` (prepack) stdout is npm's JSON.
 import { execFileSync } from 'node:child_process';
 import { existsSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -21,7 +22,7 @@ const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 const started = new Date();
 rmSync(tmp, { recursive: true, force: true });
 try {
-  execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', tmp], { stdio: 'inherit', cwd: root });
+  execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', tmp], { stdio: ['ignore', process.stderr, process.stderr], cwd: root });
 } catch {
   rmSync(tmp, { recursive: true, force: true });
   console.error('slimnet: the TypeScript build failed (see the errors above); dist/ was left as it was');
@@ -34,4 +35,4 @@ rmSync(old, { recursive: true, force: true });
 if (existsSync(dist)) renameSync(dist, old);
 renameSync(tmp, dist);
 rmSync(old, { recursive: true, force: true });
-console.log(`slimnet: built dist/ in ${((Date.now() - started.getTime()) / 1000).toFixed(1)} s`);
+console.error(`slimnet: built dist/ in ${((Date.now() - started.getTime()) / 1000).toFixed(1)} s`);

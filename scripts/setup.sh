@@ -22,10 +22,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# npm ci when node_modules is missing or older than the lockfile.
+# npm ci when node_modules is missing or older than the lockfile. Its install
+# step builds the addon (package.json "install": scripts/build-native.mjs);
+# onnxruntime-node's would download CUDA files, which slimnet does not use
+# (.npmrc says the same for a bare `npm ci`).
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "slimnet setup: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error
 fi
 
+# A no-op when npm ci just built the addon; otherwise builds it when a native
+# source is newer than it (or it is missing).
 node scripts/build-native.mjs
