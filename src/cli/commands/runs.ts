@@ -1,30 +1,12 @@
-// `slimnet runs`: every run under the runs directory in one table.
+// `slimnet runs`: every run under the runs directory (workflows/runs.ts
+// listRuns) in one table, or --json.
 import { humanCount } from '../../graph/summary.js';
-import { effectiveStatus, listRuns } from '../../runs/index.js';
+import { listRuns } from '../../workflows/runs.js';
 import { renderTable } from '../../report/table.js';
 import { pct, shortDate } from '../../report/format.js';
 
 export function runsCommand(o: { runsDir: string; json?: boolean }): number {
-  const runs = listRuns(o.runsDir).map((r) => {
-    const s = r.status;
-    const cfg = r.config ?? {};
-    return {
-      command: r.command,
-      dataset: (s?.dataset ?? cfg.dataset ?? r.configuration) as string,
-      arch: (s?.arch ?? cfg.arch ?? '') as string,
-      version: r.version,
-      path: r.path,
-      status: s ? effectiveStatus(s) : 'unknown',
-      epochsDone: s?.epochsDone ?? 0,
-      epochs: s?.epochs ?? (cfg.epochs as number | undefined) ?? null,
-      bestValAccuracy: s?.bestValAccuracy ?? null,
-      testAccuracy: s?.test?.accuracy ?? null,
-      testBalancedAccuracy: s?.test?.balancedAccuracy ?? null,
-      params: s?.params ?? null,
-      macs: s?.macs ?? null,
-      created: s?.created ?? null,
-    };
-  });
+  const runs = listRuns(o.runsDir);
   if (o.json) {
     process.stdout.write(`${JSON.stringify(runs)}\n`);
     return 0;

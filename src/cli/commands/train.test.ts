@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { loadCheckpoint } from '../../graph/index.js';
 import { loadTensors } from '../../tensor/index.js';
 import { RUN_FILES, METRICS_COLUMNS, readMetrics, type RunStatusFile } from '../../runs/index.js';
-import { trainConfigKeys } from './train-options.js';
+import { trainConfigKeys } from '../../workflows/train-spec.js';
 import { cli, lastJson } from '../testing.js';
 import { tempDir } from '../../data/testing.js';
 

@@ -1,0 +1,285 @@
+// The training spec: what a run is configured with (TrainConfig, written as
+// config.json), the one list of its options (name, kind, default, derived
+// default, help text), value parsing, the derived defaults and validation.
+// The CLI generates its flags and reads config files from this list
+// (cli/commands/train-options.ts); a library user passes a TrainSpec to
+// trainRun. Messages name the option as its flag (--batch-size), which is
+// also its kebab-case key in a config file.
+import { UsageError } from '../util/errors.js';
+import type { ScheduleSpec } from '../train/index.js';
+import type { OptimizerSpec } from '../train/optim/spec.js';
+
+export const DATASETS = ['mnist', 'mnist-digits', 'fashion-mnist', 'cifar10', 'cifar100', 'folder'] as const;
+export const OPTIMIZERS = ['sgd', 'adam', 'adamw'] as const;
+export const SCHEDULES = ['cosine', 'step', 'multistep', 'exponential', 'constant'] as const;
+export const AUGMENTS = ['none', 'standard'] as const;
+export const MONITORS = ['val.loss', 'val.accuracy', 'val.balancedAccuracy', 'train.loss', 'train.accuracy'] as const;
+
+/** The resolved configuration of a training run (config.json): every option with its final value. */
+export interface TrainConfig {
+  dataset: (typeof DATASETS)[number];
+  /** Data folder (null: the data set's default location). */
+  root: string | null;
+  arch: string;
+  /** Width multiplier of the architecture. */
+  width: number;
+  epochs: number;
+  batchSize: number;
+  evalBatchSize: number;
+  optimizer: (typeof OPTIMIZERS)[number];
+  lr: number;
+  momentum: number;
+  nesterov: boolean;
+  weightDecay: number;
+  schedule: (typeof SCHEDULES)[number];
+  /** step: decay every stepSize epochs; multistep: at these epochs; step/multistep/exponential: factor gamma. */
+  stepSize: number;
+  milestones: number[];
+  gamma: number;
+  minLrFactor: number;
+  warmupEpochs: number;
+  labelSmoothing: number;
+  /** Max global gradient L2 norm, or null for no clipping. */
+  gradClip: number | null;
+  /** Early stopping patience in epochs, or null for none. */
+  earlyStoppingPatience: number | null;
+  /** The epoch metric early stopping watches (lower is better for losses, higher for accuracies). */
+  earlyStoppingMonitor: (typeof MONITORS)[number];
+  /** An improvement of the monitored metric must exceed this. */
+  earlyStoppingMinDelta: number;
+  /** Validation samples taken from the training split: a count (>= 1) or a fraction (< 1); 0 for none. */
+  validation: number;
+  /** Fraction of the training split to use (stratified, seeded). */
+  fraction: number;
+  augment: (typeof AUGMENTS)[number];
+  seed: number;
+}
+
+/**
+ * What trainRun takes: any options of the configuration (the rest get their
+ * defaults, some derived from the others), where the runs live, and
+ * optionally the version to resume.
+ */
+export interface TrainSpec extends Partial<TrainConfig> {
+  /** Root of the run directories (default './runs'). */
+  runsDir?: string;
+  /**
+   * Resume run version N of this dataset/arch exactly where it stopped, with
+   * its own configuration: options given here must agree with it.
+   */
+  resume?: number;
+}
+
+export type OptionKind = 'int' | 'float' | 'string' | 'bool' | 'intList' | 'nullableFloat' | 'nullableInt';
+
+/** One option of the configuration. */
+export interface TrainOption {
+  key: keyof TrainConfig;
+  /** The value placeholder of its flag ('<n>'); none for a boolean switch. */
+  arg?: string;
+  kind: OptionKind;
+  desc: string;
+  choices?: readonly string[];
+  /** A static default, or a function of the other resolved values (documented in `defaultText`). */
+  def: unknown;
+  derive?: (c: Partial<TrainConfig>) => unknown;
+  defaultText?: string;
+}
+
+/** The options, in the order of --help and of config.json. */
+export const TRAIN_OPTIONS: readonly TrainOption[] = [
+  { key: 'dataset', arg: '<name>', kind: 'string', choices: DATASETS, def: 'fashion-mnist', desc: 'data set (fashion-mnist from the Debian package dataset-fashion-mnist; mnist-digits needs no set-up)' },
+  { key: 'root', arg: '<dir>', kind: 'string', def: null, defaultText: "the data set's default folder", desc: 'data folder (required for folder; overrides $SLIMNET_*_DIR)' },
+  { key: 'arch', arg: '<name>', kind: 'string', def: 'lenet5', desc: 'zoo architecture (slimnet summary --arch NAME lists them)' },
+  { key: 'width', arg: '<x>', kind: 'float', def: 1, desc: "width multiplier on every layer's channel count" },
+  { key: 'epochs', arg: '<n>', kind: 'int', def: 10, desc: 'training epochs' },
+  { key: 'batchSize', arg: '<n>', kind: 'int', def: 128, desc: 'training batch size' },
+  { key: 'evalBatchSize', arg: '<n>', kind: 'int', def: 500, desc: 'batch size for validation and test' },
+  { key: 'optimizer', arg: '<name>', kind: 'string', choices: OPTIMIZERS, def: 'adam', desc: 'optimizer' },
+  { key: 'lr', arg: '<x>', kind: 'float', def: undefined, derive: (c) => (c.optimizer === 'sgd' ? 0.01 : 1e-3), defaultText: '0.001 for adam/adamw, 0.01 for sgd', desc: 'base learning rate' },
+  { key: 'momentum', arg: '<x>', kind: 'float', def: 0.9, desc: 'SGD momentum (sgd only)' },
+  { key: 'nesterov', kind: 'bool', def: false, desc: 'Nesterov momentum (sgd only)' },
+  { key: 'weightDecay', arg: '<x>', kind: 'float', def: undefined, derive: (c) => (c.optimizer === 'adamw' ? 0.01 : 0), defaultText: '0.01 for adamw, 0 otherwise', desc: 'weight decay (L2 for sgd/adam, decoupled for adamw); BatchNorm parameters and biases are not decayed' },
+  { key: 'schedule', arg: '<name>', kind: 'string', choices: SCHEDULES, def: 'cosine', desc: 'learning-rate schedule, advanced once per epoch (cosine anneals to --min-lr-factor over the epochs after warm-up)' },
+  { key: 'stepSize', arg: '<n>', kind: 'int', def: undefined, derive: (c) => Math.max(1, Math.round(((c.epochs ?? 10) - (c.warmupEpochs ?? 0)) / 3)), defaultText: 'a third of the epochs after warm-up', desc: 'step schedule: epochs between decays' },
+  {
+    key: 'milestones',
+    arg: '<list>',
+    kind: 'intList',
+    def: undefined,
+    derive: (c) => {
+      const n = (c.epochs ?? 10) - (c.warmupEpochs ?? 0);
+      return [...new Set([Math.round(n * 0.5), Math.round(n * 0.75)].filter((m) => m >= 1))];
+    },
+    defaultText: '50% and 75% of the epochs after warm-up',
+    desc: 'multistep schedule: comma-separated epochs (counted after warm-up) where the lr is multiplied by gamma',
+  },
+  { key: 'gamma', arg: '<x>', kind: 'float', def: undefined, derive: (c) => (c.schedule === 'exponential' ? 0.9 : 0.1), defaultText: '0.1; 0.9 for exponential', desc: 'decay factor of step / multistep / exponential schedules' },
+  { key: 'minLrFactor', arg: '<x>', kind: 'float', def: 0, desc: 'cosine schedule: final lr as a fraction of the base lr' },
+  { key: 'warmupEpochs', arg: '<n>', kind: 'int', def: 0, desc: 'linear warm-up epochs (from 0.1x the lr) before the schedule' },
+  { key: 'labelSmoothing', arg: '<x>', kind: 'float', def: 0, desc: 'label smoothing of the training loss, in [0, 1)' },
+  { key: 'gradClip', arg: '<x>', kind: 'nullableFloat', def: null, defaultText: 'off', desc: 'clip gradients to this global L2 norm' },
+  { key: 'earlyStoppingPatience', arg: '<n>', kind: 'nullableInt', def: null, defaultText: 'off', desc: 'stop after this many epochs without an improvement of the monitored metric and restore the best weights' },
+  { key: 'earlyStoppingMonitor', arg: '<metric>', kind: 'string', choices: MONITORS, def: 'val.loss', desc: 'metric early stopping watches: losses must fall, accuracies rise' },
+  { key: 'earlyStoppingMinDelta', arg: '<x>', kind: 'float', def: 0, desc: 'smallest change of the monitored metric that counts as an improvement' },
+  { key: 'validation', arg: '<n>', kind: 'float', def: 0.1, desc: 'validation samples held out of the training split (stratified, seeded): a count like 5000 or a fraction like 0.1; 0 for none' },
+  { key: 'fraction', arg: '<x>', kind: 'float', def: 1, desc: 'use this stratified fraction of the training split (quick runs)' },
+  { key: 'augment', arg: '<mode>', kind: 'string', choices: AUGMENTS, def: 'none', desc: 'training augmentation: standard = random crop (padding 2 for 28 px, 4 for 32 px) and, except for digits, horizontal flips' },
+  { key: 'seed', arg: '<n>', kind: 'int', def: 0, desc: 'random seed (initialisation, split, batch order, augmentation)' },
+];
+
+const kebab = (k: string): string => k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+
+/** The flag (and kebab-case config key) of an option: 'batchSize' → '--batch-size'. */
+export function flagOf(key: string): string {
+  return `--${kebab(key)}`;
+}
+
+/** The config keys, in table order. */
+export function trainConfigKeys(): (keyof TrainConfig)[] {
+  return TRAIN_OPTIONS.map((s) => s.key);
+}
+
+const OPTION_BY_NAME = new Map<string, TrainOption>(TRAIN_OPTIONS.flatMap((s) => [[s.key, s] as const, [kebab(s.key), s] as const]));
+
+/** The option a name refers to: camelCase, kebab-case or snake_case ('batchSize', 'batch-size', 'batch_size'). */
+export function trainOption(name: string): TrainOption | undefined {
+  return OPTION_BY_NAME.get(name) ?? OPTION_BY_NAME.get(name.replace(/_/g, '-'));
+}
+
+/**
+ * Parses one option's value from a flag's text, a config file or a spec;
+ * `where` ('command line', 'config file x.yaml', 'spec') prefixes the error.
+ */
+export function parseOptionValue(s: TrainOption, v: unknown, where: string): unknown {
+  const bad = (what: string): never => {
+    throw new UsageError(`${where}: ${kebab(s.key)} ${what}, got ${JSON.stringify(v)}`);
+  };
+  if (v === null && (s.kind === 'nullableFloat' || s.kind === 'nullableInt' || s.key === 'root')) return null;
+  switch (s.kind) {
+    case 'int':
+    case 'nullableInt':
+    case 'float':
+    case 'nullableFloat': {
+      const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+      if (!Number.isFinite(n)) bad('must be a number');
+      if ((s.kind === 'int' || s.kind === 'nullableInt') && !Number.isInteger(n)) bad('must be an integer');
+      return n;
+    }
+    case 'bool':
+      if (typeof v === 'boolean') return v;
+      if (v === 'true' || v === 'false') return v === 'true';
+      return bad('must be true or false');
+    case 'intList': {
+      const parts = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',').filter((x) => x.trim() !== '') : typeof v === 'number' ? [v] : bad('must be a list of integers');
+      const out = (parts as unknown[]).map((x) => (typeof x === 'number' ? x : Number(String(x).trim())));
+      if (out.some((x) => !Number.isInteger(x))) bad('must be a list of integers');
+      return out;
+    }
+    case 'string': {
+      if (typeof v !== 'string') bad('must be a string');
+      if (s.choices && !s.choices.includes(v as string)) bad(`must be one of ${s.choices.join(', ')}`);
+      return v;
+    }
+  }
+}
+
+/** The configuration options a spec gives (defined values only), parsed and checked; unknown keys are errors. */
+export function givenOptions(spec: TrainSpec, where = 'train spec'): Partial<TrainConfig> {
+  const out: Partial<Record<keyof TrainConfig, unknown>> = {};
+  for (const [k, v] of Object.entries(spec)) {
+    if (k === 'runsDir' || k === 'resume' || v === undefined) continue;
+    const s = OPTION_BY_NAME.get(k);
+    if (!s || s.key !== k) throw new UsageError(`${where}: unknown option '${k}' (known: ${trainConfigKeys().join(', ')})`);
+    out[s.key] = parseOptionValue(s, v, where);
+  }
+  return out as Partial<TrainConfig>;
+}
+
+/**
+ * The final configuration: each given option as given, the others their
+ * (possibly derived) default; validated.
+ */
+export function resolveTrainConfig(given: Partial<TrainConfig>): TrainConfig {
+  const out: Partial<Record<keyof TrainConfig, unknown>> = {};
+  const derived: TrainOption[] = [];
+  for (const s of TRAIN_OPTIONS) {
+    if (given[s.key] !== undefined) out[s.key] = given[s.key];
+    else if (s.derive) derived.push(s);
+    else out[s.key] = s.def;
+  }
+  // Derived defaults see every given and static value (the lr sees the optimizer, ...).
+  for (const s of derived) out[s.key] = s.derive!(out as Partial<TrainConfig>);
+  const config = out as TrainConfig;
+  validateTrainConfig(config);
+  return config;
+}
+
+/** Checks a resolved configuration; the messages name the flag and the value. */
+export function validateTrainConfig(c: TrainConfig): void {
+  const need = (ok: boolean, msg: string): void => {
+    if (!ok) throw new UsageError(msg);
+  };
+  need(c.epochs >= 1, `--epochs must be >= 1, got ${c.epochs}`);
+  need(c.batchSize >= 1 && c.evalBatchSize >= 1, `batch sizes must be >= 1`);
+  need(c.width > 0, `--width must be > 0, got ${c.width}`);
+  need(c.lr > 0, `--lr must be > 0, got ${c.lr}`);
+  need(c.momentum >= 0, `--momentum must be >= 0, got ${c.momentum}`);
+  need(c.weightDecay >= 0, `--weight-decay must be >= 0, got ${c.weightDecay}`);
+  need(c.warmupEpochs >= 0 && c.warmupEpochs < c.epochs, `--warmup-epochs must be in [0, epochs), got ${c.warmupEpochs}`);
+  need(c.labelSmoothing >= 0 && c.labelSmoothing < 1, `--label-smoothing must be in [0, 1), got ${c.labelSmoothing}`);
+  need(c.gradClip === null || c.gradClip > 0, `--grad-clip must be > 0, got ${c.gradClip}`);
+  need(c.earlyStoppingPatience === null || c.earlyStoppingPatience >= 1, `--early-stopping-patience must be >= 1, got ${c.earlyStoppingPatience}`);
+  need(c.earlyStoppingPatience === null || c.validation > 0 || c.earlyStoppingMonitor.startsWith('train.'), `--early-stopping-patience on ${c.earlyStoppingMonitor} needs a validation split (--validation > 0)`);
+  need((MONITORS as readonly string[]).includes(c.earlyStoppingMonitor), `--early-stopping-monitor must be one of ${MONITORS.join(', ')}, got '${c.earlyStoppingMonitor}'`);
+  need(Number.isFinite(c.earlyStoppingMinDelta) && c.earlyStoppingMinDelta >= 0, `--early-stopping-min-delta must be >= 0, got ${c.earlyStoppingMinDelta}`);
+  need(c.validation >= 0 && (c.validation < 1 || Number.isInteger(c.validation)), `--validation must be a count or a fraction in [0, 1), got ${c.validation}`);
+  need(c.fraction > 0 && c.fraction <= 1, `--fraction must be in (0, 1], got ${c.fraction}`);
+  need(c.stepSize >= 1, `--step-size must be >= 1, got ${c.stepSize}`);
+  need(c.gamma > 0, `--gamma must be > 0, got ${c.gamma}`);
+  need(c.minLrFactor >= 0 && c.minLrFactor <= 1, `--min-lr-factor must be in [0, 1], got ${c.minLrFactor}`);
+  need(c.nesterov === false || (c.optimizer === 'sgd' && c.momentum > 0), `--nesterov needs --optimizer sgd and --momentum > 0`);
+  if (c.schedule === 'multistep') need(c.milestones.length > 0 && c.milestones.every((m, i) => m >= 0 && (i === 0 || m > c.milestones[i - 1]!)), `--milestones must be increasing epochs, got ${c.milestones.join(',')}`);
+  need(c.dataset !== 'folder' || c.root !== null, `--dataset folder needs --root DIR`);
+}
+
+/**
+ * The configuration a resumed run goes on with: its saved one (options added
+ * since it was saved take their old default), after checking that the given
+ * options agree with it.
+ */
+export function resumedConfig(saved: Partial<TrainConfig>, given: Partial<TrainConfig>, version: number): TrainConfig {
+  const conflicts = trainConfigKeys().filter((k) => given[k] !== undefined && JSON.stringify(given[k]) !== JSON.stringify(saved[k]));
+  if (conflicts.length) {
+    throw new UsageError(
+      `version ${version} was trained with ${conflicts.map((k) => `${flagOf(k)} ${JSON.stringify(saved[k])}`).join(', ')}; --version resumes a run with its own configuration (drop ${conflicts.map(flagOf).join(', ')} or start a new run without --version)`,
+    );
+  }
+  // Runs saved before an option existed resume with its default.
+  const defaults: Pick<TrainConfig, 'earlyStoppingMonitor' | 'earlyStoppingMinDelta'> = { earlyStoppingMonitor: 'val.loss', earlyStoppingMinDelta: 0 };
+  const config = { ...defaults, ...saved } as TrainConfig;
+  validateTrainConfig(config);
+  return config;
+}
+
+/** The learning-rate schedule of a configuration, advanced once per epoch. */
+export function scheduleOf(c: TrainConfig): ScheduleSpec {
+  const warm = c.warmupEpochs > 0 ? { warmup: c.warmupEpochs } : {};
+  switch (c.schedule) {
+    case 'cosine':
+      return { type: 'cosine', length: Math.max(1, c.epochs - c.warmupEpochs), minFactor: c.minLrFactor, unit: 'epoch', ...warm };
+    case 'step':
+      return { type: 'step', stepSize: c.stepSize, gamma: c.gamma, unit: 'epoch', ...warm };
+    case 'multistep':
+      return { type: 'multistep', milestones: c.milestones, gamma: c.gamma, unit: 'epoch', ...warm };
+    case 'exponential':
+      return { type: 'exponential', gamma: c.gamma, unit: 'epoch', ...warm };
+    case 'constant':
+      return { type: 'constant', unit: 'epoch', ...warm };
+  }
+}
+
+/** The optimizer of a configuration (BatchNorm parameters and biases are not decayed). */
+export function optimizerOf(c: TrainConfig): OptimizerSpec {
+  return { type: c.optimizer, lr: c.lr, momentum: c.momentum, nesterov: c.nesterov, weightDecay: c.weightDecay, noDecayOnNormAndBias: true };
+}

@@ -1,0 +1,430 @@
+// Training a run: a zoo architecture on a data set in a versioned run
+// directory (runs/train/<dataset>-<arch>/version_N: config.json, metrics,
+// best / last checkpoints, the trainer state, status.json, run.log; see
+// src/runs), or resuming one exactly where it stopped.
+//
+// Each epoch is one Trainer.fit() call; the checkpointing callback
+// (src/train/checkpointing.ts) writes the epoch's files after the trainer's
+// early-stopping update. Aborting the observer's signal stops after the
+// current step, saves a resumable state and returns an interrupted report; a
+// non-finite loss stops with a TrainingStoppedError and leaves the last good
+// checkpoint as it was.
+import { isAbsolute, relative } from 'node:path';
+import { existsSync } from 'node:fs';
+import { DataLoader, evalTransform, resolveData, trainTransform, type ResolvedData } from '../data/index.js';
+import { Model, loadCheckpoint, summarize } from '../graph/index.js';
+import { archNames, buildArch } from '../models/index.js';
+import {
+  EarlyStopping,
+  LrSchedule,
+  NonFiniteLossError,
+  Trainer,
+  buildOptimizer,
+  disposeTrainerState,
+  evaluate,
+  loadTrainerState,
+  type EpochRecord,
+  type Metrics,
+  type ProgressInfo,
+} from '../train/index.js';
+import { Checkpointing, bestValidation, metricsRow, type EpochSaved } from '../train/checkpointing.js';
+import { RUN_FILES, Run, readMetrics, type MetricsRow, type RunIdentity, type RunStatusFile } from '../runs/index.js';
+import { renderTable } from '../report/table.js';
+import { duration, fmt, nowIso, pct } from '../report/format.js';
+import { ProgressTask, type Observer } from '../util/events.js';
+import { SlimnetError, UsageError } from '../util/errors.js';
+import { givenOptions, optimizerOf, resolveTrainConfig, resumedConfig, scheduleOf, type TrainConfig, type TrainSpec } from './train-spec.js';
+
+export type { TrainConfig, TrainSpec } from './train-spec.js';
+
+/** One completed epoch. */
+export interface EpochSummary {
+  /** 1-based. */
+  epoch: number;
+  /** Learning rate (first parameter group) during the epoch. */
+  lr: number;
+  /** Mean training loss (with label smoothing) and accuracy over the epoch's batches, as the weights moved. */
+  trainLoss: number;
+  trainAccuracy: number;
+  /** On the validation split held out of the training data, after the epoch; null without one. */
+  valLoss: number | null;
+  valAccuracy: number | null;
+  valBalancedAccuracy: number | null;
+  /** Wall time of the epoch (training and validation). */
+  seconds: number;
+}
+
+/**
+ * How the call ended: every epoch trained and tested ('complete'), stopped
+ * early by early stopping and tested ('early-stopped'), stopped by the
+ * signal with a resumable state ('interrupted'), or nothing to do: the run
+ * to resume was already complete ('already-complete').
+ */
+export type TrainOutcome = 'complete' | 'early-stopped' | 'interrupted' | 'already-complete';
+
+export interface TrainReport {
+  /** The run directory. */
+  run: string;
+  version: number;
+  status: TrainOutcome;
+  /** True when the signal stopped the call (status 'interrupted'). */
+  interrupted: boolean;
+  /** The run's configuration (config.json). */
+  config: TrainConfig;
+  /** Completed epochs, and every completed epoch of the run (also those of earlier, resumed calls). */
+  epochsDone: number;
+  history: EpochSummary[];
+  /** Best validation accuracy and its 1-based epoch (the weights in best.safetensors); null without a validation split. */
+  bestValAccuracy: number | null;
+  bestEpoch: number | null;
+  /** The final weights (last.safetensors) on the test split; null when not evaluated in this call (interrupted, already complete: see runStatus.test). */
+  test: Metrics | null;
+  /** best.safetensors on the test split, when its epoch is not the final weights' epoch. */
+  bestTest: { epoch: number; accuracy: number; balancedAccuracy: number } | null;
+  /** Parameters and MACs per sample of the model. */
+  params: number | null;
+  macs: number | null;
+  checkpoints: { best: string; last: string; state: string };
+  /** The command line that resumes (or re-opens) this run. */
+  resumeCommand: string;
+  /** Why it stopped early or was interrupted; null otherwise. */
+  message: string | null;
+  /** status.json as the call left it. */
+  runStatus: Readonly<RunStatusFile>;
+}
+
+/** Training stopped because of its data or hyper-parameters (a non-finite loss); the run's last good checkpoint is kept. */
+export class TrainingStoppedError extends SlimnetError {
+  constructor(
+    message: string,
+    readonly run: string,
+    readonly lastCheckpoint: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+const DEFAULT_RUNS_DIR = './runs';
+const EPOCH_HEADERS = ['epoch', 'lr', 'train loss', 'train acc %', 'val loss', 'val acc %', 'val bal acc %', 'time'];
+
+function epochCells(r: MetricsRow, epochs: number): (string | number)[] {
+  return [`${r.epoch}/${epochs}`, +r.lr.toPrecision(4), fmt(r.train_loss), pct(r.train_acc), fmt(r.val_loss), pct(r.val_acc), pct(r.val_balanced_acc), r.seconds < 60 ? `${r.seconds.toFixed(1)}s` : duration(r.seconds)];
+}
+
+/** A metrics row (the files' snake_case) as a report row. */
+export function epochSummary(r: MetricsRow): EpochSummary {
+  return { epoch: r.epoch, lr: r.lr, trainLoss: r.train_loss, trainAccuracy: r.train_acc, valLoss: r.val_loss, valAccuracy: r.val_acc, valBalancedAccuracy: r.val_balanced_acc, seconds: r.seconds };
+}
+
+function toMetricsRow(s: EpochSummary): MetricsRow {
+  return { epoch: s.epoch, lr: s.lr, train_loss: s.trainLoss, train_acc: s.trainAccuracy, val_loss: s.valLoss, val_acc: s.valAccuracy, val_balanced_acc: s.valBalancedAccuracy, seconds: s.seconds };
+}
+
+/** The command line that resumes a run. */
+export function resumeCommand(c: Pick<TrainConfig, 'dataset' | 'arch'>, runsDir: string, version: number): string {
+  const parts = ['slimnet train', `--dataset ${c.dataset}`, `--arch ${c.arch}`];
+  if (runsDir !== './runs' && runsDir !== 'runs') parts.push(`--runs-dir ${runsDir}`);
+  parts.push(`--version ${version}`);
+  return parts.join(' ');
+}
+
+/** A path as the user would type it from here. */
+const rel = (p: string): string => (isAbsolute(p) ? p : relative(process.cwd(), p) || '.');
+
+/**
+ * The JSON `slimnet train --json` prints (its keys are the command's
+ * documented output: `metrics` rows in the files' snake_case).
+ */
+export function trainResultJson(r: TrainReport): Record<string, unknown> {
+  const metrics = r.history.map(toMetricsRow);
+  if (r.status === 'already-complete') return { run: r.run, version: r.version, status: r.runStatus };
+  if (r.status === 'interrupted') return { run: r.run, version: r.version, status: 'interrupted', epochsDone: r.epochsDone, metrics };
+  const t = r.test!;
+  return {
+    run: r.run,
+    version: r.version,
+    status: 'complete',
+    config: r.config,
+    epochsDone: r.epochsDone,
+    metrics,
+    bestValAccuracy: r.bestValAccuracy,
+    test: { accuracy: t.accuracy, balancedAccuracy: t.balancedAccuracy, loss: t.loss, perClassRecall: t.perClassRecall },
+    bestTest: r.bestTest,
+  };
+}
+
+/** Trains a new run, or resumes `spec.resume`; see TrainReport. */
+export async function trainRun(spec: TrainSpec, observer: Observer = {}): Promise<TrainReport> {
+  const runsDir = spec.runsDir ?? DEFAULT_RUNS_DIR;
+  const given = givenOptions(spec);
+  let config = resolveTrainConfig(given);
+  if (!archNames().includes(config.arch)) throw new UsageError(`unknown architecture '${config.arch}' (available: ${archNames().join(', ')})`);
+  if (spec.resume !== undefined && !(Number.isInteger(spec.resume) && spec.resume >= 0)) throw new UsageError(`resume (--version) must be a run version (an integer >= 0), got ${spec.resume}`);
+  const identity: RunIdentity = { root: runsDir, command: 'train', dataset: config.dataset, arch: config.arch };
+
+  let run: Run | undefined;
+  const say = (line: string): void => {
+    run?.say(line);
+    observer.onLog?.(line);
+  };
+
+  // ---- the run directory: the one to resume, or a new version ------------------------
+  const resuming = spec.resume !== undefined;
+  if (resuming) {
+    const opened = Run.open(identity, spec.resume!);
+    config = resumedConfig(opened.config<Partial<TrainConfig>>(), given, opened.version);
+    const prev = opened.status;
+    const statePath = opened.file(RUN_FILES.state);
+    if (prev.status === 'complete') {
+      observer.onLog?.(
+        `version ${opened.version} (${opened.path}) is already complete: ${prev.epochsDone}/${prev.epochs} epochs` +
+          (prev.test ? `, test accuracy ${pct(prev.test.accuracy)} %, balanced accuracy ${pct(prev.test.balancedAccuracy)} %` : ''),
+      );
+      const history = readMetrics(opened.path).map(epochSummary);
+      return {
+        ...baseReport(opened, config, runsDir),
+        status: 'already-complete',
+        interrupted: false,
+        epochsDone: prev.epochsDone,
+        history,
+        bestValAccuracy: prev.bestValAccuracy,
+        bestEpoch: prev.bestEpoch,
+        params: prev.params ?? null,
+        macs: prev.macs ?? null,
+      };
+    }
+    if (opened.effectiveStatus === 'running') throw new UsageError(`version ${opened.version} is being trained by process ${prev.pid}`);
+    if (!existsSync(statePath)) throw new UsageError(`version ${opened.version} has no trainer state (${RUN_FILES.state}) to resume from`);
+    run = opened;
+  } else {
+    run = Run.create(identity, config, { epochs: config.epochs });
+  }
+
+  try {
+    return await train(run, config, resuming, runsDir, say, observer);
+  } catch (e) {
+    if (e instanceof TrainingStoppedError) throw e; // already recorded
+    if (e instanceof SlimnetError) run.say(`error: ${e.message}`);
+    run.fail(e);
+    throw e;
+  }
+}
+
+function baseReport(run: Run, config: TrainConfig, runsDir: string): Omit<TrainReport, 'status' | 'interrupted' | 'epochsDone' | 'history' | 'bestValAccuracy' | 'bestEpoch' | 'params' | 'macs'> {
+  return {
+    run: run.path,
+    version: run.version,
+    config,
+    test: null,
+    bestTest: null,
+    checkpoints: { best: run.file(RUN_FILES.best), last: run.file(RUN_FILES.last), state: run.file(RUN_FILES.state) },
+    resumeCommand: resumeCommand(config, runsDir, run.version),
+    message: run.status.message ?? null,
+    runStatus: run.status,
+  };
+}
+
+/** The model the configuration names, on the data's shape. */
+function buildModel(config: TrainConfig, data: ResolvedData): Model {
+  const [ch, h, w] = data.train.sampleShape;
+  const graph = buildArch(config.arch, { inChannels: ch, classes: data.train.classes.length, imageSize: h, widthMultiplier: config.width });
+  if (h !== w) throw new UsageError(`${config.arch} needs square images, the data set has ${h}x${w}`);
+  return Model.create(graph, { seed: config.seed });
+}
+
+async function train(run: Run, config: TrainConfig, resuming: boolean, runsDir: string, say: (line: string) => void, observer: Observer): Promise<TrainReport> {
+  const signal = observer.signal;
+  const aborted = (): boolean => signal?.aborted === true;
+
+  // ---- data, model, optimizer, schedule ----------------------------------------------
+  const data = resolveData({ dataset: config.dataset, root: config.root, validation: config.validation, fraction: config.fraction, seed: config.seed });
+  const model = buildModel(config, data);
+  const totals = summarize(model.graph).totals;
+  const optimizer = buildOptimizer(model, optimizerOf(config));
+  const schedule = new LrSchedule(optimizer, scheduleOf(config));
+  const trainLoader = new DataLoader(data.train, { batchSize: config.batchSize, shuffle: true, seed: config.seed, transform: trainTransform(config.dataset, data.train, config.augment, data.norm) });
+  const valLoader = data.validation ? new DataLoader(data.validation, { batchSize: config.evalBatchSize, transform: evalTransform(data.norm) }) : undefined;
+  const testLoader = new DataLoader(data.test, { batchSize: config.evalBatchSize, transform: evalTransform(data.norm) });
+  const earlyStopping = config.earlyStoppingPatience !== null ? new EarlyStopping({ monitor: config.earlyStoppingMonitor, minDelta: config.earlyStoppingMinDelta, patience: config.earlyStoppingPatience }) : undefined;
+
+  // The checkpoints carry the data and its split, so later commands (prune, slim) rebuild the same train / validation sets.
+  const ckptMeta = (extra: Record<string, unknown>): Record<string, unknown> => ({
+    command: 'train',
+    dataset: config.dataset,
+    root: config.root,
+    arch: config.arch,
+    width: config.width,
+    classes: [...data.train.classes],
+    normalize: data.norm,
+    seed: config.seed,
+    validation: config.validation,
+    fraction: config.fraction,
+    version: run.version,
+    ...extra,
+  });
+  let saved: EpochSaved | undefined;
+  const checkpointing = new Checkpointing({ run, meta: ckptMeta, onSaved: (s) => void (saved = s) });
+  let stepImages = 0;
+  const trainer = new Trainer({
+    model,
+    optimizer,
+    schedule,
+    labelSmoothing: config.labelSmoothing,
+    ...(config.gradClip !== null ? { gradClip: config.gradClip } : {}),
+    callbacks: [{ onStepEnd: (info) => void (stepImages = info.batchSize) }, checkpointing],
+  });
+
+  try {
+    // Steps of an interrupted epoch already done (where a resume starts, and what an interruption reports).
+    let partialSteps = 0;
+    if (resuming) {
+      const st = loadTrainerState(checkpointing.paths.state);
+      try {
+        trainer.loadState(st);
+      } finally {
+        disposeTrainerState(st);
+      }
+      partialSteps = st.meta.partial?.steps ?? 0;
+      run.truncateMetrics(trainer.epoch);
+      say(`\n--- ${nowIso()}: resuming version ${run.version} at epoch ${trainer.epoch + 1}/${config.epochs}${st.meta.partial ? ` (step ${st.meta.partial.steps + 1} of ${trainLoader.length})` : ''}`);
+    } else checkpointing.saveInitial(trainer);
+    run.start({ epochs: config.epochs, epochsDone: trainer.epoch, params: totals.params, macs: totals.macs });
+
+    say(`run ${rel(run.path)} (version ${run.version})`);
+    say(`data: ${config.dataset}: ${data.train.length} train / ${data.validation?.length ?? 0} validation / ${data.test.length} test, ${data.train.classes.length} classes, [${data.train.sampleShape.join(', ')}] per sample`);
+    say(`model: ${config.arch} (width ${config.width}): ${totals.params.toLocaleString('en-US')} parameters, ${totals.macs.toLocaleString('en-US')} MACs per sample`);
+    say(
+      `recipe: ${config.optimizer} lr ${config.lr}${config.optimizer === 'sgd' ? ` momentum ${config.momentum}` : ''} weight decay ${config.weightDecay}, ${config.schedule} schedule` +
+        `${config.warmupEpochs ? ` after ${config.warmupEpochs} warm-up epochs` : ''}, batch ${config.batchSize}, ${config.epochs} epochs, augment ${config.augment}` +
+        `${config.labelSmoothing ? `, label smoothing ${config.labelSmoothing}` : ''}${config.gradClip !== null ? `, grad clip ${config.gradClip}` : ''}${config.earlyStoppingPatience !== null ? `, early stopping on ${config.earlyStoppingMonitor} (patience ${config.earlyStoppingPatience}${config.earlyStoppingMinDelta ? `, min delta ${config.earlyStoppingMinDelta}` : ''})` : ''}, seed ${config.seed}`,
+    );
+
+    // ---- the epochs ----------------------------------------------------------------------
+    const valImages = data.validation?.length ?? 0;
+    let valTask: ProgressTask | undefined;
+    let trainTask: ProgressTask | undefined;
+    const onProgress = (p: ProgressInfo): void => {
+      const info = `loss ${p.loss.toFixed(4)} acc ${(p.accuracy * 100).toFixed(2)} %`;
+      if (p.phase === 'train') {
+        trainTask!.tick(stepImages, info);
+        // The validation phase starts after the last training step.
+        if (p.step === p.steps && valLoader) valTask = new ProgressTask(observer.onProgress, { id: 'val', label: `val   ${p.epoch + 1}/${config.epochs}`, total: valImages, unit: 'img' });
+      } else {
+        valTask ??= new ProgressTask(observer.onProgress, { id: 'val', label: `val   ${p.epoch + 1}/${config.epochs}`, total: valImages, unit: 'img' });
+        valTask.tick(Math.min(config.evalBatchSize, valImages - (p.step - 1) * config.evalBatchSize), info);
+      }
+    };
+    let stopMessage: string | null = null;
+    let lastRecord: EpochRecord | undefined;
+    try {
+      while (trainer.epoch < config.epochs && !aborted()) {
+        const images = data.train.length;
+        trainTask = new ProgressTask(observer.onProgress, { id: 'train', label: `epoch ${trainer.epoch + 1}/${config.epochs}`, total: images, unit: 'img', initial: Math.min(images, partialSteps * config.batchSize) });
+        valTask = undefined;
+        saved = undefined;
+        const records = await trainer.fit(trainLoader, { epochs: trainer.epoch + 1, ...(valLoader ? { validation: valLoader } : {}), ...(earlyStopping ? { earlyStopping } : {}), onProgress, ...(signal ? { signal } : {}) });
+        lastRecord = records[records.length - 1];
+        if (!lastRecord || !lastRecord.completed) {
+          if (lastRecord) partialSteps = lastRecord.train.steps;
+          break; // interrupted inside the epoch
+        }
+        partialSteps = 0;
+        const s = saved as EpochSaved | undefined;
+        if (s) say(`\n${renderTable(EPOCH_HEADERS, [epochCells(s.row, config.epochs)])}${s.improved && s.record.val ? '   (best so far)' : ''}\n`);
+        if (trainer.stoppedBecause === 'early stopping') {
+          const restored = (earlyStopping!.bestEpoch ?? 0) + 1;
+          stopMessage = `early stopping after epoch ${trainer.epoch}: no improvement of ${config.earlyStoppingMonitor} for ${config.earlyStoppingPatience} epochs; restored the weights of epoch ${restored}`;
+          say(stopMessage);
+          // The restored best weights are the run's final weights.
+          checkpointing.saveLast(trainer, { epoch: trainer.epoch, restoredEpoch: restored });
+          break;
+        }
+      }
+    } catch (e) {
+      if (!(e instanceof NonFiniteLossError)) throw e;
+      const lastGood = trainer.epoch;
+      const msg =
+        `training stopped: the ${e.term} became ${e.value} at epoch ${e.epoch + 1}, step ${e.step + 1} of ${trainLoader.length} (global step ${e.globalStep}); ` +
+        `the step was not applied and nothing was saved after it. The last good checkpoint is ${rel(checkpointing.paths.last)} (${lastGood === 0 ? 'the initial weights' : `after epoch ${lastGood}`}). ` +
+        `Try a lower --lr${config.gradClip === null ? ' or --grad-clip' : ''}.`;
+      run.say(`error: ${msg}`);
+      run.fail(msg);
+      throw new TrainingStoppedError(msg, run.path, checkpointing.paths.last, { cause: e });
+    }
+
+    const history = (): EpochSummary[] => trainer.history.filter((r) => r.completed).map((r) => epochSummary(metricsRow(r)));
+    const best = (): { bestValAccuracy: number | null; bestEpoch: number | null } => {
+      const b = bestValidation(trainer.history);
+      return { bestValAccuracy: b?.accuracy ?? null, bestEpoch: b?.epoch ?? null };
+    };
+    const report = (status: TrainOutcome, extra: Partial<TrainReport> = {}): TrainReport => ({
+      ...baseReport(run, config, runsDir),
+      status,
+      interrupted: status === 'interrupted',
+      epochsDone: trainer.epoch,
+      history: history(),
+      ...best(),
+      params: totals.params,
+      macs: totals.macs,
+      ...extra,
+    });
+
+    if (aborted()) {
+      checkpointing.saveState(trainer);
+      const at = partialSteps > 0 ? `epoch ${trainer.epoch + 1}, step ${partialSteps} of ${trainLoader.length}` : `the end of epoch ${trainer.epoch}`;
+      checkpointing.saveLast(trainer, { epoch: trainer.epoch, note: `interrupted at ${at}` });
+      say(`\ninterrupted at ${at}; saved a resumable state. Resume with:\n  ${resumeCommand(config, runsDir, run.version)}`);
+      run.interrupt({ message: `interrupted at ${at}` });
+      return report('interrupted');
+    }
+
+    // ---- results --------------------------------------------------------------------------
+    say(`\n${renderTable(EPOCH_HEADERS, trainer.history.filter((r) => r.completed).map((r) => epochCells(metricsRow(r), config.epochs)))}`);
+    const test: Metrics = await evaluate(model, testLoader, data.test.classes);
+    if (aborted()) {
+      const message = 'interrupted during the test evaluation (training is complete)';
+      run.interrupt({ message });
+      return report('interrupted');
+    }
+    const b = bestValidation(trainer.history);
+    // The test figure above is the last weights'; what later commands load is
+    // best.safetensors: when that is another epoch, measure it too.
+    let bestTest: Metrics | undefined;
+    if (b && b.epoch !== trainer.epoch && !stopMessage && existsSync(checkpointing.paths.best)) {
+      const { model: bm } = loadCheckpoint(checkpointing.paths.best);
+      try {
+        bm.eval();
+        bestTest = await evaluate(bm, testLoader, data.test.classes);
+      } finally {
+        bm.dispose();
+      }
+    }
+    const total = trainer.history.reduce((a, r) => a + r.seconds, 0);
+    say(
+      `\n${config.arch} on ${config.dataset} (${data.test.length} test images), after ${trainer.epoch} epochs (${duration(total)} of training):` +
+        `\n  test accuracy           ${pct(test.accuracy)} %\n  test balanced accuracy  ${pct(test.balancedAccuracy)} %` +
+        (b ? `\n  best validation accuracy ${pct(b.accuracy)} % (epoch ${b.epoch}; ${rel(checkpointing.paths.best)})` : '') +
+        (bestTest ? `\n  test accuracy of best.safetensors (epoch ${b!.epoch}) ${pct(bestTest.accuracy)} % (balanced ${pct(bestTest.balancedAccuracy)} %); the figures above are epoch ${trainer.epoch}'s weights` : '') +
+        `\n  checkpoints and metrics in ${rel(run.path)}`,
+    );
+    run.complete({
+      epochsDone: trainer.epoch,
+      test: { accuracy: test.accuracy, balancedAccuracy: test.balancedAccuracy, loss: test.loss, count: test.count },
+      ...(stopMessage ? { message: stopMessage } : {}),
+    });
+    return report(stopMessage ? 'early-stopped' : 'complete', {
+      test,
+      bestTest: bestTest ? { epoch: b!.epoch, accuracy: bestTest.accuracy, balancedAccuracy: bestTest.balancedAccuracy } : null,
+      message: stopMessage,
+    });
+  } finally {
+    await trainLoader.close();
+    await valLoader?.close();
+    await testLoader.close();
+    earlyStopping?.dispose();
+    optimizer.dispose();
+    model.dispose();
+  }
+}
+
