@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { fraction, splitDataset, subset } from './dataset.js';
 import { loadDataset } from './registry.js';
 import { syntheticDataset } from './testing.js';
+import { UsageError } from '../util/errors.js';
 
 const counts = (labels: Int32Array, k: number): number[] => {
   const c = new Array<number>(k).fill(0);
@@ -46,7 +47,8 @@ test('splitDataset: seeded, reproducible, disjoint, stratified by default', () =
   const odd = splitDataset(syntheticDataset(1000, [1, 1, 1], 3), { validation: 101, seed: 1 });
   assert.equal(odd.validation.length, 101);
   assert.ok(counts(odd.validation.labels(), 3).every((k) => k === 33 || k === 34));
-  assert.throws(() => splitDataset(ds, { validation: 1001, seed: 1 }), RangeError);
+  assert.throws(() => splitDataset(ds, { validation: 1001, seed: 1 }), (e: unknown) => e instanceof UsageError && /^validation 1001 asks for more samples than .* has \(1000\)/.test(e.message));
+  assert.throws(() => splitDataset(ds, { validation: 2.5, seed: 1 }), (e: unknown) => e instanceof UsageError && /validation must be a whole number of samples or a fraction/.test(e.message));
 });
 
 test('fraction: stratified, seeded quick subsets', () => {
@@ -59,7 +61,7 @@ test('fraction: stratified, seeded quick subsets', () => {
   assert.deepEqual(first(fraction(ds, 0.1, 3)), first(f));
   assert.notDeepEqual(first(fraction(ds, 0.1, 4)), first(f));
   assert.equal(fraction(ds, 1, 3), ds);
-  assert.throws(() => fraction(ds, 0, 3), RangeError);
+  assert.throws(() => fraction(ds, 0, 3), (e: unknown) => e instanceof UsageError && /^fraction must be in \(0, 1\], got 0/.test(e.message));
 });
 
 test("'mnist-digits': fixed seeded 8,000 / 2,000 split of the bundled digits", () => {

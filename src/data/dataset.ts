@@ -3,6 +3,7 @@
 // index-based views (subset, seeded/stratified split, fraction).
 import { DataError } from './errors.js';
 import { permutation } from '../util/rng.js';
+import { UsageError } from '../util/errors.js';
 
 export { DataError } from './errors.js';
 
@@ -22,6 +23,8 @@ export interface Dataset {
   get(index: number): Sample;
   /** All labels, for stratified splits and balanced accuracy. */
   labels(): Int32Array;
+  /** Things a command should tell the user about the data (e.g. a test split without some classes); absent or empty when none. */
+  readonly warnings?: readonly string[];
 }
 
 // ---------------------------------------------------------------------------
@@ -197,10 +200,12 @@ function choose(labels: Int32Array, count: number, seed: number, stratified: boo
   return [chosen, rest];
 }
 
-function countOf(n: number, v: number, what: string): number {
-  if (!(v >= 0) || !Number.isFinite(v)) throw new RangeError(`${what} must be a count or a fraction >= 0, got ${v}`);
+/** A count from a count (>= 1) or a fraction (< 1) of `n`; `what` names the option in errors. */
+function countOf(n: number, v: number, what: string, ds: string): number {
+  if (!(v >= 0) || !Number.isFinite(v)) throw new UsageError(`${what} must be a number of samples or a fraction in [0, 1), got ${v}`);
   const count = v < 1 ? Math.round(v * n) : v;
-  if (!Number.isInteger(count) || count > n) throw new RangeError(`${what} = ${v} does not fit a data set of ${n} samples`);
+  if (!Number.isInteger(count)) throw new UsageError(`${what} must be a whole number of samples or a fraction in [0, 1), got ${v}`);
+  if (count > n) throw new UsageError(`${what} ${v} asks for more samples than ${ds} has (${n}): give fewer, or a fraction such as 0.1`);
   return count;
 }
 
@@ -209,14 +214,14 @@ function countOf(n: number, v: number, what: string): number {
  * (< 1). Stratified (each class keeps its share) unless `stratified: false`.
  */
 export function splitDataset(ds: Dataset, opts: { validation: number; seed: number; stratified?: boolean }): { train: Dataset; validation: Dataset } {
-  const count = countOf(ds.length, opts.validation, 'splitDataset: validation');
+  const count = countOf(ds.length, opts.validation, 'validation', ds.name);
   const [val, train] = choose(ds.labels(), count, opts.seed, opts.stratified ?? true);
   return { train: subset(ds, train, `${ds.name}[train ${train.length}]`), validation: subset(ds, val, `${ds.name}[validation ${val.length}]`) };
 }
 
 /** A stratified, seeded fraction 0 < f <= 1 of `ds` (for quick runs). */
 export function fraction(ds: Dataset, f: number, seed: number): Dataset {
-  if (!(f > 0 && f <= 1)) throw new RangeError(`fraction: f must be in (0, 1], got ${f}`);
+  if (!(f > 0 && f <= 1)) throw new UsageError(`fraction must be in (0, 1], got ${f}`);
   if (f === 1) return ds;
   const count = Math.max(1, Math.round(f * ds.length));
   const [chosen] = choose(ds.labels(), count, seed, true);

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { GET_ASYNC, type AsyncDataset } from './dataset.js';
 import { DataError } from './errors.js';
-import { loadImageFolder } from './folder.js';
+import { loadImageFolder, type ImageFolderDataset } from './folder.js';
+import { UsageError } from '../util/errors.js';
 import { DataLoader } from './loader.js';
 import { loadDataset } from './registry.js';
 import { tempDir } from './testing.js';
@@ -86,4 +87,52 @@ test('image folder errors name the folder or file: missing split, empty class, u
     }
   }, (e: unknown) => e instanceof DataError && e.file === bad);
   await loader.close();
+});
+
+test('imageSize: callers choose the size (default 224); a bad size is a UsageError naming imageSize', async (t) => {
+  const root = tempDir(t);
+  await makeFolder(join(root, 'train'));
+  assert.deepEqual(loadDataset('folder', 'train', { root, imageSize: 5 }).sampleShape, [3, 5, 5]);
+  assert.deepEqual(loadDataset('folder', 'train', { root, imageSize: [4, 7] }).sampleShape, [3, 4, 7]);
+  assert.deepEqual(loadDataset('folder', 'train', { root }).sampleShape, [3, 224, 224]);
+  assert.equal(loadDataset('folder', 'train', { root, imageSize: 5 }).get(0).image.length, 75);
+  for (const bad of [0, -3, 2.5, NaN, 100_000]) {
+    assert.throws(() => loadDataset('folder', 'train', { root, imageSize: bad }), (e: unknown) => e instanceof UsageError && /^imageSize must be a whole number of pixels/.test(e.message), String(bad));
+  }
+});
+
+test('train and test class lists are compared: a test class missing from train is an error; train classes missing from test are named', async (t) => {
+  const root = tempDir(t);
+  await makeFolder(join(root, 'train'));
+  mkdirSync(join(root, 'train', 'emu'));
+  await png(join(root, 'train', 'emu', 'e.png'), 8, 6, [1, 2, 3]);
+  // test/ has dog only: its labels index the training classes (cat, dog, emu), so dog is 1, not 0.
+  mkdirSync(join(root, 'test', 'dog'), { recursive: true });
+  await png(join(root, 'test', 'dog', 'd.png'), 8, 6, [0, 100, 50]);
+  const test = loadDataset('folder', 'test', { root, imageSize: 4 }) as ImageFolderDataset;
+  assert.deepEqual(test.classes, ['cat', 'dog', 'emu']);
+  assert.deepEqual([...test.labels()], [1]);
+  assert.deepEqual(test.missingClasses, ['cat', 'emu']);
+  assert.equal(test.warnings.length, 1);
+  assert.match(test.warnings[0]!, /no images of 2 classes: 'cat', 'emu' \(the training split has them\)/);
+  assert.deepEqual((loadDataset('folder', 'train', { root, imageSize: 4 }) as ImageFolderDataset).warnings, []);
+  // A test class the training split lacks: the model cannot predict it.
+  mkdirSync(join(root, 'test', 'fox'));
+  await png(join(root, 'test', 'fox', 'f.png'), 8, 6, [9, 9, 9]);
+  assert.throws(
+    () => loadDataset('folder', 'test', { root, imageSize: 4 }),
+    (e: unknown) =>
+      e instanceof DataError && e.file === join(root, 'test') && e.message.includes(`class 'fox' has no folder in ${join(root, 'train')}`) && e.message.includes(join(root, 'test', 'fox')),
+  );
+  // loadImageFolder with an explicit class list says the same at its level.
+  assert.throws(() => loadImageFolder(join(root, 'test'), { classes: ['cat', 'dog'] }), /class 'fox' is not among the training classes \(cat, dog\)/);
+});
+
+test('a class folder with no images is a DataError saying what it holds', async (t) => {
+  const root = tempDir(t);
+  await makeFolder(join(root, 'train'));
+  mkdirSync(join(root, 'train', 'nothing'));
+  assert.throws(() => loadDataset('folder', 'train', { root }), (e: unknown) => e instanceof DataError && e.file === join(root, 'train', 'nothing') && /holds no JPEG or PNG images \(it is empty\)/.test(e.message));
+  writeFileSync(join(root, 'train', 'nothing', 'a.bmp'), 'x');
+  assert.throws(() => loadDataset('folder', 'train', { root }), /holds no JPEG or PNG images \(1 other file; images end in \.jpg, \.jpeg or \.png\)/);
 });

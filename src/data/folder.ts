@@ -1,7 +1,15 @@
 // Image folders: <root>/<class>/<image>.{jpg,jpeg,png}, one subfolder per
 // class (CUB-200 and most hand-made data sets are laid out like this).
-// Images are decoded lazily with sharp (libvips), resized to a fixed size and
-// kept in a small LRU cache of uint8 pixels.
+// Images are decoded lazily with sharp (libvips), resized to a fixed size
+// (`imageSize`, default 224) and kept in a small LRU cache of uint8 pixels.
+//
+// Labels are indices into a class list. A split loaded on its own takes its
+// own sorted subfolders; a test split takes the training split's list
+// (`classes`), so label k means the same class in both even when the test
+// split lacks some: a class the list does not know is an error (the model
+// cannot predict it, and its images would be scored as another class), a
+// class of the list without a folder here is allowed and named in
+// `missingClasses` / `warnings` (its recall is then undefined).
 //
 // sharp only decodes asynchronously. Dataset.get() is synchronous, so it
 // sends the file to one shared decoder thread and blocks on Atomics.wait
@@ -14,9 +22,17 @@ import { join } from 'node:path';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { checkIndex, GET_ASYNC, PORTABLE, type AsyncDataset, type DatasetSpec, type PortableDataset, type Sample } from './dataset.js';
 import { DataError } from './errors.js';
+import { UsageError } from '../util/errors.js';
+
+/** The default side of the square images a folder's files are resized to. */
+export const DEFAULT_IMAGE_SIZE = 224;
+/** Largest accepted side: a 4096 x 4096 RGB image is 50 MB of float32 per sample. */
+const MAX_IMAGE_SIZE = 4096;
 
 export interface FolderOptions {
-  /** Output size: a number for square images, or [height, width]. Default 224. */
+  /** Size images are resized to: a number for square images, or [height, width]. Default 224. */
+  imageSize?: number | readonly [number, number];
+  /** The older name of `imageSize` (used when `imageSize` is not given). */
   size?: number | readonly [number, number];
   /** 3 (RGB, default) or 1 (grey). */
   channels?: 1 | 3;
@@ -119,6 +135,10 @@ function toChw(d: Decoded, channels: 1 | 3): Uint8Array {
 export class ImageFolderDataset implements PortableDataset, AsyncDataset {
   readonly length: number;
   readonly sampleShape: readonly [number, number, number];
+  /** Classes of the list with no folder in this split (a test split without some training classes). */
+  readonly missingClasses: readonly string[];
+  /** What a command should tell the user about this data set (one line each; empty when all is well). */
+  readonly warnings: readonly string[];
   private readonly cache = new Map<number, Uint8Array>();
   private readonly pending = new Map<number, Promise<Uint8Array>>();
   constructor(
@@ -129,9 +149,17 @@ export class ImageFolderDataset implements PortableDataset, AsyncDataset {
     readonly size: readonly [number, number],
     readonly channels: 1 | 3,
     readonly cacheSize: number,
+    missingClasses: readonly string[] = [],
   ) {
     this.length = files.length;
     this.sampleShape = [channels, size[0], size[1]];
+    this.missingClasses = [...missingClasses];
+    const n = missingClasses.length;
+    this.warnings = n
+      ? [
+          `${name}: no images of ${n === 1 ? 'class' : `${n} classes:`} ${missingClasses.map((c) => `'${c}'`).join(', ')} (the training split has ${n === 1 ? 'it' : 'them'}): ${n === 1 ? 'its' : 'their'} recall is undefined and balanced accuracy averages over the other classes`,
+        ]
+      : [];
   }
   private remember(index: number, px: Uint8Array): Uint8Array {
     if (this.cacheSize > 0) {
@@ -185,25 +213,56 @@ export class ImageFolderDataset implements PortableDataset, AsyncDataset {
   }
 }
 
-/** Scans `root` (one subfolder per class, sorted by name) into a lazily decoded data set. */
-export function loadImageFolder(root: string, o: FolderOptions & { name?: string } = {}): ImageFolderDataset {
+/** The class subfolders of an image folder, sorted by name (hidden folders skipped). */
+export function folderClasses(root: string): string[] {
   if (!existsSync(root) || !statSync(root).isDirectory()) throw new DataError(root, 'image folder not found');
-  const classes = readdirSync(root)
+  return readdirSync(root)
     .filter((d) => !d.startsWith('.') && statSync(join(root, d)).isDirectory())
     .sort();
-  if (classes.length === 0) throw new DataError(root, 'no class subfolders (expected <root>/<class>/<image>.jpg|png)');
+}
+
+/** [height, width] from the imageSize option, checked (a UsageError naming imageSize). */
+export function imageSizeOf(o: FolderOptions): [number, number] {
+  const s = o.imageSize ?? o.size ?? DEFAULT_IMAGE_SIZE;
+  const hw: readonly unknown[] = typeof s === 'number' ? [s, s] : Array.isArray(s) && s.length === 2 ? s : [NaN, NaN];
+  if (!hw.every((v) => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_IMAGE_SIZE)) {
+    throw new UsageError(`imageSize must be a whole number of pixels from 1 to ${MAX_IMAGE_SIZE} (or [height, width] of such), got ${JSON.stringify(s)}`);
+  }
+  return [hw[0] as number, hw[1] as number];
+}
+
+/**
+ * Scans `root` (one subfolder per class) into a lazily decoded data set.
+ * Labels index `o.classes` when given (the training split's list: every
+ * subfolder must be in it), else the sorted subfolders.
+ */
+export function loadImageFolder(root: string, o: FolderOptions & { name?: string; classes?: readonly string[] } = {}): ImageFolderDataset {
+  const size = imageSizeOf(o);
+  const found = folderClasses(root);
+  if (found.length === 0) throw new DataError(root, 'no class subfolders (expected <root>/<class>/<image>.jpg|png)');
+  const classes = o.classes ? [...o.classes] : found;
+  const unknown = found.filter((c) => !classes.includes(c));
+  if (unknown.length) {
+    throw new DataError(
+      root,
+      `${unknown.length === 1 ? 'class' : 'classes'} ${unknown.map((c) => `'${c}'`).join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not among the training classes (${classes.join(', ')}): the model cannot predict ${unknown.length === 1 ? 'it' : 'them'}; add training images for ${unknown.length === 1 ? 'it' : 'them'} or remove the folder`,
+    );
+  }
   const files: string[] = [];
   const labels: number[] = [];
-  classes.forEach((c, k) => {
+  for (const c of found) {
     const dir = join(root, c);
-    const images = readdirSync(dir).filter((f) => IMAGE_EXT.test(f)).sort();
-    if (images.length === 0) throw new DataError(dir, `class folder '${c}' holds no JPEG or PNG images`);
+    const all = readdirSync(dir);
+    const images = all.filter((f) => IMAGE_EXT.test(f)).sort();
+    if (images.length === 0) {
+      throw new DataError(dir, `class folder '${c}' holds no JPEG or PNG images${all.length ? ` (${all.length} other file${all.length === 1 ? '' : 's'}; images end in .jpg, .jpeg or .png)` : ' (it is empty)'}`);
+    }
+    const k = classes.indexOf(c);
     for (const f of images) {
       files.push(join(dir, f));
       labels.push(k);
     }
-  });
-  const s = o.size ?? 224;
-  const size: [number, number] = typeof s === 'number' ? [s, s] : [s[0], s[1]];
-  return new ImageFolderDataset(o.name ?? root, files, Int32Array.from(labels), classes, size, o.channels ?? 3, o.cacheSize ?? 512);
+  }
+  const missing = classes.filter((c) => !found.includes(c));
+  return new ImageFolderDataset(o.name ?? root, files, Int32Array.from(labels), classes, size, o.channels ?? 3, o.cacheSize ?? 512, missing);
 }

