@@ -28,6 +28,7 @@ const PREFIX: Record<string, string> = {
   conv_transpose2d: 'deconv',
   batchnorm2d: 'bn',
   batchnorm1d: 'bn',
+  channel_scale: 'scale',
   linear: 'fc',
   maxpool2d: 'maxpool',
   avgpool2d: 'avgpool',
@@ -115,6 +116,11 @@ export class GraphBuilder {
 
   batchnorm1d(x: Ref, o: Named & { eps?: number; momentum?: number } = {}): Ref {
     return this.node('batchnorm1d', [x], { features: x.shape[0]!, eps: o.eps ?? 1e-5, momentum: o.momentum ?? 0.1 }, o.name);
+  }
+
+  /** A learned per-channel multiplier (starts at 1): y[:, c] = α_c · x[:, c]. */
+  channelScale(x: Ref, o: Named = {}): Ref {
+    return this.node('channel_scale', [x], { features: x.shape[0]! }, o.name);
   }
 
   linear(x: Ref, outFeatures: number, o: Named & { bias?: boolean } = {}): Ref {

@@ -4,13 +4,27 @@
 // then (autograd keeps what backward needs on its own).
 import type { Tensor } from '../tensor/index.js';
 import { GraphError, type GraphNode } from './ir.js';
-import { kindOf, type ForwardContext, type KindDef } from './registry.js';
+import { hasTrait, kindOf, type ForwardContext, type KindDef } from './registry.js';
 import type { Graph } from './graph.js';
 
-/** Observers of node outputs (activation capture, statistics, Grad-CAM). */
+/**
+ * What runs beside a forward pass: observers of node outputs (activation
+ * capture, statistics, Grad-CAM) and editors that replace them (a per-channel
+ * scale, an adapter, an ablation). Several compose into one (hooks.ts:
+ * composeHooks, HookSet), so a criterion's capture and a distillation
+ * capture share one forward.
+ */
 export interface Hooks {
-  /** Called with each node's output right after it is computed. Retain with share() if needed later. */
-  onOutput?(node: GraphNode, output: Tensor): void;
+  /**
+   * Called with each node's output right after it is computed (graph inputs
+   * included). Return nothing to observe; return a tensor to replace the
+   * output for every consumer and for the graph outputs. `output` is the
+   * executor's: it is released after its last reader, so retain it with
+   * share() if needed later. A returned tensor other than `output` becomes
+   * the executor's to release in its place (return a new handle, never a
+   * tensor you keep); autograd flows through it as through any op.
+   */
+  onOutput?(node: GraphNode, output: Tensor): Tensor | void;
 }
 
 interface Step {
@@ -18,6 +32,8 @@ interface Step {
   node: GraphNode;
   def: KindDef;
   inputs: number[];
+  /** A graph input: its value is fed, not computed. */
+  fed: boolean;
   /** Values whose last reader is this step: released after it runs. */
   release: number[];
 }
@@ -41,6 +57,7 @@ export function compile(graph: Graph): Plan {
     node,
     def: kindOf(node),
     inputs: node.inputs.map((x) => slot.get(x)!),
+    fed: hasTrait(node, 'input'),
     release: [...new Set(node.inputs.map((x) => slot.get(x)!))].filter((s) => lastUse.get(s) === i && !keep.has(s)),
   }));
   const inputSlots = new Map(graph.inputs.map((n) => [n.name, slot.get(n.name)!]));
@@ -85,20 +102,30 @@ export function execute(
     values[s] = t;
     owned[s] = false; // the caller's tensor: never released here
   });
+  const onOutput = hooks?.onOutput?.bind(hooks);
+  // A hook's replacement takes the output's slot; the output it replaced is
+  // released now if the executor owned it (the caller's fed tensor never is).
+  const run = (i: number, node: GraphNode): void => {
+    const out = values[i]!;
+    const r = onOutput!(node, out);
+    if (!r || r === out) return;
+    if (owned[i]) out.dispose();
+    values[i] = r;
+    owned[i] = true;
+  };
   try {
     for (const step of plan.steps) {
-      if (step.node.kind === 'input') {
-        hooks?.onOutput?.(step.node, values[step.index]!);
+      if (step.fed) {
+        if (onOutput) run(step.index, step.node);
         continue;
       }
-      const out = step.def.forward(
+      values[step.index] = step.def.forward(
         step.node,
         step.inputs.map((i) => values[i]!),
         weights(step.node),
         ctx,
       );
-      values[step.index] = out;
-      hooks?.onOutput?.(step.node, out);
+      if (onOutput) run(step.index, step.node);
       for (const r of step.release) {
         if (owned[r]) values[r]?.dispose();
         values[r] = undefined;

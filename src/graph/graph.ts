@@ -3,7 +3,7 @@
 // fails with a GraphError naming the offending node.
 import './kinds/index.js';
 import { GraphError, type GraphJSON, type GraphNode, type Shape } from './ir.js';
-import { kindOf, type ParamSpecs } from './registry.js';
+import { hasTrait, kindOf, type ParamSpecs } from './registry.js';
 
 export class Graph {
   readonly name: string;
@@ -84,7 +84,7 @@ export class Graph {
   }
 
   get inputs(): GraphNode[] {
-    return this.nodes.filter((n) => n.kind === 'input');
+    return this.nodes.filter((n) => hasTrait(n, 'input'));
   }
 
   /** Parameter and buffer specs of one node. */

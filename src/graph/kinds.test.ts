@@ -45,6 +45,11 @@ const CASES: Record<string, Case[]> = {
     { inputs: [[6]], attrs: { features: 6 } },
     { inputs: [[4, 9]], attrs: { features: 4, eps: 1e-3, momentum: 0.2 } },
   ],
+  channel_scale: [
+    { inputs: [[4, 3, 3]], attrs: { features: 4 } },
+    { inputs: [[3, 5]], attrs: { features: 3 }, label: '[C, L]' },
+    { inputs: [[6]], attrs: { features: 6 } },
+  ],
   linear: [
     { inputs: [[7]], attrs: { inFeatures: 7, outFeatures: 3 } },
     { inputs: [[5]], attrs: { inFeatures: 5, outFeatures: 1, bias: false } },

@@ -1,16 +1,28 @@
 // A model: a validated graph plus its tensors (parameters and buffers), keyed
 // `${node}.${name}` as PyTorch's state_dict keys them. Training runs it;
-// pruning builds a new Model from a transformed graph and sliced tensors.
+// pruning builds a new Model from a transformed graph and sliced tensors;
+// graph edits (edit.ts) get a model through derive().
+//
+// Freezing: freeze() turns requiresGrad off on parameters, so backward
+// computes no gradient for them and every optimizer skips them (a parameter
+// without a gradient is not updated, as in PyTorch). They stay in
+// parameters() and namedParameters(), in the same order, so an optimizer's
+// parameter order, its saved state and checkpoints do not depend on what is
+// frozen; trainableParameters() lists only the others, and isFrozen() /
+// frozenKeys() say which. Freezing belongs to this Model object: clone() and
+// derive() keep it, checkpoints do not store it.
 import { keep, manualSeed, noGrad, rand, randn, zeros, ones, type Tensor } from '../tensor/index.js';
 import { GraphError, type GraphNode } from './ir.js';
 import type { Init, TensorSpec } from './registry.js';
 import type { Graph } from './graph.js';
 import { compile, execute, type Feeds, type Hooks, type Plan } from './executor.js';
+import { HookSet, composeHooks } from './hooks.js';
 
 export interface ForwardOptions {
   /** Train mode (batch statistics, dropout) or eval mode; defaults to the model's mode. */
   training?: boolean;
-  hooks?: Hooks;
+  /** Hooks for this call (several run in order), after those attached to the model. */
+  hooks?: Hooks | readonly Hooks[];
 }
 
 export interface TensorEntry {
@@ -27,6 +39,8 @@ export class Model {
   private disposed = false;
   private plan: Plan | null = null;
   private readonly weightCache = new Map<string, Record<string, Tensor>>();
+  private readonly attached: HookSet[] = [];
+  private readonly frozen = new Set<string>();
 
   private constructor(
     readonly graph: Graph,
@@ -114,7 +128,31 @@ export class Model {
 
   forwardAll(inputs: Feeds, opts: ForwardOptions = {}): Tensor[] {
     this.plan ??= compile(this.graph);
-    return execute(this.graph, this.plan, inputs, (n) => this.nodeTensors(n), { training: opts.training ?? this.training }, opts.hooks);
+    const perCall = opts.hooks === undefined ? [] : isHookList(opts.hooks) ? opts.hooks : [opts.hooks];
+    const hooks = this.attached.length + perCall.length === 0 ? undefined : composeHooks(...this.attached, ...perCall);
+    return execute(this.graph, this.plan, inputs, (n) => this.nodeTensors(n), { training: opts.training ?? this.training }, hooks);
+  }
+
+  /**
+   * Runs `hooks` on every forward of this model (in attach order, before
+   * per-call hooks) until the returned set is detached or disposed; disposing
+   * it also releases its captures. `using set = model.attach(capture, scale)`.
+   */
+  attach(...hooks: Hooks[]): HookSet {
+    const set = hooks.length === 1 && hooks[0] instanceof HookSet ? hooks[0] : new HookSet(...hooks);
+    if (set.isDisposed) throw new GraphError('cannot attach a disposed hook set');
+    if (this.attached.includes(set)) return set;
+    this.attached.push(set);
+    set.onDetach(() => {
+      const i = this.attached.indexOf(set);
+      if (i >= 0) this.attached.splice(i, 1);
+    });
+    return set;
+  }
+
+  /** Hook sets attached to this model, in the order they run. */
+  get attachedHooks(): readonly HookSet[] {
+    return this.attached;
   }
 
   /** Tensors of one node by short name (weight, bias, running_mean, ...). */
@@ -150,6 +188,67 @@ export class Model {
     return this.namedParameters().map(([, t]) => t);
   }
 
+  /** Parameters that are not frozen, in model order. */
+  trainableParameters(): Tensor[] {
+    return this.namedParameters()
+      .filter(([k]) => !this.frozen.has(k))
+      .map(([, t]) => t);
+  }
+
+  /**
+   * Freezes parameters: no gradient is computed for them (requiresGrad off,
+   * any gradient held dropped), so no optimizer updates them. `which` is a
+   * list of keys or node names (a node name freezes all its parameters), or
+   * a predicate on the key; absent, everything. Returns the keys frozen now.
+   */
+  freeze(which?: readonly string[] | ((key: string) => boolean)): string[] {
+    const keys = this.selectParameters(which, 'freeze');
+    for (const k of keys) {
+      const t = this.store.get(k)!;
+      t.grad = null;
+      t.requiresGrad = false;
+      this.frozen.add(k);
+    }
+    return keys;
+  }
+
+  /** Undoes freeze() for the chosen parameters (same selection rules); returns their keys. */
+  unfreeze(which?: readonly string[] | ((key: string) => boolean)): string[] {
+    const keys = this.selectParameters(which, 'unfreeze');
+    for (const k of keys) {
+      this.store.get(k)!.requiresGrad = true;
+      this.frozen.delete(k);
+    }
+    return keys;
+  }
+
+  isFrozen(key: string): boolean {
+    return this.frozen.has(key);
+  }
+
+  /** Keys of the frozen parameters, in model order. */
+  frozenKeys(): string[] {
+    return this.namedParameters()
+      .map(([k]) => k)
+      .filter((k) => this.frozen.has(k));
+  }
+
+  private selectParameters(which: readonly string[] | ((key: string) => boolean) | undefined, what: string): string[] {
+    const keys = this.namedParameters().map(([k]) => k);
+    if (which === undefined) return keys;
+    if (typeof which === 'function') return keys.filter(which);
+    const chosen = new Set<string>();
+    for (const w of which) {
+      const hits = keys.filter((k) => k === w || k.slice(0, k.lastIndexOf('.')) === w);
+      if (hits.length === 0) {
+        const isBuffer = this.store.has(w);
+        throw new GraphError(`${what}: '${w}' is ${isBuffer ? 'a buffer, not a parameter' : `neither a parameter nor a node with parameters of model '${this.graph.name}'`}`);
+      }
+      for (const h of hits) chosen.add(h);
+    }
+    return keys.filter((k) => chosen.has(k));
+  }
+
   /** Copies of every tensor (a state dict the caller owns). */
   stateDict(): Record<string, Tensor> {
     // Cloned under noGrad: plain tensors with no autograd history, no stray handles.
@@ -169,10 +268,43 @@ export class Model {
     });
   }
 
-  /** An independent copy (same graph, cloned tensors). */
+  /** An independent copy (same graph, cloned tensors, same parameters frozen; no hooks attached). */
   clone(): Model {
     const copies = this.stateDict();
-    return Model.fromTensors(this.graph, copies);
+    const m = Model.fromTensors(this.graph, copies);
+    m.freezeLike(this);
+    return m;
+  }
+
+  /**
+   * A model of `graph` (an edit of this one's, see edit.ts) that takes a copy
+   * of every tensor whose key and shape it still has, and initialises the
+   * rest as create() would (seeded with `opts.seed` when given; the random
+   * stream is drawn only for tensors that are new). The mode (train / eval)
+   * and the frozen parameters that carry over are kept.
+   */
+  derive(graph: Graph, opts: { seed?: number; init?: (entry: TensorEntry) => Init | undefined } = {}): Model {
+    const fresh: TensorEntry[] = [];
+    const tensors: Record<string, Tensor> = {};
+    noGrad(() => {
+      for (const e of Model.entries(graph)) {
+        const old = this.store.get(e.key);
+        if (old && old.shape.join() === e.spec.shape.join() && old.dtype === (e.spec.dtype ?? 'float32')) tensors[e.key] = old.clone();
+        else fresh.push(e);
+      }
+      if (fresh.length && opts.seed !== undefined) manualSeed(opts.seed);
+      for (const e of fresh) tensors[e.key] = initTensor(e.spec, opts.init?.(e) ?? e.spec.init);
+    });
+    const m = Model.fromTensors(graph, tensors, `derived tensors`);
+    m.freezeLike(this);
+    m.training = this.training;
+    return m;
+  }
+
+  private freezeLike(source: Model): void {
+    const params = new Set(this.namedParameters().map(([k]) => k));
+    const keys = source.frozenKeys().filter((k) => params.has(k));
+    if (keys.length) this.freeze(keys);
   }
 
   dispose(): void {
@@ -189,6 +321,10 @@ export class Model {
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+function isHookList(h: Hooks | readonly Hooks[]): h is readonly Hooks[] {
+  return Array.isArray(h);
 }
 
 function initTensor(spec: TensorSpec, init: Init): Tensor {

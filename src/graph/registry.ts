@@ -4,6 +4,11 @@
 // the graph layer (ONNX export, pruning dependencies) attach their per-kind
 // handlers through PassRegistry, so adding a kind means filling in each pass
 // the same way, and a test checks that none is missing.
+//
+// Each kind also declares its traits: what it *is*, for passes that treat a
+// family of kinds alike (every BatchNorm, every activation) without testing
+// kind names (`startsWith('batchnorm')`, hand lists of activations). A new
+// kind with the right traits joins those passes by itself.
 import type { Tensor } from '../tensor/index.js';
 import { GraphError, type Attrs, type GraphNode, type Shape } from './ir.js';
 
@@ -38,8 +43,72 @@ export interface Cost {
   macs: number;
 }
 
+/**
+ * What a node kind is, for passes that handle families of kinds. A kind has
+ * one or more; each has one meaning:
+ *
+ * - `input`: a graph input, fed by the executor, never run.
+ * - `conv`: a convolution (conv2d, conv_transpose2d): mixes input channels
+ *   (within its groups) into new output channels; its weight holds one
+ *   filter per output channel.
+ * - `linear`: a fully connected layer: mixes every input feature into new
+ *   output features.
+ * - `norm`: per-channel normalisation with a learned affine scale and shift
+ *   (γ = `weight`, β = `bias`; BatchNorm). What network slimming and the
+ *   `bn` criterion read, and what weight decay may skip.
+ * - `scale`: a learned per-channel multiplier and nothing else
+ *   (channel_scale; TransTailor's α).
+ * - `activation`: an elementwise nonlinearity (relu, sigmoid, ...). Softmax
+ *   is not one: it mixes the values along its axis.
+ * - `distribution`: turns scores into a probability distribution along an
+ *   axis (softmax).
+ * - `pooling`: spatial pooling, channel by channel (max / average, global,
+ *   adaptive).
+ * - `merge`: joins several inputs into one (add, mul, concat).
+ * - `reshape`: changes the per-sample layout without computing (flatten,
+ *   reshape): channel positions move.
+ * - `elementwise`: output element i depends only on element i of each input
+ *   (activations, identity, dropout, add, mul).
+ * - `channelwise`: one input, same channel count, and output channel c
+ *   depends only on input channel c (activations, pooling, norm, scale,
+ *   identity, dropout): channels pass through it one for one.
+ * - `stochastic`: behaves randomly in train mode (dropout).
+ */
+export type KindTrait =
+  | 'input'
+  | 'conv'
+  | 'linear'
+  | 'norm'
+  | 'scale'
+  | 'activation'
+  | 'distribution'
+  | 'pooling'
+  | 'merge'
+  | 'reshape'
+  | 'elementwise'
+  | 'channelwise'
+  | 'stochastic';
+
+export const KIND_TRAITS: readonly KindTrait[] = [
+  'input',
+  'conv',
+  'linear',
+  'norm',
+  'scale',
+  'activation',
+  'distribution',
+  'pooling',
+  'merge',
+  'reshape',
+  'elementwise',
+  'channelwise',
+  'stochastic',
+];
+
 export interface KindDef {
   readonly kind: string;
+  /** What the kind is (at least one); see KindTrait. */
+  readonly traits: readonly KindTrait[];
   /** Number of inputs: a fixed count, or [min, max]. */
   readonly arity: number | readonly [number, number];
   /** Throws GraphError naming the node when an attribute is missing or invalid. */
@@ -58,6 +127,9 @@ const kinds = new Map<string, KindDef>();
 
 export function defineKind(def: KindDef): KindDef {
   if (kinds.has(def.kind)) throw new Error(`node kind '${def.kind}' is defined twice`);
+  if (def.traits.length === 0) throw new Error(`node kind '${def.kind}' declares no traits`);
+  const unknown = def.traits.filter((t) => !KIND_TRAITS.includes(t));
+  if (unknown.length) throw new Error(`node kind '${def.kind}' declares unknown traits ${unknown.join(', ')} (known: ${KIND_TRAITS.join(', ')})`);
   kinds.set(def.kind, def);
   return def;
 }
@@ -70,6 +142,20 @@ export function kindOf(node: GraphNode): KindDef {
 
 export function allKinds(): string[] {
   return [...kinds.keys()];
+}
+
+/**
+ * Whether a node (or a kind, by name) has every one of `traits`. An unknown
+ * kind has none (it fails elsewhere, naming the node).
+ */
+export function hasTrait(nodeOrKind: GraphNode | string, ...traits: KindTrait[]): boolean {
+  const def = kinds.get(typeof nodeOrKind === 'string' ? nodeOrKind : nodeOrKind.kind);
+  return !!def && traits.every((t) => def.traits.includes(t));
+}
+
+/** Registered kinds with every one of `traits`, in registration order. */
+export function kindsWith(...traits: KindTrait[]): string[] {
+  return allKinds().filter((k) => hasTrait(k, ...traits));
 }
 
 export const NO_TENSORS: ParamSpecs = Object.freeze({ params: {}, buffers: {} }) as ParamSpecs;

@@ -7,7 +7,7 @@
 // carries. Residual adds unite atoms (they must go together), concat
 // concatenates layouts, flatten repeats each channel's atom over its spatial
 // block, and anything whose channels cannot be removed pins them.
-import { PassRegistry, conv2dGeometry, convTranspose2dGeometry, concatAxis, linearGeometry, softmaxAxis, type Attrs, type GraphNode, type Shape } from '../graph/index.js';
+import { PassRegistry, conv2dGeometry, convTranspose2dGeometry, concatAxis, hasTrait, kindsWith, linearGeometry, softmaxAxis, type Attrs, type GraphNode, type Shape } from '../graph/index.js';
 import type { Tensor } from '../tensor/index.js';
 
 /** Atom ids, one per position of a node output's channel (first per-sample) dimension. */
@@ -94,8 +94,6 @@ function select2(t: Tensor, k0: readonly number[], n0: number, k1: readonly numb
 // ---- structure ------------------------------------------------------------------
 
 channelRules.register('input', { propagate: (c) => pinned(c, c.outputShape[0]!) });
-channelRules.register('identity', { propagate: passthrough });
-channelRules.register('dropout', { propagate: passthrough });
 channelRules.register('flatten', {
   // Feature f of the flattened map belongs to channel floor(f / (H·W)).
   propagate: (c) => repeatEach(c.input(0), c.inputShapes[0]!.slice(1).reduce((a, b) => a * b, 1)),
@@ -169,9 +167,10 @@ channelRules.register('linear', {
   },
 });
 
-// ---- normalisation, activations, pooling ----------------------------------------
+// ---- channelwise kinds: normalisation, scales, activations, pooling, identity ------
 
-const batchNorm: ChannelRule = {
+/** Norm and scale kinds: every tensor has one entry per channel, counted by attrs.features. */
+const perChannel: ChannelRule = {
   propagate: passthrough,
   slice(c) {
     const tensors: Record<string, Tensor> = {};
@@ -179,11 +178,11 @@ const batchNorm: ChannelRule = {
     return { attrs: { ...c.node.attrs, features: c.keepOut.length }, tensors };
   },
 };
-channelRules.register('batchnorm2d', batchNorm);
-channelRules.register('batchnorm1d', batchNorm);
 
-for (const k of ['relu', 'relu6', 'leaky_relu', 'elu', 'sigmoid', 'tanh', 'hardswish', 'maxpool2d', 'avgpool2d', 'global_avgpool', 'adaptive_avgpool']) {
-  channelRules.register(k, { propagate: passthrough });
+// A channelwise kind passes channels through one for one (the trait's
+// definition); those with per-channel tensors (norm, scale) also shrink them.
+for (const k of kindsWith('channelwise')) {
+  channelRules.register(k, hasTrait(k, 'norm') || hasTrait(k, 'scale') ? perChannel : { propagate: passthrough });
 }
 
 channelRules.register('softmax', {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
-import { GraphBuilder, Model, allKinds, type Graph } from '../../graph/index.js';
+import { GraphBuilder, Model, allKinds, hasTrait, type Graph } from '../../graph/index.js';
 import { archDef, archNames, buildArch } from '../../models/index.js';
 import { keep, manualSeed, noGrad, rand, randn, tidy, type Tensor } from '../../tensor/index.js';
 import { onnxHandlers } from './handlers.js';
@@ -26,10 +26,16 @@ function randomModel(graph: Graph, seed = 0, scale: Record<string, number> = {})
   noGrad(() => {
     for (const [key, t] of model.namedTensors()) {
       const node = graph.node(key.slice(0, key.lastIndexOf('.')));
-      if (node.kind.startsWith('batchnorm')) {
+      if (hasTrait(node, 'norm')) {
         const name = key.slice(key.lastIndexOf('.') + 1);
         // running_var in [0.5, 2), the rest around 0 / 1.
         const r = name === 'running_var' ? rand(t.shape).mul_(1.5).add_(0.5) : name === 'weight' ? rand(t.shape).add_(0.5) : randn(t.shape).mul_(0.5);
+        t.copy_(r);
+        r.dispose();
+      }
+      if (hasTrait(node, 'scale')) {
+        // α in [-1, 2): a scale of 1 would hide a wrong broadcast.
+        const r = rand(t.shape).mul_(3).sub_(1);
         t.copy_(r);
         r.dispose();
       }
@@ -101,6 +107,15 @@ test('batch norm: 2-D with running statistics, 1-D on features and on [C, L]', a
   f = b.batchnorm1d(b.linear(f, 12), { name: 'bn_feat' });
   const g = b.build(f);
   await checkGraph(g, { seed: 1 });
+});
+
+test('channel scale: per channel on maps, on [C, L] and on features (ONNX Mul)', async () => {
+  const b = new GraphBuilder('scales');
+  const inp = b.input([3, 6, 6]);
+  const x = b.channelScale(b.conv2d(inp, 5, 3, { padding: 1 }), { name: 'alpha_maps' });
+  const seq = b.channelScale(b.reshape(x, [5, 36], { name: 'seq' }), { name: 'alpha_seq' });
+  const f = b.channelScale(b.linear(b.flatten(seq), 7), { name: 'alpha_feat' });
+  await checkGraph(b.build(f), { seed: 2 });
 });
 
 test('activations (wide input range), softmax over axes, opset 13 and 17', async () => {
@@ -269,11 +284,11 @@ function zooModel(graph: Graph, seed: number): Model {
     init: (e) => (e.kind === 'param' && e.name === 'weight' && e.spec.shape.length === 4 ? { kind: 'kaiming_normal', fan: e.spec.shape.slice(1).reduce((a, b) => a * b, 1) } : undefined),
   });
   const bnOf = new Map<string, string[]>();
-  for (const n of graph.nodes) if (n.kind.startsWith('batchnorm')) bnOf.set(n.inputs[0]!, [...(bnOf.get(n.inputs[0]!) ?? []), n.name]);
+  for (const n of graph.nodes) if (hasTrait(n, 'norm')) bnOf.set(n.inputs[0]!, [...(bnOf.get(n.inputs[0]!) ?? []), n.name]);
   const stats = new Map<string, [Tensor, Tensor]>();
   noGrad(() => {
     for (const [key, t] of model.namedTensors()) {
-      const bn = graph.node(key.slice(0, key.lastIndexOf('.'))).kind.startsWith('batchnorm');
+      const bn = hasTrait(graph.node(key.slice(0, key.lastIndexOf('.'))), 'norm');
       if (bn && key.endsWith('.weight')) t.copy_(tidy(() => rand(t.shape).add(0.5)));
       if (bn && key.endsWith('.bias')) t.copy_(tidy(() => randn(t.shape).mul(0.2)));
     }

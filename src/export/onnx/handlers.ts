@@ -17,6 +17,7 @@ import {
   softmaxAxis,
   bnFeatures,
   linearGeometry,
+  scaleFeatures,
 } from '../../graph/kinds/index.js';
 
 /** An ONNX attribute value, typed explicitly (1 and 1.0 are the same JS number). */
@@ -138,6 +139,19 @@ function batchNorm(c: OnnxNodeContext): void {
 }
 onnxHandlers.register('batchnorm2d', batchNorm);
 onnxHandlers.register('batchnorm1d', batchNorm);
+
+onnxHandlers.register('channel_scale', (c) => {
+  // α is stored [C]; against [N, C, ...] it must broadcast as [C, 1, ...].
+  const features = scaleFeatures(c.node);
+  const rank = c.inputShapes[0]!.length;
+  let alpha = c.tensor('weight');
+  if (rank > 1) {
+    const shaped = c.temp(`${c.node.name}.weight_shaped`);
+    c.emit('Reshape', [alpha, c.constInt64(`${c.node.name}.weight_shape`, [features, ...new Array<number>(rank - 1).fill(1)])], [shaped]);
+    alpha = shaped;
+  }
+  c.emit('Mul', [c.input(0), alpha], [c.output]);
+});
 
 onnxHandlers.register('linear', (c) => {
   linearGeometry(c.node);

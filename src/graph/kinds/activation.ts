@@ -6,6 +6,7 @@ import { NO_TENSORS, attrInt, attrNum, defineKind } from '../registry.js';
 function defineActivation(kind: string, fn: (x: Tensor, node: GraphNode) => Tensor, validate: (node: GraphNode) => void = () => {}): void {
   defineKind({
     kind,
+    traits: ['activation', 'elementwise', 'channelwise'],
     arity: 1,
     validate,
     inferShape: (_node, [x]) => x!,
@@ -33,6 +34,7 @@ export function softmaxAxis(node: GraphNode, rank: number): number {
 
 defineKind({
   kind: 'softmax',
+  traits: ['distribution'],
   arity: 1,
   validate: (node) => void attrInt(node, 'axis', { default: 1 }),
   inferShape(node, [x]) {

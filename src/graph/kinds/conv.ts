@@ -49,6 +49,7 @@ function outSize(n: number, k: number, s: number, p: number, d: number): number 
 
 defineKind({
   kind: 'conv2d',
+  traits: ['conv'],
   arity: 1,
   validate: (node) => void conv2dGeometry(node),
   inferShape(node, [x]) {
@@ -100,6 +101,7 @@ export function convTranspose2dGeometry(node: GraphNode): ConvTranspose2dGeometr
 
 defineKind({
   kind: 'conv_transpose2d',
+  traits: ['conv'],
   arity: 1,
   validate: (node) => void convTranspose2dGeometry(node),
   inferShape(node, [x]) {

@@ -6,6 +6,7 @@ import './linear.js';
 import './activation.js';
 import './pool.js';
 import './merge.js';
+import './scale.js';
 
 export { conv2dGeometry, convTranspose2dGeometry, explicitPadding, type Conv2dGeometry, type ConvTranspose2dGeometry } from './conv.js';
 export { bnFeatures } from './norm.js';
@@ -13,3 +14,4 @@ export { linearGeometry } from './linear.js';
 export { poolGeometry, type PoolGeometry } from './pool.js';
 export { concatAxis, broadcast } from './merge.js';
 export { softmaxAxis } from './activation.js';
+export { scaleFeatures, scaleView } from './scale.js';

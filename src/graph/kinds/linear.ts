@@ -9,6 +9,7 @@ export function linearGeometry(node: GraphNode): { inFeatures: number; outFeatur
 
 defineKind({
   kind: 'linear',
+  traits: ['linear'],
   arity: 1,
   validate: (node) => void linearGeometry(node),
   inferShape(node, [x]) {

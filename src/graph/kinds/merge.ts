@@ -8,6 +8,7 @@ const same = (a: Shape, b: Shape) => a.length === b.length && a.every((d, i) => 
 
 defineKind({
   kind: 'add',
+  traits: ['merge', 'elementwise'],
   arity: [2, 16],
   validate: () => {},
   inferShape(node, inputs) {
@@ -44,6 +45,7 @@ export function broadcast(node: GraphNode, a: Shape, b: Shape): Shape {
 
 defineKind({
   kind: 'mul',
+  traits: ['merge', 'elementwise'],
   arity: 2,
   validate: () => {},
   inferShape: (node, [a, b]) => broadcast(node, a!, b!),
@@ -71,6 +73,7 @@ export function concatAxis(node: GraphNode, rank: number): number {
 
 defineKind({
   kind: 'concat',
+  traits: ['merge'],
   arity: [1, 64],
   validate: (node) => void attrInt(node, 'axis', { default: 1 }),
   inferShape(node, inputs) {

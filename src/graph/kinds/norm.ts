@@ -18,6 +18,7 @@ function bnTensors(node: GraphNode): ParamSpecs {
 function defineBatchNorm(kind: 'batchnorm2d' | 'batchnorm1d', ranks: readonly number[]): void {
   defineKind({
     kind,
+    traits: ['norm', 'channelwise'],
     arity: 1,
     validate(node) {
       bnFeatures(node);

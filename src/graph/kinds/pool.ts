@@ -37,6 +37,7 @@ function windowShape(node: GraphNode, x: readonly number[]): number[] {
 
 defineKind({
   kind: 'maxpool2d',
+  traits: ['pooling', 'channelwise'],
   arity: 1,
   validate: (node) => void poolGeometry(node),
   inferShape: (node, [x]) => windowShape(node, x!),
@@ -50,6 +51,7 @@ defineKind({
 
 defineKind({
   kind: 'avgpool2d',
+  traits: ['pooling', 'channelwise'],
   arity: 1,
   validate(node) {
     poolGeometry(node);
@@ -67,6 +69,7 @@ defineKind({
 /** Mean over H and W: [C, H, W] -> [C]. */
 defineKind({
   kind: 'global_avgpool',
+  traits: ['pooling', 'channelwise'],
   arity: 1,
   validate: () => {},
   inferShape(node, [x]) {
@@ -80,6 +83,7 @@ defineKind({
 
 defineKind({
   kind: 'adaptive_avgpool',
+  traits: ['pooling', 'channelwise'],
   arity: 1,
   validate: (node) => void attrPair(node, 'output', undefined, 1),
   inferShape(node, [x]) {

@@ -6,6 +6,7 @@ import { NO_TENSORS, attrInts, attrNum, defineKind, numel } from '../registry.js
 /** A graph input; attrs.shape is the per-sample shape, e.g. [1, 28, 28]. */
 defineKind({
   kind: 'input',
+  traits: ['input'],
   arity: 0,
   validate(node) {
     const s = attrInts(node, 'shape');
@@ -22,6 +23,7 @@ defineKind({
 /** Flattens everything but the batch dimension. */
 defineKind({
   kind: 'flatten',
+  traits: ['reshape'],
   arity: 1,
   validate: () => {},
   inferShape: (_node, [x]) => [numel(x!)],
@@ -33,6 +35,7 @@ defineKind({
 /** Reshape per sample; one dimension may be -1. */
 defineKind({
   kind: 'reshape',
+  traits: ['reshape'],
   arity: 1,
   validate(node) {
     const s = attrInts(node, 'shape');
@@ -53,6 +56,7 @@ defineKind({
 
 defineKind({
   kind: 'identity',
+  traits: ['elementwise', 'channelwise'],
   arity: 1,
   validate: () => {},
   inferShape: (_node, [x]) => x!,
@@ -63,6 +67,7 @@ defineKind({
 
 defineKind({
   kind: 'dropout',
+  traits: ['elementwise', 'channelwise', 'stochastic'],
   arity: 1,
   validate(node) {
     const p = attrNum(node, 'p', 0.5);

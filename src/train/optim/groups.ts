@@ -1,7 +1,7 @@
 // Parameter groups from a model's graph: weight decay that skips BatchNorm
 // and bias parameters, and learning rates by layer kind (seed 000 trains its
 // fully connected layers with 10x the learning rate of its convolutions).
-import { Model } from '../../graph/index.js';
+import { Model, hasTrait } from '../../graph/index.js';
 import type { Tensor } from '../../tensor/index.js';
 import type { ParamGroupInit } from './optimizer.js';
 
@@ -34,10 +34,11 @@ export interface ParamGroupsOptions {
   lrByKind?: Readonly<Record<string, number>>;
 }
 
+/** The family of a node kind, from its traits (graph/registry.ts: KindTrait). */
 export function categoryOf(kind: string): ParamCategory {
-  if (kind.startsWith('conv')) return 'conv';
-  if (kind === 'linear') return 'linear';
-  if (kind.includes('norm')) return 'norm';
+  if (hasTrait(kind, 'conv')) return 'conv';
+  if (hasTrait(kind, 'linear')) return 'linear';
+  if (hasTrait(kind, 'norm')) return 'norm';
   return 'other';
 }
 
