@@ -5,7 +5,7 @@
 // group has several convs and ReLUs per channel). Higher means more important.
 import { Capture, type GraphNode, type Model } from '../graph/index.js';
 import { F, noGrad, tidy, type Tensor } from '../tensor/index.js';
-import type { Batch } from '../train/index.js';
+import type { Batch, LossFn } from '../train/index.js';
 import { mulberry32 } from '../util/rng.js';
 import { channelRules } from './channels.js';
 import { PruneError, type DependencyGraph } from './dependency.js';
@@ -26,6 +26,14 @@ export interface ScoreContext {
   /** Batches for data-driven criteria (the caller disposes nothing: the criterion disposes each batch). */
   batches?: () => AsyncIterable<Batch>;
   seed: number;
+  /**
+   * The loss whose gradient the gradient criteria (taylor) read, of the
+   * model's logits and the labels; default cross-entropy. A distillation
+   * loss here ranks channels by what they do for matching the teacher.
+   * It gets the batch in its LossContext (model, x, y, logits; step and
+   * epoch 0: scoring is not a training step).
+   */
+  loss?: LossFn;
 }
 
 export interface Criterion {
@@ -166,6 +174,7 @@ const ACTIVATIONS = new Set(['relu', 'relu6', 'leaky_relu', 'elu', 'sigmoid', 't
 async function accumulate(ctx: ScoreContext, withGrad: boolean, stat: (z: Tensor, g: Tensor | null) => Tensor): Promise<CriterionScores> {
   if (!ctx.batches) throw new PruneError('this criterion needs data: no batches were given');
   const { model } = ctx;
+  const loss: LossFn = ctx.loss ?? ((logits, y) => F.crossEntropy(logits, y));
   const acts = model.graph.nodes.filter((n) => ACTIVATIONS.has(n.kind)).map((n) => n.name);
   // Capturing costs memory and (for gradients) a hook per node: read a filter
   // node only when one of its channels has no activation measuring it.
@@ -184,7 +193,7 @@ async function accumulate(ctx: ScoreContext, withGrad: boolean, stat: (z: Tensor
       tidy(() => {
         if (withGrad) {
           const logits = model.forward(batch.x, { training: false, hooks: cap });
-          F.crossEntropy(logits, batch.y).backward();
+          loss(logits, batch.y, { model, x: batch.x, y: batch.y, logits, step: 0, epoch: 0 }).backward();
         } else noGrad(() => model.forward(batch.x, { training: false, hooks: cap }));
         for (const n of names) {
           const z = cap.activation(n);

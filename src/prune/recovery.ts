@@ -1,0 +1,215 @@
+// Recovery, the part of a pruning step after the removal: what the pruned
+// model goes through before it is measured against the floor. One registry,
+// like the criteria; a pruning method (methods.ts) names its recovery, and a
+// new one (a distillation recovery that retrains against a teacher) joins by
+// defineRecovery() without touching the loop.
+//   none           nothing (greedy pruning)
+//   retrain        the whole network, retrainIters iterations of Adam
+//   layer-retrain  only the layers that just lost channels (and their norms)
+//   fine-tune      the whole network for fineTuneEpochs passes over the
+//                  training data, kept only if the floor's split does not get worse
+import type { Model } from '../graph/index.js';
+import type { Tensor } from '../tensor/index.js';
+import { Adam, EarlyStopping, Trainer, evaluate, type BatchSource, type BatchStream, type Metrics } from '../train/index.js';
+import { PruneError } from './dependency.js';
+import type { PruneData, PruneHooks, PruneOptions } from './protocol.js';
+
+export interface RecoveryContext {
+  /** The pruned model, recovered in place. */
+  model: Model;
+  /** The loop's training batches, shared with scoring: their order is part of the result. */
+  stream: BatchStream;
+  data: PruneData;
+  /** The step (1-based) and the groups that just lost channels. */
+  step: number;
+  groups: readonly string[];
+  options: PruneOptions;
+  /** onRetrain (progress per iteration) and signal (stop early). */
+  hooks: PruneHooks;
+}
+
+export interface Recovery {
+  readonly name: string;
+  readonly description: string;
+  /** Whether it trains `retrainIters` iterations per step (prune() then requires a positive count). */
+  readonly iterations: boolean;
+  recover(ctx: RecoveryContext): Promise<void>;
+}
+
+const recoveries = new Map<string, Recovery>();
+
+export function defineRecovery(r: Recovery): void {
+  if (recoveries.has(r.name)) throw new Error(`recovery '${r.name}' defined twice`);
+  recoveries.set(r.name, r);
+}
+
+export function recovery(name: string): Recovery {
+  const r = recoveries.get(name);
+  if (!r) throw new PruneError(`unknown recovery '${name}' (available: ${recoveryNames().join(', ')})`);
+  return r;
+}
+
+export function recoveryNames(): string[] {
+  return [...recoveries.keys()];
+}
+
+/** Checks the retraining options for a method named `method` that recovers with `r`. */
+export function validateRecovery(o: PruneOptions, r: Recovery): void {
+  const iters = o.retrainIters ?? 0;
+  if (r.iterations && !(Number.isInteger(iters) && iters >= 1)) throw new PruneError(`protocol '${o.protocol}' retrains: retrainIters must be a positive integer, got ${o.retrainIters}`);
+  const checks = o.retrainChecks ?? 1;
+  if (!(Number.isInteger(checks) && checks >= 1 && checks <= Math.max(1, iters))) throw new PruneError(`retrainChecks must be an integer from 1 to retrainIters (${iters}), got ${o.retrainChecks}`);
+  const epochs = o.fineTuneEpochs ?? 1;
+  if (!(Number.isInteger(epochs) && epochs >= 1)) throw new PruneError(`fineTuneEpochs must be a positive integer, got ${o.fineTuneEpochs}`);
+}
+
+/**
+ * The parameters of the layers named by `groups` (a group's name joins its
+ * source layers with '+'): their convs / linears and the norms on their
+ * channels.
+ */
+export function layerParameters(model: Model, groups: readonly string[]): Tensor[] {
+  const touched = new Set(groups.flatMap((g) => g.split('+')));
+  const nodes = new Set<string>();
+  for (const n of model.graph.nodes) {
+    if (touched.has(n.name) || (n.kind.startsWith('batchnorm') && touched.has(n.inputs[0]!))) nodes.add(n.name);
+  }
+  return model
+    .namedParameters()
+    .filter(([k]) => nodes.has(k.slice(0, k.lastIndexOf('.'))))
+    .map(([, t]) => t);
+}
+
+/**
+ * `iters` iterations of Adam on `params` of `ctx.model` from the stream. With
+ * retrainChecks > 1, the iterations run in that many chunks with an
+ * evaluation on the floor's split after each, and the best one's weights are
+ * put back (Adam's last iterate is one noisy sample of where training went).
+ */
+export async function retrainIterations(ctx: RecoveryContext, params: Tensor[]): Promise<void> {
+  const { model, stream, options: o, hooks, step } = ctx;
+  const iters = o.retrainIters!;
+  const checks = o.retrainChecks ?? 1;
+  let done = 0;
+  const trainer = new Trainer({
+    model,
+    optimizer: new Adam(params, { lr: o.lr ?? 1e-4 }),
+    callbacks: [
+      {
+        onStepEnd: (info) => {
+          hooks.onRetrain?.(step, ++done, iters, info.loss);
+          return hooks.signal?.aborted ? 'stop' : undefined;
+        },
+      },
+    ],
+  });
+  if (checks === 1) {
+    await trainer.fit(stream.take(iters), { epochs: 1 });
+  } else {
+    // The last chunk takes the remainder, so exactly `iters` iterations run.
+    const chunk = Math.floor(iters / checks);
+    const best = new EarlyStopping({ monitor: 'val.accuracy', mode: 'max', patience: checks + 1, restoreBest: true });
+    try {
+      for (let c = 0; c < checks && !hooks.signal?.aborted; c++) {
+        await trainer.fit(stream.take(c === checks - 1 ? iters - chunk * c : chunk), { epochs: c + 1, validation: ctx.data.eval, earlyStopping: best });
+      }
+      best.restore(model);
+    } finally {
+      best.dispose();
+    }
+  }
+  trainer.optimizer.dispose();
+  // Gradients of the frozen layers were computed too (layer-retrain): drop them all.
+  for (const p of model.parameters()) p.grad = null;
+}
+
+export interface FineTuneOptions {
+  epochs: number;
+  /** Adam learning rate. */
+  lr: number;
+  classes: number;
+  /** Stops after the current step; the check still runs, on the weights reached. */
+  signal?: AbortSignal;
+  /** After each training step: epoch (0-based), step within it, its length, the loss. */
+  onStep?(epoch: number, step: number, steps: number, loss: number): void;
+}
+
+export interface FineTuneResult {
+  /** Metrics on the evaluation split before and after the fine-tuning. */
+  before: Metrics;
+  after: Metrics;
+  /** Whether the fine-tuned weights were kept (accuracy not lower); otherwise the weights from before are back. */
+  kept: boolean;
+}
+
+/**
+ * Fine-tunes `model` in place for `epochs` epochs of `train` (epoch indices
+ * 0, 1, ...) with Adam, and keeps the result only if the accuracy on
+ * `evalSource` does not fall: the model before it met the floor, and a few
+ * epochs of Adam on a small network near its limit can overshoot.
+ */
+export async function fineTuneIfNotWorse(model: Model, train: BatchSource, evalSource: BatchSource, o: FineTuneOptions): Promise<FineTuneResult> {
+  model.eval();
+  const before = await evaluate(model, evalSource, o.classes);
+  const saved = model.stateDict();
+  try {
+    const trainer = new Trainer({
+      model,
+      optimizer: new Adam(model.parameters(), { lr: o.lr }),
+      callbacks: o.onStep ? [{ onStepEnd: (i) => o.onStep!(i.epoch, i.stepInEpoch, i.stepsInEpoch, i.loss) }] : [],
+    });
+    for (let e = 0; e < o.epochs && !o.signal?.aborted; e++) await trainer.fit(train, { epochs: e + 1, ...(o.signal ? { signal: o.signal } : {}) });
+    trainer.optimizer.dispose();
+    model.eval();
+    const after = await evaluate(model, evalSource, o.classes);
+    const kept = after.accuracy >= before.accuracy;
+    if (!kept) model.loadStateDict(saved);
+    for (const p of model.parameters()) p.grad = null;
+    return { before, after, kept };
+  } finally {
+    for (const t of Object.values(saved)) t.dispose();
+  }
+}
+
+defineRecovery({
+  name: 'none',
+  description: 'no recovery: the pruned model is measured as it is (greedy pruning)',
+  iterations: false,
+  recover: async () => {},
+});
+
+defineRecovery({
+  name: 'retrain',
+  description: 'retrain the whole network for retrainIters iterations of Adam (lr, default 1e-4)',
+  iterations: true,
+  recover: (ctx) => retrainIterations(ctx, ctx.model.parameters()),
+});
+
+defineRecovery({
+  name: 'layer-retrain',
+  description: 'retrain only the layers that just lost channels (their norms too) for retrainIters iterations',
+  iterations: true,
+  recover(ctx) {
+    const params = layerParameters(ctx.model, ctx.groups);
+    if (params.length === 0) throw new PruneError(`layer-retrain: no parameters found for ${ctx.groups.join(', ')}`);
+    return retrainIterations(ctx, params);
+  },
+});
+
+defineRecovery({
+  name: 'fine-tune',
+  description: 'fine-tune the whole network for fineTuneEpochs passes over the training data (Adam, lr), kept only if the evaluation accuracy does not fall',
+  iterations: false,
+  async recover(ctx) {
+    const epochs = ctx.options.fineTuneEpochs ?? 1;
+    const steps = ctx.data.train.length;
+    let done = 0;
+    await fineTuneIfNotWorse(ctx.model, ctx.stream.take(steps), ctx.data.eval, {
+      epochs,
+      lr: ctx.options.lr ?? 1e-4,
+      classes: ctx.data.classes,
+      ...(ctx.hooks.signal ? { signal: ctx.hooks.signal } : {}),
+      onStep: (_e, _s, _n, loss) => ctx.hooks.onRetrain?.(ctx.step, ++done, epochs * steps, loss),
+    });
+  },
+});
