@@ -5,8 +5,8 @@
 // here fails the first test, so a new kind cannot be added without one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randn, tidy } from '../tensor/index.js';
-import { Graph, Model, allKinds, summarize, type AttrValue, type GraphNode } from './index.js';
+import { randn, tidy, type Tensor } from '../tensor/index.js';
+import { Graph, Model, allKinds, hasTrait, kindOf, summarize, type AttrValue, type GraphNode } from './index.js';
 
 interface Case {
   /** Per-sample shapes of the inputs fed to the node under test. */
@@ -157,3 +157,48 @@ test('the declared cost of conv2d, conv_transpose2d and linear is the multiply c
   assert.equal(summarize(ct).totals.macs, 4 * 4 * 6 * 3 * 12);
   assert.equal(summarize(graphFor('linear', CASES.linear![0]!)).totals.macs, 21);
 });
+
+test('kind traits hold on every case: channelwise kinds keep channels apart, elementwise kinds keep the shape, weights match the family', () => {
+  const batch = 2;
+  for (const kind of allKinds()) {
+    const def = kindOf({ name: 'n', kind, inputs: [], attrs: {} });
+    assert.ok(def.traits.length > 0, `${kind} has no traits`);
+    const [lo, hi] = typeof def.arity === 'number' ? [def.arity, def.arity] : def.arity;
+    if (hasTrait(kind, 'input')) assert.equal(hi, 0, kind);
+    if (hasTrait(kind, 'merge')) assert.ok(hi > 1, `${kind}: a merge takes several inputs`);
+    if (hasTrait(kind, 'channelwise') || hasTrait(kind, 'activation') || hasTrait(kind, 'pooling')) assert.ok(lo === 1 && hi === 1, `${kind}: one input`);
+    for (const c of CASES[kind] ?? []) {
+      const what = `${kind} ${c.label ?? JSON.stringify({ inputs: c.inputs, attrs: c.attrs ?? {} })}`;
+      const g = graphFor(kind, c);
+      const node = g.node(g.outputs[0]!);
+      const out = g.shape(node.name);
+      const specs = g.tensorSpecs(node);
+      const weight = specs.params.weight?.shape;
+      if (hasTrait(kind, 'elementwise')) assert.deepEqual(out, c.inputs.length === 1 ? c.inputs[0] : broadcastAll(c.inputs), `${what}: elementwise keeps the (broadcast) shape`);
+      if (hasTrait(kind, 'activation')) assert.deepEqual(Object.keys(specs.params).length + Object.keys(specs.buffers).length, 0, `${what}: an activation has no tensors`);
+      if (hasTrait(kind, 'norm') || hasTrait(kind, 'scale')) assert.deepEqual(weight, [out[0]], `${what}: one weight per channel`);
+      if (hasTrait(kind, 'conv')) assert.equal(weight?.length, 4, `${what}: a conv weight is 4-D`);
+      if (hasTrait(kind, 'linear')) assert.equal(weight?.length, 2, `${what}: a linear weight is 2-D`);
+      if (hasTrait(kind, 'reshape')) assert.equal(out.reduce((a, b) => a * b, 1), c.inputs[0]!.reduce((a, b) => a * b, 1), `${what}: a reshape keeps the element count`);
+      if (!hasTrait(kind, 'channelwise')) continue;
+      // Channel c of the output depends on channel c of the input only: change
+      // input channel 0 and every other output channel stays bit-identical.
+      assert.equal(out[0], c.inputs[0]![0], `${what}: channelwise keeps the channel count`);
+      const model = Model.create(g, { seed: 2 }).eval();
+      tidy(() => {
+        const x = randn([batch, ...c.inputs[0]!]);
+        const bumped = x.clone();
+        bumped.select(1, 0).add_(1);
+        const [y0, y1] = [model.forward(x), model.forward(bumped)];
+        const rest = (y: Tensor) => y.narrow(1, 1, out[0]! - 1).toArray();
+        assert.deepEqual(rest(y1), rest(y0), `${what}: other channels moved`);
+      });
+      model.dispose();
+    }
+  }
+});
+
+function broadcastAll(shapes: number[][]): number[] {
+  const n = Math.max(...shapes.map((s) => s.length));
+  return Array.from({ length: n }, (_, i) => Math.max(...shapes.map((s) => s[s.length - n + i] ?? 1)));
+}

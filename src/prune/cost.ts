@@ -5,7 +5,7 @@
 // by it (Molchanov et al. 2017, FLOPs regularisation): two channels equally
 // unimportant are not equally worth removing when one sits in a layer that
 // does 100 times more work.
-import { summarize } from '../graph/index.js';
+import { hasTrait, summarize } from '../graph/index.js';
 import type { DependencyGraph } from './dependency.js';
 
 /** MACs per sample saved by removing one channel, per group name. */
@@ -24,7 +24,7 @@ export function channelCosts(dep: DependencyGraph): Map<string, number> {
       const [ko, o] = keptOf(n.name);
       // Convolutions and linear layers scale with both channel counts; a
       // grouped (depthwise) convolution and everything else with its output.
-      const crossed = ((n.kind === 'conv2d' || n.kind === 'conv_transpose2d') && Number(n.attrs.groups ?? 1) === 1) || n.kind === 'linear';
+      const crossed = (hasTrait(n, 'conv') && Number(n.attrs.groups ?? 1) === 1) || hasTrait(n, 'linear');
       const [ki, i] = crossed && n.inputs.length === 1 ? keptOf(n.inputs[0]!) : [1, 1];
       // One division of integers: exact whenever the saving is a whole number of MACs.
       saved += macs - (macs * ko * ki) / (o * i);

@@ -3,7 +3,7 @@
 // per channel); scoreChannels() turns them into one score per removable
 // channel by combining every contribution of the channel's class (a residual
 // group has several convs and ReLUs per channel). Higher means more important.
-import { Capture, type GraphNode, type Model } from '../graph/index.js';
+import { Capture, hasTrait, type GraphNode, type Model } from '../graph/index.js';
 import { F, noGrad, tidy, type Tensor } from '../tensor/index.js';
 import type { Batch, LossFn } from '../train/index.js';
 import { mulberry32 } from '../util/rng.js';
@@ -138,7 +138,7 @@ defineCriterion({
     const primary: Contributions = new Map();
     noGrad(() => {
       for (const node of model.graph.nodes) {
-        if (!node.kind.startsWith('batchnorm')) continue;
+        if (!hasTrait(node, 'norm')) continue;
         primary.set(node.name, Float64Array.from(model.nodeTensors(node).weight!.data<'float32'>(), Math.abs));
       }
     });
@@ -164,8 +164,6 @@ defineCriterion({
 
 // ---- data-driven criteria -----------------------------------------------------------
 
-const ACTIVATIONS = new Set(['relu', 'relu6', 'leaky_relu', 'elu', 'sigmoid', 'tanh', 'hardswish']);
-
 /**
  * Runs the batches through the model (eval mode: BatchNorm statistics are not
  * touched) and accumulates, per channel of every activation node (and of every
@@ -175,7 +173,7 @@ async function accumulate(ctx: ScoreContext, withGrad: boolean, stat: (z: Tensor
   if (!ctx.batches) throw new PruneError('this criterion needs data: no batches were given');
   const { model } = ctx;
   const loss: LossFn = ctx.loss ?? ((logits, y) => F.crossEntropy(logits, y));
-  const acts = model.graph.nodes.filter((n) => ACTIVATIONS.has(n.kind)).map((n) => n.name);
+  const acts = model.graph.nodes.filter((n) => hasTrait(n, 'activation')).map((n) => n.name);
   // Capturing costs memory and (for gradients) a hook per node: read a filter
   // node only when one of its channels has no activation measuring it.
   const covered = new Set<number>();

@@ -8,7 +8,7 @@
 //   layer-retrain  only the layers that just lost channels (and their norms)
 //   fine-tune      the whole network for fineTuneEpochs passes over the
 //                  training data, kept only if the floor's split does not get worse
-import type { Model } from '../graph/index.js';
+import { hasTrait, type Model } from '../graph/index.js';
 import type { Tensor } from '../tensor/index.js';
 import { Adam, EarlyStopping, Trainer, evaluate, type BatchSource, type BatchStream, type Metrics } from '../train/index.js';
 import { PruneError } from './dependency.js';
@@ -72,7 +72,7 @@ export function layerParameters(model: Model, groups: readonly string[]): Tensor
   const touched = new Set(groups.flatMap((g) => g.split('+')));
   const nodes = new Set<string>();
   for (const n of model.graph.nodes) {
-    if (touched.has(n.name) || (n.kind.startsWith('batchnorm') && touched.has(n.inputs[0]!))) nodes.add(n.name);
+    if (touched.has(n.name) || (hasTrait(n, 'norm') && touched.has(n.inputs[0]!))) nodes.add(n.name);
   }
   return model
     .namedParameters()

@@ -10,7 +10,7 @@
 // BatchNorms, as in a residual stage, gets the mean of its |γ|), a global
 // ranking without normalisation is the global γ threshold, and physical
 // removal keeps residual / concat / depthwise couplings consistent.
-import type { Graph, GraphNode, Model } from '../graph/index.js';
+import { hasTrait, type Graph, type GraphNode, type Model } from '../graph/index.js';
 import { noGrad, type Tensor } from '../tensor/index.js';
 import type { LossTerm } from '../train/index.js';
 import { criterion, scoreChannels } from './criteria.js';
@@ -26,7 +26,7 @@ export function lambdaLabel(l: number): string {
 
 /** BatchNorm nodes of a graph, in graph order. */
 export function batchNormNodes(graph: Graph): GraphNode[] {
-  return graph.nodes.filter((n) => n.kind.startsWith('batchnorm'));
+  return graph.nodes.filter((n) => hasTrait(n, 'norm'));
 }
 
 export function hasBatchNorm(graph: Graph): boolean {

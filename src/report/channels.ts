@@ -1,7 +1,7 @@
 // The per-layer channel report of a pruned model, shared by prune and slim:
 // the table for the log, channels.csv and channels.png in a run directory.
 import { join } from 'node:path';
-import type { Graph } from '../graph/index.js';
+import { hasTrait, type Graph } from '../graph/index.js';
 import { barPlot, savePlot } from './plot.js';
 import { atomicWriteFile } from '../util/atomic-write.js';
 import { renderTable } from './table.js';
@@ -17,7 +17,7 @@ export interface ChannelRow {
 /** Output channels of every conv / linear layer before and after. */
 export function channelTable(before: Graph, after: Graph): ChannelRow[] {
   return before.nodes
-    .filter((n) => n.kind === 'conv2d' || n.kind === 'linear' || n.kind === 'conv_transpose2d')
+    .filter((n) => hasTrait(n, 'conv') || hasTrait(n, 'linear'))
     .map((n) => ({ layer: n.name, before: before.shape(n.name)[0]!, after: after.shape(n.name)[0]! }));
 }
 
