@@ -10,3 +10,4 @@ export { trainRun, trainResultJson, resumeCommand, epochSummary, TrainingStopped
 export { TRAIN_OPTIONS, resolveTrainConfig, validateTrainConfig, trainConfigKeys, type TrainSpec, type TrainConfig, type TrainOption } from './train-spec.js';
 export { evaluateRun, evalResultJson, type EvalSpec, type EvalReport, type ClassRow } from './evaluate.js';
 export { listRuns, listTrainVersions, type RunRow, type TrainVersionRow, type DisplayStatus } from './runs.js';
+export { thesisStudyRun, thesisSummaryJson, THESIS_STUDY_DEFAULTS, type ThesisStudySpec, type ThesisStudyReport, type ThesisStudyStatus, type Table41Record, type StudyConfig } from './study-thesis.js';
