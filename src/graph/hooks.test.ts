@@ -178,6 +178,16 @@ test('a hook set attached to a model runs on every forward until disposed, and d
       assert.ok(!inner.isDisposed);
     }
     assert.ok(inner.isDisposed);
+    // One set on two models: disposing one model detaches it there only.
+    const other = m.clone().eval();
+    const shared = new HookSet(mapOutput(['relu1'], (o) => o.mul(0)));
+    m.attach(shared);
+    other.attach(shared);
+    other.dispose();
+    assert.equal(m.attachedHooks.length, 1);
+    assert.notDeepEqual(values(m.forward(x)), plain, 'still attached to the live model');
+    shared.dispose();
+    assert.equal(m.attachedHooks.length, 0);
   });
   m.dispose();
 });

@@ -98,9 +98,13 @@ export class HookSet implements Hooks {
     return this.composed.onOutput?.(node, output);
   }
 
-  /** Registers how to detach the set from something running it (used by Model.attach). */
-  onDetach(fn: () => void): void {
+  /**
+   * Registers how to detach the set from something running it (Model.attach
+   * does); the returned function forgets it again (when that model goes away).
+   */
+  onDetach(fn: () => void): () => void {
     this.detachers.add(fn);
+    return () => void this.detachers.delete(fn);
   }
 
   /** Stops the set running on the models it is attached to; captured tensors stay. */

@@ -40,6 +40,7 @@ export class Model {
   private plan: Plan | null = null;
   private readonly weightCache = new Map<string, Record<string, Tensor>>();
   private readonly attached: HookSet[] = [];
+  private readonly forgetters = new Map<HookSet, () => void>();
   private readonly frozen = new Set<string>();
 
   private constructor(
@@ -143,11 +144,16 @@ export class Model {
     if (set.isDisposed) throw new GraphError('cannot attach a disposed hook set');
     if (this.attached.includes(set)) return set;
     this.attached.push(set);
-    set.onDetach(() => {
-      const i = this.attached.indexOf(set);
-      if (i >= 0) this.attached.splice(i, 1);
-    });
+    const forget = set.onDetach(() => this.unhook(set));
+    this.forgetters.set(set, forget);
     return set;
+  }
+
+  private unhook(set: HookSet): void {
+    const i = this.attached.indexOf(set);
+    if (i >= 0) this.attached.splice(i, 1);
+    this.forgetters.get(set)?.();
+    this.forgetters.delete(set);
   }
 
   /** Hook sets attached to this model, in the order they run. */
@@ -308,6 +314,8 @@ export class Model {
   }
 
   dispose(): void {
+    // Attached hook sets stop running here; releasing what they captured is their owner's call.
+    for (const set of [...this.attached]) this.unhook(set);
     for (const t of this.store.values()) t.dispose();
     this.store.clear();
     this.weightCache.clear();
