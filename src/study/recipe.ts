@@ -3,7 +3,7 @@
 // iterations. The study trains its base model with it and, for Table 4.1,
 // the pruned architecture from scratch, so both get the same budget.
 import type { Model } from '../graph/index.js';
-import { Adam, Trainer, type BatchSource } from '../train/index.js';
+import { Trainer, buildOptimizer, type BatchSource } from '../train/index.js';
 import { BatchStream } from '../train/stream.js';
 
 export interface Recipe {
@@ -40,9 +40,10 @@ export async function trainForIterations(model: Model, train: BatchSource, recip
   const stream = new BatchStream(train);
   const recent: number[] = [];
   let done = 0;
+  const optimizer = buildOptimizer(model, { type: 'adam', lr: recipe.lr });
   const trainer = new Trainer({
     model,
-    optimizer: new Adam(model.parameters(), { lr: recipe.lr }),
+    optimizer,
     callbacks: [
       {
         onStepEnd: (info) => {
@@ -50,15 +51,16 @@ export async function trainForIterations(model: Model, train: BatchSource, recip
           recent.push(info.loss);
           if (recent.length > 100) recent.shift();
           hooks.onIteration?.(done, recipe.iterations, info.loss);
-          return hooks.signal?.aborted ? 'stop' : undefined;
         },
       },
     ],
   });
   try {
-    // One Trainer "epoch" of exactly `iterations` batches.
-    if (recipe.iterations > 0) await trainer.fit(stream.take(recipe.iterations), { epochs: 1 });
+    // One Trainer "epoch" of exactly `iterations` batches; an abort stops it after the current one.
+    if (recipe.iterations > 0) await trainer.fit(stream.take(recipe.iterations), { epochs: 1, signal: hooks.signal });
   } finally {
+    // Adam's moments are of no use once the recipe is done: free them now, not at process exit.
+    optimizer.dispose();
     await stream.close();
   }
   // The model is handed on (cloned, pruned, exported): it should not carry the last batch's gradients.
