@@ -10,7 +10,9 @@
 // util). The entry may import every layer but cli (the CLI is a program on
 // top of the library, not part of it) and nothing imports the entry. The
 // native addon is reached only through src/tensor: nothing outside it
-// imports tensor/native.ts or tensor/dispatch.ts.
+// imports tensor/native.ts or tensor/dispatch.ts. src/fuzz, the harness that
+// feeds malformed files to the loaders (scripts/fuzz.ts runs it), sits beside
+// study, above the features it exercises, and nothing in src imports it.
 //
 // Features are one layer, but not a flat one: they may import each other
 // only along FEATURE_DEPS below, a DAG read from what each one is for —
@@ -50,6 +52,7 @@ const RANK: Record<string, number> = {
   models: 3,
   ...Object.fromEntries(FEATURES.map((f) => [f, 4])),
   study: 5,
+  fuzz: 5,
   workflows: 6,
   cli: 7,
   entry: 8,
@@ -72,6 +75,7 @@ export function violation(from: string, to: string): string | null {
   if (b === 'util') return null;
   if (a === 'util') return 'util is the bottom layer: it imports only util';
   if (b === 'entry') return 'nothing imports the package entry; import the layer itself';
+  if (b === 'fuzz') return 'the fuzz harness is a tool, not part of the library: nothing imports it';
   if (a === 'entry') return b === 'cli' ? 'the package entry does not include the CLI' : null;
   const fa = FEATURE_DEPS[a as Feature];
   if (fa && RANK[b] === RANK[a]) return fa.includes(b as Feature) ? null : `feature '${a}' may import only ${fa.length ? fa.join(', ') : 'no other feature'} (FEATURE_DEPS)`;
@@ -182,6 +186,7 @@ test('the layer rules and the import parser catch what they should', () => {
     ['index.ts', 'cli/main.ts', /does not include the CLI/],
     ['workflows/train.ts', 'index.ts', /nothing imports the package entry/],
     ['newlayer/x.ts', 'graph/index.ts', /not a known layer/],
+    ['workflows/prune.ts', 'fuzz/campaign.ts', /nothing imports it/],
   ] as const) assert.match(violation(a, b) ?? 'allowed', re, `${a} → ${b}`);
   // Every import form is seen; commented-out imports are not.
   const src = [
