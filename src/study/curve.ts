@@ -13,12 +13,14 @@ export interface CurvePoint {
   step: number;
   /** Share of the scope's maps removed (the x axis), 0..1. */
   share: number;
+  /** Accuracy and balanced accuracy on the curve's split (the validation split, else the test split). */
   accuracy: number;
-  balanced_accuracy: number;
+  balancedAccuracy: number;
   params: number;
   macs: number;
-  params_x: number;
-  macs_x: number;
+  /** The base model's params / this model's (1 at step 0), and the same for MACs. */
+  paramsReduction: number;
+  macsReduction: number;
   /** Seconds the step took (scoring, removal, retraining, evaluation). */
   seconds: number;
   /** Remaining maps per layer (group). */
@@ -101,11 +103,11 @@ export async function runCurve(base: Model, data: PruneData, e: Experiment, o: C
           step: r.step,
           share: scopeShare(r.channels, sizes, e.scope),
           accuracy: r.accuracy,
-          balanced_accuracy: r.balanced_accuracy,
+          balancedAccuracy: r.balanced_accuracy,
           params: r.params,
           macs: r.macs,
-          params_x: r.params_x,
-          macs_x: r.macs_x,
+          paramsReduction: r.params_x,
+          macsReduction: r.macs_x,
           seconds: r.seconds,
           channels: r.channels,
         };
@@ -116,6 +118,6 @@ export async function runCurve(base: Model, data: PruneData, e: Experiment, o: C
   );
   result.best.dispose();
   const b = result.base;
-  points.unshift({ step: 0, share: 0, accuracy: b.accuracy, balanced_accuracy: b.balanced_accuracy, params: b.params, macs: b.macs, params_x: 1, macs_x: 1, seconds: 0, channels: Object.fromEntries(sizes) });
+  points.unshift({ step: 0, share: 0, accuracy: b.accuracy, balancedAccuracy: b.balanced_accuracy, params: b.params, macs: b.macs, paramsReduction: 1, macsReduction: 1, seconds: 0, channels: Object.fromEntries(sizes) });
   return { experiment: e, points, complete: result.stopReason !== 'interrupted', stopReason: result.stopReason, seconds: (performance.now() - t0) / 1000 };
 }

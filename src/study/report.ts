@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { writeJson } from '../runs/index.js';
 import { atomicWriteFile } from '../util/atomic-write.js';
 import { auc, bestCriterion, type Ranking } from './ranking.js';
-import type { Curve } from './curve.js';
+import type { Curve, CurvePoint } from './curve.js';
 import { criterionLabel, renderFigures, thesisFigures, type Figure } from './figures.js';
 import { GLOBAL, describe, type Experiment } from './grid.js';
 import type { StudyPlan } from './plan.js';
@@ -34,6 +34,47 @@ export interface StudyMeta {
 }
 
 // ---- serialisation ---------------------------------------------------------------------
+// results.json, curves.csv and table41.csv keep their snake_case keys; the
+// records in memory are camelCase. These mappings are the only place the two meet.
+
+interface PointJson {
+  step: number;
+  share: number;
+  accuracy: number;
+  balanced_accuracy: number;
+  params: number;
+  macs: number;
+  params_x: number;
+  macs_x: number;
+  seconds: number;
+  channels: Record<string, number>;
+}
+
+const pointJson = (p: CurvePoint): PointJson => ({
+  step: p.step,
+  share: p.share,
+  accuracy: p.accuracy,
+  balanced_accuracy: p.balancedAccuracy,
+  params: p.params,
+  macs: p.macs,
+  params_x: p.paramsReduction,
+  macs_x: p.macsReduction,
+  seconds: p.seconds,
+  channels: p.channels,
+});
+
+const pointOf = (p: PointJson): CurvePoint => ({
+  step: p.step,
+  share: p.share,
+  accuracy: p.accuracy,
+  balancedAccuracy: p.balanced_accuracy,
+  params: p.params,
+  macs: p.macs,
+  paramsReduction: p.params_x,
+  macsReduction: p.macs_x,
+  seconds: p.seconds,
+  channels: p.channels,
+});
 
 interface CurveJson {
   experiment: Experiment;
@@ -41,13 +82,32 @@ interface CurveJson {
   stop_reason: string;
   seconds: number;
   auc: number;
-  points: Curve['points'];
+  points: PointJson[];
 }
 
-const curveJson = (c: Curve): CurveJson => ({ experiment: c.experiment, complete: c.complete, stop_reason: c.stopReason, seconds: c.seconds, auc: auc(c.points), points: c.points });
+const curveJson = (c: Curve): CurveJson => ({ experiment: c.experiment, complete: c.complete, stop_reason: c.stopReason, seconds: c.seconds, auc: auc(c.points), points: c.points.map(pointJson) });
+
+/** A Table 4.1 row as results.json and table41.csv write it. */
+export function table41RowJson(r: Table41Row): Record<string, number | string> {
+  return {
+    model: r.model,
+    test_accuracy: r.testAccuracy,
+    test_balanced_accuracy: r.testBalancedAccuracy,
+    test_loss_pp: r.testLossPp,
+    floor_accuracy: r.floorAccuracy,
+    params: r.params,
+    params_x: r.paramsReduction,
+    macs: r.macs,
+    macs_x: r.macsReduction,
+    ort_b1_ms: r.ortB1Ms,
+    ort_b64_ms: r.ortB64Ms,
+    speedup_b1: r.speedupB1,
+    speedup_b64: r.speedupB64,
+  };
+}
 
 function tableJson(t: Table41): Record<string, unknown> {
-  return { rows: t.rows, floor: t.floor, kept_step: t.keptStep, stop_reason: t.stopReason, channels: t.channels, snap: t.snap ?? null, scratch_seconds: t.scratchSeconds, steps: t.steps };
+  return { rows: t.rows.map(table41RowJson), floor: t.floor, kept_step: t.keptStep, stop_reason: t.stopReason, channels: t.channels, snap: t.snap ?? null, scratch_seconds: t.scratchSeconds, steps: t.steps };
 }
 
 /** results.json's content; `result` may be a run in progress (curves so far). */
@@ -69,7 +129,7 @@ export function resultsJson(meta: StudyMeta, curves: readonly Curve[], extra: { 
 export function readCurves(path: string): Curve[] {
   const raw = JSON.parse(readFileSync(path, 'utf8')) as { curves?: CurveJson[] };
   if (!Array.isArray(raw.curves)) throw new TypeError(`${path} holds no curves`);
-  return raw.curves.map((c) => ({ experiment: c.experiment, points: c.points, complete: c.complete, stopReason: c.stop_reason, seconds: c.seconds }));
+  return raw.curves.map((c) => ({ experiment: c.experiment, points: c.points.map(pointOf), complete: c.complete, stopReason: c.stop_reason, seconds: c.seconds }));
 }
 
 const csvCell = (v: unknown) => (typeof v === 'string' && /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : String(v));
@@ -79,15 +139,18 @@ export function curvesCsv(curves: readonly Curve[]): string {
   const headers = ['id', 'family', 'protocol', 'retrain_iters', 'scope', 'norm', 'criterion', 'step', 'share', 'accuracy', 'balanced_accuracy', 'params', 'macs', 'params_x', 'macs_x', 'seconds'];
   const rows = curves.flatMap((c) => {
     const e = c.experiment;
-    return c.points.map((p) => [e.id, e.family, e.protocol, e.retrainIters, e.scope, e.norm, e.criterion, p.step, p.share, p.accuracy, p.balanced_accuracy, p.params, p.macs, p.params_x, p.macs_x, p.seconds]);
+    return c.points.map((p) => [e.id, e.family, e.protocol, e.retrainIters, e.scope, e.norm, e.criterion, p.step, p.share, p.accuracy, p.balancedAccuracy, p.params, p.macs, p.paramsReduction, p.macsReduction, p.seconds]);
   });
   return csv(headers, rows);
 }
 
-const TABLE_COLUMNS: (keyof Table41Row)[] = ['model', 'test_accuracy', 'test_balanced_accuracy', 'test_loss_pp', 'floor_accuracy', 'params', 'params_x', 'macs', 'macs_x', 'ort_b1_ms', 'ort_b64_ms', 'speedup_b1', 'speedup_b64'];
+const TABLE_COLUMNS = ['model', 'test_accuracy', 'test_balanced_accuracy', 'test_loss_pp', 'floor_accuracy', 'params', 'params_x', 'macs', 'macs_x', 'ort_b1_ms', 'ort_b64_ms', 'speedup_b1', 'speedup_b64'];
 
 export function table41Csv(t: Table41): string {
-  return csv(TABLE_COLUMNS, t.rows.map((r) => TABLE_COLUMNS.map((k) => r[k])));
+  return csv(TABLE_COLUMNS, t.rows.map((r) => {
+    const j = table41RowJson(r);
+    return TABLE_COLUMNS.map((k) => j[k]);
+  }));
 }
 
 /** Writes results.json and curves.csv (after every curve, so an interrupted study keeps what it did). */
@@ -166,26 +229,26 @@ function table41Section(t: Table41, floorSplit: string, recipeIterations: number
   const names: Record<Table41Row['model'], string> = { base: 'base', pruned: 'pruned', scratch: 'pruned architecture, trained from scratch' };
   const rows = t.rows.map((r) => [
     names[r.model],
-    pct(r.test_accuracy),
-    r.model === 'base' ? '0' : r.test_loss_pp.toFixed(3),
-    pct(r.floor_accuracy),
+    pct(r.testAccuracy),
+    r.model === 'base' ? '0' : r.testLossPp.toFixed(3),
+    pct(r.floorAccuracy),
     int(r.params),
-    times(r.params_x),
+    times(r.paramsReduction),
     int(r.macs),
-    times(r.macs_x),
-    r.ort_b1_ms.toFixed(3),
-    times(r.speedup_b1),
-    r.ort_b64_ms.toFixed(2),
-    times(r.speedup_b64),
+    times(r.macsReduction),
+    r.ortB1Ms.toFixed(3),
+    times(r.speedupB1),
+    r.ortB64Ms.toFixed(2),
+    times(r.speedupB64),
   ]);
   const pruned = t.rows.find((r) => r.model === 'pruned')!;
   const scratch = t.rows.find((r) => r.model === 'scratch')!;
   const verdict =
     t.keptStep === 0
       ? 'No step stayed above the floor: the kept model is the base model, so there is nothing to compare.'
-      : pruned.test_loss_pp < scratch.test_loss_pp
-      ? `The pruned model keeps ${(scratch.test_loss_pp - pruned.test_loss_pp).toFixed(2)} pp more test accuracy than the same architecture trained from scratch, as in the thesis.`
-      : `Here the architecture trained from scratch is not worse than the pruned model (${scratch.test_loss_pp.toFixed(2)} vs ${pruned.test_loss_pp.toFixed(2)} pp lost): the thesis' finding is not reproduced on this run.`;
+      : pruned.testLossPp < scratch.testLossPp
+      ? `The pruned model keeps ${(scratch.testLossPp - pruned.testLossPp).toFixed(2)} pp more test accuracy than the same architecture trained from scratch, as in the thesis.`
+      : `Here the architecture trained from scratch is not worse than the pruned model (${scratch.testLossPp.toFixed(2)} vs ${pruned.testLossPp.toFixed(2)} pp lost): the thesis' finding is not reproduced on this run.`;
   return [
     md(['model', 'test acc %', 'loss (pp)', `${floorSplit} acc %`, 'params', 'params ×', 'MACs', 'MACs ×', 'ort b1 (ms)', 'speed-up b1', 'ort b64 (ms)', 'speed-up b64'], rows),
     '',

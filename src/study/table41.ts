@@ -53,21 +53,23 @@ export interface Table41Data {
 
 export interface Table41Row {
   model: 'base' | 'pruned' | 'scratch';
-  test_accuracy: number;
-  test_balanced_accuracy: number;
-  /** Percentage points lost against the base on the test split. */
-  test_loss_pp: number;
-  /** Accuracy on the floor split. */
-  floor_accuracy: number;
+  /** Accuracy and balanced accuracy on the test split. */
+  testAccuracy: number;
+  testBalancedAccuracy: number;
+  /** Percentage points of test accuracy lost against the base (0 for the base). */
+  testLossPp: number;
+  /** Accuracy on the floor split (the validation split, else the test split). */
+  floorAccuracy: number;
   params: number;
-  params_x: number;
+  /** The base's params / this model's (1 for the base), and the same for MACs. */
+  paramsReduction: number;
   macs: number;
-  macs_x: number;
-  /** onnxruntime median latency (ms) and speed-up over the base at batch 1 and 64. */
-  ort_b1_ms: number;
-  ort_b64_ms: number;
-  speedup_b1: number;
-  speedup_b64: number;
+  macsReduction: number;
+  /** onnxruntime median latency (ms) at batch 1 and 64, and the speed-up over the base (1 for the base). */
+  ortB1Ms: number;
+  ortB64Ms: number;
+  speedupB1: number;
+  speedupB64: number;
 }
 
 export interface Table41 {
@@ -170,18 +172,18 @@ export async function table41(base: Model, data: Table41Data, o: Table41Options,
     const ort = (b: 1 | 64): SpeedupReport => lat.ort[b]!;
     const row = (model: Table41Row['model'], s: { params: number; macs: number }, after: boolean): Table41Row => ({
       model,
-      test_accuracy: acc[model].test.accuracy,
-      test_balanced_accuracy: acc[model].test.balancedAccuracy,
-      test_loss_pp: (acc.base.test.accuracy - acc[model].test.accuracy) * 100,
-      floor_accuracy: acc[model].floor,
+      testAccuracy: acc[model].test.accuracy,
+      testBalancedAccuracy: acc[model].test.balancedAccuracy,
+      testLossPp: (acc.base.test.accuracy - acc[model].test.accuracy) * 100,
+      floorAccuracy: acc[model].floor,
       params: s.params,
-      params_x: s0.params / s.params,
+      paramsReduction: s0.params / s.params,
       macs: s.macs,
-      macs_x: s0.macs / s.macs,
-      ort_b1_ms: after ? ort(1).after.median_ms : ort(1).before.median_ms,
-      ort_b64_ms: after ? ort(64).after.median_ms : ort(64).before.median_ms,
-      speedup_b1: after ? ort(1).speedup : 1,
-      speedup_b64: after ? ort(64).speedup : 1,
+      macsReduction: s0.macs / s.macs,
+      ortB1Ms: after ? ort(1).after.median_ms : ort(1).before.median_ms,
+      ortB64Ms: after ? ort(64).after.median_ms : ort(64).before.median_ms,
+      speedupB1: after ? ort(1).speedup : 1,
+      speedupB64: after ? ort(64).speedup : 1,
     });
     return {
       rows: [row('base', s0, false), row('pruned', s1, true), row('scratch', s1, true)],

@@ -66,7 +66,7 @@ test('auc is the mean accuracy over the covered share; rankings sort by it', () 
   assert.equal(auc([{ share: 0, accuracy: 0.9 }]), 0.9);
   const curve = (criterion: string, accs: number[]): Curve => ({
     experiment: { ...thesisGrid(LENET, ['none'])[0]!, criterion, id: `none/conv1/${criterion}` },
-    points: accs.map((accuracy, i) => ({ step: i, share: i / (accs.length - 1), accuracy, balanced_accuracy: accuracy, params: 1, macs: 1, params_x: 1, macs_x: 1, seconds: 0, channels: {} })),
+    points: accs.map((accuracy, i) => ({ step: i, share: i / (accs.length - 1), accuracy, balancedAccuracy: accuracy, params: 1, macs: 1, paramsReduction: 1, macsReduction: 1, seconds: 0, channels: {} })),
     complete: true,
     stopReason: '',
     seconds: 0,
@@ -123,9 +123,9 @@ test('runThesisStudy on a tiny network: every curve, Table 4.1, the report files
     const t = result.table!;
     assert.deepEqual(t.rows.map((r) => r.model), ['base', 'pruned', 'scratch']);
     const [b, p, s] = t.rows;
-    assert.equal(b!.params_x, 1);
+    assert.equal(b!.paramsReduction, 1);
     assert.equal(p!.params, s!.params);
-    assert.ok(p!.params <= b!.params && p!.speedup_b1 > 0 && p!.speedup_b64 > 0);
+    assert.ok(p!.params <= b!.params && p!.speedupB1 > 0 && p!.speedupB64 > 0);
     // The grid step ran on the kept model and (with a 50 pp floor) was kept: it left the convolutions on even counts.
     assert.ok(t.snap?.kept, 'grid step kept');
     const convs = gridGroups(t.pruned.graph);

@@ -85,16 +85,16 @@ export function thesisSummaryJson(r: ThesisStudyReport): Record<string, unknown>
     refine: t?.refine ? t.refine.map((x) => ({ layers: x.step.layers, floor_acc: x.step.accuracy, kept: x.kept })) : null,
     channels: t?.channels ?? null,
     base_test_acc: r.base?.testAccuracy ?? null,
-    pruned_test_acc: row('pruned')?.test_accuracy ?? null,
-    scratch_test_acc: row('scratch')?.test_accuracy ?? null,
-    pruned_loss_pp: row('pruned')?.test_loss_pp ?? null,
-    scratch_loss_pp: row('scratch')?.test_loss_pp ?? null,
+    pruned_test_acc: row('pruned')?.testAccuracy ?? null,
+    scratch_test_acc: row('scratch')?.testAccuracy ?? null,
+    pruned_loss_pp: row('pruned')?.testLossPp ?? null,
+    scratch_loss_pp: row('scratch')?.testLossPp ?? null,
     base_floor_acc: r.base?.floorAccuracy ?? null,
-    pruned_floor_acc: row('pruned')?.floor_accuracy ?? null,
-    params_x: row('pruned')?.params_x ?? null,
-    macs_x: row('pruned')?.macs_x ?? null,
-    speedup_ort_b1: row('pruned')?.speedup_b1 ?? null,
-    speedup_ort_b64: row('pruned')?.speedup_b64 ?? null,
+    pruned_floor_acc: row('pruned')?.floorAccuracy ?? null,
+    params_x: row('pruned')?.paramsReduction ?? null,
+    macs_x: row('pruned')?.macsReduction ?? null,
+    speedup_ort_b1: row('pruned')?.speedupB1 ?? null,
+    speedup_ort_b64: row('pruned')?.speedupB64 ?? null,
   };
 }
 
@@ -119,7 +119,7 @@ export function table41Text(t: Table41Record, floorSplit: string): string {
   const title = `\nTable 4.1 (accuracy on the test split; floor ${pct(t.floor, 3)} % on the ${floorSplit} split, kept step ${t.keptStep}${snap}${refine}):`;
   const table = renderTable(
     ['model', 'test acc %', 'loss pp', `${floorSplit} acc %`, 'params', 'params x', 'MACs', 'MACs x', 'ort b1 ms', 'b1 x', 'ort b64 ms', 'b64 x'],
-    t.rows.map((r) => [names[r.model], pct(r.test_accuracy), +r.test_loss_pp.toFixed(3), pct(r.floor_accuracy), r.params, fmtX(r.params_x), r.macs, fmtX(r.macs_x), +r.ort_b1_ms.toFixed(3), fmtX(r.speedup_b1), +r.ort_b64_ms.toFixed(2), fmtX(r.speedup_b64)]),
+    t.rows.map((r) => [names[r.model], pct(r.testAccuracy), +r.testLossPp.toFixed(3), pct(r.floorAccuracy), r.params, fmtX(r.paramsReduction), r.macs, fmtX(r.macsReduction), +r.ortB1Ms.toFixed(3), fmtX(r.speedupB1), +r.ortB64Ms.toFixed(2), fmtX(r.speedupB64)]),
   );
   return `${title}\n${table}`;
 }

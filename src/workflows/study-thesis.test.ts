@@ -50,16 +50,16 @@ test('thesisStudyRun: the report is what results.json, table41.csv and status.js
   const table = r.table!;
   assert.deepEqual([results.table41.floor, results.table41.kept_step], [table.floor, table.keptStep]);
   const csv = readFileSync(join(run, 'table41.csv'), 'utf8').trim().split('\n').map((l) => l.split(','));
-  assert.deepEqual(csv.slice(1).map((c) => [c[0], Number(c[1])]), table.rows.map((x) => [x.model, x.test_accuracy]));
+  assert.deepEqual(csv.slice(1).map((c) => [c[0], Number(c[1])]), table.rows.map((x) => [x.model, x.testAccuracy]));
   // The base row is the base the report describes; the floor is maxDrop (5 pp with --quick) under its floor-split accuracy.
-  assert.equal(table.rows[0]!.test_accuracy, r.base!.testAccuracy);
+  assert.equal(table.rows[0]!.testAccuracy, r.base!.testAccuracy);
   assert.ok(Math.abs(table.floor - (r.base!.floorAccuracy - 0.05)) < 1e-12);
   for (const f of r.files) assert.ok(existsSync(join(run, f)), f);
   const status = JSON.parse(readFileSync(join(run, 'status.json'), 'utf8')) as { status: string; params: number; test: { accuracy: number } };
   assert.equal(status.status, 'complete');
   assert.deepEqual([status.params, status.test.accuracy], [r.base!.params, r.base!.testAccuracy]);
   const summary = thesisSummaryJson(r);
-  assert.equal(summary.pruned_test_acc, table.rows[1]!.test_accuracy);
+  assert.equal(summary.pruned_test_acc, table.rows[1]!.testAccuracy);
   assert.equal(summary.curves, r.curves.length);
 
   const again = await thesisStudyRun({ runsDir, resume: 0 });
