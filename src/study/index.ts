@@ -7,5 +7,5 @@ export { calibrate, planStudy, stepUnits, type Calibration, type FamilyPlan, typ
 export { auc, bestCriterion, rankCriteria, rankIters, rankNorms, rankProtocols, type RankEntry, type Ranking } from './ranking.js';
 export { table41, type Table41, type Table41Data, type Table41Hooks, type Table41Options, type Table41Row } from './table41.js';
 export { criterionLabel, renderFigures, thesisFigures, type Figure, type FigureContext, type FigureSeries } from './figures.js';
-export { STUDY_FILES, curvesCsv, duration, readCurves, resultsJson, table41Csv, writeProgress, writeStudyReport, type ReportInput, type StudyMeta } from './report.js';
+export { STUDY_FILES, curvesCsv, duration, readCurves, resultsJson, table41Csv, table41RowJson, writeProgress, writeStudyReport, type ReportInput, type StudyMeta } from './report.js';
 export { PARTS, checkOptions, doneUnits, planThesis, rankAll, runThesisStudy, thesisSettings, type Part, type Rankings, type StudyData, type TableSettings, type ThesisHooks, type ThesisOptions, type ThesisResult } from './thesis.js';
