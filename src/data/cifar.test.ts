@@ -56,6 +56,8 @@ test('CIFAR errors name the file: missing, truncated, label out of range', (t) =
   assert.throws(() => loadCifar('cifar10', dir, 'train'), (e: unknown) => e instanceof DataError && e.file === f && /not found/.test(e.message));
   writeFileSync(f, cifarBytes([[1], [2]]).subarray(0, 3073 + 100));
   assert.throws(() => loadCifarFiles('x', [f], 'cifar10', []), (e: unknown) => e instanceof DataError && e.file === f && /truncated/.test(e.message) && e.message.includes(f));
+  writeFileSync(f, Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex'));
+  assert.throws(() => loadCifarFiles('x', [f], 'cifar10', []), /truncated or not a cifar10 binary file: this is a PNG image \(16 bytes is not a multiple of the 3073-byte record\)/);
   writeFileSync(f, cifarBytes([[1], [12]]));
   assert.throws(() => loadCifarFiles('x', [f], 'cifar10', []), (e: unknown) => e instanceof DataError && e.file === f && /record 1 has label 12/.test(e.message));
 });

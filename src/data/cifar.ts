@@ -5,6 +5,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ArrayDataset, sharedUint8, type Dataset } from './dataset.js';
 import { DataError } from './errors.js';
+import { identifyFile } from '../util/file-kind.js';
 
 const PIXELS = 3 * 32 * 32;
 
@@ -19,7 +20,9 @@ export function loadCifarFiles(name: string, files: readonly string[], variant: 
     if (!existsSync(f)) throw new DataError(f, 'file not found');
     const b = readFileSync(f);
     if (b.length === 0 || b.length % record !== 0) {
-      throw new DataError(f, `truncated or not a ${variant} binary file: ${b.length} bytes is not a multiple of the ${record}-byte record`);
+      const kind = identifyFile(b, f);
+      const what = kind && kind.kind !== 'text' ? `: this is ${kind.description}` : '';
+      throw new DataError(f, `truncated or not a ${variant} binary file${what} (${b.length} bytes is not a multiple of the ${record}-byte record)`);
     }
     return b;
   });

@@ -136,3 +136,24 @@ test('a class folder with no images is a DataError saying what it holds', async 
   writeFileSync(join(root, 'train', 'nothing', 'a.bmp'), 'x');
   assert.throws(() => loadDataset('folder', 'train', { root }), /holds no JPEG or PNG images \(1 other file; images end in \.jpg, \.jpeg or \.png\)/);
 });
+
+test('decoding errors are for people: a file that is no image says what it is; repeated decoder lines are collapsed', async (t) => {
+  const root = tempDir(t);
+  await makeFolder(join(root, 'train'));
+  const text = join(root, 'train', 'cat', 'zz-notes.png');
+  writeFileSync(text, 'this is not an image');
+  const ds = loadDataset('folder', 'train', { root, imageSize: 4 });
+  const i = ds.labels().indexOf(0) + 3;
+  assert.throws(() => ds.get(i), (e: unknown) => e instanceof DataError && e.message === `${text}: cannot decode image: not a JPEG or PNG image (this is a text file)`);
+  // A JPEG whose first segment length lies: libvips repeats the same warning line; it appears once.
+  const jpg = await sharp(Buffer.alloc(8 * 6 * 3, 100), { raw: { width: 8, height: 6, channels: 3 } }).jpeg().toBuffer();
+  jpg.writeUInt16BE(1, 4);
+  writeFileSync(text, jpg);
+  await assert.rejects((ds as unknown as AsyncDataset)[GET_ASYNC](i), (e: unknown) => {
+    assert.ok(e instanceof DataError);
+    const m = e.message.slice(text.length);
+    assert.match(m, /^: cannot decode image: .*Bogus marker length/);
+    assert.equal(m.split('Bogus marker length').length, 2, m);
+    return true;
+  });
+});

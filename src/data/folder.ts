@@ -16,13 +16,14 @@
 // until the pixels come back (receiveMessageOnPort); the data loader instead
 // uses the asynchronous path (GET_ASYNC), which lets libvips decode the next
 // batch on its own threads while a training step runs.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { checkIndex, GET_ASYNC, PORTABLE, type AsyncDataset, type DatasetSpec, type PortableDataset, type Sample } from './dataset.js';
 import { DataError } from './errors.js';
 import { UsageError } from '../util/errors.js';
+import { identifyFile } from '../util/file-kind.js';
 
 /** The default side of the square images a folder's files are resized to. */
 export const DEFAULT_IMAGE_SIZE = 224;
@@ -57,12 +58,46 @@ function sharp(): SharpFn {
   return sharpModule;
 }
 
+/** The first bytes of a file (empty when it cannot be read). */
+function head(file: string, n = 64): Uint8Array {
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      const b = new Uint8Array(n);
+      return b.subarray(0, readSync(fd, b, 0, n, 0));
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return new Uint8Array(0);
+  }
+}
+
+/**
+ * A decoding failure for people: libvips repeats its warnings line by line
+ * ("VipsJpeg: Bogus marker length" three times); keep the distinct lines, and
+ * for a file that is no image at all say what it is.
+ */
+function decodeFailure(file: string, message: string, cause?: unknown): DataError {
+  if (/unsupported image format/i.test(message)) {
+    const kind = identifyFile(head(file), file);
+    const what = kind ? `this is ${kind.description}` : 'its content is not an image format slimnet reads';
+    return new DataError(file, `cannot decode image: not a JPEG or PNG image (${what})`, { cause });
+  }
+  // "Input file has corrupt header: VipsJpeg: X" then "VipsJpeg: X" again: drop lines an earlier one already ends with.
+  const lines: string[] = [];
+  for (const l of message.split('\n').map((x) => x.trim())) if (l && !lines.some((k) => k.endsWith(l))) lines.push(l);
+  lines.splice(3);
+  const why = lines.reduce((text, l) => (text ? `${text}${text.endsWith(':') ? ' ' : '; '}${l}` : l), '').replace(/:$/, '');
+  return new DataError(file, `cannot decode image: ${why || 'the decoder gave no reason'}`, { cause });
+}
+
 async function decodeAsync(file: string, h: number, w: number): Promise<Decoded> {
   try {
     const { data, info } = await sharp()(file).resize(w, h, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: info.channels };
   } catch (e) {
-    throw new DataError(file, `cannot decode image: ${(e as Error).message}`, { cause: e });
+    throw decodeFailure(file, (e as Error).message, e);
   }
 }
 
@@ -104,7 +139,7 @@ function decodeSync(file: string, h: number, w: number): Decoded {
     const r = Atomics.wait(d.flag, 0, 0, 60_000);
     const m = receiveMessageOnPort(d.port)?.message as (Decoded & { id: number; error?: string }) | undefined;
     if (m && m.id === id) {
-      if (m.error !== undefined) throw new DataError(file, `cannot decode image: ${m.error}`);
+      if (m.error !== undefined) throw decodeFailure(file, m.error);
       return m;
     }
     if (r === 'timed-out') throw new DataError(file, 'image decoder thread did not answer within 60 s');

@@ -57,7 +57,15 @@ test('IDX errors name the file: missing, wrong magic, truncated, count mismatch,
   expectDataError(() => readIdx(join(dir, 'nope-idx3-ubyte'), IDX_IMAGES_MAGIC), join(dir, 'nope-idx3-ubyte'), /not found/);
   expectDataError(() => loadIdxDataset('tiny', dir, 'test', classes), join(dir, 't10k-images-idx3-ubyte.gz'), /not found/);
   // A labels file where images are expected: wrong magic.
-  expectDataError(() => loadIdxPair('x', f.labels, f.labels, classes), f.labels, /wrong magic number 0x00000801, expected 0x00000803/);
+  expectDataError(() => loadIdxPair('x', f.labels, f.labels, classes), f.labels, /this is IDX labels, expected IDX images \(3 dimensions\): are the images and labels files swapped\? \(magic number 0x00000801, expected 0x00000803\)/);
+  // Another data type, another kind of file, no images at all.
+  const other = join(dir, 'other');
+  writeFileSync(other, Buffer.from([0, 0, 0x0d, 3, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0]));
+  expectDataError(() => readIdx(other, IDX_IMAGES_MAGIC), other, /an IDX file of float32, but slimnet reads unsigned-byte IDX files/);
+  writeFileSync(other, Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex'));
+  expectDataError(() => readIdx(other, IDX_IMAGES_MAGIC), other, /not an IDX file: this is a PNG image \(magic number 0x89504e47, expected 0x00000803 for IDX images/);
+  writeIdx(other, [0, 2, 2], new Uint8Array(0));
+  expectDataError(() => loadIdxPair('x', other, f.labels, classes), other, /holds no images \(dimensions \[0, 2, 2\]\)/);
   // Truncated payload, then truncated header.
   const full = readFileSync(f.images);
   const cut = join(dir, 'cut-images');

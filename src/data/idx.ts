@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { ArrayDataset, checkLabels, sharedUint8, type Dataset } from './dataset.js';
 import { DataError } from './errors.js';
+import { identifyFile } from '../util/file-kind.js';
 
 export const IDX_IMAGES_MAGIC = 0x00000803;
 export const IDX_LABELS_MAGIC = 0x00000801;
@@ -29,14 +30,30 @@ function readMaybeGzipped(file: string): Buffer {
   return bytes;
 }
 
+const IDX_TYPES: Readonly<Record<number, string>> = { 0x08: 'unsigned bytes', 0x09: 'signed bytes', 0x0b: 'int16', 0x0c: 'int32', 0x0d: 'float32', 0x0e: 'float64' };
+const hex = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
+
+/** Why a magic number is wrong, in words: another IDX kind, another data type, or another file altogether. */
+function wrongMagic(bytes: Uint8Array, file: string, found: number, magic: number): string {
+  const want = magic === IDX_IMAGES_MAGIC ? 'IDX images (3 dimensions)' : 'IDX labels (1 dimension)';
+  const expected = `magic number ${hex(found)}, expected ${hex(magic)}`;
+  if (found >>> 16 === 0 && IDX_TYPES[(found >>> 8) & 0xff]) {
+    const type = (found >>> 8) & 0xff;
+    const rank = found & 0xff;
+    if (type !== 0x08) return `an IDX file of ${IDX_TYPES[type]}, but slimnet reads unsigned-byte IDX files (${expected})`;
+    if (rank === 3 || rank === 1) return `this is IDX ${rank === 3 ? 'images' : 'labels'}, expected ${want}: are the images and labels files swapped? (${expected})`;
+    return `an IDX file of ${rank} dimensions, expected ${want} (${expected})`;
+  }
+  const kind = identifyFile(bytes, file);
+  return `not an IDX file${kind && kind.kind !== 'idx' ? `: this is ${kind.description}` : ''} (${expected} for ${want})`;
+}
+
 /** Reads an IDX file of unsigned bytes; `magic` is the expected magic number. */
 export function readIdx(file: string, magic: number): IdxArray {
   const bytes = readMaybeGzipped(file);
   if (bytes.length < 4) throw new DataError(file, `truncated IDX file: ${bytes.length} bytes, no header`);
   const found = bytes.readUInt32BE(0);
-  if (found !== magic) {
-    throw new DataError(file, `wrong magic number 0x${found.toString(16).padStart(8, '0')}, expected 0x${magic.toString(16).padStart(8, '0')} (${magic === IDX_IMAGES_MAGIC ? 'IDX images' : 'IDX labels'})`);
-  }
+  if (found !== magic) throw new DataError(file, wrongMagic(bytes, file, found, magic));
   const nd = magic & 0xff;
   const header = 4 + 4 * nd;
   if (bytes.length < header) throw new DataError(file, `truncated IDX file: ${bytes.length} bytes, header needs ${header}`);
@@ -67,6 +84,7 @@ export function loadIdxPair(name: string, imagesFile: string, labelsFile: string
   const images = readIdx(imagesFile, IDX_IMAGES_MAGIC);
   const labels = readIdx(labelsFile, IDX_LABELS_MAGIC);
   const [n, h, w] = images.dims as [number, number, number];
+  if (n === 0 || h === 0 || w === 0) throw new DataError(imagesFile, `holds no images (dimensions [${images.dims.join(', ')}])`);
   if (labels.dims[0] !== n) {
     throw new DataError(labelsFile, `${labels.dims[0]} labels but ${imagesFile} holds ${n} images`);
   }
