@@ -3,7 +3,7 @@
 // own split unless the spec overrides it), and the resolved configuration
 // that config.json records.
 import { existsSync } from 'node:fs';
-import { checkpointData, type Dataset, type ResolvedData } from '../data/index.js';
+import { checkpointData, readProvenance, type Dataset, type ResolvedData } from '../data/index.js';
 import { Model, loadCheckpoint, type Graph } from '../graph/index.js';
 import { archNames, buildArch } from '../models/index.js';
 import { hasBatchNorm } from '../prune/index.js';
@@ -75,8 +75,6 @@ function checkShapes(graph: Graph, ds: Dataset, what: string): void {
   if (classes !== ds.classes.length) throw new UsageError(`${what} has ${classes} outputs, the data set has ${ds.classes.length} classes`);
 }
 
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-
 /** Loads the data and the starting model; `s` has passed checkSlimSpec. */
 export function resolveSlimStart(s: SlimSettings): SlimStart {
   const lr = s.lr ?? (s.optimizer === 'sgd' ? 0.1 : 1e-3);
@@ -103,17 +101,19 @@ export function resolveSlimStart(s: SlimSettings): SlimStart {
     if (!existsSync(s.checkpoint)) throw new UsageError(`no checkpoint at ${s.checkpoint}`);
     const { model, meta } = loadCheckpoint(s.checkpoint);
     try {
-      const arch = typeof meta.arch === 'string' ? meta.arch : model.graph.name;
+      const where = `checkpoint ${s.checkpoint}`;
+      const p = readProvenance(meta, where);
+      const arch = p.arch ?? model.graph.name;
       if (!hasBatchNorm(model.graph)) throw noBatchNorm(`the checkpoint's model '${arch}'`);
-      const sameData = s.dataset === undefined || s.dataset === meta.dataset;
+      const sameData = s.dataset === undefined || s.dataset === p.dataset;
       // The resolved split, written to config.json and to every checkpoint of the run.
       // A checkpoint that does not record its split may have trained on every image: no validation split then.
-      const validation = s.validation ?? (sameData ? (num(meta.validation) ?? 0) : 0.1);
-      const fraction = s.fraction ?? (sameData ? num(meta.fraction) : undefined) ?? 1;
-      const data = checkpointData(meta, { dataset: s.dataset, root: s.root, validation, fraction, seed: s.seed }, `checkpoint ${s.checkpoint}`);
+      const validation = s.validation ?? (sameData ? (p.validation ?? 0) : 0.1);
+      const fraction = s.fraction ?? (sameData ? p.fraction : undefined) ?? 1;
+      const data = checkpointData(meta, { dataset: s.dataset, root: s.root, validation, fraction, seed: s.seed }, where);
       checkShapes(model.graph, data.train, `the checkpoint's model '${arch}'`);
-      const width = num(meta.width) ?? null;
-      const root = s.root ?? (sameData && typeof meta.root === 'string' ? meta.root : null);
+      const width = p.width ?? null;
+      const root = s.root ?? (sameData && typeof p.root === 'string' ? p.root : null);
       const config: SlimConfig = { dataset: data.dataset, root, arch, width, checkpoint: s.checkpoint, ...common, fraction, validation, seed: data.seed };
       return { config, data, model, meta: { dataset: data.dataset, root, arch, width, classes: [...data.classes], normalize: data.norm, seed: data.seed, validation, fraction, slimmedFrom: s.checkpoint } };
     } catch (e) {

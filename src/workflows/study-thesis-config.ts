@@ -3,7 +3,7 @@
 // options of the study feature (src/study) and the settings table of
 // report.md. A resumed study reads it back as it was written.
 import type { DatasetName, DataOverrides } from '../data/index.js';
-import { loadDataset } from '../data/index.js';
+import { loadDataset, readProvenance } from '../data/index.js';
 import { ortChannelBlock } from '../measure/index.js';
 import { NORMS, criterionNames, type Norm } from '../prune/index.js';
 import { PARTS, type Curve, type Part, type Recipe, type ThesisOptions } from '../study/index.js';
@@ -34,14 +34,13 @@ export interface StudyConfig {
   quick: boolean;
 }
 
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-
 /** The configuration of a new study; `ckptMeta` is the checkpoint's metadata when one is studied. */
 export function resolveStudyConfig(o: ThesisStudySpec, ckptMeta: Record<string, unknown> | undefined): StudyConfig {
   const q = o.quick === true;
   const pick = <T>(given: T | undefined, full: T, quick: T): T => given ?? (q ? quick : full);
-  const dataset = o.dataset ?? (typeof ckptMeta?.dataset === 'string' ? ckptMeta.dataset : D.dataset);
-  const seed = o.seed ?? num(ckptMeta?.seed) ?? 0;
+  const p = ckptMeta ? readProvenance(ckptMeta, `checkpoint ${o.checkpoint}`) : undefined;
+  const dataset = o.dataset ?? p?.dataset ?? D.dataset;
+  const seed = o.seed ?? p?.seed ?? 0;
   let data: StudyConfig['data'];
   if (ckptMeta) {
     if (o.width !== undefined) throw new UsageError('--width sets the width of a base trained here; it cannot change a --checkpoint');
