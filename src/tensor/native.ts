@@ -66,8 +66,10 @@ function addonPath(): string {
     join(here, '..', '..', 'build', 'Release', 'slimnet_native.node'),
   ].filter((p): p is string => !!p);
   for (const p of candidates) if (existsSync(p)) return p;
+  // The same path from src/tensor (a checkout) and dist/tensor (a checkout or an installed package).
+  const build = join(here, '..', '..', 'scripts', 'build-native.mjs');
   throw new Error(
-    `slimnet: native addon not found (looked in ${candidates.join(', ')}). Build it with 'npm run build:native' ` +
+    `slimnet: native addon not found (looked in ${candidates.join(', ')}). Build it with 'node ${build}' ` +
       `(needs libtorch: apt-get install libtorch-dev, or LIBTORCH=/path/to/libtorch).`,
   );
 }
