@@ -11,3 +11,4 @@ export { TRAIN_OPTIONS, resolveTrainConfig, validateTrainConfig, trainConfigKeys
 export { evaluateRun, evalResultJson, type EvalSpec, type EvalReport, type ClassRow } from './evaluate.js';
 export { listRuns, listTrainVersions, type RunRow, type TrainVersionRow, type DisplayStatus } from './runs.js';
 export { thesisStudyRun, thesisSummaryJson, THESIS_STUDY_DEFAULTS, type ThesisStudySpec, type ThesisStudyReport, type ThesisStudyStatus, type Table41Record, type StudyConfig } from './study-thesis.js';
+export { pipelineRun, pipelineResultJson, pipelinePruneSpec, resolvePipelineSpec, type PipelineSpec, type ResolvedPipelineSpec, type PipelineReport } from './pipeline.js';

@@ -31,5 +31,5 @@ test('slimnet pipeline trains, prunes to the floor, snaps to the grid, exports O
   pruned.model.dispose();
   assert.match(r.stderr, /== 1\/2 train lenet5 on mnist-digits/);
   assert.match(r.stderr, /onnxruntime latency b64/);
-  assert.match(r.stderr, /result: [\d.]+x fewer parameters/);
+  assert.match(r.stderr, /result: [\d.]+× fewer parameters/);
 });
