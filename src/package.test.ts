@@ -54,7 +54,9 @@ function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): 
 }
 
 function ok(r: Ran, what: string): Ran {
-  assert.equal(r.code, 0, `${what} failed (exit ${r.code})\n--- stdout\n${r.stdout.slice(-4000)}\n--- stderr\n${r.stderr.slice(-4000)}`);
+  // The offline install takes every package from npm's cache, which `npm ci` here filled.
+  const hint = r.stderr.includes('ENOTCACHED') ? "\nnpm's cache lacks a package this repository's lockfile names: run `npm ci` (scripts/setup.sh) once with network access" : '';
+  assert.equal(r.code, 0, `${what} failed (exit ${r.code})${hint}\n--- stdout\n${r.stdout.slice(-4000)}\n--- stderr\n${r.stderr.slice(-4000)}`);
   return r;
 }
 
