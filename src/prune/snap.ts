@@ -28,6 +28,8 @@ export interface SnapOptions {
  * or group names) when given.
  */
 export function gridGroups(graph: Graph, o: { exclude?: readonly string[]; layers?: readonly string[] } = {}): Set<string> {
+  // One kind, not the 'conv' trait: onnxruntime's blocked (NCHWc) layout is
+  // for Conv; ConvTranspose does not run blocked, so its counts gain nothing on the grid.
   const dep = new DependencyGraph(graph, { exclude: o.exclude });
   const allowed = o.layers?.length ? new Set(o.layers.map((l) => dep.group(l).name)) : undefined;
   return new Set(dep.groups.filter((g) => (!allowed || allowed.has(g.name)) && g.sources.some((s) => graph.node(s).kind === 'conv2d')).map((g) => g.name));
