@@ -1,19 +1,40 @@
 // The slimnet command line.
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { channelMultiple, number } from './parse-args.js';
 import { ortChannelBlock } from '../measure/blocks.js';
 import { addTrainOptions } from './commands/train-options.js';
 import { SlimnetError } from '../util/errors.js';
+import { stopExitCode, watchOutputs } from './interrupt.js';
 
 const TRAINING_COMMANDS = new Set(['demo', 'train', 'prune', 'pipeline', 'slim', 'thesis']);
 
-/** The command being run, for the one-line error message. */
+// A closed stdout / stderr (`slimnet train | head`) stops the command cleanly, never with an EPIPE stack trace.
+watchOutputs();
+
+/** The package version (package.json sits two levels up from src/cli and from dist/cli). */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The command being run ('train', 'study thesis'), for the one-line error message. */
 let commandName = '';
 const program = new Command();
 program
   .name('slimnet')
-  .description('Make convolutional networks smaller and faster: train, prune, distill, explain, measure and export (libtorch engine).')
-  .showHelpAfterError()
+  .description('Make convolutional networks smaller and faster: train, prune, measure and export (libtorch engine).')
+  // Program options only before the command: `slimnet --version` prints the version, `slimnet train --version 2` resumes run 2.
+  .enablePositionalOptions()
+  .version(packageVersion(), '-V, --version', 'print the slimnet version')
+  // Every error, commander's own included, is one line that names the command.
+  .configureOutput({ outputError: (text, write) => write(`slimnet${commandName ? ` ${commandName}` : ''}: ${text}`) })
+  .hook('preSubcommand', (_program, sub) => {
+    commandName = sub.name();
+  })
   .hook('preAction', async (_program, action) => {
     commandName = action.parent && action.parent !== _program ? `${action.parent.name()} ${action.name()}` : action.name();
     // Commands that train: a reference BLAS makes their linear layers ~40x slower; say so once, up front.
@@ -21,7 +42,13 @@ program
     const { blasInfo } = await import('../tensor/index.js');
     const blas = blasInfo();
     if (blas?.reference) process.stderr.write(`warning: libtorch uses the reference BLAS (${blas.path}); linear layers run about 40x slower than with OpenBLAS: apt-get install libopenblas0-openmp (scripts/setup.sh does)\n`);
-  });
+  })
+  .addHelpText(
+    'after',
+    '\nEnvironment:\n  SLIMNET_NUM_THREADS  libtorch intra-op threads (a positive integer; default: every core this process may use);' +
+      ' any other value is an error\n\nStopping: Ctrl-C or SIGTERM stops after the current step and saves what there is (exit 130 / 143);' +
+      ' a closed output pipe (| head) does the same (exit 141).',
+  );
 
 program
   .command('demo')
@@ -49,6 +76,15 @@ program
   .action(async (o: { arch?: string; checkpoint?: string; json?: boolean; imageSize?: number; classes?: number; inChannels?: number; width?: number }) => {
     const { summaryCommand } = await import('./commands/summary.js');
     process.exitCode = summaryCommand(o);
+  });
+
+program
+  .command('archs')
+  .description("the zoo's architectures: default input and classes, parameters, MACs and activation memory per sample")
+  .option('--json', 'print one JSON array instead of the table (default: off)')
+  .action(async (o: { json?: boolean }) => {
+    const { archsCommand } = await import('./commands/archs.js');
+    process.exitCode = archsCommand(o);
   });
 
 program
@@ -270,6 +306,16 @@ program
     console.log(`libtorch ${i.torchVersion}\nthreads  ${i.threads}\ncuda     ${i.cuda}\nblas     ${blas}\n\n${i.parallel}`);
   });
 
+// An invalid value prints its one-line error and where to look, not the whole help.
+for (const c of program.commands) {
+  c.showHelpAfterError(`(slimnet ${c.name()} --help lists the options)`);
+  for (const sub of c.commands) sub.showHelpAfterError(`(slimnet ${c.name()} ${sub.name()} --help lists the options)`);
+}
+program.showHelpAfterError('(slimnet --help lists the commands)');
+studyCmd.hook('preSubcommand', (_study, sub) => {
+  commandName = `study ${sub.name()}`;
+});
+
 // Errors are caught once, here: a SlimnetError is a problem with the user's
 // input or environment (one line, exit 1); anything else is a bug and keeps its stack.
 try {
@@ -279,3 +325,6 @@ try {
   process.stderr.write(`slimnet${commandName ? ` ${commandName}` : ''}: error: ${e.message}\n`);
   process.exitCode = 1;
 }
+// A stopped command returns EXIT_INTERRUPTED; the cause decides the code (130 Ctrl-C, 143 SIGTERM, 141 closed output).
+const code = stopExitCode(typeof process.exitCode === 'number' ? process.exitCode : undefined);
+if (code !== undefined) process.exitCode = code;

@@ -14,13 +14,23 @@ export interface CliResult {
   stderr: string;
 }
 
+export interface CliOptions {
+  /** Environment variables over the test's (SLIMNET_NUM_THREADS is '1' unless given here). */
+  env?: NodeJS.ProcessEnv;
+  /** Sees the stdout so far as it arrives, with the child (e.g. to close its stdout like `| head`). */
+  onStdout?: (text: string, child: ChildProcess) => void;
+}
+
 /** Runs `slimnet ...args`; `onStderr` sees the stderr so far as it arrives (with the child, to send it signals). */
-export function cli(args: string[], onStderr?: (text: string, child: ChildProcess) => void): Promise<CliResult> {
+export function cli(args: string[], onStderr?: (text: string, child: ChildProcess) => void, options: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, SLIMNET_NUM_THREADS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, SLIMNET_NUM_THREADS: '1', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      options.onStdout?.(stdout, child);
+    });
     child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
       onStderr?.(stderr, child);

@@ -1,10 +1,17 @@
 // Plain-text tables for terminal output: columns aligned, numbers right-aligned.
 
-export function renderTable(headers: string[], rows: (string | number)[][]): string {
+export interface TableOptions {
+  /** Alignment per column (default: right for columns of numbers only, else left), e.g. for numbers formatted as text ('72.00', '3.27M'). */
+  align?: readonly ('left' | 'right')[];
+  /** Least width per column (a table printed row by row keeps its columns aligned). */
+  minWidths?: readonly number[];
+}
+
+export function renderTable(headers: string[], rows: (string | number)[][], options: TableOptions = {}): string {
   const cells = rows.map((r) => r.map((c) => String(c)));
-  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
-  const numeric = headers.map((_, i) => rows.every((r) => typeof r[i] === 'number'));
-  const fmt = (r: string[]) => r.map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+  const widths = headers.map((h, i) => Math.max(h.length, options.minWidths?.[i] ?? 0, ...cells.map((r) => (r[i] ?? '').length)));
+  const right = headers.map((_, i) => (options.align?.[i] ? options.align[i] === 'right' : rows.every((r) => typeof r[i] === 'number')));
+  const fmt = (r: string[]) => r.map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
   return [fmt(headers), widths.map((w) => '─'.repeat(w)).join('  '), ...cells.map(fmt)].join('\n');
 }
 

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { UsageError } from '../util/errors.js';
 
 /** An opaque native tensor handle (a type-tagged N-API External). */
 export type Handle = { readonly __handle: unique symbol };
@@ -77,9 +78,14 @@ function addonPath(): string {
 export const native: NativeAddon = createRequire(import.meta.url)(addonPath()) as NativeAddon;
 
 // Debian's libtorch starts with one thread; use every core the process may
-// run on unless SLIMNET_NUM_THREADS says otherwise.
+// run on unless SLIMNET_NUM_THREADS says otherwise. A value that is not a
+// positive integer is an error (not silently every core): a typo must not
+// change the thread count, and with it the numbers, unnoticed.
 function defaultThreads(): number {
-  const env = Number(process.env.SLIMNET_NUM_THREADS);
-  return Number.isInteger(env) && env > 0 ? env : availableParallelism();
+  const raw = process.env.SLIMNET_NUM_THREADS;
+  if (raw === undefined || raw.trim() === '') return availableParallelism();
+  const n = Number(raw);
+  if (!(Number.isInteger(n) && n > 0)) throw new UsageError(`SLIMNET_NUM_THREADS must be a positive integer (libtorch's thread count), got '${raw}'`);
+  return n;
 }
 native.setNumThreads(defaultThreads());

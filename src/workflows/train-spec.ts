@@ -147,41 +147,52 @@ export function trainOption(name: string): TrainOption | undefined {
   return OPTION_BY_NAME.get(name) ?? OPTION_BY_NAME.get(name.replace(/_/g, '-'));
 }
 
-/**
- * Parses one option's value from a flag's text, a config file or a spec;
- * `where` ('command line', 'config file x.yaml', 'spec') prefixes the error.
- */
-export function parseOptionValue(s: TrainOption, v: unknown, where: string): unknown {
-  const bad = (what: string): never => {
-    throw new UsageError(`${where}: ${kebab(s.key)} ${what}, got ${JSON.stringify(v)}`);
-  };
-  if (v === null && (s.kind === 'nullableFloat' || s.kind === 'nullableInt' || s.key === 'root')) return null;
+/** An option's value parsed, or what is wrong with it ('must be an integer'). */
+function parseValue(s: TrainOption, v: unknown): { value: unknown } | { problem: string } {
+  if (v === null && (s.kind === 'nullableFloat' || s.kind === 'nullableInt' || s.key === 'root')) return { value: null };
   switch (s.kind) {
     case 'int':
     case 'nullableInt':
     case 'float':
     case 'nullableFloat': {
       const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-      if (!Number.isFinite(n)) bad('must be a number');
-      if ((s.kind === 'int' || s.kind === 'nullableInt') && !Number.isInteger(n)) bad('must be an integer');
-      return n;
+      if (!Number.isFinite(n)) return { problem: `must be ${s.kind.endsWith('Int') || s.kind === 'int' ? 'an integer' : 'a number'}` };
+      if ((s.kind === 'int' || s.kind === 'nullableInt') && !Number.isInteger(n)) return { problem: 'must be an integer' };
+      return { value: n };
     }
     case 'bool':
-      if (typeof v === 'boolean') return v;
-      if (v === 'true' || v === 'false') return v === 'true';
-      return bad('must be true or false');
+      if (typeof v === 'boolean') return { value: v };
+      if (v === 'true' || v === 'false') return { value: v === 'true' };
+      return { problem: 'must be true or false' };
     case 'intList': {
-      const parts = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',').filter((x) => x.trim() !== '') : typeof v === 'number' ? [v] : bad('must be a list of integers');
-      const out = (parts as unknown[]).map((x) => (typeof x === 'number' ? x : Number(String(x).trim())));
-      if (out.some((x) => !Number.isInteger(x))) bad('must be a list of integers');
-      return out;
+      const parts = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',').filter((x) => x.trim() !== '') : typeof v === 'number' ? [v] : undefined;
+      const out = parts?.map((x: unknown) => (typeof x === 'number' ? x : typeof x === 'string' && x.trim() !== '' ? Number(x.trim()) : NaN));
+      if (!out || out.some((x) => !Number.isInteger(x))) return { problem: 'must be a comma-separated list of integers (e.g. 5,8)' };
+      return { value: out };
     }
     case 'string': {
-      if (typeof v !== 'string') bad('must be a string');
-      if (s.choices && !s.choices.includes(v as string)) bad(`must be one of ${s.choices.join(', ')}`);
-      return v;
+      if (typeof v !== 'string') return { problem: 'must be a string' };
+      if (s.choices && !s.choices.includes(v)) return { problem: `must be one of ${s.choices.join(', ')}` };
+      return { value: v };
     }
   }
+}
+
+/**
+ * Parses one option's value from a config file or a spec; `where` ('config
+ * file x.yaml', 'train spec') prefixes the error, which names the option.
+ */
+export function parseOptionValue(s: TrainOption, v: unknown, where: string): unknown {
+  const r = parseValue(s, v);
+  if ('problem' in r) throw new UsageError(`${where}: ${kebab(s.key)} ${r.problem}, got ${JSON.stringify(v)}`);
+  return r.value;
+}
+
+/** Parses a flag's text; the error (a UsageError) names the flag and the text: "--epochs must be an integer, got '1.5'". */
+export function parseFlagValue(s: TrainOption, text: string): unknown {
+  const r = parseValue(s, text);
+  if ('problem' in r) throw new UsageError(`${flagOf(s.key)} ${r.problem}, got '${text}'`);
+  return r.value;
 }
 
 /** The configuration options a spec gives (defined values only), parsed and checked; unknown keys are errors. */
@@ -221,7 +232,8 @@ export function validateTrainConfig(c: TrainConfig): void {
     if (!ok) throw new UsageError(msg);
   };
   need(c.epochs >= 1, `--epochs must be >= 1, got ${c.epochs}`);
-  need(c.batchSize >= 1 && c.evalBatchSize >= 1, `batch sizes must be >= 1`);
+  need(c.batchSize >= 1, `--batch-size must be >= 1, got ${c.batchSize}`);
+  need(c.evalBatchSize >= 1, `--eval-batch-size must be >= 1, got ${c.evalBatchSize}`);
   need(c.width > 0, `--width must be > 0, got ${c.width}`);
   need(c.lr > 0, `--lr must be > 0, got ${c.lr}`);
   need(c.momentum >= 0, `--momentum must be >= 0, got ${c.momentum}`);

@@ -152,7 +152,7 @@ test('trainRun: an aborted run returns an interrupted report; resume ends with t
 test('trainRun: specs are checked and a non-finite loss stops with a SlimnetError, keeping the initial weights', async (t) => {
   const root = tempDir(t, 'slimnet-wf-train-');
   await assert.rejects(trainRun({ ...SMALL, epochs: 0, runsDir: root }), (e: unknown) => e instanceof UsageError && /--epochs must be >= 1, got 0/.test(e.message));
-  await assert.rejects(trainRun({ ...SMALL, batchSize: 'x' as unknown as number, runsDir: root }), (e: unknown) => e instanceof UsageError && /batch-size must be a number/.test(e.message));
+  await assert.rejects(trainRun({ ...SMALL, batchSize: 'x' as unknown as number, runsDir: root }), (e: unknown) => e instanceof UsageError && /batch-size must be an integer/.test(e.message));
   await assert.rejects(trainRun({ ...SMALL, learningRate: 1 } as TrainSpec, {}), (e: unknown) => e instanceof UsageError && /unknown option 'learningRate'/.test(e.message));
   await assert.rejects(trainRun({ ...SMALL, arch: 'nope', runsDir: root }), (e: unknown) => e instanceof UsageError && /unknown architecture 'nope'/.test(e.message));
   assert.equal(listRuns(root).length, 0, 'no run directory for a bad spec');

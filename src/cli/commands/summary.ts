@@ -28,22 +28,13 @@ export interface SummaryReport {
   readable: { params: string; weights: string; biases: string; buffers: string; macs: string; activationMemory: string };
 }
 
-function archList(): string {
-  return archNames()
-    .map((n) => {
-      const d = archDef(n).defaults;
-      return `  ${n.padEnd(14)} ${d.inChannels}x${d.imageSize}x${d.imageSize} input, ${d.classes} classes, width ${d.widthMultiplier}`;
-    })
-    .join('\n');
-}
-
 function checkOptions(o: SummaryOptions): void {
   if (o.arch !== undefined && o.checkpoint !== undefined) throw new UsageError('give either --arch or --checkpoint, not both');
-  if (o.arch === undefined && o.checkpoint === undefined) throw new UsageError(`give --arch NAME or --checkpoint PATH; available architectures:\n${archList()}`);
+  if (o.arch === undefined && o.checkpoint === undefined) throw new UsageError(`give --arch NAME or --checkpoint PATH (slimnet archs lists the architectures)`);
   const archOnly = (['imageSize', 'classes', 'inChannels', 'width'] as const).filter((k) => o[k] !== undefined);
   if (o.checkpoint !== undefined && archOnly.length) {
     const flag = (k: string) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
-    throw new UsageError(`${archOnly.map(flag).join(', ')} only apply to --arch (a checkpoint's graph has fixed shapes)`);
+    throw new UsageError(`${archOnly.map(flag).join(', ')} ${archOnly.length === 1 ? 'applies' : 'apply'} only to --arch (a checkpoint's graph has fixed shapes)`);
   }
   for (const k of ['imageSize', 'classes', 'inChannels'] as const) {
     const v = o[k];
@@ -51,7 +42,7 @@ function checkOptions(o: SummaryOptions): void {
   }
   if (o.width !== undefined && !(Number.isFinite(o.width) && o.width > 0)) throw new UsageError(`--width must be a positive number, got ${o.width}`);
   if (o.arch !== undefined && !archNames().includes(o.arch)) {
-    throw new UsageError(`unknown architecture '${o.arch}'; available:\n${archList()}`);
+    throw new UsageError(`unknown architecture '${o.arch}' (available: ${archNames().join(', ')}; slimnet archs describes them)`);
   }
 }
 

@@ -8,7 +8,7 @@ import { extname } from 'node:path';
 import { Option, type Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { UsageError } from '../../util/errors.js';
-import { TRAIN_OPTIONS, flagOf, parseOptionValue, trainConfigKeys, trainOption, type TrainConfig } from '../../workflows/train-spec.js';
+import { TRAIN_OPTIONS, flagOf, parseFlagValue, parseOptionValue, trainConfigKeys, trainOption, type TrainConfig } from '../../workflows/train-spec.js';
 
 /** The flags that are not part of a run's configuration. */
 export interface TrainMetaOptions {
@@ -24,7 +24,8 @@ export function addTrainOptions(cmd: Command): Command {
   for (const s of TRAIN_OPTIONS) {
     const o = new Option(s.arg ? `${flagOf(s.key)} ${s.arg}` : flagOf(s.key), s.desc);
     if (s.choices) o.choices(s.choices);
-    if (s.kind !== 'bool' && s.kind !== 'string') o.argParser((v: string) => parseOptionValue(s, v, 'command line'));
+    // A bad value is a UsageError naming the flag and the text: the CLI prints it as one line.
+    if (s.kind !== 'bool' && s.kind !== 'string') o.argParser((v: string) => parseFlagValue(s, v));
     if (s.derive || s.defaultText !== undefined) o.description = `${s.desc} (default: ${s.defaultText})`;
     else o.default(s.def, Array.isArray(s.def) ? s.def.join(',') : String(s.def));
     cmd.addOption(o);
