@@ -1,5 +1,7 @@
 // Reporting: the one number formatter, text tables (including the
-// before/after table every command prints) and plots (SVG rendered to PNG).
+// before/after table every command prints), the per-layer channel report
+// of a pruned model, and plots (SVG rendered to PNG).
 export * from './format.js';
-export { renderTable, beforeAfterTable, type BeforeAfterRow } from './table.js';
+export * from './table.js';
+export * from './channels.js';
 export * from './plot.js';
