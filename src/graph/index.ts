@@ -9,5 +9,5 @@ export { Model, type ForwardOptions, type TensorEntry } from './model.js';
 export { type Hooks, type Feeds } from './executor.js';
 export { Capture, HookSet, composeHooks, mapOutput, type CaptureOptions, type NodeMatch } from './hooks.js';
 export { insertAfter, insertScale, replaceSubgraph, extractSubgraph, boundary, type NewNode } from './edit.js';
-export { summarize, humanCount, humanBytes, type Summary, type SummaryRow } from './summary.js';
+export { summarize, trainingMemory, humanCount, humanBytes, type Summary, type SummaryRow, type TrainingMemory } from './summary.js';
 export { saveCheckpoint, loadCheckpoint, CHECKPOINT_FORMAT_VERSION, CHECKPOINT_KEYS, type LoadedCheckpoint } from './checkpoint.js';

@@ -6,6 +6,11 @@ export function pct(x: number | null | undefined, digits = 2): number | string {
   return x === null || x === undefined || Number.isNaN(x) ? '' : +(x * 100).toFixed(digits);
 }
 
+/** 0.72 -> '72.00' (fixed decimals, for columns printed as text and right-aligned); NaN / null -> ''. */
+export function pctText(x: number | null | undefined, digits = 2): string {
+  return x === null || x === undefined || Number.isNaN(x) ? '' : (x * 100).toFixed(digits);
+}
+
 /** A plain number rounded to `digits` decimals; NaN / null -> ''. */
 export function fmt(x: number | null | undefined, digits = 4): number | string {
   return x === null || x === undefined || Number.isNaN(x) ? '' : +x.toFixed(digits);

@@ -17,6 +17,36 @@ import { join } from 'node:path';
 import { atomicWriteFile } from '../util/atomic-write.js';
 import { ensureDir } from '../util/ensure-dir.js';
 import { FileSystemError, errnoCode, fsError } from '../util/fs-errors.js';
+import { SlimnetError } from '../util/errors.js';
+
+/** A run file that is not what slimnet wrote (damaged, truncated, edited by hand): the message names the file. */
+export class RunFileError extends SlimnetError {
+  constructor(
+    readonly file: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${file}: ${message}`, options);
+  }
+}
+
+/** Node's appendFileSync with a failure (full disk, read-only file system) as a FileSystemError naming the file. */
+function append(path: string, text: string): void {
+  try {
+    appendFileSync(path, text);
+  } catch (e) {
+    throw fsError(path, 'cannot write', e);
+  }
+}
+
+/** The text of a run file; a failure to read it names the file. */
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw fsError(path, 'cannot read', e);
+  }
+}
 
 export const RUN_FILES = {
   config: 'config.json',
@@ -49,9 +79,22 @@ export interface RunStatusFile {
   test?: { accuracy: number; balancedAccuracy: number; loss: number; count: number };
   /** Why the run stopped early / failed. */
   message?: string;
+  /** Times a resume raised the epochs (`train --version N --epochs M`), oldest first. */
+  extensions?: RunExtension[];
   pid?: number;
   created: string;
   updated: string;
+}
+
+/** A resume that extended a training run to more epochs. */
+export interface RunExtension {
+  /** The epochs configured before, and after. */
+  fromEpochs: number;
+  toEpochs: number;
+  /** Completed epochs when it was extended. */
+  atEpoch: number;
+  /** ISO time of the extension. */
+  date: string;
 }
 
 /** One metrics row (one completed epoch). */
@@ -87,7 +130,13 @@ export function versionDir(dir: string, version: number): string {
 export function listVersions(dir: string): number[] {
   if (!existsSync(dir)) return [];
   const out: number[] = [];
-  for (const name of readdirSync(dir)) {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (e) {
+    throw fsError(dir, 'cannot list the run versions in it', e);
+  }
+  for (const name of names) {
     const m = /^version_(\d+)$/.exec(name);
     if (m && statSync(join(dir, name)).isDirectory()) out.push(Number(m[1]));
   }
@@ -125,8 +174,14 @@ export function writeJson(path: string, value: unknown): void {
   atomicWriteFile(path, new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`));
 }
 
+/** A JSON file of a run; unreadable or invalid JSON is an error naming the file. */
 export function readJson<T>(path: string): T {
-  return JSON.parse(readFileSync(path, 'utf8')) as T;
+  const text = readText(path);
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw new RunFileError(path, `not valid JSON (${(e as Error).message}): the file is damaged or was edited by hand`, { cause: e });
+  }
 }
 
 export function readStatus(runPath: string): RunStatusFile | undefined {
@@ -164,18 +219,25 @@ export function appendMetrics(runPath: string, rows: readonly MetricsRow[]): voi
   if (!rows.length) return;
   const csv = join(runPath, RUN_FILES.metricsCsv);
   const header = existsSync(csv) ? '' : `${METRICS_COLUMNS.join(',')}\n`;
-  appendFileSync(csv, header + rows.map((r) => METRICS_COLUMNS.map((c) => cell(r[c])).join(',')).join('\n') + '\n');
-  appendFileSync(join(runPath, RUN_FILES.metricsJsonl), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  append(csv, header + rows.map((r) => METRICS_COLUMNS.map((c) => cell(r[c])).join(',')).join('\n') + '\n');
+  append(join(runPath, RUN_FILES.metricsJsonl), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
 }
 
 /** The rows of metrics.jsonl (empty if none). */
 export function readMetrics(runPath: string): MetricsRow[] {
   const p = join(runPath, RUN_FILES.metricsJsonl);
   if (!existsSync(p)) return [];
-  return readFileSync(p, 'utf8')
+  return readText(p)
     .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as MetricsRow);
+    .map((l, i) => [l, i + 1] as const)
+    .filter(([l]) => l.trim())
+    .map(([l, n]) => {
+      try {
+        return JSON.parse(l) as MetricsRow;
+      } catch (e) {
+        throw new RunFileError(p, `line ${n} is not valid JSON (${(e as Error).message}): the file is damaged or was edited by hand`, { cause: e });
+      }
+    });
 }
 
 /** Keeps only the first `epochs` rows of the metrics files (drops rows written after the state that is resumed). */
@@ -192,7 +254,7 @@ export function truncateMetrics(runPath: string, epochs: number): void {
 export class RunLog {
   constructor(readonly path: string) {}
   write(text: string): void {
-    appendFileSync(this.path, text.endsWith('\n') ? text : `${text}\n`);
+    append(this.path, text.endsWith('\n') ? text : `${text}\n`);
   }
 }
 
@@ -210,7 +272,16 @@ export interface RunEntry {
 export function listRuns(root: string): RunEntry[] {
   const out: RunEntry[] = [];
   if (!existsSync(root)) return out;
-  const dirs = (p: string) => readdirSync(p).filter((n) => statSync(join(p, n)).isDirectory()).sort();
+  if (!statSync(root).isDirectory()) throw new FileSystemError(root, 'is a file, not a runs directory', 'ENOTDIR');
+  const dirs = (p: string): string[] => {
+    try {
+      return readdirSync(p)
+        .filter((n) => statSync(join(p, n)).isDirectory())
+        .sort();
+    } catch (e) {
+      throw fsError(p, 'cannot list the runs in it', e);
+    }
+  };
   for (const command of dirs(root)) {
     for (const configuration of dirs(join(root, command))) {
       const cdir = join(root, command, configuration);

@@ -1,12 +1,16 @@
 // Run directories: version numbering, metrics files, listing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { FileSystemError } from '../util/fs-errors.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   METRICS_COLUMNS,
   RUN_FILES,
+  RunFileError,
+  RunLog,
+  readJson,
   appendMetrics,
   configurationDir,
   createVersionDir,
@@ -79,4 +83,26 @@ test('listRuns finds every version with its status and config; a dead running pr
   assert.equal(effectiveStatus(runs[1]!.status!), 'running', 'this process is alive');
   // A pid that cannot exist (beyond pid_max).
   assert.equal(effectiveStatus({ ...runs[1]!.status!, pid: 2 ** 30 }), 'killed');
+});
+
+test('run files that cannot be read or written are errors naming the file and the reason, never a raw Node error', (t) => {
+  const root = temp(t);
+  // Damaged JSON: the file, and that it is not valid JSON.
+  writeFileSync(join(root, RUN_FILES.config), '{"epochs": 2,');
+  assert.throws(() => readJson(join(root, RUN_FILES.config)), (e: unknown) => e instanceof RunFileError && e.message.startsWith(`${join(root, RUN_FILES.config)}: not valid JSON`));
+  writeFileSync(join(root, RUN_FILES.metricsJsonl), '{"epoch":1}\n{"epo');
+  assert.throws(() => readMetrics(root), (e: unknown) => e instanceof RunFileError && /metrics\.jsonl: line 2 is not valid JSON/.test(e.message));
+  // A full disk: /dev/full answers every write with ENOSPC.
+  if (existsSync('/dev/full')) {
+    assert.throws(() => new RunLog('/dev/full').write('a line'), (e: unknown) => e instanceof FileSystemError && e.code === 'ENOSPC' && /^\/dev\/full: cannot write: no space left on the device/.test(e.message));
+    const full = join(root, 'full');
+    mkdirSync(full);
+    symlinkSync('/dev/full', join(full, RUN_FILES.metricsCsv));
+    assert.throws(() => appendMetrics(full, [row(1)]), (e: unknown) => e instanceof FileSystemError && e.message.startsWith(`${join(full, RUN_FILES.metricsCsv)}: cannot write`));
+  }
+  // A file given as the runs directory.
+  const file = join(root, 'a-file');
+  writeFileSync(file, 'x');
+  assert.throws(() => listRuns(file), (e: unknown) => e instanceof FileSystemError && e.message === `${file}: is a file, not a runs directory`);
+  assert.throws(() => listVersions(file), (e: unknown) => e instanceof FileSystemError && e.message.startsWith(`${file}: cannot list the run versions in it`));
 });

@@ -16,7 +16,12 @@ export interface RunRow {
   /** Its directory. */
   path: string;
   status: DisplayStatus;
-  /** Completed epochs, and the epochs configured (null when unknown). */
+  /**
+   * Completed epochs, and the epochs configured: training runs (train) and
+   * slimming (every λ's epochs plus fine-tuning). null for commands whose
+   * work is not counted in epochs (prune: steps; study: curves) and for a
+   * directory without status.json.
+   */
   epochsDone: number;
   epochs: number | null;
   /** Best accuracy on the validation split held out of the training data (training runs). */
@@ -44,7 +49,7 @@ export function listRuns(root: string): RunRow[] {
       path: r.path,
       status: s ? effectiveStatus(s) : 'unknown',
       epochsDone: s?.epochsDone ?? 0,
-      epochs: s?.epochs ?? (cfg.epochs as number | undefined) ?? null,
+      epochs: s && s.epochs > 0 ? s.epochs : null,
       bestValAccuracy: s?.bestValAccuracy ?? null,
       testAccuracy: s?.test?.accuracy ?? null,
       testBalancedAccuracy: s?.test?.balancedAccuracy ?? null,

@@ -6,6 +6,7 @@
 // trainRun. Messages name the option as its flag (--batch-size), which is
 // also its kebab-case key in a config file.
 import { UsageError } from '../util/errors.js';
+import { plural } from '../report/format.js';
 import type { ScheduleSpec } from '../train/index.js';
 import type { OptimizerSpec } from '../train/optim/spec.js';
 
@@ -255,23 +256,39 @@ export function validateTrainConfig(c: TrainConfig): void {
   need(c.dataset !== 'folder' || c.root !== null, `--dataset folder needs --root DIR`);
 }
 
+/** What a resume found: the configuration to go on with, and whether it extends the run. */
+export interface ResumedConfig {
+  config: TrainConfig;
+  /** The epochs the run was configured for before this call raised them (--epochs above the saved value); null otherwise. */
+  extendedFrom: number | null;
+}
+
 /**
  * The configuration a resumed run goes on with: its saved one (options added
  * since it was saved take their old default), after checking that the given
- * options agree with it.
+ * options agree with it. One option may differ: a larger --epochs extends
+ * the run (also a complete one) to that many epochs in all; the cosine
+ * schedule is then re-planned over the new total (scheduleOf), the others
+ * continue as configured. A run that early stopping ended is not extended.
  */
-export function resumedConfig(saved: Partial<TrainConfig>, given: Partial<TrainConfig>, version: number): TrainConfig {
+export function resumedConfig(saved: Partial<TrainConfig>, given: Partial<TrainConfig>, version: number, progress: { epochsDone: number; complete: boolean } = { epochsDone: 0, complete: false }): ResumedConfig {
   const conflicts = trainConfigKeys().filter((k) => given[k] !== undefined && JSON.stringify(given[k]) !== JSON.stringify(saved[k]));
-  if (conflicts.length) {
+  const extending = conflicts.includes('epochs') && given.epochs! > (saved.epochs ?? 0);
+  const refused = conflicts.filter((k) => !(k === 'epochs' && extending));
+  if (refused.length) {
+    const fewer = refused.includes('epochs') ? ` (--epochs can only grow: a larger value extends the run)` : '';
     throw new UsageError(
-      `version ${version} was trained with ${conflicts.map((k) => `${flagOf(k)} ${JSON.stringify(saved[k])}`).join(', ')}; --version resumes a run with its own configuration (drop ${conflicts.map(flagOf).join(', ')} or start a new run without --version)`,
+      `version ${version} was trained with ${refused.map((k) => `${flagOf(k)} ${JSON.stringify(saved[k])}`).join(', ')}; --version resumes a run with its own configuration (drop ${refused.map(flagOf).join(', ')} or start a new run without --version)${fewer}`,
     );
+  }
+  if (extending && progress.complete && progress.epochsDone < (saved.epochs ?? 0)) {
+    throw new UsageError(`version ${version} was ended by early stopping after ${plural(progress.epochsDone, 'epoch')} of ${saved.epochs}; extending it would train past that decision: start a new run with --epochs ${given.epochs}`);
   }
   // Runs saved before an option existed resume with its default.
   const defaults: Pick<TrainConfig, 'earlyStoppingMonitor' | 'earlyStoppingMinDelta'> = { earlyStoppingMonitor: 'val.loss', earlyStoppingMinDelta: 0 };
-  const config = { ...defaults, ...saved } as TrainConfig;
+  const config = { ...defaults, ...saved, ...(extending ? { epochs: given.epochs! } : {}) } as TrainConfig;
   validateTrainConfig(config);
-  return config;
+  return { config, extendedFrom: extending ? saved.epochs! : null };
 }
 
 /** The learning-rate schedule of a configuration, advanced once per epoch. */

@@ -4,13 +4,13 @@
 // bit, as one that ran straight through (SLIMNET_NUM_THREADS=1).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCheckpoint } from '../graph/index.js';
 import { loadTensors } from '../tensor/index.js';
 import { RUN_FILES, readMetrics, type RunStatusFile } from '../runs/index.js';
 import { tempDir } from '../data/testing.js';
-import { UsageError } from '../util/errors.js';
+import { SlimnetError, UsageError } from '../util/errors.js';
 import type { ProgressEvent } from '../util/events.js';
 import { trainRun, trainResultJson } from './train.js';
 import { trainConfigKeys, type TrainSpec } from './train-spec.js';
@@ -165,4 +165,55 @@ test('trainRun: specs are checked and a non-finite loss stops with a SlimnetErro
   assert.equal(meta.epoch, 0);
   for (const [, w] of model.namedTensors()) assert.ok(w.data<'float32'>().every(Number.isFinite));
   model.dispose();
+});
+
+test('trainRun: a set-up failure (data folder, validation split, memory) leaves no run directory', async (t) => {
+  const root = tempDir(t, 'slimnet-wf-train-');
+  const missing = join(root, 'no-such-folder');
+  await assert.rejects(trainRun({ ...SMALL, dataset: 'folder', root: missing, runsDir: root }), (e: unknown) => e instanceof Error && e.message.includes(missing));
+  // One image cannot measure accuracy (it is 0 or 100 %): refused, naming the option and the classes.
+  await assert.rejects(trainRun({ ...SMALL, validation: 1, runsDir: root }), (e: unknown) => e instanceof UsageError && /^--validation 1 holds out 1 image for 10 classes/.test(e.message));
+  await assert.rejects(trainRun({ ...SMALL, validation: 0.01, runsDir: root }), (e: unknown) => e instanceof UsageError && /^--validation 0\.01 holds out 4 images for 10 classes/.test(e.message));
+  // A batch far beyond any machine's memory is refused before a weight is allocated.
+  const t0 = performance.now();
+  await assert.rejects(trainRun({ ...SMALL, width: 64, batchSize: 100_000, runsDir: root }), (e: unknown) => e instanceof UsageError && /^--batch-size 100000: a training step of lenet5 \(width 64\) needs about [\d.]+ GiB/.test(e.message));
+  assert.ok(performance.now() - t0 < 5000, 'refused at once');
+  assert.equal(existsSync(join(root, 'train')), false, 'no run directory, not even an empty one');
+  assert.equal(listRuns(root).length, 0);
+});
+
+test('trainRun: a corrupt config.json stops a resume with the file named', async (t) => {
+  const root = tempDir(t, 'slimnet-wf-train-');
+  const p = join(root, 'train', 'mnist-digits-lenet5', 'version_0');
+  mkdirSync(p, { recursive: true });
+  writeFileSync(join(p, RUN_FILES.config), '{"epochs": 2,');
+  await assert.rejects(trainRun({ dataset: 'mnist-digits', runsDir: root, resume: 0 }), (e: unknown) => e instanceof SlimnetError && e.message.startsWith(`${join(p, RUN_FILES.config)}: not valid JSON`));
+});
+
+test('trainRun: a larger epochs extends a complete run; the weights equal a run trained that long from the start', async (t) => {
+  const root = tempDir(t, 'slimnet-wf-train-');
+  const straight = await trainRun({ ...SMALL, epochs: 2, runsDir: root });
+  const short = await trainRun({ ...SMALL, epochs: 1, runsDir: root });
+  assert.equal(short.status, 'complete');
+  await assert.rejects(trainRun({ ...SMALL, epochs: 1, lr: 0.01, runsDir: root, resume: short.version }), (e: unknown) => e instanceof UsageError && /--lr/.test(e.message));
+  const lines: string[] = [];
+  const longer = await trainRun({ ...SMALL, epochs: 2, runsDir: root, resume: short.version }, { onLog: (l) => lines.push(l) });
+  assert.equal(longer.status, 'complete');
+  assert.equal(longer.epochsDone, 2);
+  assert.ok(lines.some((l) => /extending version 1 from 1 epoch to 2 \(the cosine schedule re-planned over the new total\); resuming version 1 at epoch 2\/2/.test(l)), lines.join('\n'));
+  // The cosine over 2 epochs starts at the same lr as the one over 1: re-planned, the 1 + 1 epochs are the 2-epoch run's.
+  const strip = (h: typeof straight.history) => h.map((r) => ({ ...r, seconds: 0 }));
+  assert.deepEqual(strip(longer.history), strip(straight.history));
+  for (const f of [RUN_FILES.last, RUN_FILES.best]) {
+    const a = bytesOf(join(straight.run, f));
+    const b = bytesOf(join(longer.run, f));
+    for (const [k, v] of a) assert.ok(Buffer.from(v).equals(Buffer.from(b.get(k)!)), `${f}: '${k}' is bit-identical`);
+  }
+  // Recorded: config.json has the new epochs, status.json the extension.
+  assert.equal((JSON.parse(readFileSync(join(longer.run, RUN_FILES.config), 'utf8')) as { epochs: number }).epochs, 2);
+  const s = statusOf(longer.run);
+  assert.equal(s.epochs, 2);
+  assert.deepEqual(s.extensions?.map(({ fromEpochs, toEpochs, atEpoch }) => ({ fromEpochs, toEpochs, atEpoch })), [{ fromEpochs: 1, toEpochs: 2, atEpoch: 1 }]);
+  // Fewer epochs than configured is no extension.
+  await assert.rejects(trainRun({ ...SMALL, epochs: 1, runsDir: root, resume: short.version }), (e: unknown) => e instanceof UsageError && /--epochs can only grow/.test(e.message));
 });

