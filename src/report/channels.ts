@@ -31,6 +31,17 @@ export function channelsCsv(rows: readonly ChannelRow[]): string {
   return ['layer,before,after', ...rows.map((r) => `"${r.layer}",${r.before},${r.after}`)].join('\n') + '\n';
 }
 
+/**
+ * A layer's label under its bars: a residual group's name joins every coupled
+ * layer with '+' ('conv1+layer1.0.conv2+layer1.1.conv2+...'), too long for an
+ * axis; it shows as its first layer and how many more ('conv1 (+3)'). The
+ * table and channels.csv keep the whole name.
+ */
+export function channelPlotLabel(layer: string): string {
+  const parts = layer.split('+');
+  return parts.length > 1 ? `${parts[0]} (+${parts.length - 1})` : layer;
+}
+
 /** Writes the bar plot of channels per layer (before / after) to `path`. */
 export async function saveChannelPlot(rows: readonly ChannelRow[], title: string, path: string): Promise<void> {
   await savePlot(
@@ -38,7 +49,7 @@ export async function saveChannelPlot(rows: readonly ChannelRow[], title: string
       title,
       xLabel: 'layer',
       yLabel: 'output channels',
-      categories: rows.map((r) => r.layer),
+      categories: rows.map((r) => channelPlotLabel(r.layer)),
       series: [
         { name: 'before', values: rows.map((r) => r.before) },
         { name: 'after', values: rows.map((r) => r.after) },

@@ -140,9 +140,11 @@ test('linePlot: valid SVG with the title, every series name and reference label 
   assert.ok(svg.includes('>single<'));
   assert.ok(svg.includes('floor &amp; target'));
   assert.ok(svg.includes('width="800"') && svg.includes('height="500"'), 'default size');
-  // NaN breaks the dashed series in two; the one-point series is a marker.
+  // NaN breaks the dashed series in two; the one-point series is a marker. Few points: every
+  // point is marked, each series with its own shape (circle, square, triangle), in the legend too.
   assert.equal(count(svg, '<polyline'), 3);
-  assert.equal(count(svg, '<circle'), 1);
+  assert.equal(count(svg, '<circle'), 4 + 1);
+  assert.equal(count(svg, '<polygon'), 1 + 1, 'the single point is a triangle, and its legend sample');
   assert.equal(count(svg, 'stroke-dasharray="7 5"'), 2);
   // 0.93..0.995 in 500 px: eight ticks, 0.93 to 1.00 in steps of 0.01.
   for (const t of ['0.93', '0.94', '0.98', '1.00']) assert.ok(svg.includes(`>${t}<`), `y tick ${t}`);
@@ -185,7 +187,7 @@ test('histogramPlot: valid SVG with shared bins, one step outline per series', a
     series: [{ name: 'λ=1e-5', values: [0.1, 0.2, 0.2, 0.9] }, { name: 'λ=1e-4 <strong>', values: [0.01, 0.02, 0.5, Number.NaN] }],
   });
   await assertRenders(svg);
-  assert.ok(svg.includes('BatchNorm |γ|') && svg.includes('>count<'), 'default y label');
+  assert.ok(svg.includes('BatchNorm |γ|') && svg.includes('>count (log scale)<'), 'default y label, saying the axis is logarithmic');
   assert.ok(svg.includes('λ=1e-5') && svg.includes('λ=1e-4 &lt;strong&gt;'));
   assert.equal(count(svg, '<path'), 2);
   assert.ok(svg.includes('fill-opacity="0.3"'));
@@ -199,6 +201,97 @@ test('computeHistogram: shared edges, max in the last bin, out-of-range and NaN 
   assert.deepEqual(r.edges, [0, 0.25, 0.5, 0.75, 1]);
   assert.deepEqual(r.counts, [[1, 0, 1, 0]]);
   assert.deepEqual(computeHistogram([[3, 3]], 1).edges, [2.5, 3.5]);
+});
+
+// ---------------------------------------------------------------- markers, integer ticks, log labels, long labels (issue 13, item 9)
+
+/** The text of every <text> element (unescaped enough for plain labels). */
+const texts = (svg: string): string[] => [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]!);
+/** The y axis' tick labels (right-aligned, in the tick font). */
+const yTickLabels = (svg: string): string[] => [...svg.matchAll(/<text[^>]*text-anchor="end" font-size="11"[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]!);
+/** The x axis' tick labels (centred, in the tick font). */
+const xTickLabels = (svg: string): string[] => [...svg.matchAll(/<text[^>]*text-anchor="middle" font-size="11"[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]!);
+
+test('linePlot: every point of a per-epoch series is marked; marker none, scatter-only and hollow series', () => {
+  const svg = linePlot({
+    title: 'epochs', xLabel: 'epoch', yLabel: 'accuracy',
+    series: [
+      // Epoch 0 has no training accuracy: with one epoch the series is one point, which must still show.
+      { name: 'train', x: [0, 1], y: [Number.NaN, 0.6] },
+      { name: 'val', x: [0, 1, 2, 3], y: [0.1, 0.7, 0.8, 0.85], marker: 'circle' },
+      { name: 'plain', x: [0, 1, 2, 3], y: [0.2, 0.3, 0.4, 0.5], marker: 'none' },
+      { name: 'undone', x: [1, 2], y: [0.3, 0.2], line: false, marker: 'diamond', hollow: true, colour: '#123456' },
+    ],
+  });
+  // train: one circle (its default shape) + legend; val: 4 circles + legend; plain: none.
+  assert.equal(count(svg, '<circle'), 2 + 5);
+  // Three lines: val, plain, and no line for the one-point train or the scatter-only series.
+  assert.equal(count(svg, '<polyline'), 2);
+  // The hollow diamonds: white inside, the series colour around; two points and the legend sample.
+  assert.equal(count(svg, 'fill="#ffffff" stroke="#123456"'), 3);
+  // A scatter-only series has no line sample in the legend.
+  assert.equal(count(svg, 'stroke="#123456" stroke-width="2.5"'), 0);
+  // Dense curves get no markers unless asked.
+  const dense = linePlot({ title: 'dense', xLabel: '', yLabel: '', series: [{ name: 'd', x: Array.from({ length: 200 }, (_, i) => i), y: Array.from({ length: 200 }, (_, i) => Math.sin(i)) }] });
+  assert.equal(count(dense, '<circle'), 0);
+  expectPlotError(() => linePlot({ ...lineSpec, series: [{ name: 'nothing', x: [1], y: [1], line: false, marker: 'none' }] }), { series: 'nothing', field: 'marker' });
+});
+
+test('linePlot: point labels sit inside the plot area, on top of the data', () => {
+  const svg = linePlot({ title: 'kept', xLabel: '', yLabel: '', series: [{ name: 'a', x: [0, 50, 100], y: [90, 80, 70] }], labels: [{ x: 100, y: 70, text: 'kept: step 12' }] });
+  const m = [...svg.matchAll(/<text x="([\d.]+)" y="([\d.]+)"[^>]*>kept: step 12<\/text>/g)];
+  assert.equal(m.length, 2, 'the label and its white halo');
+  const frame = /<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)" fill="none"/.exec(svg)!.slice(1).map(Number) as [number, number, number, number];
+  const x = Number(m[0]![1]);
+  // The point is on the right edge: the label goes to its left, and stays inside the frame.
+  assert.ok(x >= frame[0] && x + 'kept: step 12'.length * 11 * 0.6 <= frame[0] + frame[2] + 0.5, `label at x ${x}, frame ${frame}`);
+  assert.ok(svg.lastIndexOf('kept: step 12') > svg.lastIndexOf('<polyline'), 'drawn after the curve');
+});
+
+test('integer axes: epochs and steps tick on whole numbers, other data as before', () => {
+  assert.deepEqual(niceTicks(0, 3, 8, { integer: true }), [0, 1, 2, 3]);
+  assert.deepEqual(niceTicks(0, 1, 9, { integer: true }), [0, 1]);
+  assert.deepEqual(niceTicks(2, 2, 5, { integer: true }), [1, 2, 3]);
+  assert.deepEqual(niceTicks(0, 40, 9, { integer: true }), niceTicks(0, 40, 9), 'wide ranges are unchanged');
+  const epochs = linePlot({ title: 'e', xLabel: 'epoch', yLabel: '', series: [{ name: 'a', x: [0, 1, 2, 3], y: [1, 2, 3, 4] }] });
+  assert.deepEqual(xTickLabels(epochs), ['0', '1', '2', '3'], 'no half epochs');
+  // A fractional x keeps fractional ticks; xInteger forces whole ones.
+  assert.ok(xTickLabels(linePlot({ title: 'f', xLabel: '', yLabel: '', series: [{ name: 'a', x: [0, 0.5, 1], y: [1, 2, 3] }] })).includes('0.2'));
+  assert.deepEqual(xTickLabels(linePlot({ title: 'f', xLabel: '', yLabel: '', xInteger: true, series: [{ name: 'a', x: [0, 0.5, 3], y: [1, 2, 3] }] })), ['0', '1', '2', '3']);
+  // Bars of channel counts and histogram counts: whole numbers on the value axis.
+  assert.deepEqual(yTickLabels(barPlot({ title: 'b', xLabel: '', yLabel: '', categories: ['conv1', 'conv2'], series: [{ name: 'after', values: [1, 3] }] })), ['0', '1', '2', '3']);
+  assert.deepEqual(yTickLabels(histogramPlot({ title: 'h', xLabel: '', series: [{ name: 's', values: [0.1, 0.2, 0.2, 0.9] }], bins: 4 })), ['0', '1', '2', '3']);
+});
+
+test('log axes say so in their label', () => {
+  const svg = linePlot({ title: 'lr', xLabel: 'learning rate', yLabel: 'loss', logX: true, series: [{ name: 'l', x: [1e-4, 1e-3, 1e-2], y: [1, 0.5, 2] }] });
+  assert.ok(texts(svg).includes('learning rate (log scale)'));
+  assert.ok(texts(linePlot({ title: 'lr', xLabel: 'log10 lr', yLabel: '', logX: true, series: [{ name: 'l', x: [1, 10], y: [1, 2] }] })).includes('log10 lr'), 'a label that says log already is kept');
+  assert.ok(texts(linePlot({ title: 'lin', xLabel: 'epoch', yLabel: '', series: [{ name: 'l', x: [1, 10], y: [1, 2] }] })).includes('epoch'));
+  assert.ok(texts(histogramPlot({ title: 'h', xLabel: '|γ|', yLabel: 'channels', logY: true, series: [{ name: 's', values: [1, 2] }] })).includes('channels (log scale)'));
+});
+
+test('barPlot: long layer names are wrapped or rotated to fit, never cut at the end or off the image', () => {
+  const height = 500;
+  // Level, wrapped after the dots: a few medium names.
+  const wrapped = barPlot({ title: 'w', xLabel: 'layer', yLabel: '', width: 400, categories: ['features.0.conv', 'features.3.conv', 'classifier.fc'], series: [{ name: 'a', values: [1, 2, 3] }] });
+  assert.ok(!wrapped.includes('rotate(-45'));
+  assert.ok(texts(wrapped).includes('features.0.') && texts(wrapped).includes('conv'), texts(wrapped).join('|'));
+  // Rotated: twelve resnet layer names keep their whole text.
+  const names = ['conv1', ...['1', '2', '3'].flatMap((s) => ['0', '1', '2'].map((b) => `layer${s}.${b}.conv1`)), 'layer2.0.shortcut', 'layer3.0.shortcut', 'fc'];
+  const rotated = barPlot({ title: 'r', xLabel: 'layer', yLabel: '', height, categories: names, series: [{ name: 'a', values: names.map((_, i) => i) }] });
+  assert.ok(rotated.includes('rotate(-45'));
+  for (const n of names) assert.ok(texts(rotated).includes(n), `${n} shown whole`);
+  // Far too long: cut in the middle (both ends stay), and still inside the image.
+  const long = 'conv1+layer1.0.conv2+layer1.1.conv2+layer1.2.conv2';
+  const svg = barPlot({ title: 'l', xLabel: 'layer', yLabel: '', height, categories: [long, 'fc'], width: 300, series: [{ name: 'a', values: [1, 2] }] });
+  const label = texts(svg).find((t) => t.startsWith('conv1+'))!;
+  assert.ok(label.includes('…') && label.endsWith('conv2'), label);
+  for (const m of svg.matchAll(/<text x="([\d.]+)" y="([\d.]+)" font-size="([\d.]+)"[^>]*text-anchor="end" transform="rotate\(-45[^>]*>([^<]*)</g)) {
+    const [x, y, size] = [Number(m[1]), Number(m[2]), Number(m[3])];
+    const reach = m[4]!.length * size * 0.6 * Math.SQRT1_2;
+    assert.ok(x - reach >= 0 && y + reach <= height - 20, `'${m[4]}' at (${x}, ${y}) reaches (${x - reach}, ${y + reach})`);
+  }
 });
 
 // ---------------------------------------------------------------- errors

@@ -1,6 +1,7 @@
 // What every chart shares: size checks, the layout of the plot area, scales, axes with
 // grid lines, the legend, and the SVG document around it all.
 import { PlotError } from './errors.js';
+import { marker, type MarkerStyle } from './markers.js';
 import { el, escapeXml, num, text, textWidth, truncate } from './svg.js';
 
 export const FONT_FAMILY = 'sans-serif'; // generic: resolved by fontconfig to whatever is installed
@@ -12,8 +13,9 @@ const LEGEND_ROW = 18;
 const LEGEND_SAMPLE = 22; // length of the line or swatch drawn before each legend name
 export const CLIP_ID = 'plot-area';
 // The clip reaches a little past the frame so that a curve lying on the edge of the domain
-// (the minimum loss, a marker at the last epoch) is not cut in half lengthwise.
-const CLIP_PAD = 4;
+// (the minimum loss, a marker at the last epoch) is not cut in half: the largest marker
+// (a star, 1.5 × its size) fits.
+const CLIP_PAD = 9;
 
 /** Where the data goes, in pixels. */
 export interface Box {
@@ -42,10 +44,21 @@ export function makeScale(lo: number, hi: number, p0: number, p1: number, log = 
 export interface LegendEntry {
   readonly name: string;
   readonly colour: string;
-  /** How the sample is drawn: a line (solid or dashed), or a filled swatch for bars. */
-  readonly kind: 'line' | 'dashed' | 'swatch';
+  /** How the sample is drawn: a line (solid or dashed), a filled swatch for bars, or only the marker (points without a line). */
+  readonly kind: 'line' | 'dashed' | 'swatch' | 'marker';
   /** Swatch fill opacity (histograms are drawn see-through). */
   readonly opacity?: number;
+  /** The series' point marker, drawn in the middle of the sample. */
+  readonly marker?: MarkerStyle;
+}
+
+/**
+ * An axis label that says when its axis is logarithmic: a reader who misses
+ * the uneven ticks would read a factor of ten as a step. Labels that already
+ * say 'log' are left alone.
+ */
+export function axisLabel(label: string, log: boolean): string {
+  return log && label !== '' && !/\blog/i.test(label) ? `${label} (log scale)` : label;
 }
 
 /** The pieces of a chart that are not data. */
@@ -146,9 +159,10 @@ function legend(spec: FrameSpec, box: Box): string {
     const y = box.top + 8 + i * LEGEND_ROW;
     if (e.kind === 'swatch') {
       out += el('rect', { x, y: y - 6, width: LEGEND_SAMPLE - 6, height: 12, fill: e.colour, 'fill-opacity': e.opacity, stroke: e.colour });
-    } else {
+    } else if (e.kind !== 'marker') {
       out += el('line', { x1: x, x2: x + LEGEND_SAMPLE - 4, y1: y, y2: y, stroke: e.colour, 'stroke-width': 2.5, 'stroke-dasharray': e.kind === 'dashed' ? '6 4' : undefined });
     }
+    if (e.marker) out += marker(x + (LEGEND_SAMPLE - 4) / 2, y, e.marker);
     out += text(x + LEGEND_SAMPLE + 4, y + LEGEND_SIZE * 0.35, truncate(e.name, maxName, LEGEND_SIZE), { 'font-size': LEGEND_SIZE, fill: '#222' });
   });
   return out;

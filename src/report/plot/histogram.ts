@@ -3,7 +3,7 @@
 import { PlotError } from './errors.js';
 import {
   type Box, type LegendEntry, type Scale,
-  checkNonEmpty, checkRange, checkSize, document, layout, makeScale, tickBudget, xAxis, yAxis,
+  axisLabel, checkNonEmpty, checkRange, checkSize, document, layout, makeScale, tickBudget, xAxis, yAxis,
 } from './frame.js';
 import { el, colourOf, num } from './svg.js';
 import { formatLinearTicks, formatLogTicks, logTicks, niceTicks } from './ticks.js';
@@ -23,7 +23,7 @@ export interface HistogramSpec {
   readonly bins?: number;
   /** Binned interval; by default the extent of all finite values. Values outside are left out. */
   readonly range?: readonly [number, number];
-  /** Log10 count axis, for the long tails that pruning penalties produce. */
+  /** Log10 count axis, for the long tails that pruning penalties produce; the y label then says '(log scale)'. */
   readonly logY?: boolean;
   /** Pixels; default 800. */
   readonly width?: number;
@@ -108,11 +108,12 @@ export function histogramPlot(spec: HistogramSpec): string {
   const maxCount = Math.max(1, ...h.counts.flat());
   const xTicks = niceTicks(lo, hi, tickBudget(width, 90));
   const xLabels = formatLinearTicks(xTicks);
-  const yTicks = logY ? logTicks(1, maxCount, tickBudget(height, 60)) : niceTicks(0, maxCount, tickBudget(height, 60));
+  // Counts are whole numbers: no tick at 2.5 values.
+  const yTicks = logY ? logTicks(1, maxCount, tickBudget(height, 60)) : niceTicks(0, maxCount, tickBudget(height, 60), { integer: true });
   const yLabels = logY ? formatLogTicks(yTicks) : formatLinearTicks(yTicks);
 
   const legend: LegendEntry[] = spec.series.map((s, i) => ({ name: s.name, colour: colourOf(i), kind: 'swatch', opacity: FILL_OPACITY }));
-  const frame = { title: spec.title, xLabel: spec.xLabel, yLabel: spec.yLabel ?? 'count', width, height, legend, yTickLabels: yLabels };
+  const frame = { title: spec.title, xLabel: spec.xLabel, yLabel: axisLabel(spec.yLabel ?? 'count', logY), width, height, legend, yTickLabels: yLabels };
   const box: Box = layout(frame);
   // The bins fill the x axis exactly; ticks outside them are dropped by xAxis.
   const xs = makeScale(lo, hi, box.left, box.left + box.width);

@@ -69,6 +69,20 @@ export function textWidth(s: string, fontSize: number): number {
   return [...s].length * fontSize * 0.6;
 }
 
+/**
+ * `s` shortened in the middle so that it fits in about `maxPx` at `fontSize`:
+ * layer names differ at both ends ('layer3.0.conv1' vs 'layer3.2.conv1'), so
+ * both ends stay.
+ */
+export function truncateMiddle(s: string, maxPx: number, fontSize: number): string {
+  const chars = [...s];
+  const fit = Math.max(1, Math.floor(maxPx / (fontSize * 0.6) + 1e-9));
+  if (chars.length <= fit) return s;
+  const keep = Math.max(1, fit - 1);
+  const head = Math.ceil(keep / 2);
+  return `${chars.slice(0, head).join('')}…${chars.slice(chars.length - (keep - head)).join('')}`;
+}
+
 /** `s` shortened with an ellipsis so that it fits in about `maxPx` at `fontSize`. */
 export function truncate(s: string, maxPx: number, fontSize: number): string {
   const chars = [...s];

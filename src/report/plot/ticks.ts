@@ -23,24 +23,36 @@ function checkArgs(fn: string, min: number, max: number, maxTicks: number): void
   if (!Number.isInteger(maxTicks) || maxTicks < 3) throw new RangeError(`${fn}: maxTicks must be an integer >= 3, got ${maxTicks}`);
 }
 
+export interface TickOptions {
+  /**
+   * Ticks on whole numbers only (a step of at least 1): for counted things
+   * such as epochs, steps or channels, where 0.5 of an epoch is not a value.
+   */
+  readonly integer?: boolean;
+}
+
 /**
  * Evenly spaced ticks at multiples of the smallest nice step (1, 2 or 5 × 10^k) such
  * that the ticks span [min, max] (first <= min, last >= max) and there are at most
  * `maxTicks` of them. The first and last tick make a good axis domain: the data fills it
- * and both ends are labelled. A zero-width interval is widened by 10% (or ±1 around 0).
+ * and both ends are labelled. A zero-width interval is widened by 10% (or ±1 around 0;
+ * ±1 always with `integer`).
  *
  *   niceTicks(0, 1, 6)        → [0, 0.2, 0.4, 0.6, 0.8, 1]
  *   niceTicks(0.93, 0.995, 6) → [0.92, 0.94, 0.96, 0.98, 1]
+ *   niceTicks(0, 3, 8, { integer: true }) → [0, 1, 2, 3]
  */
-export function niceTicks(min: number, max: number, maxTicks: number): number[] {
+export function niceTicks(min: number, max: number, maxTicks: number, o: TickOptions = {}): number[] {
   checkArgs('niceTicks', min, max, maxTicks);
   if (min === max) {
-    const pad = min === 0 ? 1 : Math.abs(min) * 0.1;
+    const pad = min === 0 || o.integer ? 1 : Math.abs(min) * 0.1;
     min -= pad;
     max += pad;
   }
   // maxTicks ticks have maxTicks - 1 gaps, so no step below this can work: start the search there.
   let e = Math.floor(Math.log10((max - min) / (maxTicks - 1)));
+  // Whole-number ticks: no step below 1.
+  if (o.integer) e = Math.max(e, 0);
   for (;;) {
     for (const m of MANTISSAS) {
       const step = decimal(m, e);
@@ -102,6 +114,16 @@ export function formatTick(v: number, step: number): string {
     return v.toExponential(digits).replace(/\.?0+e/, 'e');
   }
   return v.toFixed(Math.max(0, Math.min(15, -stepExp)));
+}
+
+/** Whether every value is a whole number (then an axis can tick on whole numbers only). */
+export function allIntegers(values: Iterable<number>): boolean {
+  let any = false;
+  for (const v of values) {
+    if (!Number.isInteger(v)) return false;
+    any = true;
+  }
+  return any;
 }
 
 /** Labels for a set of evenly spaced (linear) ticks. */
