@@ -12,7 +12,8 @@ import { clipGradNorm, gradNorm } from './clip.js';
 import { EarlyStopping } from './early-stopping.js';
 import { saveTrainerState, loadTrainerState } from './state-file.js';
 import { ArraySource, blobs, mlp, tinyCnn } from './testing.js';
-import { NonFiniteLossError, Trainer, disposeTrainerState, evaluate, type EpochRecord } from './trainer.js';
+import { NonFiniteLossError, Trainer, TrainerStateMismatchError, disposeTrainerState, evaluate, type EpochRecord } from './trainer.js';
+import { SlimnetError } from '../util/errors.js';
 
 setNumThreads(1);
 
@@ -364,20 +365,41 @@ test('state() of a freshly loaded trainer reproduces the loaded state (early-sto
   tb.earlyStopping?.dispose();
 });
 
-test('loadState rejects a state from a different setup', async () => {
+test('loadState rejects a state from a different setup with a SlimnetError that says what differs, and changes nothing', async () => {
   using scope = new Scope();
   const a = setup(1);
   const t = new Trainer({ model: a.model, optimizer: a.opt, schedule: a.schedule });
   const s = t.state();
-  using other = mlp(2, 8, 3, { seed: 1 });
-  using opt = new SGD(other.parameters(), { lr: 0.1 });
-  assert.throws(() => new Trainer({ model: other, optimizer: opt }).loadState(s), /schedule/);
+  const rejects = (trainer: Trainer, re: RegExp): void =>
+    assert.throws(() => trainer.loadState(s), (e: unknown) => e instanceof TrainerStateMismatchError && e instanceof SlimnetError && re.test(e.message) && !/TypeError|loadState/.test(e.message));
+  // Another architecture: tensors the model lacks, named.
+  using plain = mlp(2, 8, 3, { seed: 1 });
+  using plainOpt = new SGD(plain.parameters(), { lr: 0.1 });
+  rejects(new Trainer({ model: plain, optimizer: plainOpt }), /the model differs .*the state has bn1\.weight, bn1\.bias, .* which this model lacks/);
+  // Another width: the tensor and both shapes.
+  const wide = setup(1);
+  using wideModel = mlp(2, 16, 3, { batchNorm: true, dropout: 0.3, seed: 1 });
+  using wideOpt = new SGD(paramGroupsFor(wideModel, { weightDecay: 1e-3, noDecayOnNormAndBias: true, lrByKind: { linear: 0.2 } }), { lr: 0.1, momentum: 0.9, nesterov: true });
+  rejects(new Trainer({ model: wideModel, optimizer: wideOpt, schedule: new LrSchedule(wideOpt, a.schedule.spec) }), /fc1\.weight is \[8, 2\] in the state and \[16, 2\] here/);
+  // Another optimizer, another grouping, another schedule, none.
   const adam = new Adam(paramGroupsFor(a.model, { weightDecay: 1e-3, noDecayOnNormAndBias: true, lrByKind: { linear: 0.2 } }));
-  assert.throws(() => new Trainer({ model: a.model, optimizer: adam, schedule: new LrSchedule(adam, a.schedule.spec) }).loadState(s), /state is from SGD/);
+  rejects(new Trainer({ model: a.model, optimizer: adam, schedule: new LrSchedule(adam, a.schedule.spec) }), /saved with the SGD optimizer, this training uses Adam/);
+  const oneGroup = new SGD(a.model.parameters(), { lr: 0.1, momentum: 0.9 });
+  rejects(new Trainer({ model: a.model, optimizer: oneGroup, schedule: new LrSchedule(oneGroup, a.schedule.spec) }), /had \d+ parameter groups in the state, 1 here/);
+  rejects(new Trainer({ model: a.model, optimizer: a.opt, schedule: new LrSchedule(a.opt, { type: 'step', stepSize: 2 }) }), /the learning-rate schedule differs/);
+  rejects(new Trainer({ model: a.model, optimizer: a.opt }), /the state has a learning-rate schedule \(cosine\), this training has none/);
+  // Nothing was changed by the rejected loads.
+  const before = a.model.stateDict();
+  const t2 = new Trainer({ model: a.model, optimizer: a.opt, schedule: a.schedule });
+  t2.loadState(s);
+  for (const [k, v] of Object.entries(a.model.stateDict())) assert.deepEqual(v.toArray(), before[k]!.toArray(), k);
   disposeTrainerState(s);
-  a.model.dispose();
-  a.opt.dispose();
+  for (const x of [a, wide]) {
+    x.model.dispose();
+    x.opt.dispose();
+  }
   adam.dispose();
+  oneGroup.dispose();
   void scope;
 });
 

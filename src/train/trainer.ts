@@ -569,6 +569,59 @@ export class Trainer<C = unknown> {
     return { meta, tensors };
   }
 
+  /** Throws TrainerStateMismatchError (in words) when `s` cannot be loaded into this trainer. */
+  private checkState(s: TrainerState): void {
+    const m = s.meta;
+    const bad = (what: string): never => {
+      throw new TrainerStateMismatchError(what);
+    };
+    if (m?.format !== 'slimnet.trainer-state' || m.version !== 1) bad(`it is not a slimnet trainer state (format ${String(m?.format)}, version ${String(m?.version)})`);
+    if (!s.tensors.rng) bad('it has no random-generator state (rng)');
+    // The model: the same tensors with the same shapes.
+    const own = new Map(this.model.namedTensors().map(([k, t]) => [k, t.shape] as const));
+    const saved = new Map(Object.entries(s.tensors).filter(([k]) => k.startsWith('model.')).map(([k, t]) => [k.slice('model.'.length), t.shape] as const));
+    const extra = [...saved.keys()].filter((k) => !own.has(k));
+    const missing = [...own.keys()].filter((k) => !saved.has(k));
+    if (extra.length || missing.length) {
+      bad(`the model differs (another architecture?): ${extra.length ? `the state has ${someNames(extra)}, which this model lacks` : ''}${extra.length && missing.length ? '; ' : ''}${missing.length ? `this model has ${someNames(missing)}, which the state lacks` : ''}`);
+    }
+    for (const [k, shape] of saved) {
+      const mine = own.get(k)!;
+      if (shapeText(shape) !== shapeText(mine)) bad(`the model differs (another width or input size?): ${k} is ${shapeText(shape)} in the state and ${shapeText(mine)} here`);
+    }
+    // Auxiliary modules by name.
+    const stateAux = m.auxiliary ?? [];
+    const ownAux = Object.keys(this.auxiliary);
+    if (stateAux.length !== ownAux.length || stateAux.some((a) => !(a in this.auxiliary))) {
+      bad(`the state has auxiliary modules [${stateAux.join(', ')}], this trainer [${ownAux.join(', ')}]`);
+    }
+    // The optimizer: its kind, its parameter groups, the shapes of its buffers.
+    const opt = this.optimizer;
+    const kind = opt.constructor.name;
+    if (m.optimizer?.type !== kind) bad(`the state was saved with the ${String(m.optimizer?.type)} optimizer, this training uses ${kind}`);
+    const groups = m.optimizer.groups;
+    if (!Array.isArray(groups) || groups.length !== opt.paramGroups.length) bad(`the ${kind} optimizer had ${Array.isArray(groups) ? groups.length : '?'} parameter groups in the state, ${opt.paramGroups.length} here (other weight-decay or per-layer settings?)`);
+    const params = opt.paramGroups.flatMap((g, i) => {
+      if (groups[i]!.params.length !== g.params.length) bad(`the ${kind} optimizer's group ${i} had ${groups[i]!.params.length} parameters in the state, ${g.params.length} here`);
+      return g.params;
+    });
+    for (const [key, t] of Object.entries(s.tensors)) {
+      if (!key.startsWith('optimizer.')) continue;
+      const k = /^optimizer\.state\.(\d+)\.(.+)$/.exec(key);
+      const p = k ? params[Number(k[1])] : undefined;
+      if (!k || !p) bad(`the optimizer state holds '${key.slice('optimizer.'.length)}', which no parameter here has`);
+      if (k![2] !== 'step' && shapeText(t.shape) !== shapeText(p!.shape)) bad(`the optimizer state '${key.slice('optimizer.'.length)}' is ${shapeText(t.shape)}, its parameter here is ${shapeText(p!.shape)}`);
+    }
+    // The learning-rate schedule.
+    if ((m.schedule === null) !== (this.schedule === undefined)) {
+      bad(m.schedule ? `the state has a learning-rate schedule (${m.schedule.spec.type}), this training has none` : `the state has no learning-rate schedule, this training has one (${this.schedule!.spec.type})`);
+    }
+    if (m.schedule && this.schedule) {
+      if (!sameSpec(m.schedule.spec, this.schedule.spec)) bad(`the learning-rate schedule differs: ${JSON.stringify(m.schedule.spec)} in the state, ${JSON.stringify(this.schedule.spec)} here`);
+      if (m.schedule.baseLrs.length !== opt.paramGroups.length) bad(`the schedule has ${m.schedule.baseLrs.length} base learning rates in the state, the optimizer ${opt.paramGroups.length} groups here`);
+    }
+  }
+
   /**
    * Restores a state from state() (same model graph, optimizer type and
    * groups, schedule spec). Values are copied; the caller keeps `s.tensors`.
@@ -577,23 +630,13 @@ export class Trainer<C = unknown> {
   loadState(s: TrainerState): void {
     if (this.running) throw new Error('Trainer.loadState: fit() is running');
     const m = s.meta;
-    if (m.format !== 'slimnet.trainer-state' || m.version !== 1) throw new TypeError(`Trainer.loadState: not a trainer state (format ${String(m.format)}, version ${String(m.version)})`);
-    if ((m.schedule === null) !== (this.schedule === undefined)) {
-      throw new TypeError(`Trainer.loadState: the state ${m.schedule ? 'has' : 'has no'} schedule, this trainer ${this.schedule ? 'has one' : 'has none'}`);
-    }
+    // Every check comes first, so a state that does not fit changes nothing.
+    this.checkState(s);
     const pick = (prefix: string): Record<string, Tensor> =>
       Object.fromEntries(Object.entries(s.tensors).filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
-    const rng = s.tensors.rng;
-    if (!rng) throw new TypeError('Trainer.loadState: the state has no rng tensor');
+    const rng = s.tensors.rng!;
     const modelTensors = pick('model.');
-    const extra = Object.keys(modelTensors).filter((k) => !this.model.namedTensors().some(([mk]) => mk === k));
-    if (extra.length) throw new TypeError(`Trainer.loadState: the state has tensors the model lacks: ${extra.join(', ')}`);
-    const stateAux = m.auxiliary ?? [];
     const ownAux = Object.keys(this.auxiliary);
-    if (stateAux.length !== ownAux.length || stateAux.some((a) => !(a in this.auxiliary))) {
-      throw new TypeError(`Trainer.loadState: the state has auxiliary modules [${stateAux.join(', ')}], this trainer [${ownAux.join(', ')}]`);
-    }
-    // Check every module before changing anything.
     const auxTensors = ownAux.map((a) => [this.auxiliary[a]!, pick(`auxiliary.${a}.`)] as const);
     this.model.loadStateDict(modelTensors);
     for (const [mod, tensors] of auxTensors) mod.loadStateDict(tensors);
@@ -614,6 +657,33 @@ export class Trainer<C = unknown> {
       this.pendingEarlyStopping = { meta: { ...m.earlyStopping }, weights };
     }
   }
+}
+
+/**
+ * A trainer state that does not fit the trainer it is loaded into (another
+ * architecture or width, another optimizer or schedule): the message says in
+ * words what differs. Resuming a run with a changed configuration is the
+ * usual cause.
+ */
+export class TrainerStateMismatchError extends SlimnetError {
+  constructor(what: string) {
+    super(`the saved training state does not match this training setup: ${what}`);
+    this.name = 'TrainerStateMismatchError';
+  }
+}
+
+/** The same schedule spec, whatever the key order (as LrSchedule compares them). */
+function sameSpec(a: unknown, b: unknown): boolean {
+  const canon = (v: unknown): string =>
+    JSON.stringify(v, (_k, x: unknown) => (x !== null && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).filter(([, y]) => y !== undefined).sort(([p], [q]) => (p < q ? -1 : 1))) : x));
+  return canon(a) === canon(b);
+}
+
+const shapeText = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
+
+/** "a, b, c" with at most `n` names, then how many more. */
+function someNames(names: readonly string[], n = 4): string {
+  return names.length <= n ? names.join(', ') : `${names.slice(0, n).join(', ')} and ${names.length - n} more`;
 }
 
 /** Auxiliary modules by name, each checked to be updated by the optimizer. */
