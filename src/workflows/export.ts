@@ -43,8 +43,14 @@ export interface ExportReport {
   /** ONNX nodes in its graph. */
   nodes: number;
   opset: number;
-  /** Largest |onnxruntime − slimnet| on the random batch (present with verify). */
+  /** Largest |onnxruntime − slimnet| on the random batch (present with verify; infinite when an output is not finite). */
   maxAbsDiff?: number;
+  /**
+   * What verify found wrong besides the difference, one line each (present
+   * with verify; empty when none): outputs with NaN or infinite values
+   * (NaN weights, an overflow) or of another shape.
+   */
+  problems?: string[];
   /** False only when verify found a difference above the tolerance. */
   ok: boolean;
 }
@@ -56,7 +62,7 @@ function check(o: ExportSpec): void {
   if (o.arch === undefined && o.checkpoint === undefined) throw new UsageError(`give --arch NAME or --checkpoint PATH (architectures: ${archNames().join(', ')})`);
   if (!o.out) throw new UsageError('give --out PATH for the .onnx file');
   const archOnly = (['imageSize', 'classes', 'inChannels', 'width', 'seed'] as const).filter((k) => o[k] !== undefined);
-  if (o.checkpoint !== undefined && archOnly.length) throw new UsageError(`${archOnly.map(flag).join(', ')} only apply to --arch (a checkpoint has fixed shapes and weights)`);
+  if (o.checkpoint !== undefined && archOnly.length) throw new UsageError(`${archOnly.map(flag).join(', ')} ${archOnly.length === 1 ? 'applies' : 'apply'} only to --arch (a checkpoint has fixed shapes and weights)`);
   for (const k of ['imageSize', 'classes', 'inChannels'] as const) {
     const v = o[k];
     if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new UsageError(`${flag(k)} must be a positive integer, got ${v}`);
@@ -97,9 +103,12 @@ export async function exportRun(spec: ExportSpec, observer: Observer = {}): Prom
       const { verifyOnnx } = await import('../export/onnx/verify.js');
       const r = await verifyOnnx(model, bytes, { batch: 2, seed: 0 });
       report.maxAbsDiff = r.maxAbsDiff;
+      report.problems = [...r.problems];
       const tol = spec.tolerance ?? VERIFY_TOLERANCE;
-      report.ok = r.maxAbsDiff <= tol;
+      report.ok = r.maxAbsDiff <= tol && r.problems.length === 0;
       say(`verify: onnxruntime vs slimnet on a random batch of 2: max abs difference ${r.maxAbsDiff.toExponential(3)} (${report.ok ? 'ok' : 'FAILED'}, tolerance ${tol})`);
+      // The difference alone says 'Infinity'; these say why (which output, which side, how many values).
+      for (const p of r.problems) say(`verify: ${p}`);
     }
     return report;
   } finally {

@@ -15,7 +15,7 @@ import { onnxHandlers } from './handlers.js';
 import { exportOnnx, onnxNodeCount, saveOnnx } from './export.js';
 import { verifyOnnx } from './verify.js';
 import { saveCheckpoint } from '../../graph/checkpoint.js';
-import { exportReport } from '../../cli/commands/export.js';
+import { exportRun, type ExportSpec } from '../../workflows/export.js';
 
 const { onnx } = onnxProto;
 const TOL = 1e-4;
@@ -238,7 +238,7 @@ test('opsets outside 13..21 are rejected', () => {
   }
 });
 
-test('CLI export: a checkpoint (trained-like BN statistics) and an architecture, with --verify; usage errors', async () => {
+test('exportRun (slimnet export): a checkpoint (trained-like BN statistics) and an architecture, with --verify and its problems; usage errors', async () => {
   const b = new GraphBuilder('small');
   let x = b.input([3, 12, 12]);
   x = b.relu6(b.batchnorm2d(b.conv2d(x, 6, 3, { stride: 2, padding: 1 })));
@@ -249,21 +249,33 @@ test('CLI export: a checkpoint (trained-like BN statistics) and an architecture,
     const ckpt = join(dir, 'small.safetensors');
     saveCheckpoint(ckpt, model);
     const lines: string[] = [];
-    const r = await exportReport({ checkpoint: ckpt, out: join(dir, 'small.onnx'), verify: true }, (l) => lines.push(l));
+    const r = await exportRun({ checkpoint: ckpt, out: join(dir, 'small.onnx'), verify: true }, { onLog: (l) => lines.push(l) });
     assert.ok(r.ok && r.maxAbsDiff !== undefined && r.maxAbsDiff <= TOL, lines.join('\n'));
     assert.equal(r.bytes, readFileSync(join(dir, 'small.onnx')).length);
     assert.equal(r.nodes, 7); // Conv, BatchNormalization, Clip, Pad + AveragePool (ceil mode past the padding), Flatten, Gemm
     assert.match(lines.join('\n'), /max abs difference/);
-    const a = await exportReport({ arch: 'lenet5', out: join(dir, 'lenet.onnx'), opset: 14, imageSize: 32, width: 0.25 });
+    const a = await exportRun({ arch: 'lenet5', out: join(dir, 'lenet.onnx'), opset: 14, imageSize: 32, width: 0.25 });
     assert.equal(a.opset, 14);
     assert.equal(a.nodes, 10); // (Conv, Relu, MaxPool) x 2, Flatten, Gemm, Relu, Gemm
-    await assert.rejects(exportReport({ arch: 'lenet5', checkpoint: ckpt, out: join(dir, 'x.onnx') }), /either --arch or --checkpoint/);
-    await assert.rejects(exportReport({ arch: 'no_such_arch', out: join(dir, 'x.onnx') }), /unknown architecture 'no_such_arch'/);
-    await assert.rejects(exportReport({ arch: 'lenet5' }), /--out/);
+    await assert.rejects(exportRun({ arch: 'lenet5', checkpoint: ckpt, out: join(dir, 'x.onnx') }), /either --arch or --checkpoint/);
+    await assert.rejects(exportRun({ arch: 'no_such_arch', out: join(dir, 'x.onnx') }), /unknown architecture 'no_such_arch'/);
+    await assert.rejects(exportRun({ arch: 'lenet5' }), /--out/);
     // A tolerance of 0 cannot be met by float32 arithmetic in two engines: --verify reports failure.
-    const strict = await exportReport({ arch: 'resnet20', out: join(dir, 'r.onnx'), verify: true, tolerance: 0 });
+    const strict = await exportRun({ arch: 'resnet20', out: join(dir, 'r.onnx'), verify: true, tolerance: 0 });
     assert.ok(strict.maxAbsDiff! > 0 && !strict.ok);
-    await assert.rejects(exportReport({ checkpoint: ckpt, out: join(dir, 'x.onnx'), imageSize: 8 }), /--image-size only apply to --arch/);
+    await assert.rejects(exportRun({ checkpoint: ckpt, out: join(dir, 'x.onnx'), imageSize: 8 }), /--image-size applies only to --arch/);
+    await assert.rejects(exportRun({ checkpoint: ckpt, out: join(dir, 'x.onnx'), imageSize: 8, classes: 3 } satisfies ExportSpec), /--image-size, --classes apply only to --arch/);
+
+    // NaN weights: verify fails, and says why (which output, which side, how many values), not only 'Infinity'.
+    noGrad(() => model.namedTensors().find(([k]) => k.endsWith('.weight'))![1].fill_(Number.NaN));
+    const nanCkpt = join(dir, 'nan.safetensors');
+    saveCheckpoint(nanCkpt, model);
+    const nanLines: string[] = [];
+    const nan = await exportRun({ checkpoint: nanCkpt, out: join(dir, 'nan.onnx'), verify: true }, { onLog: (l) => nanLines.push(l) });
+    assert.equal(nan.ok, false);
+    assert.ok(nan.problems!.length > 0 && nan.problems!.every((p) => /NaN or infinite/.test(p)), nan.problems!.join('\n'));
+    for (const p of nan.problems!) assert.ok(nanLines.includes(`verify: ${p}`), `logged: ${p}`);
+    assert.deepEqual(r.problems, [], 'a clean export has no problems');
   } finally {
     rmSync(dir, { recursive: true, force: true });
     model.dispose();
