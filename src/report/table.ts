@@ -27,3 +27,24 @@ export interface BeforeAfterRow {
 export function beforeAfterTable(rows: readonly BeforeAfterRow[], names: { before: string; after: string } = { before: 'base', after: 'pruned' }): string {
   return renderTable(['', names.before, names.after, 'change'], rows.map((r) => [r.label, r.before, r.after, r.change]));
 }
+
+/**
+ * A table printed a row at a time (a training log): the header with the
+ * first row, then each row alone, in columns at least `minWidths` wide so
+ * later rows stay aligned under the one header.
+ */
+export class TableLines {
+  private headed = false;
+  constructor(
+    private readonly headers: string[],
+    private readonly options: TableOptions = {},
+  ) {}
+
+  /** The next row's text: header, rule and row the first time, the row alone after. */
+  line(cells: (string | number)[]): string {
+    const t = renderTable(this.headers, [cells], this.options);
+    if (this.headed) return t.split('\n').slice(2).join('\n');
+    this.headed = true;
+    return t;
+  }
+}

@@ -3,7 +3,7 @@
 // matrix. The data set, its folder and its normalisation default to the
 // checkpoint's provenance (what `slimnet train` recorded in it).
 import { DataLoader, datasetNames, evalTransform, loadDataset, normalizationFor, readProvenance, type DatasetName, type NormalizeSpec, type Split } from '../data/index.js';
-import { loadCheckpoint } from '../graph/index.js';
+import { loadCheckpoint, type Model } from '../graph/index.js';
 import { evaluate, type Batch, type BatchSource } from '../train/index.js';
 import { ProgressTask, type Observer } from '../util/events.js';
 import { UsageError } from '../util/errors.js';
@@ -55,6 +55,31 @@ export interface EvalReport {
   seconds: number;
   /** The signal stopped it: the figures cover only the batches before (count says how many images). */
   interrupted: boolean;
+  /**
+   * What makes the figures above untrustworthy, in words (also sent to
+   * observer.onLog as 'warning: ...'): outputs that are not finite (NaN or
+   * infinite weights: the arg-max then picks class 0 for every image).
+   */
+  warnings: string[];
+}
+
+/** Non-finite values among a model's tensors: how many, of how many, in which tensors (the first few). */
+function nonFinite(model: Model): { count: number; total: number; tensors: string[] } {
+  let count = 0;
+  let total = 0;
+  const tensors: string[] = [];
+  for (const [name, t] of model.namedTensors()) {
+    if (t.dtype !== 'float32') continue;
+    const d = t.data<'float32'>();
+    total += d.length;
+    let bad = 0;
+    for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i]!)) bad++;
+    if (bad) {
+      count += bad;
+      tensors.push(name);
+    }
+  }
+  return { count, total, tensors };
 }
 
 /** Stops yielding batches once the signal is aborted. */
@@ -105,6 +130,15 @@ export async function evaluateRun(spec: EvalSpec, observer: Observer = {}): Prom
       await loader.close();
     }
     const seconds = (performance.now() - t0) / 1000;
+    const warnings: string[] = [];
+    if (!Number.isFinite(m.loss) && m.count > 0) {
+      const bad = nonFinite(model);
+      warnings.push(
+        `the model's outputs are not finite (loss ${m.loss}): the accuracy above means nothing` +
+          (bad.count ? `; ${bad.count.toLocaleString('en-US')} of its ${bad.total.toLocaleString('en-US')} weights are NaN or infinite (${bad.tensors.slice(0, 3).join(', ')}${bad.tensors.length > 3 ? ', ...' : ''}): the checkpoint was saved from a diverged run` : ''),
+      );
+    }
+    for (const w of warnings) observer.onLog?.(`warning: ${w}`);
     if (m.perClassRecall.length !== ds.classes.length) throw new UsageError(`the checkpoint predicts ${m.perClassRecall.length} classes, ${dataset} has ${ds.classes.length}`);
     const confusion = m.confusion;
     const perClass = ds.classes.map((name, i): ClassRow => {
@@ -127,6 +161,7 @@ export async function evaluateRun(spec: EvalSpec, observer: Observer = {}): Prom
       confusion,
       seconds,
       interrupted: observer.signal?.aborted === true,
+      warnings,
     };
   } finally {
     model.dispose();
@@ -147,5 +182,6 @@ export function evalResultJson(r: EvalReport): Record<string, unknown> {
     classes: r.classes,
     perClassRecall: r.perClassRecall,
     confusion: r.confusion,
+    ...(r.warnings.length ? { warnings: r.warnings } : {}),
   };
 }

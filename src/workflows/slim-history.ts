@@ -3,8 +3,8 @@
 // line in the log.
 import type { Model } from '../graph/index.js';
 import { bnGammas, lambdaLabel, sparsity } from '../prune/slimming.js';
-import { fmt, pct } from '../report/format.js';
-import { renderTable } from '../report/table.js';
+import { pctText } from '../report/format.js';
+import { TableLines } from '../report/table.js';
 import type { EpochRecord, Metrics } from '../train/index.js';
 
 /** One epoch of sparsity training (or fine-tuning); epoch 0 is the starting model. */
@@ -110,26 +110,44 @@ export function epochOf(phase: SlimEpoch['phase'], lambda: number, r: EpochRecor
 }
 
 const EPOCH_HEADERS = ['λ', 'epoch', 'lr', 'train loss', 'penalty', 'train acc %', 'val acc %', 'sparsity %', 'mean |γ|', 'time'];
+const FINETUNE_HEADERS = ['fine-tune', 'lr', 'train loss', 'train acc %', 'val acc %', 'time'];
+const right = (n: number): 'right'[] => Array.from({ length: n }, () => 'right' as const);
+const fixed = (x: number | null, digits: number): string => (x === null || Number.isNaN(x) ? '' : x.toFixed(digits));
+const sig = (x: number | null): string => (x === null ? '' : String(+x.toPrecision(4)));
 
-/** The log's table of one sparsity-training epoch. */
-export function sparsityEpochTable(e: SlimEpoch, epochs: number): string {
-  return renderTable(EPOCH_HEADERS, [
-    [
+/**
+ * The log's per-epoch lines of a slimming run: each table's header once (the
+ * sparsity epochs of every λ share one, fine-tuning has its own), then one
+ * line per epoch in fixed columns and decimals.
+ */
+export class SlimEpochLines {
+  private readonly sparsityTable: TableLines;
+  private readonly finetuneTable: TableLines;
+  constructor(
+    private readonly epochs: number,
+    private readonly finetuneEpochs: number,
+  ) {
+    const ep = (n: number): number => 2 * String(n).length + 1;
+    this.sparsityTable = new TableLines(EPOCH_HEADERS, { align: ['left', ...right(9)], minWidths: [6, ep(epochs), 9, 7, 9, 6, 6, 6, 9, 6] });
+    this.finetuneTable = new TableLines(FINETUNE_HEADERS, { align: right(6), minWidths: [ep(finetuneEpochs), 9, 7, 6, 6, 6] });
+  }
+
+  sparsity(e: SlimEpoch): string {
+    return this.sparsityTable.line([
       lambdaLabel(e.lambda),
-      `${e.epoch}/${epochs}`,
-      e.lr === null ? '' : +e.lr.toPrecision(4),
-      fmt(e.trainLoss),
-      e.penalty === null ? '' : +e.penalty.toPrecision(4),
-      pct(e.trainAccuracy),
-      pct(e.valAccuracy),
-      pct(e.sparsity),
-      +e.gammaMean.toPrecision(4),
+      `${e.epoch}/${this.epochs}`,
+      sig(e.lr),
+      fixed(e.trainLoss, 4),
+      sig(e.penalty),
+      pctText(e.trainAccuracy),
+      pctText(e.valAccuracy),
+      pctText(e.sparsity),
+      sig(e.gammaMean),
       `${e.seconds.toFixed(1)}s`,
-    ],
-  ]);
-}
+    ]);
+  }
 
-/** The log's table of one fine-tuning epoch. */
-export function finetuneEpochTable(e: SlimEpoch, epochs: number): string {
-  return renderTable(['fine-tune', 'lr', 'train loss', 'train acc %', 'val acc %', 'time'], [[`${e.epoch}/${epochs}`, +e.lr!.toPrecision(4), fmt(e.trainLoss), pct(e.trainAccuracy), pct(e.valAccuracy), `${e.seconds.toFixed(1)}s`]]);
+  finetune(e: SlimEpoch): string {
+    return this.finetuneTable.line([`${e.epoch}/${this.finetuneEpochs}`, sig(e.lr), fixed(e.trainLoss, 4), pctText(e.trainAccuracy), pctText(e.valAccuracy), `${e.seconds.toFixed(1)}s`]);
+  }
 }

@@ -3,7 +3,7 @@
 // have always been), and the before / after table of the log.
 import { humanCount } from '../graph/index.js';
 import { lambdaLabel } from '../prune/slimming.js';
-import { ms, pct, plural, pp, times } from '../report/format.js';
+import { ms, pctText, plural, pp, times } from '../report/format.js';
 import { beforeAfterTable, type BeforeAfterRow } from '../report/table.js';
 import type { SlimEpoch } from './slim-history.js';
 import type { SlimConfig } from './slim-start.js';
@@ -155,7 +155,7 @@ export function slimResultJson(r: SlimReport): Record<string, unknown> {
 
 /** The log's closing table: the sparsity-trained model against the pruned and fine-tuned one. */
 export function slimBeforeAfter(c: SlimConfig, o: SlimOutcome): string {
-  const pcts = (label: string, before: number, after: number): BeforeAfterRow => ({ label, before: pct(before), after: pct(after), change: pp(after, before) });
+  const pcts = (label: string, before: number, after: number): BeforeAfterRow => ({ label, before: pctText(before), after: pctText(after), change: pp(after, before) });
   const rows: BeforeAfterRow[] = [
     { label: 'parameters', before: humanCount(o.before.params), after: humanCount(o.after.params), change: times(o.paramsReduction) },
     { label: 'MACs / sample', before: humanCount(o.before.macs), after: humanCount(o.after.macs), change: times(o.macsReduction) },
@@ -169,6 +169,6 @@ export function slimBeforeAfter(c: SlimConfig, o: SlimOutcome): string {
   lat('onnxruntime latency b64', o.latency.ortB64);
   lat('slimnet latency b1', o.latency.engineB1);
   lat('slimnet latency b64', o.latency.engineB64);
-  const title = `${c.arch} on ${c.dataset}, λ = ${lambdaLabel(o.lambda)}: before (sparsity-trained) and after (${pct(o.channelsRemovedShare, 1)} % of channels pruned, ${plural(c.finetuneEpochs, 'epoch')} of fine-tuning)`;
+  const title = `${c.arch} on ${c.dataset}, λ = ${lambdaLabel(o.lambda)}: before (sparsity-trained) and after (${pctText(o.channelsRemovedShare, 1)} % of channels pruned, ${plural(c.finetuneEpochs, 'epoch')} of fine-tuning)`;
   return `\n${title}\n${beforeAfterTable(rows, { before: 'before', after: 'after' })}`;
 }

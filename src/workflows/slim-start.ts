@@ -8,6 +8,8 @@ import { Model, loadCheckpoint, type Graph } from '../graph/index.js';
 import { archNames, buildArch } from '../models/index.js';
 import { hasBatchNorm } from '../prune/index.js';
 import { UsageError } from '../util/errors.js';
+import { checkTrainingMemory } from './train-memory.js';
+import { checkValidationSplit } from './train-spec.js';
 import { SLIM_DEFAULTS, type SlimAugment, type SlimOptimizer, type SlimSettings } from './slim-spec.js';
 
 /** The resolved configuration (config.json): every setting with its final value. */
@@ -75,6 +77,11 @@ function checkShapes(graph: Graph, ds: Dataset, what: string): void {
   if (classes !== ds.classes.length) throw new UsageError(`${what} has ${classes} outputs, the data set has ${ds.classes.length} classes`);
 }
 
+/** Refuses a sparsity-training batch beyond the memory available (see train-memory.ts), before a model is trained. */
+function checkMemory(graph: Graph, model: string, s: SlimSettings, data: ResolvedData): void {
+  checkTrainingMemory({ model, graph, batch: Math.min(s.batchSize, data.train.length), batchSize: s.batchSize, optimizer: s.optimizer, momentum: s.momentum });
+}
+
 /** Loads the data and the starting model; `s` has passed checkSlimSpec. */
 export function resolveSlimStart(s: SlimSettings): SlimStart {
   const lr = s.lr ?? (s.optimizer === 'sgd' ? 0.1 : 1e-3);
@@ -112,6 +119,8 @@ export function resolveSlimStart(s: SlimSettings): SlimStart {
       const fraction = s.fraction ?? (sameData ? p.fraction : undefined) ?? 1;
       const data = checkpointData(meta, { dataset: s.dataset, root: s.root, validation, fraction, seed: s.seed }, where);
       checkShapes(model.graph, data.train, `the checkpoint's model '${arch}'`);
+      checkValidationSplit(validation, { validation: data.validation?.length ?? 0, classes: data.classes.length });
+      checkMemory(model.graph, arch, s, data);
       const width = p.width ?? null;
       const root = s.root ?? (sameData && typeof p.root === 'string' ? p.root : null);
       const config: SlimConfig = { dataset: data.dataset, root, arch, width, checkpoint: s.checkpoint, ...common, fraction, validation, seed: data.seed };
@@ -132,7 +141,9 @@ export function resolveSlimStart(s: SlimSettings): SlimStart {
   const data = checkpointData({ dataset }, { root: s.root, validation, fraction, seed }, 'the command line');
   const [ch, h, w] = data.train.sampleShape;
   if (h !== w) throw new UsageError(`${arch} needs square images, the data set has ${h}x${w}`);
+  checkValidationSplit(validation, { validation: data.validation?.length ?? 0, classes: data.classes.length });
   const graph = buildArch(arch, { inChannels: ch, classes: data.classes.length, imageSize: h, widthMultiplier: width });
+  checkMemory(graph, `${arch}${width !== 1 ? ` (width ${width})` : ''}`, s, data);
   const model = Model.create(graph, { seed });
   const config: SlimConfig = { dataset, root: s.root ?? null, arch, width, checkpoint: null, ...common, fraction, validation, seed };
   return { config, data, model, meta: { dataset, root: s.root ?? null, arch, width, classes: [...data.classes], normalize: data.norm, seed, validation, fraction } };

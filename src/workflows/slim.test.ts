@@ -83,5 +83,8 @@ test('slimRun: an aborted signal returns an interrupted report; spec errors name
   await assert.rejects(slimRun({ ...SMALL, runsDir: other, pruneShare: 1 }), (e: unknown) => e instanceof UsageError && /--prune-share must be in \(0, 1\), got 1/.test(e.message));
   await assert.rejects(slimRun({ ...SMALL, runsDir: other, epochs: 0 }), (e: unknown) => e instanceof UsageError && /--epochs 0 .* needs --checkpoint/.test(e.message));
   await assert.rejects(slimRun({ ...SMALL, runsDir: other, arch: 'lenet5' }), (e: unknown) => e instanceof UsageError && /'lenet5' has no BatchNorm/.test(e.message));
+  // A validation split that cannot measure accuracy, a batch beyond any memory: refused before the run exists.
+  await assert.rejects(slimRun({ ...SMALL, runsDir: other, validation: 1 }), (e: unknown) => e instanceof UsageError && /^--validation 1 holds out 1 image for 10 classes/.test(e.message));
+  await assert.rejects(slimRun({ ...SMALL, runsDir: other, width: 256, batchSize: 100_000 }), (e: unknown) => e instanceof UsageError && /^--batch-size 100000: a training step of resnet20 \(width 256\) needs about/.test(e.message));
   assert.ok(!existsSync(join(other, 'slim')), 'no run directory for a refused spec');
 });

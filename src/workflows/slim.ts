@@ -16,20 +16,20 @@
 // channels.png, pruned.safetensors, pruned.onnx, result.json and run.log.
 import { isAbsolute, relative } from 'node:path';
 import { DataLoader } from '../data/index.js';
-import { saveCheckpoint, summarize, type Model } from '../graph/index.js';
+import { humanCount, saveCheckpoint, summarize, type Model } from '../graph/index.js';
 import { saveOnnx } from '../export/onnx/export.js';
 import { LatencyError, compareLatency, type CompareLatencyResult } from '../measure/index.js';
 import { bnGammas, bnL1Term, slimPrune, type SlimPruneResult } from '../prune/index.js';
 import { lambdaLabel } from '../prune/slimming.js';
 import { writeChannelReport } from '../report/channels.js';
-import { pct, plural } from '../report/format.js';
+import { pctText, plural } from '../report/format.js';
 import { renderTable } from '../report/table.js';
 import { Run } from '../runs/index.js';
 import { LrSchedule, NonFiniteLossError, Trainer, buildOptimizer, evaluate, type Callback, type Metrics, type Optimizer, type BaseHyper } from '../train/index.js';
 import { evalTransform, trainTransform } from '../data/index.js';
 import { UsageError } from '../util/errors.js';
 import type { Observer } from '../util/events.js';
-import { SLIM_METRICS_COLUMNS, epochOf, finetuneEpochTable, metricsRow, sparsityEpochTable, startEpoch, type SlimEpoch } from './slim-history.js';
+import { SLIM_METRICS_COLUMNS, SlimEpochLines, epochOf, metricsRow, startEpoch, type SlimEpoch } from './slim-history.js';
 import { sparsityPlots } from './slim-plots.js';
 import { fitProgress } from './slim-progress.js';
 import { slimBeforeAfter, slimResultJson, type SlimLambdaReport, type SlimLatency, type SlimOutcome, type SlimReport } from './slim-report.js';
@@ -84,6 +84,7 @@ export async function slimRun(spec: SlimSpec, observer: Observer = {}): Promise<
   const valImages = data.validation?.length ?? 0;
   const ckptMeta = (extra: Record<string, unknown>) => ({ command: 'slim', ...start.meta, version: run.version, ...extra });
   const perLambda: SlimLambdaReport[] = [];
+  const epochLines = new SlimEpochLines(c.epochs, c.finetuneEpochs);
   let epochsDone = 0;
   const report = (outcome: SlimOutcome | null, interruptedDuring: string | null): SlimReport => ({
     run: run.path,
@@ -133,7 +134,7 @@ export async function slimRun(spec: SlimSpec, observer: Observer = {}): Promise<
     say(`run ${rel(run.path)} (version ${run.version})`);
     say(`data: ${c.dataset}: ${data.train.length} train / ${valImages} validation / ${data.test.length} test, ${data.classes.length} classes, [${data.train.sampleShape.join(', ')}] per sample`);
     say(
-      `model: ${c.arch}${c.width !== null ? ` (width ${c.width})` : ''}${c.checkpoint ? ` from ${c.checkpoint}` : ', from scratch'}: ${s0.params.toLocaleString('en-US')} parameters, ${s0.macs.toLocaleString('en-US')} MACs per sample, ${bnGammas(startModel).length} BatchNorm channels`,
+      `model: ${c.arch}${c.width !== null ? ` (width ${c.width})` : ''}${c.checkpoint ? ` from ${c.checkpoint}` : ', from scratch'}: ${humanCount(s0.params)} parameters, ${humanCount(s0.macs)} MACs per sample, ${bnGammas(startModel).length} BatchNorm channels`,
     );
     say(
       `sparsity training: λ ∈ {${c.lambdas.map(lambdaLabel).join(', ')}} × ${plural(c.epochs, 'epoch')}, ${c.optimizer} lr ${c.lr}${c.optimizer === 'sgd' ? ` momentum ${c.momentum}` : ''} (cosine) weight decay ${c.weightDecay}, batch ${c.batchSize}, |γ| < ${c.threshold} counts as near zero`,
@@ -159,7 +160,7 @@ export async function slimRun(spec: SlimSpec, observer: Observer = {}): Promise<
             onEpoch: (e) => {
               lambdaHistory.push(e);
               record(e);
-              say(sparsityEpochTable(e, c.epochs));
+              say(epochLines.sparsity(e));
             },
             diverged: (m) => `sparsity training with λ = ${lambdaLabel(lambda)} diverged: ${m}; try a smaller --lr or λ`,
           });
@@ -187,7 +188,8 @@ export async function slimRun(spec: SlimSpec, observer: Observer = {}): Promise<
     say(
       renderTable(
         ['λ', `sparsity % (|γ| < ${c.threshold})`, 'mean |γ|', 'train acc %', 'val acc %', 'test acc %', 'test bal acc %', 'checkpoint'],
-        perLambda.map((r) => [lambdaLabel(r.lambda), pct(r.sparsity), +r.gammaMean.toPrecision(4), pct(r.trainAccuracy), pct(r.valAccuracy), pct(r.testAccuracy), pct(r.testBalancedAccuracy), rel(r.checkpoint)]),
+        perLambda.map((r) => [lambdaLabel(r.lambda), pctText(r.sparsity), String(+r.gammaMean.toPrecision(4)), pctText(r.trainAccuracy), pctText(r.valAccuracy), pctText(r.testAccuracy), pctText(r.testBalancedAccuracy), rel(r.checkpoint)]),
+        { align: ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'] },
       ),
     );
     await sparsityPlots(
@@ -205,15 +207,15 @@ export async function slimRun(spec: SlimSpec, observer: Observer = {}): Promise<
     const sB = summarize(before.graph).totals;
     const sA = summarize(pm.graph).totals;
     say(
-      `\npruned the λ = ${lambdaLabel(c.pruneLambda)} model: ${pruned.removed} of ${pruned.total} channels (${pct(pruned.share)} %) with |γ| ≤ ${pruned.threshold.toPrecision(4)}` +
+      `\npruned the λ = ${lambdaLabel(c.pruneLambda)} model: ${pruned.removed} of ${pruned.total} channels (${pctText(pruned.share)} %) with |γ| ≤ ${pruned.threshold.toPrecision(4)}` +
         `${pruned.removed < Math.round(c.pruneShare * pruned.total) ? ` (fewer than asked: --min-channels ${c.minChannels}${roundTo > 1 ? ` / --round-to ${roundTo}` : ''} holds)` : ''}`,
     );
     const channels = pruned.channels.map((ch) => ({ layer: ch.name, before: ch.before, after: ch.after }));
-    await writeChannelReport(run.path, channels, `Channels per layer: ${c.arch}, λ = ${lambdaLabel(c.pruneLambda)}, ${pct(pruned.share, 1)} % pruned`, say);
+    await writeChannelReport(run.path, channels, `Channels per layer: ${c.arch}, λ = ${lambdaLabel(c.pruneLambda)}, ${pctText(pruned.share, 1)} % pruned`, say);
 
     const valNoFt = valLoader ? await evaluate(pm, valLoader, data.classes) : undefined;
     const testNoFt = await evaluate(pm, testLoader, data.classes);
-    say(`right after pruning: ${valNoFt ? `validation accuracy ${pct(valNoFt.accuracy)} %, ` : ''}test accuracy ${pct(testNoFt.accuracy)} % (before pruning ${pct(chosen.testAccuracy)} %)`);
+    say(`right after pruning: ${valNoFt ? `validation accuracy ${pctText(valNoFt.accuracy)} %, ` : ''}test accuracy ${pctText(testNoFt.accuracy)} % (before pruning ${pctText(chosen.testAccuracy)} %)`);
 
     // ---- 3. fine-tuning without the penalty -------------------------------------------------
     if (c.finetuneEpochs > 0) {
@@ -222,7 +224,7 @@ export async function slimRun(spec: SlimSpec, observer: Observer = {}): Promise<
         label: 'fine-tune',
         onEpoch: (e) => {
           record(e);
-          say(finetuneEpochTable(e, c.finetuneEpochs));
+          say(epochLines.finetune(e));
         },
         diverged: (m) => `fine-tuning diverged: ${m}; try a smaller --finetune-lr`,
       });

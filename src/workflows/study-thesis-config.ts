@@ -8,6 +8,7 @@ import { ortChannelBlock } from '../measure/index.js';
 import { NORMS, criterionNames, type Norm } from '../prune/index.js';
 import { PARTS, type Curve, type Part, type Recipe, type ThesisOptions } from '../study/index.js';
 import { UsageError } from '../util/errors.js';
+import { plural } from '../report/format.js';
 import { THESIS_STUDY_DEFAULTS as D, type ThesisStudySpec } from './study-thesis-spec.js';
 
 /** The resolved configuration (config.json): everything a resumed run needs. */
@@ -159,7 +160,7 @@ export function optionsForReport(c: StudyConfig): Record<string, unknown> {
     'steps per curve (none / retrain)': `${c.points} / ${c.retrainPoints}`,
     retraining: `Adam lr ${c.recipe.lr}, batch ${c.recipe.batchSize}`,
     'score batches': c.scoreBatches,
-    'Table 4.1': `${t.criterion}, global, l2, retrain ${Math.max(...c.retrainIters)}, ${t.stepFraction * 100} % of the removable maps per step, floor ${t.maxDrop} pp (patience ${t.patience} steps${t.backtrack ? ', then back to the kept model with half the step' : ''}), at most ${t.maxSteps} steps${t.snapTo > 1 ? `, then every convolution down to its multiple of ${t.snapTo} (${t.snapIters} retraining iterations, kept if it meets the floor; up to ${t.snapTries} starting models)` : ''}${t.refineSteps > 0 ? `, then up to ${t.refineSteps} MAC refinement steps` : ''}`,
+    'Table 4.1': `${t.criterion}, global, l2, retrain ${Math.max(...c.retrainIters)}, ${t.stepFraction * 100} % of the removable maps per step, floor ${t.maxDrop} pp (patience ${plural(t.patience, 'step')}${t.backtrack ? ', then back to the kept model with half the step' : ''}), at most ${plural(t.maxSteps, 'step')}${t.snapTo > 1 ? `, then every convolution down to its multiple of ${t.snapTo} (${plural(t.snapIters, 'retraining iteration')}, kept if it meets the floor; up to ${plural(t.snapTries, 'starting model')})` : ''}${t.refineSteps > 0 ? `, then up to ${plural(t.refineSteps, 'MAC refinement step')}` : ''}`,
     seed: c.seed,
     quick: c.quick,
   };

@@ -3,7 +3,8 @@
 // (keys as they have always been), and the log's text for the plan and
 // Table 4.1.
 import { join } from 'node:path';
-import { pct } from '../report/format.js';
+import { count, pctText, plural, times } from '../report/format.js';
+import { humanCount } from '../graph/index.js';
 import { renderTable } from '../report/table.js';
 import { STUDY_FILES, duration, type Curve, type Rankings, type StudyPlan, type Table41 } from '../study/index.js';
 
@@ -98,28 +99,34 @@ export function thesisSummaryJson(r: ThesisStudyReport): Record<string, unknown>
   };
 }
 
-const fmtX = (x: number) => `${x.toFixed(x >= 10 ? 1 : 2)}x`;
-
 /** The grid and the time estimate, before anything runs. */
 export function planLines(plan: StudyPlan, baseIterations: number, table: boolean): string[] {
   const cal = plan.calibration;
   const base = baseIterations > 0 ? `, plus about ${duration((baseIterations * cal.iterMs) / 1000)} to train the base` : '';
   if (plan.curves === 0) return [`grid: no curves in these --parts${table ? '; Table 4.1 only' : ''}${base ? ` (${base.slice(2)})` : ''}`];
   return [
-    `grid: ${plan.curves} curves, ${plan.steps.toLocaleString('en-US')} pruning steps, ${plan.retrainIterations.toLocaleString('en-US')} retraining iterations (${plan.families.map((f) => `${f.family} ${f.curves} curves / ${f.steps} steps`).join(', ')})`,
+    `grid: ${plural(plan.curves, 'curve')}, ${count(plan.steps)} pruning ${plan.steps === 1 ? 'step' : 'steps'}, ${count(plan.retrainIterations)} retraining ${plan.retrainIterations === 1 ? 'iteration' : 'iterations'} (${plan.families.map((f) => `${f.family} ${plural(f.curves, 'curve')} / ${plural(f.steps, 'step')}`).join(', ')})`,
     `estimate: at most ${duration(plan.estimatedSeconds)} for the grid at the base model's speed (${cal.iterMs.toFixed(1)} ms per training iteration, ${cal.evalMs.toFixed(0)} ms per curve evaluation; pruned models are faster and the ETA adapts)${base}${table ? ', plus Table 4.1 (pruning to the floor, training from scratch, latency)' : ''}`,
   ];
 }
 
+/** A difference with its sign: +0.150, −0.020, 0.000. */
+const signed = (x: number, digits: number): string => {
+  const t = Math.abs(x).toFixed(digits);
+  return Number(t) === 0 ? t : `${x > 0 ? '+' : '−'}${t}`;
+};
+
 /** Table 4.1 as the log shows it. */
 export function table41Text(t: Table41Record, floorSplit: string): string {
   const names = { base: 'base', pruned: 'pruned', scratch: 'from scratch' } as const;
-  const snap = t.snap ? `; grid step to multiples of ${t.snap.to} (${t.snap.step.layers}): ${pct(t.snap.step.accuracy)} %, ${t.snap.kept ? 'kept' : 'under the floor, not kept'}` : '';
-  const refine = t.refine?.length ? `; MAC refinement: ${t.refine.map((r) => `${r.step.layers} ${pct(r.step.accuracy)} %${r.kept ? '' : ' (not kept)'}`).join(', ')}` : '';
-  const title = `\nTable 4.1 (accuracy on the test split; floor ${pct(t.floor, 3)} % on the ${floorSplit} split, kept step ${t.keptStep}${snap}${refine}):`;
+  const snap = t.snap ? `; grid step to multiples of ${t.snap.to} (${t.snap.step.layers}): ${pctText(t.snap.step.accuracy)} %, ${t.snap.kept ? 'kept' : 'under the floor, not kept'}` : '';
+  const refine = t.refine?.length ? `; MAC refinement: ${t.refine.map((r) => `${r.step.layers} ${pctText(r.step.accuracy)} %${r.kept ? '' : ' (not kept)'}`).join(', ')}` : '';
+  const title = `\nTable 4.1 (accuracy on the test split; floor ${pctText(t.floor, 3)} % on the ${floorSplit} split, kept step ${t.keptStep}${snap}${refine}):`;
   const table = renderTable(
-    ['model', 'test acc %', 'loss pp', `${floorSplit} acc %`, 'params', 'params x', 'MACs', 'MACs x', 'ort b1 ms', 'b1 x', 'ort b64 ms', 'b64 x'],
-    t.rows.map((r) => [names[r.model], pct(r.testAccuracy), +r.testLossPp.toFixed(3), pct(r.floorAccuracy), r.params, fmtX(r.paramsReduction), r.macs, fmtX(r.macsReduction), +r.ortB1Ms.toFixed(3), fmtX(r.speedupB1), +r.ortB64Ms.toFixed(2), fmtX(r.speedupB64)]),
+    ['model', 'test acc %', 'loss pp', `${floorSplit} acc %`, 'params', 'params ×', 'MACs', 'MACs ×', 'ort b1 ms', 'b1 ×', 'ort b64 ms', 'b64 ×'],
+    // Accuracies with two decimals, the loss with its sign, counts as 3.27M, factors with ×.
+    t.rows.map((r) => [names[r.model], pctText(r.testAccuracy), signed(r.testLossPp, 3), pctText(r.floorAccuracy), humanCount(r.params), times(r.paramsReduction), humanCount(r.macs), times(r.macsReduction), r.ortB1Ms.toFixed(3), times(r.speedupB1), r.ortB64Ms.toFixed(2), times(r.speedupB64)]),
+    { align: ['left', ...Array.from({ length: 11 }, () => 'right' as const)] },
   );
   return `${title}\n${table}`;
 }
@@ -127,5 +134,5 @@ export function table41Text(t: Table41Record, floorSplit: string): string {
 /** A one-line account of a finished curve (run.log). */
 export function curveLine(c: Curve, i: number, n: number, describe: (e: Curve['experiment']) => string): string {
   const last = c.points[c.points.length - 1]!;
-  return `curve ${i}/${n} ${describe(c.experiment)}: ${c.points.length - 1} steps, ${pct(last.share, 1)} % removed, accuracy ${pct(c.points[0]!.accuracy)} -> ${pct(last.accuracy)} %, ${duration(c.seconds)}`;
+  return `curve ${i}/${n} ${describe(c.experiment)}: ${plural(c.points.length - 1, 'step')}, ${pctText(last.share, 1)} % removed, accuracy ${pctText(c.points[0]!.accuracy)} -> ${pctText(last.accuracy)} %, ${duration(c.seconds)}`;
 }

@@ -11,9 +11,9 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { DataLoader, checkpointData, evalTransform, fraction as takeFraction, type ResolvedData } from '../data/index.js';
-import { Model, loadCheckpoint, saveCheckpoint, summarize, type LoadedCheckpoint } from '../graph/index.js';
+import { Model, humanCount, loadCheckpoint, saveCheckpoint, summarize, type LoadedCheckpoint } from '../graph/index.js';
 import { buildArch } from '../models/index.js';
-import { nowIso, pct } from '../report/format.js';
+import { nowIso, pctText, plural, times } from '../report/format.js';
 import { RUN_FILES, Run, effectiveStatus, readJson, readStatus, versionDir, type RunIdentity } from '../runs/index.js';
 import { STUDY_FILES, describe, duration, planThesis, readCurves, runThesisStudy, trainForIterations, writeProgress, writeStudyReport, type Curve, type StudyMeta, type Table41 } from '../study/index.js';
 import { getNumThreads } from '../tensor/index.js';
@@ -152,7 +152,7 @@ export async function thesisStudyRun(spec: ThesisStudySpec, observer: Observer =
     }
     for (const line of early) run.say(line);
     const version = run.version;
-    say(`run ${rel(run.path)} (version ${version})${done.length ? `, resuming after ${done.length} finished curves` : ''}`);
+    say(`run ${rel(run.path)} (version ${version})${done.length ? `, resuming after ${plural(done.length, 'finished curve')}` : ''}`);
     const resumeCommand = `slimnet study thesis ${[`--version ${version}`, ...(data.dataset !== THESIS_STUDY_DEFAULTS.dataset ? [`--dataset ${data.dataset}`] : []), ...(runsDir !== THESIS_STUDY_DEFAULTS.runsDir ? [`--runs-dir ${runsDir}`] : [])].join(' ')}`;
 
     if (toTrain) {
@@ -189,7 +189,7 @@ export async function thesisStudyRun(spec: ThesisStudySpec, observer: Observer =
     const s0 = summarize(base!.graph).totals;
     const baseTest = await evaluate(base!, loaders.test, classes);
     const baseFloor = data.validation ? await evaluate(base!, loaders.floor, classes) : baseTest;
-    say(`base: ${s0.params.toLocaleString('en-US')} parameters, ${s0.macs.toLocaleString('en-US')} MACs; ${data.validation ? `${floorSplit} accuracy ${pct(baseFloor.accuracy)} %, ` : ''}test accuracy ${pct(baseTest.accuracy)} %`);
+    say(`base: ${humanCount(s0.params)} parameters, ${humanCount(s0.macs)} MACs per sample; ${data.validation ? `${floorSplit} accuracy ${pctText(baseFloor.accuracy)} %, ` : ''}test accuracy ${pctText(baseTest.accuracy)} %`);
     const meta: StudyMeta = {
       dataset: data.dataset,
       arch: config.arch,
@@ -248,7 +248,7 @@ export async function thesisStudyRun(spec: ThesisStudySpec, observer: Observer =
             if (phase === 'latency') scratch?.end();
           },
           onStep: (r) =>
-            say(`  step ${r.step}: -${r.removed} maps (${r.layers}); ${r.params.toLocaleString('en-US')} params (${fmtX(r.params_x)}), ${fmtX(r.macs_x)} MACs, ${floorSplit} acc ${pct(r.accuracy)} %${r.meets_floor ? '' : ' < floor'}, ${r.seconds.toFixed(1)}s`),
+            say(`  step ${r.step}: -${r.removed} maps (${r.layers}); ${humanCount(r.params)} params (${times(r.params_x)}), ${times(r.macs_x)} fewer MACs, ${floorSplit} acc ${pctText(r.accuracy)} %${r.meets_floor ? '' : ' < floor'}, ${r.seconds.toFixed(1)}s`),
           onScratch: (_i, _n, loss) => scratch?.tick(1, `loss ${loss.toFixed(4)}`),
         },
       },
@@ -266,7 +266,7 @@ export async function thesisStudyRun(spec: ThesisStudySpec, observer: Observer =
       files.push('pruned.safetensors', 'scratch.safetensors');
     }
     const compared = result.curves.some((c) => c.experiment.family === 'protocols') ? `; protocol comparison with ${result.protocolCriteria.join(', ')}` : '';
-    say(`\n${result.curves.length} curves in ${duration(result.seconds)}${compared}`);
+    say(`\n${plural(result.curves.length, 'curve')} in ${duration(result.seconds)}${compared}`);
     if (table) say(table41Text(table, floorSplit));
     say(`\nreport: ${rel(run.file(STUDY_FILES.report))} (${files.length} files in ${rel(dir)})`);
     const finalStatus = { params: s0.params, macs: s0.macs, test: { accuracy: baseTest.accuracy, balancedAccuracy: baseTest.balancedAccuracy, loss: baseTest.loss, count: baseTest.count } };
@@ -312,4 +312,3 @@ function tableRecord(t: Table41): Table41Record {
   return rest;
 }
 
-const fmtX = (x: number) => `${x.toFixed(x >= 10 ? 1 : 2)}x`;

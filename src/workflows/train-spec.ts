@@ -291,6 +291,20 @@ export function resumedConfig(saved: Partial<TrainConfig>, given: Partial<TrainC
   return { config, extendedFrom: extending ? saved.epochs! : null };
 }
 
+/**
+ * A validation split must be able to say something: fewer images than
+ * classes (`--validation 1` is one image, whose accuracy is 0 or 100 %) is
+ * refused, naming the option; 0 means none. `held` is what the split came
+ * to (a fraction is rounded, stratified).
+ */
+export function checkValidationSplit(validation: number, held: { validation: number; classes: number }): void {
+  if (validation === 0 || held.validation >= held.classes) return;
+  throw new UsageError(
+    `--validation ${validation} holds out ${plural(held.validation, 'image')} for ${held.classes} classes: too few to measure accuracy on ` +
+      `(at least one image per class: a count of ${held.classes} or more, a fraction such as 0.1, or 0 for no validation split)`,
+  );
+}
+
 /** The learning-rate schedule of a configuration, advanced once per epoch. */
 export function scheduleOf(c: TrainConfig): ScheduleSpec {
   const warm = c.warmupEpochs > 0 ? { warmup: c.warmupEpochs } : {};

@@ -29,12 +29,12 @@ import {
 } from '../train/index.js';
 import { Checkpointing, bestValidation, metricsRow, type EpochSaved } from '../train/checkpointing.js';
 import { RUN_FILES, Run, readMetrics, type MetricsRow, type RunExtension, type RunIdentity, type RunStatusFile } from '../runs/index.js';
-import { renderTable } from '../report/table.js';
+import { TableLines, renderTable } from '../report/table.js';
 import { duration, nowIso, pctText, plural } from '../report/format.js';
 import { ProgressTask, type Observer } from '../util/events.js';
 import { SlimnetError, UsageError } from '../util/errors.js';
 import { checkTrainingMemory } from './train-memory.js';
-import { givenOptions, optimizerOf, resolveTrainConfig, resumedConfig, scheduleOf, type TrainConfig, type TrainSpec } from './train-spec.js';
+import { checkValidationSplit, givenOptions, optimizerOf, resolveTrainConfig, resumedConfig, scheduleOf, type TrainConfig, type TrainSpec } from './train-spec.js';
 
 export type { TrainConfig, TrainSpec } from './train-spec.js';
 
@@ -128,17 +128,17 @@ function epochTable(rows: readonly MetricsRow[], epochs: number): string {
  * under the one header; the progress bars go to stderr in between).
  */
 class EpochLines {
-  private headed = false;
-  private readonly widths: number[];
+  private readonly table: TableLines;
   constructor(private readonly epochs: number) {
     // epoch 'N/N', lr '0.0009755', losses '12.3456', accuracies '100.00', time '59.9s' / '1m05s'.
-    this.widths = [2 * String(epochs).length + 1, 9, 7, 6, 7, 6, 6, 6];
+    this.table = new TableLines(EPOCH_HEADERS, { align: EPOCH_ALIGN, minWidths: [2 * String(epochs).length + 1, 9, 7, 6, 7, 6, 6, 6] });
   }
+  private first = true;
   line(r: MetricsRow): string {
-    const t = renderTable(EPOCH_HEADERS, [epochCells(r, this.epochs)], { align: EPOCH_ALIGN, minWidths: this.widths });
-    if (this.headed) return t.split('\n').slice(2).join('\n');
-    this.headed = true;
-    return `\n${t}`;
+    const text = this.table.line(epochCells(r, this.epochs));
+    const out = this.first ? `\n${text}` : text;
+    this.first = false;
+    return out;
   }
 }
 
@@ -279,22 +279,6 @@ function buildGraph(config: TrainConfig, data: ResolvedData): Graph {
   return graph;
 }
 
-/**
- * A validation split must be able to say something: fewer images than
- * classes (`--validation 1` is one image, whose accuracy is 0 or 100 %) is
- * refused, naming the option; 0 means none.
- */
-function checkValidationSize(config: TrainConfig, data: ResolvedData): void {
-  if (config.validation === 0) return;
-  const n = data.validation?.length ?? 0;
-  const classes = data.train.classes.length;
-  if (n >= classes) return;
-  throw new UsageError(
-    `--validation ${config.validation} holds out ${plural(n, 'image')} for ${classes} classes: too few to measure accuracy on ` +
-      `(at least one image per class: a count of ${classes} or more, a fraction such as 0.1, or 0 for no validation split)`,
-  );
-}
-
 interface TrainContext {
   /** The run directory: the resumed run, or a new version created on the first call. */
   open(): Run;
@@ -313,7 +297,7 @@ async function train(ctx: TrainContext): Promise<TrainReport> {
 
   // ---- data, model, optimizer, schedule (before any run directory exists) -----------------
   const data = resolveData({ dataset: config.dataset, root: config.root, validation: config.validation, fraction: config.fraction, seed: config.seed });
-  checkValidationSize(config, data);
+  checkValidationSplit(config.validation, { validation: data.validation?.length ?? 0, classes: data.train.classes.length });
   const graph = buildGraph(config, data);
   const memory = checkTrainingMemory({
     model: `${config.arch}${config.width !== 1 ? ` (width ${config.width})` : ''}`,

@@ -3,7 +3,7 @@
 // confusion matrix, or --json.
 import { evaluateRun, evalResultJson, type EvalReport } from '../../workflows/evaluate.js';
 import { renderTable } from '../../report/table.js';
-import { pct } from '../../report/format.js';
+import { pctText } from '../../report/format.js';
 import { UsageError } from '../../util/errors.js';
 import { EXIT_INTERRUPTED, onInterrupt } from '../interrupt.js';
 import { progressBars } from '../progress.js';
@@ -21,15 +21,16 @@ function render(m: EvalReport): string {
   return [
     `${m.checkpoint} on ${m.dataset}/${m.split} (${m.count} images, ${m.seconds.toFixed(1)} s)`,
     '',
-    `accuracy           ${pct(m.accuracy)} %`,
-    `balanced accuracy  ${pct(m.balancedAccuracy)} %`,
-    `top-5 accuracy     ${pct(m.top5)} %`,
+    `accuracy           ${pctText(m.accuracy)} %`,
+    `balanced accuracy  ${pctText(m.balancedAccuracy)} %`,
+    `top-5 accuracy     ${pctText(m.top5)} %`,
     `loss               ${m.loss.toFixed(4)}`,
     '',
     'per class:',
     renderTable(
       ['#', 'class', 'support', 'correct', 'recall %', 'precision %'],
-      m.perClass.map((c) => [c.index, c.name, c.support, c.correct, pct(c.recall), c.precision !== null ? pct(c.precision) : '']),
+      m.perClass.map((c) => [c.index, c.name, c.support, c.correct, pctText(c.recall), c.precision !== null ? pctText(c.precision) : '']),
+      { align: ['right', 'left', 'right', 'right', 'right', 'right'] },
     ),
     '',
     'confusion matrix (rows: true class, columns: predicted class, by #):',
@@ -46,7 +47,8 @@ export async function evalCommand(o: EvalOptions): Promise<number> {
   try {
     const m = await evaluateRun(
       { checkpoint: o.checkpoint, ...(o.dataset !== undefined ? { dataset: o.dataset } : {}), ...(o.root !== undefined ? { root: o.root } : {}), split: o.split, batchSize: o.batchSize },
-      { signal: interrupt.signal, onProgress: progressBars() },
+      // Warnings go to stderr, so --json's stdout stays one object.
+      { signal: interrupt.signal, onProgress: progressBars(), onLog: (line) => process.stderr.write(`${line}\n`) },
     );
     if (m.interrupted) return EXIT_INTERRUPTED;
     process.stdout.write(o.json ? `${JSON.stringify(evalResultJson(m))}\n` : `${render(m)}\n`);

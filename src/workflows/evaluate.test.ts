@@ -1,0 +1,49 @@
+// evaluateRun on a checkpoint whose weights hold NaN (a diverged run): the
+// figures come with a warning that names the cause, in the report, through
+// the observer and on the command line's stderr; finite weights get none.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { Model, saveCheckpoint } from '../graph/index.js';
+import { buildArch } from '../models/index.js';
+import { full } from '../tensor/index.js';
+import { tempDir } from '../data/testing.js';
+import { cli } from '../cli/testing.js';
+import { evaluateRun } from './evaluate.js';
+
+function lenetCheckpoint(path: string, poison: boolean): void {
+  const model = Model.create(buildArch('lenet5', { widthMultiplier: 0.25 }), { seed: 0 });
+  try {
+    if (poison) {
+      const state = Object.fromEntries(model.namedTensors());
+      const w = state['fc2.weight']!;
+      const nan = full(w.shape, NaN);
+      model.loadStateDict({ ...state, 'fc2.weight': nan });
+      nan.dispose();
+    }
+    saveCheckpoint(path, model, { dataset: 'mnist-digits', arch: 'lenet5' });
+  } finally {
+    model.dispose();
+  }
+}
+
+test('evaluating NaN weights warns that the outputs are not finite and names the tensor; finite weights do not', async (t) => {
+  const dir = tempDir(t, 'slimnet-eval-');
+  const bad = join(dir, 'nan.safetensors');
+  const good = join(dir, 'ok.safetensors');
+  lenetCheckpoint(bad, true);
+  lenetCheckpoint(good, false);
+  const lines: string[] = [];
+  const r = await evaluateRun({ checkpoint: bad }, { onLog: (l) => lines.push(l) });
+  assert.ok(Number.isNaN(r.loss));
+  assert.equal(r.warnings.length, 1);
+  // fc2 of a quarter-width LeNet: 10 × 256 weights.
+  assert.match(r.warnings[0]!, /^the model's outputs are not finite \(loss NaN\): the accuracy above means nothing; 2,560 of its [\d,]+ weights are NaN or infinite \(fc2\.weight\)/);
+  assert.deepEqual(lines, [`warning: ${r.warnings[0]}`]);
+  assert.deepEqual((await evaluateRun({ checkpoint: good })).warnings, []);
+
+  const c = await cli(['eval', '--checkpoint', bad, '--json']);
+  assert.equal(c.code, 0, c.stderr);
+  assert.match(c.stderr, /warning: the model's outputs are not finite/);
+  assert.deepEqual((JSON.parse(c.stdout) as { warnings: string[] }).warnings, r.warnings);
+});
