@@ -32,6 +32,8 @@ test('thesisStudyRun: dry run and an aborted signal leave no run directory', asy
   const stopped = await thesisStudyRun({ ...SMALL, runsDir }, { signal: stop.signal });
   assert.equal(stopped.status, 'interrupted');
   assert.equal(stopped.stoppedIn, 'plan');
+  // A validation split of one image cannot carry the curves or the floor: refused, naming the option.
+  await assert.rejects(thesisStudyRun({ ...SMALL, runsDir, validation: 1 }), (e: unknown) => e instanceof UsageError && /^--validation 1 holds out 1 image for 10 classes/.test(e.message));
   assert.ok(!existsSync(join(runsDir, 'study-thesis')), 'no run directory');
 });
 

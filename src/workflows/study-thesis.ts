@@ -22,6 +22,7 @@ import { UsageError } from '../util/errors.js';
 import { ProgressTask, type Observer } from '../util/events.js';
 import { checkStudyConfig, optionsForReport, resolveStudyConfig, savedStudyConfig, thesisOptions, type StudyConfig } from './study-thesis-config.js';
 import { curveLine, planLines, table41Text, type Table41Record, type ThesisStudyReport } from './study-thesis-report.js';
+import { checkValidationSplit } from './train-spec.js';
 import { RESUME_FIELDS, THESIS_STUDY_DEFAULTS, flagOf, type ThesisStudySpec } from './study-thesis-spec.js';
 
 export { THESIS_STUDY_DATASETS, THESIS_STUDY_DEFAULTS, type ThesisStudySpec } from './study-thesis-spec.js';
@@ -91,7 +92,15 @@ export async function thesisStudyRun(spec: ThesisStudySpec, observer: Observer =
   }
   const { config, ckpt } = opened;
   const done = opened.kind === 'resume' ? opened.done : [];
-  const data = loadData(config, ckpt?.meta);
+  let data: ResolvedData;
+  try {
+    data = loadData(config, ckpt?.meta);
+    // The curves and the floor are measured on the validation split: fewer images than classes measure nothing.
+    if (data.validation) checkValidationSplit(config.data.validation ?? data.validation.length, { validation: data.validation.length, classes: data.classes.length });
+  } catch (e) {
+    ckpt?.model.dispose();
+    throw e;
+  }
   const classes = data.classes.length;
   const evalSet = data.validation ?? data.test;
   const floorSplit = data.validation ? 'validation' : 'test';
