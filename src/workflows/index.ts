@@ -7,7 +7,8 @@ export { pruneRun, resolvePruneSpec, pruneResultJson, pruneComparisonRows, PRUNE
 export { latencyRun, latencyJson, renderLatency, type LatencySpec, type LatencyReport, type LatencyRow } from './latency.js';
 export { exportRun, VERIFY_TOLERANCE, type ExportSpec, type ExportReport } from './export.js';
 export { trainRun, trainResultJson, resumeCommand, epochSummary, TrainingStoppedError, type TrainReport, type TrainOutcome, type EpochSummary } from './train.js';
-export { TRAIN_OPTIONS, resolveTrainConfig, validateTrainConfig, trainConfigKeys, type TrainSpec, type TrainConfig, type TrainOption } from './train-spec.js';
+export { TRAIN_OPTIONS, resolveTrainConfig, validateTrainConfig, trainConfigKeys, checkValidationSplit, type TrainSpec, type TrainConfig, type TrainOption } from './train-spec.js';
+export { availableMemory, checkTrainingMemory, optimizerMoments, type AvailableMemory, type MemoryCheck, type MemoryVerdict } from './train-memory.js';
 export { evaluateRun, evalResultJson, type EvalSpec, type EvalReport, type ClassRow } from './evaluate.js';
 export { listRuns, listTrainVersions, type RunRow, type TrainVersionRow, type DisplayStatus } from './runs.js';
 export { thesisStudyRun, thesisSummaryJson, THESIS_STUDY_DEFAULTS, type ThesisStudySpec, type ThesisStudyReport, type ThesisStudyStatus, type Table41Record, type StudyConfig } from './study-thesis.js';
