@@ -34,6 +34,8 @@ export interface DataOverrides {
   validation?: number;
   fraction?: number;
   seed?: number;
+  /** Image height and width of the 'folder' data set (e.g. the checkpoint's model input); see DataSpec.imageSize. */
+  imageSize?: number | readonly [number, number];
 }
 
 const isNumArray = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
@@ -96,5 +98,5 @@ export function checkpointData(meta: Readonly<Record<string, unknown>>, o: DataO
   // gets no validation split and callers fall back to the test split.
   const validation = o.validation ?? (sameData ? (p.validation ?? 0) : 0.1);
   const fraction = o.fraction ?? (sameData ? p.fraction : undefined) ?? 1;
-  return resolveData({ dataset: dataset as DatasetName, root, validation, fraction, seed, ...(sameData && p.normalize ? { normalize: p.normalize } : {}) });
+  return resolveData({ dataset: dataset as DatasetName, root, validation, fraction, seed, ...(sameData && p.normalize ? { normalize: p.normalize } : {}), ...(o.imageSize !== undefined ? { imageSize: o.imageSize } : {}) });
 }

@@ -27,6 +27,12 @@ export interface DataSpec {
   seed: number;
   /** Normalisation (default: the data set's preset). */
   normalize?: NormalizeSpec;
+  /**
+   * Height and width images are resized to (a number for square images):
+   * only the 'folder' data set has a choice (default 224); the others have
+   * fixed sizes, and giving one is a UsageError.
+   */
+  imageSize?: number | readonly [number, number];
 }
 
 export interface ResolvedData {
@@ -80,7 +86,10 @@ export function resolveData(spec: DataSpec): ResolvedData {
   const frac = spec.fraction ?? 1;
   if (!(frac > 0 && frac <= 1)) throw new UsageError(`fraction must be in (0, 1], got ${frac}`);
   if (!(spec.validation >= 0 && (spec.validation < 1 || Number.isInteger(spec.validation)))) throw new UsageError(`validation must be a count or a fraction in [0, 1), got ${spec.validation}`);
-  const opts = spec.root !== undefined && spec.root !== null ? { root: spec.root } : {};
+  if (spec.imageSize !== undefined && spec.dataset !== 'folder') {
+    throw new UsageError(`imageSize (--image-size) applies only to the folder data set: ${spec.dataset}'s images have a fixed size; got ${JSON.stringify(spec.imageSize)}`);
+  }
+  const opts = { ...(spec.root !== undefined && spec.root !== null ? { root: spec.root } : {}), ...(spec.imageSize !== undefined ? { imageSize: spec.imageSize } : {}) };
   const full = loadDataset(spec.dataset, 'train', opts);
   const ds = frac < 1 ? takeFraction(full, frac, spec.seed) : full;
   let train = ds;
