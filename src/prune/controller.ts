@@ -78,7 +78,7 @@ export class PruneController {
   /** Before step `step` (1-based): why not to take it, or null. */
   before(step: number, signal?: AbortSignal): string | null {
     if (signal?.aborted) return 'interrupted';
-    if (this.o.maxSteps !== undefined && step > this.o.maxSteps) return `${this.o.maxSteps} steps done`;
+    if (this.o.maxSteps !== undefined && step > this.o.maxSteps) return `${this.o.maxSteps} step${this.o.maxSteps === 1 ? '' : 's'} done`;
     return null;
   }
 

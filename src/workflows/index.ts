@@ -4,7 +4,7 @@
 export {};
 export { slimRun, slimResultJson, SLIM_DEFAULTS, type SlimSpec, type SlimConfig, type SlimReport, type SlimOutcome, type SlimLambdaReport, type SlimEpoch } from './slim.js';
 export { pruneRun, resolvePruneSpec, pruneResultJson, pruneComparisonRows, PRUNE_DEFAULTS, DEFAULT_MAX_DROP, type PruneSpec, type ResolvedPruneSpec, type PruneReport, type FinetuneReport, type FloorSplit, type LatencyPair } from './prune.js';
-export { latencyRun, latencyJson, renderLatency, type LatencySpec, type LatencyReport, type LatencyRow } from './latency.js';
+export { latencyRun, latencyJson, renderLatency, maxLatencyThreads, type LatencySpec, type LatencyReport, type LatencyRow } from './latency.js';
 export { exportRun, VERIFY_TOLERANCE, type ExportSpec, type ExportReport } from './export.js';
 export { trainRun, trainResultJson, resumeCommand, epochSummary, TrainingStoppedError, type TrainReport, type TrainOutcome, type EpochSummary } from './train.js';
 export { TRAIN_OPTIONS, resolveTrainConfig, validateTrainConfig, trainConfigKeys, checkValidationSplit, type TrainSpec, type TrainConfig, type TrainOption } from './train-spec.js';

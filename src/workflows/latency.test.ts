@@ -8,7 +8,8 @@ import { Model, saveCheckpoint, summarize } from '../graph/index.js';
 import { buildArch } from '../models/index.js';
 import { getNumThreads } from '../tensor/index.js';
 import { UsageError } from '../util/errors.js';
-import { latencyJson, latencyRun, renderLatency } from './latency.js';
+import { latencyJson, latencyRun, maxLatencyThreads, renderLatency } from './latency.js';
+import { availableParallelism } from 'node:os';
 
 test('latencyRun: ratios, rows per runtime and batch, JSON keys, threads restored', async (t) => {
   const dir = tempDir(t, 'slimnet-latency-workflow-');
@@ -36,7 +37,13 @@ test('latencyRun: ratios, rows per runtime and batch, JSON keys, threads restore
   assert.equal(j.ms_ort_b1_before, r.rows[0]!.beforeMs);
   assert.match(renderLatency(r), /onnxruntime\s+b4/);
   assert.equal(lines.length, 3);
+  assert.match(lines[2]!, /2 runs per model in 1 interleaved round, \d+ threads?\.\.\./);
 
   await assert.rejects(latencyRun({ before: paths[0]!, after: paths[1]!, batches: [] }), (e: unknown) => e instanceof UsageError && /--batches/.test(e.message));
   await assert.rejects(latencyRun({ before: paths[0]!, after: paths[1]!, runs: 0 }), /--runs must be a positive integer/);
+  // Far more threads than cores only time-slice them (1000 stalled the machine): refused, naming the limit.
+  const most = maxLatencyThreads();
+  assert.equal(most, availableParallelism() * 4);
+  await assert.rejects(latencyRun({ before: paths[0]!, after: paths[1]!, threads: most + 1 }), (e: unknown) => e instanceof UsageError && e.message.includes(`--threads must be at most ${most}`));
+  await assert.rejects(latencyRun({ before: '', after: paths[1]! }), /--before is required/);
 });

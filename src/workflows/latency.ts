@@ -4,8 +4,9 @@
 // end, often while the machine is busy; this re-measures later, on a quiet one.
 import { loadCheckpoint, summarize, type Model } from '../graph/index.js';
 import { compareLatency, type SpeedupReport } from '../measure/index.js';
+import { availableParallelism } from 'node:os';
 import { getNumThreads, setNumThreads } from '../tensor/index.js';
-import { count, fmt, times } from '../report/format.js';
+import { count, fmt, plural, times } from '../report/format.js';
 import { renderTable } from '../report/table.js';
 import { UsageError } from '../util/errors.js';
 import type { Observer } from '../util/events.js';
@@ -65,13 +66,26 @@ interface ResolvedLatencySpec {
   engine: boolean;
 }
 
+/**
+ * The most threads --threads accepts: four per core this process may use.
+ * More only time-slice the cores (1000 threads stalled the machine for
+ * minutes), and a measurement with them means nothing.
+ */
+export function maxLatencyThreads(): number {
+  return availableParallelism() * 4;
+}
+
 /** The defaults filled in and the values checked (the messages name the flags). */
 function resolve(spec: LatencySpec): ResolvedLatencySpec {
+  if (typeof spec?.before !== 'string' || spec.before === '') throw new UsageError(`--before is required (the reference checkpoint), got ${JSON.stringify(spec?.before)}`);
+  if (typeof spec.after !== 'string' || spec.after === '') throw new UsageError(`--after is required (the checkpoint to compare), got ${JSON.stringify(spec.after)}`);
   const s: ResolvedLatencySpec = { before: spec.before, after: spec.after, batches: [...(spec.batches ?? [1, 64])], runs: spec.runs ?? 100, rounds: spec.rounds ?? 5, threads: spec.threads, engine: spec.engine ?? true };
   if (s.batches.length === 0 || s.batches.some((b) => !Number.isInteger(b) || b < 1)) throw new UsageError(`--batches is a comma-separated list of positive integers like 1,64; got '${s.batches.join(',')}'`);
   for (const [flag, v] of [['runs', s.runs], ['rounds', s.rounds], ['threads', s.threads ?? 1]] as const) {
     if (!(Number.isInteger(v) && v >= 1)) throw new UsageError(`--${flag} must be a positive integer, got ${v}`);
   }
+  const most = maxLatencyThreads();
+  if (s.threads !== undefined && s.threads > most) throw new UsageError(`--threads must be at most ${most} (4 per core; this machine has ${plural(availableParallelism(), 'core')}), got ${s.threads}`);
   return s;
 }
 
@@ -84,13 +98,16 @@ export async function latencyRun(spec: LatencySpec, observer: Observer = {}): Pr
   try {
     models.push(loadCheckpoint(s.before).model, loadCheckpoint(s.after).model);
     const [before, after] = models as [Model, Model];
+    // Two models that take different inputs cannot be timed on one batch: say so before timing anything.
+    const input = (m: Model): string => `[${m.graph.shape(m.graph.inputs[0]!.name).join(', ')}]`;
+    if (input(before) !== input(after)) throw new UsageError(`--before and --after must take the same input: ${s.before} takes ${input(before)}, ${s.after} takes ${input(after)}`);
     const sb = summarize(before.graph).totals;
     const sa = summarize(after.graph).totals;
     if (s.threads !== undefined) setNumThreads(s.threads);
     const threads = getNumThreads();
     say(`before: ${s.before}: ${count(sb.params)} params, ${count(sb.macs)} MACs`);
     say(`after:  ${s.after}: ${count(sa.params)} params, ${count(sa.macs)} MACs`);
-    say(`timing batches ${s.batches.join(', ')}: ${s.runs} runs per model in ${s.rounds} interleaved rounds, ${threads} thread(s)...`);
+    say(`timing batches ${s.batches.join(', ')}: ${plural(s.runs, 'run')} per model in ${plural(s.rounds, 'interleaved round')}, ${plural(threads, 'thread')}...`);
     const r = await compareLatency(before, after, { batches: s.batches, runs: s.runs, rounds: s.rounds, threads, engine: s.engine });
     const macsX = sb.macs / sa.macs;
     const row = (runtime: LatencyRow['runtime'], rep: SpeedupReport): LatencyRow => ({ runtime, batch: rep.before.batch, beforeMs: rep.before.median_ms, afterMs: rep.after.median_ms, speedup: rep.speedup, ofMacRatio: rep.speedup / macsX });

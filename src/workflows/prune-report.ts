@@ -2,10 +2,10 @@
 // (camelCase, one meaning per key), its snake_case form for result.json and
 // `--json` (one mapping, the keys the files have always had), the per-step
 // log line and CSV row, the before/after rows and the accuracy plot.
-import type { ModelStats, StepRecord } from '../prune/index.js';
+import type { FinishResult, ModelStats, PruneResult, StepRecord } from '../prune/index.js';
 import type { ChannelRow } from '../report/channels.js';
-import { count, ms, pct, pp, times } from '../report/format.js';
-import { linePlot, savePlot } from '../report/plot.js';
+import { count, ms, pct, plural, pp, times } from '../report/format.js';
+import { linePlot, savePlot, type LinePlotSpec, type LineSeries, type PointLabel } from '../report/plot.js';
 import { renderTable, type BeforeAfterRow } from '../report/table.js';
 
 /**
@@ -161,30 +161,94 @@ export function stepCsvLine(r: StepRecord): string {
 }
 
 /**
- * accuracy.png: accuracy vs share of channels removed. The line follows the
- * path that led to the kept model and on past it; steps undone by
- * backtracking are dots (each alone: NaN gaps between them).
+ * What the loop's end kept, in words that are true in every case: with a
+ * floor, the smallest model that met it (or the base, when no step did);
+ * without one, simply the last step.
  */
-export async function saveAccuracyPlot(path: string, base: ModelStats, history: readonly StepRecord[], floor: number | undefined, split: FloorSplit): Promise<void> {
+export function keptLine(r: Pick<PruneResult, 'history' | 'bestStep'>, floor: number | undefined): string {
+  if (r.history.length === 0) return 'kept the base model (no step ran)';
+  if (floor === undefined) return `kept step ${r.bestStep}, the last one (no accuracy floor)`;
+  if (r.bestStep === 0) return `kept the base model: no step met the floor (${pct(floor, 3)} %)`;
+  return `kept step ${r.bestStep}, the smallest model that met the floor (${pct(floor, 3)} %)`;
+}
+
+/** A step after the loop (the grid step or a refinement step) as the accuracy plot shows it. */
+export interface FinishPoint {
+  phase: 'grid' | 'refine';
+  /** Share of the base model's removable channels gone (as StepRecord.share_removed). */
+  shareRemoved: number;
+  /** On the floor's split. */
+  accuracy: number;
+  kept: boolean;
+}
+
+/** The base model's channel groups: every channel of each (by name) and the removable ones in all. */
+export interface BaseChannels {
+  sizes: Readonly<Record<string, number>>;
+  removable: number;
+}
+
+/**
+ * The grid and refinement steps as plot points. Their records count shares
+ * and factors from the model each started from, so the share is recomputed
+ * from the channels each left against the base model's.
+ */
+export function finishPoints(fin: Pick<FinishResult, 'snap' | 'refine'>, base: BaseChannels): FinishPoint[] {
+  const share = (channels: Readonly<Record<string, number>>): number =>
+    Object.entries(base.sizes).reduce((n, [g, size]) => n + (size - (channels[g] ?? size)), 0) / base.removable;
+  return [
+    ...(fin.snap?.attempts ?? []).flatMap((a) => (a.record ? [{ phase: 'grid' as const, shareRemoved: share(a.record.channels), accuracy: a.record.accuracy, kept: a.kept }] : [])),
+    ...(fin.refine?.attempts ?? []).map((a) => ({ phase: 'refine' as const, shareRemoved: share(a.record.channels), accuracy: a.record.accuracy, kept: a.kept })),
+  ];
+}
+
+/**
+ * accuracy.png: accuracy vs share of channels removed, every step marked.
+ * The line follows the path that led to the kept model and on past it;
+ * steps undone by backtracking are hollow points; the grid step and the
+ * refinement steps are their own points (filled: kept, hollow: under the
+ * floor); the model the run kept is a star with a label.
+ */
+export function accuracyPlot(base: ModelStats, result: Pick<PruneResult, 'history' | 'bestStep'>, floor: number | undefined, split: FloorSplit, finish: readonly FinishPoint[] = []): LinePlotSpec {
+  const { history, bestStep } = result;
   const byStep = new Map(history.map((h) => [h.step, h]));
   const onPathSteps = new Set<number>();
   for (let s = history.at(-1)?.step ?? 0; s > 0; s = byStep.get(s)!.from) onPathSteps.add(s);
   const onPath = history.filter((h) => onPathSteps.has(h.step));
   const undone = history.filter((h) => !onPathSteps.has(h.step));
   const x = [0, ...onPath.map((h) => h.share_removed * 100)];
-  const dots = (f: (h: StepRecord) => number) => undone.flatMap((h) => [f(h), NaN]);
-  await savePlot(
-    linePlot({
-      title: `Accuracy vs share of channels removed`,
-      xLabel: 'removable channels removed (%)',
-      yLabel: `${split} accuracy (%)`,
-      series: [
-        { name: 'accuracy', x, y: [base.accuracy * 100, ...onPath.map((h) => h.accuracy * 100)] },
-        { name: 'balanced accuracy', x, y: [base.balanced_accuracy * 100, ...onPath.map((h) => h.balanced_accuracy * 100)], dashed: true },
-        ...(undone.length ? [{ name: 'steps undone (backtracking)', x: dots((h) => h.share_removed * 100), y: dots((h) => h.accuracy * 100) }] : []),
-      ],
-      hLines: floor !== undefined ? [{ y: floor * 100, label: 'floor' }] : [],
-    }),
-    path,
-  );
+  const points = (name: string, pts: readonly { x: number; y: number }[], marker: 'circle' | 'square' | 'diamond', hollow: boolean, colour: string): LineSeries[] =>
+    pts.length ? [{ name, x: pts.map((p) => p.x), y: pts.map((p) => p.y), line: false, marker, hollow, colour }] : [];
+  const grid = finish.filter((f) => f.phase === 'grid');
+  const refine = finish.filter((f) => f.phase === 'refine');
+  const at = (f: FinishPoint) => ({ x: f.shareRemoved * 100, y: f.accuracy * 100 });
+  // The model kept in the end: the last kept refinement step, else the kept grid step, else the loop's.
+  const lastKept = [...refine].reverse().find((f) => f.kept) ?? grid.find((f) => f.kept);
+  const keptRecord = byStep.get(bestStep);
+  const kept = lastKept
+    ? { ...at(lastKept), label: lastKept.phase === 'grid' ? 'kept: grid step' : `kept: refinement ${refine.indexOf(lastKept) + 1}` }
+    : { x: (keptRecord?.share_removed ?? 0) * 100, y: (keptRecord?.accuracy ?? base.accuracy) * 100, label: bestStep === 0 ? 'kept: base model' : `kept: step ${bestStep}` };
+  const labels: PointLabel[] = [{ x: kept.x, y: kept.y, text: kept.label }];
+  return {
+    title: `Accuracy vs share of channels removed`,
+    xLabel: 'removable channels removed (%)',
+    yLabel: `${split} accuracy (%)`,
+    series: [
+      { name: 'accuracy', x, y: [base.accuracy * 100, ...onPath.map((h) => h.accuracy * 100)], marker: 'circle', colour: '#1f77b4' },
+      { name: 'balanced accuracy', x, y: [base.balanced_accuracy * 100, ...onPath.map((h) => h.balanced_accuracy * 100)], dashed: true, marker: 'none', colour: '#ff7f0e' },
+      ...points('steps undone (backtracking)', undone.map((h) => ({ x: h.share_removed * 100, y: h.accuracy * 100 })), 'circle', true, '#7f7f7f'),
+      ...points('grid step', grid.filter((f) => f.kept).map(at), 'square', false, '#2ca02c'),
+      ...points('grid step, under the floor', grid.filter((f) => !f.kept).map(at), 'square', true, '#2ca02c'),
+      ...points(plural(refine.filter((f) => f.kept).length, 'refinement step') + ' kept', refine.filter((f) => f.kept).map(at), 'diamond', false, '#9467bd'),
+      ...points('refinement, under the floor', refine.filter((f) => !f.kept).map(at), 'diamond', true, '#9467bd'),
+      { name: 'kept model', x: [kept.x], y: [kept.y], line: false, marker: 'star', markerSize: 6, colour: '#d62728' },
+    ],
+    hLines: floor !== undefined ? [{ y: floor * 100, label: 'floor' }] : [],
+    labels,
+  };
+}
+
+/** Writes accuracyPlot(...) to `path` (accuracy.png). */
+export async function saveAccuracyPlot(path: string, ...args: Parameters<typeof accuracyPlot>): Promise<void> {
+  await savePlot(linePlot(accuracyPlot(...args)), path);
 }

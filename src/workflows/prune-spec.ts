@@ -34,11 +34,20 @@ export interface PruneSpec {
   minAccuracy?: number;
   /**
    * Accuracy floor in percentage points under the base model on the floor's
-   * split. Default 0.3 when no floor, target or step limit is given.
+   * split. Default 0.3 (DEFAULT_MAX_DROP) unless minAccuracy is given or
+   * noFloor is true: a target or a step limit does not switch the floor off.
    */
   maxDrop?: number;
+  /**
+   * No accuracy floor at all (`--no-floor`): the loop then stops only at a
+   * target or the step limit (one of them is required), and keeps its last step.
+   */
+  noFloor?: boolean;
+  /** Stop once parameters shrank this many times (> 1). */
   targetParamsX?: number;
+  /** Stop once MACs shrank this many times (> 1). */
   targetMacsX?: number;
+  /** Stop after this many steps (a positive integer). */
   maxSteps?: number;
   /** Steps allowed under the floor before stopping. Default 0. */
   patience?: number;
@@ -111,7 +120,7 @@ export const PRUNE_DEFAULTS = {
 /** A spec with every default filled in (what config.json records). */
 export type ResolvedPruneSpec = PruneSpec & { -readonly [K in keyof typeof PRUNE_DEFAULTS]-?: NonNullable<PruneSpec[K]> };
 
-/** The maxDrop (pp) applied when a spec names no floor, target or step limit. */
+/** The maxDrop (pp) applied when a spec names no floor and does not say noFloor. */
 export const DEFAULT_MAX_DROP = 0.3;
 
 /** Fills in the defaults and checks every value; UsageErrors name the flag. */
@@ -119,9 +128,11 @@ export function resolvePruneSpec(spec: PruneSpec): ResolvedPruneSpec {
   if (typeof spec?.checkpoint !== 'string' || spec.checkpoint === '') throw new UsageError(`--checkpoint is required (the trained model to prune), got ${JSON.stringify(spec?.checkpoint)}`);
   const defined = Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== undefined)) as PruneSpec;
   const s: ResolvedPruneSpec = { ...PRUNE_DEFAULTS, ...defined };
-  // Without any stopping rule the loop would prune to nothing: a floor 0.3 pp under the base.
-  if (s.maxDrop === undefined && s.minAccuracy === undefined && s.targetParamsX === undefined && s.targetMacsX === undefined && s.maxSteps === undefined) s.maxDrop = DEFAULT_MAX_DROP;
   check(s);
+  // The floor is what keeps a pruned model useful: a step limit or a target
+  // does not switch it off (`--max-steps 5` once kept a 10 % model and called
+  // it "the smallest model that met the floor"); only noFloor does.
+  if (s.noFloor !== true && s.maxDrop === undefined && s.minAccuracy === undefined) s.maxDrop = DEFAULT_MAX_DROP;
   return s;
 }
 
@@ -135,15 +146,35 @@ function check(o: ResolvedPruneSpec): void {
   oneOf('reduce', o.reduce, REDUCES);
   oneOf('protocol', o.protocol, PROTOCOLS);
   if (o.minAccuracy !== undefined && o.maxDrop !== undefined) throw new UsageError('give either --min-accuracy or --max-drop, not both');
+  if (o.noFloor === true && (o.minAccuracy !== undefined || o.maxDrop !== undefined)) throw new UsageError(`--no-floor removes the accuracy floor: give it or ${o.minAccuracy !== undefined ? '--min-accuracy' : '--max-drop'}, not both`);
+  if (o.noFloor === true && o.targetParamsX === undefined && o.targetMacsX === undefined && o.maxSteps === undefined) {
+    throw new UsageError('--no-floor needs another place to stop: --max-steps N, --target-params-x X or --target-macs-x X (else every channel would go)');
+  }
   if (o.minAccuracy !== undefined && !(o.minAccuracy > 0 && o.minAccuracy <= 1)) throw new UsageError(`--min-accuracy is a fraction in (0, 1], e.g. 0.99; got ${o.minAccuracy}`);
   if (o.maxDrop !== undefined && !(o.maxDrop >= 0 && o.maxDrop < 100)) throw new UsageError(`--max-drop is in percentage points, e.g. 0.3; got ${o.maxDrop}`);
   if (!(Number.isInteger(o.refineSteps) && o.refineSteps >= 0)) throw new UsageError(`--refine-steps must be a non-negative integer, got ${o.refineSteps}`);
   if (!(o.macsWeight >= 0)) throw new UsageError(`--macs-weight must be a number >= 0, got ${o.macsWeight}`);
   if (!(Number.isInteger(o.patience) && o.patience >= 0)) throw new UsageError(`--patience must be a non-negative integer, got ${o.patience}`);
   if (!(o.stepFraction > 0 && o.stepFraction <= 1)) throw new UsageError(`--step-fraction must be in (0, 1], got ${o.stepFraction}`);
-  for (const [flag, v] of [['retrain-iters', o.retrainIters], ['batch-size', o.batchSize], ['min-channels', o.minChannels], ['round-to', o.roundTo], ['score-batches', o.scoreBatches], ['latency-runs', o.latencyRuns], ['snap-to', o.snapTo], ['snap-iters', o.snapIters], ['snap-tries', o.snapTries]] as const) {
-    if (!(Number.isInteger(v) && v >= 1)) throw new UsageError(`--${flag} must be a positive integer, got ${v}`);
+  if (!(Number.isFinite(o.lr) && o.lr > 0)) throw new UsageError(`--lr must be a positive number (the learning rate of retraining and fine-tuning), got ${o.lr}`);
+  for (const [flag, v] of [['target-params-x', o.targetParamsX], ['target-macs-x', o.targetMacsX]] as const) {
+    if (v !== undefined && !(Number.isFinite(v) && v > 1)) throw new UsageError(`--${flag} is a reduction factor greater than 1 (e.g. 4: four times fewer), got ${v}`);
   }
+  const positive: [string, number | undefined][] = [
+    ['retrain-iters', o.retrainIters], ['batch-size', o.batchSize], ['eval-batch-size', o.evalBatchSize], ['min-channels', o.minChannels], ['round-to', o.roundTo], ['score-batches', o.scoreBatches],
+    ['latency-runs', o.latencyRuns], ['snap-to', o.snapTo], ['snap-iters', o.snapIters], ['snap-tries', o.snapTries], ['step-maps', o.stepMaps], ['max-steps', o.maxSteps],
+  ];
+  for (const [flag, v] of positive) {
+    // stepMaps and maxSteps are optional; absent is fine, but 0 is not "absent".
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new UsageError(`--${flag} must be a positive integer, got ${v}`);
+  }
+  for (const [flag, v] of [['finetune-epochs', o.finetuneEpochs], ['from-scratch-epochs', o.fromScratchEpochs]] as const) {
+    if (!(Number.isInteger(v) && v >= 0)) throw new UsageError(`--${flag} must be a whole number of epochs (0: none), got ${v}`);
+  }
+  if (o.validation !== undefined && !(o.validation >= 0 && (o.validation < 1 || Number.isInteger(o.validation)))) {
+    throw new UsageError(`--validation is a count of images or a fraction in [0, 1) (0: none), got ${o.validation}`);
+  }
+  if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new UsageError(`--seed must be an integer, got ${o.seed}`);
 }
 
 /** The pruning loop's options from a resolved spec, the floor (absolute accuracy, if any) and the data's seed. */

@@ -4,8 +4,9 @@
 // then an aborted signal, a bad spec and the default floor.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { DataLoader, evalTransform, resolveData, type ResolvedData } from '../data/index.js';
 import { tempDir } from '../data/testing.js';
 import { Model, loadCheckpoint, saveCheckpoint, summarize } from '../graph/index.js';
@@ -46,7 +47,8 @@ async function accuracy(path: string, split: 'validation' | 'test', data: Resolv
   }
 }
 
-const SMALL: Omit<PruneSpec, 'checkpoint' | 'runsDir'> = { criterion: 'taylor', retrainIters: 3, scoreBatches: 2, stepFraction: 0.2, maxSteps: 2, latencyRuns: 2 };
+/** Two steps whatever the accuracy (noFloor): the tests below check what the steps leave, not where a floor stops them. */
+const SMALL: Omit<PruneSpec, 'checkpoint' | 'runsDir'> = { criterion: 'taylor', retrainIters: 3, scoreBatches: 2, stepFraction: 0.2, maxSteps: 2, noFloor: true, latencyRuns: 2 };
 
 test('pruneRun: the report matches the run directory, the pruned checkpoint and independent evaluations', async (t) => {
   const dir = tempDir(t, 'slimnet-prune-workflow-');
@@ -60,7 +62,8 @@ test('pruneRun: the report matches the run directory, the pruned checkpoint and 
   assert.equal(r.run, join(dir, 'prune', 'mnist-digits-lenet5', 'version_0'));
   assert.equal(r.steps, 2);
   assert.equal(r.history.length, 2);
-  assert.equal(r.floor, null, 'maxSteps given: no default floor');
+  assert.equal(r.floor, null, 'noFloor: no floor');
+  assert.ok(lines.includes(`stopped: 2 steps done; kept step 2, the last one (no accuracy floor)`), lines.join('\n'));
   // Files: every one the command has always written, and result.json is the report's snake_case form.
   for (const f of ['config.json', 'status.json', 'run.log', 'steps.csv', 'steps.jsonl', 'channels.csv', 'pruned.safetensors', 'pruned.onnx', 'result.json', 'accuracy.png', 'channels.png']) assert.ok(existsSync(join(r.run, f)), f);
   assert.deepEqual(JSON.parse(readFileSync(join(r.run, 'result.json'), 'utf8')), JSON.parse(JSON.stringify(pruneResultJson(r))));
@@ -127,12 +130,84 @@ test('pruneRun: a bad spec is a UsageError naming the flag, before any run direc
   assert.deepEqual(readdirSync(dir), []);
 });
 
-test('resolvePruneSpec: the default floor applies only without a floor, target or step limit', () => {
+test('resolvePruneSpec: the default floor applies unless a floor is given or noFloor removes it; a step limit or target does not', () => {
   assert.equal(resolvePruneSpec({ checkpoint: 'a' }).maxDrop, DEFAULT_MAX_DROP);
-  assert.equal(resolvePruneSpec({ checkpoint: 'a', maxSteps: 3 }).maxDrop, undefined);
+  assert.equal(resolvePruneSpec({ checkpoint: 'a', maxSteps: 3 }).maxDrop, DEFAULT_MAX_DROP, 'issue 13: --max-steps once switched the floor off');
+  assert.equal(resolvePruneSpec({ checkpoint: 'a', targetMacsX: 4 }).maxDrop, DEFAULT_MAX_DROP);
   assert.equal(resolvePruneSpec({ checkpoint: 'a', minAccuracy: 0.9 }).maxDrop, undefined);
-  assert.equal(resolvePruneSpec({ checkpoint: 'a', targetMacsX: 4 }).maxDrop, undefined);
+  assert.equal(resolvePruneSpec({ checkpoint: 'a', maxDrop: 1 }).maxDrop, 1);
+  assert.equal(resolvePruneSpec({ checkpoint: 'a', noFloor: true, maxSteps: 3 }).maxDrop, undefined);
+  assert.throws(() => resolvePruneSpec({ checkpoint: 'a', noFloor: true }), (e: unknown) => e instanceof UsageError && /--no-floor needs another place to stop: --max-steps/.test(e.message));
+  assert.throws(() => resolvePruneSpec({ checkpoint: 'a', noFloor: true, maxSteps: 3, maxDrop: 1 }), /give it or --max-drop, not both/);
   const s = resolvePruneSpec({ checkpoint: 'a', criterion: undefined });
   assert.equal(s.criterion, 'taylor', 'undefined fields take the defaults');
   assert.equal(s.retrainIters, 100);
+});
+
+test('resolvePruneSpec: every bad value is a UsageError naming its flag, in words', () => {
+  const cases: [Partial<PruneSpec>, RegExp][] = [
+    [{ criterion: 'tayler' }, /^--criterion must be one of .*taylor.*, got 'tayler'$/],
+    [{ stepFraction: 1.5 }, /^--step-fraction must be in \(0, 1\], got 1\.5$/],
+    [{ stepMaps: 0 }, /^--step-maps must be a positive integer, got 0$/],
+    [{ lr: 0 }, /^--lr must be a positive number .*got 0$/],
+    [{ lr: -1 }, /^--lr must be a positive number .*got -1$/],
+    [{ lr: Number.NaN }, /^--lr must be a positive number/],
+    [{ finetuneEpochs: -1 }, /^--finetune-epochs must be a whole number of epochs \(0: none\), got -1$/],
+    [{ fromScratchEpochs: 1.5 }, /^--from-scratch-epochs must be a whole number/],
+    [{ targetParamsX: 0.5 }, /^--target-params-x is a reduction factor greater than 1 .*got 0\.5$/],
+    [{ targetMacsX: 1 }, /^--target-macs-x is a reduction factor greater than 1/],
+    [{ maxSteps: 0 }, /^--max-steps must be a positive integer, got 0$/],
+    [{ maxSteps: -1 }, /^--max-steps must be a positive integer, got -1$/],
+    [{ evalBatchSize: 0 }, /^--eval-batch-size must be a positive integer, got 0$/],
+    [{ batchSize: 2.5 }, /^--batch-size must be a positive integer/],
+    [{ validation: 1.5 }, /^--validation is a count of images or a fraction in \[0, 1\) \(0: none\), got 1\.5$/],
+    [{ validation: -1 }, /^--validation/],
+    [{ seed: 0.5 }, /^--seed must be an integer, got 0\.5$/],
+    [{ patience: -1 }, /^--patience/],
+  ];
+  for (const [spec, re] of cases) {
+    assert.throws(() => resolvePruneSpec({ checkpoint: 'a', ...spec }), (e: unknown) => e instanceof UsageError && re.test(e.message), JSON.stringify(spec));
+  }
+});
+
+test('pruneRun: a step limit keeps the default floor; the kept model meets it and the stop line says so truly', async (t) => {
+  const dir = tempDir(t, 'slimnet-prune-workflow-');
+  const { path: base } = await trainedCheckpoint(dir);
+  const lines: string[] = [];
+  // Big steps: the second one (40 % of the channels gone) is unlikely to keep the accuracy; either way the line must be true.
+  const r = await pruneRun({ criterion: 'l1', protocol: 'none', stepFraction: 0.4, maxSteps: 2, latencyRuns: 1, checkpoint: base, runsDir: dir }, { onLog: (l) => lines.push(l) });
+  assert.ok(Math.abs(r.floor! - (r.baseFloorAccuracy - DEFAULT_MAX_DROP / 100)) < 1e-12, `floor ${r.floor}`);
+  assert.ok(r.prunedFloorAccuracy >= r.floor!, `kept ${r.prunedFloorAccuracy} under the floor ${r.floor}`);
+  const stop = lines.find((l) => l.startsWith('stopped: '))!;
+  if (r.keptStep === 0) assert.match(stop, /kept the base model: no step met the floor/);
+  else {
+    assert.ok(r.history[r.keptStep - 1]!.meets_floor);
+    assert.match(stop, new RegExp(`kept step ${r.keptStep}, the smallest model that met the floor`));
+  }
+  assert.ok(lines.some((l) => /floor [\d.]+ %, at most 2 steps/.test(l)), 'the settings line names the floor and the step limit');
+});
+
+test('pruneRun: image folders are resized to the model input, and the data set’s warnings are logged', async (t) => {
+  const dir = tempDir(t, 'slimnet-prune-folder-');
+  const root = join(dir, 'images');
+  // train/ has classes a and b; test/ lacks b: a warning, not an error. Images are 40 x 36: not the model's 28 x 28, nor 224.
+  for (const [split, classes] of [['train', ['a', 'b']], ['test', ['a']]] as const) {
+    for (const c of classes) {
+      mkdirSync(join(root, split, c), { recursive: true });
+      for (let i = 0; i < 4; i++) {
+        const raw = Buffer.alloc(40 * 36 * 3, c === 'a' ? 40 + i : 200 - i);
+        await sharp(raw, { raw: { width: 40, height: 36, channels: 3 } }).png().toFile(join(root, split, c, `${i}.png`));
+      }
+    }
+  }
+  const model = Model.create(buildArch('lenet5', { inChannels: 3, classes: 2, widthMultiplier: 0.25 }), { seed: 0 });
+  const ckpt = join(dir, 'folder.safetensors');
+  saveCheckpoint(ckpt, model, { dataset: 'folder', root, validation: 0, seed: 0, command: 'train', arch: 'lenet5' });
+  model.dispose();
+  const lines: string[] = [];
+  const r = await pruneRun({ criterion: 'l1', protocol: 'none', stepMaps: 1, maxSteps: 1, noFloor: true, batchSize: 4, evalBatchSize: 4, latencyRuns: 1, checkpoint: ckpt, runsDir: dir }, { onLog: (l) => lines.push(l) });
+  assert.equal(r.steps, 1);
+  assert.equal(r.floorSplit, 'test');
+  assert.ok(lines.some((l) => /^warning: .*no images of class 'b'/.test(l)), lines.filter((l) => l.startsWith('warning')).join('\n'));
+  assert.equal(readFileSync(join(r.run, 'run.log'), 'utf8').match(/no images of class 'b'/g)?.length, 1, 'said once, in run.log too');
 });

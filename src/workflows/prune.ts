@@ -16,16 +16,17 @@ import { DataLoader, checkpointData, evalTransform, type Dataset } from '../data
 import { Model, loadCheckpoint, saveCheckpoint, summarize } from '../graph/index.js';
 import { saveOnnx } from '../export/onnx/export.js';
 import { compareLatency, type SpeedupReport } from '../measure/index.js';
-import { DependencyGraph, finishPruning, prune, SnapCandidates, type PruneData, type PruneHooks } from '../prune/index.js';
+import { DependencyGraph, PruneError, fineTuneIfNotWorse, finishPruning, prune, SnapCandidates, type PruneData, type PruneHooks } from '../prune/index.js';
 import { channelTable, channelsCsv, renderChannelTable, saveChannelPlot } from '../report/channels.js';
 import { count, pct, plural } from '../report/format.js';
 import { beforeAfterTable } from '../report/table.js';
 import { Run } from '../runs/index.js';
 import { manualSeed } from '../tensor/index.js';
 import { Trainer, buildOptimizer, evaluate, type Metrics } from '../train/index.js';
+import { UsageError } from '../util/errors.js';
 import { ProgressTask, aborted, type Observer, type ProgressListener } from '../util/events.js';
 import { pruneOptions, resolvePruneSpec, type PruneSpec, type ResolvedPruneSpec } from './prune-spec.js';
-import { STEPS_CSV_HEADER, pruneComparisonRows, pruneResultJson, saveAccuracyPlot, stepCsvLine, stepLine, stepsTable, type FinetuneReport, type FloorSplit, type LatencyPair, type PruneReport } from './prune-report.js';
+import { STEPS_CSV_HEADER, finishPoints, keptLine, pruneComparisonRows, pruneResultJson, saveAccuracyPlot, stepCsvLine, stepLine, stepsTable, type FinetuneReport, type FinishPoint, type FloorSplit, type LatencyPair, type PruneReport } from './prune-report.js';
 
 export { resolvePruneSpec, PRUNE_DEFAULTS, DEFAULT_MAX_DROP, type PruneSpec, type ResolvedPruneSpec } from './prune-spec.js';
 export { pruneResultJson, pruneComparisonRows, type PruneReport, type FinetuneReport, type FloorSplit, type LatencyPair } from './prune-report.js';
@@ -41,7 +42,12 @@ export async function pruneRun(spec: PruneSpec, observer: Observer = {}): Promis
   let snapCandidates: SnapCandidates | undefined;
   let pruned: Model | undefined;
   try {
-    const data = checkpointData(meta, { dataset: s.dataset, root: s.root, validation: s.validation, seed: s.seed }, s.checkpoint);
+    // Layer names are checked before a run directory exists: a typo leaves no failed run behind.
+    const dep = prunableLayers(base, s);
+    // Image folders are resized to what the model takes (the other data sets have one size).
+    const input = base.graph.shape(base.graph.inputs[0]!.name);
+    const imageSize = (s.dataset ?? meta.dataset) === 'folder' ? ([input[1]!, input[2]!] as const) : undefined;
+    const data = checkpointData(meta, { dataset: s.dataset, root: s.root, validation: s.validation, seed: s.seed, imageSize }, s.checkpoint);
     run = Run.create({ root: s.runsDir, command: 'prune', dataset: data.dataset, arch }, { ...s, dataset: data.dataset, arch });
     const r = run;
     const say = (line: string): void => {
@@ -58,11 +64,11 @@ export async function pruneRun(spec: PruneSpec, observer: Observer = {}): Promis
 
     say(`run ${rel(r.path)} (version ${r.version})`);
     say(`data: ${data.dataset}: ${data.train.length} train / ${data.validation?.length ?? 0} validation / ${data.test.length} test; decisions on the ${split} split`);
+    for (const w of dataWarnings(data.train, data.validation, data.test)) say(`warning: ${w}`);
     if (!data.validation) say('warning: the checkpoint has no validation split: the accuracy floor is checked on the test split');
     base.eval();
     const baseEval = await evaluate(base, evalLoader, pd.classes);
     const floor = s.minAccuracy ?? (s.maxDrop !== undefined ? baseEval.accuracy - s.maxDrop / 100 : undefined);
-    const dep = new DependencyGraph(base.graph, { exclude: s.exclude });
     const s0 = summarize(base.graph).totals;
     say(`model: ${arch}: ${count(s0.params)} parameters, ${count(s0.macs)} MACs; ${split} accuracy ${pct(baseEval.accuracy)} %`);
     say(`prunable: ${dep.groups.map((g) => `${g.name} (${g.channels.length})`).join(', ')}`);
@@ -89,18 +95,19 @@ export async function pruneRun(spec: PruneSpec, observer: Observer = {}): Promis
     });
     pruned = result.best;
     say(`\n${stepsTable(result.history, split)}`);
-    say(`stopped: ${result.stopReason}; kept step ${result.bestStep} (the smallest model that met the floor)`);
+    say(`stopped: ${result.stopReason}; ${keptLine(result, floor)}`);
 
     // After the loop: the grid step, then the MAC refinement; each kept only if it meets the floor.
     let snapped: string | null = null;
     let refined: string | null = null;
+    let finish: FinishPoint[] = [];
     if (!aborted(observer)) {
       let phase = '';
       const fin = await finishPruning(pruned, snapCandidates, pd, opts, { snapTo: s.snapTo, snapTries: s.snapTries, iters: s.snapIters, refineSteps: s.refineSteps }, {
         signal: observer.signal,
         onPhase: (p, convs) => {
           phase = p === 'snap' ? `snap to ${s.snapTo} retrain` : 'refine retrain';
-          if (p === 'refine') say(`refine: up to ${s.refineSteps} steps on ${[...convs!].join(', ') || 'no convolution'}, ${s.snapIters} retraining iterations each`);
+          if (p === 'refine') say(`refine: up to ${plural(s.refineSteps, 'step')} on ${[...convs!].join(', ') || 'no convolution'}, ${s.snapIters} retraining iterations each`);
         },
         onRetrain: onRetrain(() => phase),
         onSnapped: (sr) => {
@@ -115,11 +122,12 @@ export async function pruneRun(spec: PruneSpec, observer: Observer = {}): Promis
         },
       });
       pruned = fin.model;
+      finish = finishPoints(fin, { sizes: Object.fromEntries(dep.groups.map((g) => [g.name, g.size])), removable: dep.removable.length });
       if (fin.refine) {
         const tried = fin.refine.attempts.map((a) => `${a.record.layers} → ${Object.entries(a.record.channels).map(([g, n]) => `${g} ${n}`).join(' ')}: ${pct(a.record.accuracy)} %${a.kept ? ', kept' : ', under the floor'}`);
         for (const t of tried) say(`  refine: ${t}`);
         const keptN = fin.refine.attempts.filter((a) => a.kept).length;
-        refined = `${keptN} of ${fin.refine.attempts.length} steps kept${tried.length ? ` — ${tried.join('; ')}` : ''}`;
+        refined = `${keptN} of ${plural(fin.refine.attempts.length, 'step')} kept${tried.length ? ` — ${tried.join('; ')}` : ''}`;
         say(`refine: ${refined}`);
       }
     }
@@ -131,22 +139,12 @@ export async function pruneRun(spec: PruneSpec, observer: Observer = {}): Promis
     // The kept model's metrics on the floor's split (the fine-tuning check measures them already).
     let after: Metrics | undefined;
     if (s.finetuneEpochs > 0) {
-      pruned.eval();
-      const beforeFt = await evaluate(pruned, evalLoader, pd.classes);
-      const saved = pruned.stateDict();
-      try {
-        const trainer = new Trainer({ model: pruned, optimizer: buildOptimizer(pruned, { type: 'adam', lr: s.lr }) });
-        await trainEpochs(trainer, trainLoader, s.finetuneEpochs, { id: 'prune.finetune', label: 'fine-tune' }, observer);
-        pruned.eval();
-        const afterFt = await evaluate(pruned, evalLoader, pd.classes);
-        const kept = afterFt.accuracy >= beforeFt.accuracy;
-        if (!kept) pruned.loadStateDict(saved);
-        after = kept ? afterFt : beforeFt;
-        finetune = { epochs: s.finetuneEpochs, beforeAccuracy: beforeFt.accuracy, afterAccuracy: afterFt.accuracy, kept };
-        say(`fine-tuning ${plural(s.finetuneEpochs, 'epoch')}: ${split} accuracy ${pct(beforeFt.accuracy)} -> ${pct(afterFt.accuracy)} %${kept ? '' : '; lower, so the weights from before it are kept'}`);
-      } finally {
-        for (const t of Object.values(saved)) t.dispose();
-      }
+      const progress = epochProgress(observer.onProgress, { id: 'prune.finetune', label: 'fine-tune', epochs: s.finetuneEpochs });
+      const ft = await fineTuneIfNotWorse(pruned, trainLoader, evalLoader, { epochs: s.finetuneEpochs, lr: s.lr, classes: pd.classes, signal: observer.signal, onStep: progress.step });
+      progress.end();
+      after = ft.kept ? ft.after : ft.before;
+      finetune = { epochs: s.finetuneEpochs, beforeAccuracy: ft.before.accuracy, afterAccuracy: ft.after.accuracy, kept: ft.kept };
+      say(`fine-tuning ${plural(s.finetuneEpochs, 'epoch')}: ${split} accuracy ${pct(ft.before.accuracy)} -> ${pct(ft.after.accuracy)} %${ft.kept ? '' : '; lower, so the weights from before it are kept'}`);
     }
     pruned.eval();
     after ??= await evaluate(pruned, evalLoader, pd.classes);
@@ -172,7 +170,7 @@ export async function pruneRun(spec: PruneSpec, observer: Observer = {}): Promis
     saveCheckpoint(ckpt, pruned, { ...meta, command: 'prune', version: r.version, prunedFrom: s.checkpoint, criterion: s.criterion, protocol: s.protocol });
     const onnxPath = r.file('pruned.onnx');
     saveOnnx(pruned, onnxPath);
-    await saveAccuracyPlot(r.file('accuracy.png'), result.base, result.history, floor, split);
+    await saveAccuracyPlot(r.file('accuracy.png'), result.base, result, floor, split, finish);
     say('\nper-layer channels:');
     const channels = channelTable(base.graph, pruned.graph);
     say(renderChannelTable(channels));
@@ -232,13 +230,40 @@ export async function pruneRun(spec: PruneSpec, observer: Observer = {}): Promis
   }
 }
 
+/**
+ * The base model's channel groups, after checking the layers the spec names
+ * (before any run directory exists: a typo leaves no failed run behind).
+ */
+function prunableLayers(base: Model, s: ResolvedPruneSpec): DependencyGraph {
+  let dep: DependencyGraph;
+  try {
+    dep = new DependencyGraph(base.graph, { exclude: s.exclude });
+  } catch (e) {
+    throw e instanceof PruneError ? new UsageError(`--exclude: ${e.message}`) : e;
+  }
+  for (const l of s.layers ?? []) {
+    try {
+      dep.group(l);
+    } catch (e) {
+      throw e instanceof PruneError ? new UsageError(`--layers: ${e.message}`) : e;
+    }
+  }
+  return dep;
+}
+
+/** What the data sets ask to be told (e.g. a test folder without some classes), each once. */
+function dataWarnings(...sets: (Dataset | undefined)[]): string[] {
+  return [...new Set(sets.flatMap((d) => d?.warnings ?? []))];
+}
+
 /** The line that states the pruning settings. */
 function settingsLine(s: ResolvedPruneSpec, floor: number | undefined): string {
   return (
     `pruning: criterion ${s.criterion}, scope ${s.scope}${s.scope === 'global' ? `, norm ${s.norm}${s.macsWeight > 0 ? `, MAC weight ${s.macsWeight}` : ''}` : ''}, protocol ${s.protocol}` +
-    `${s.protocol !== 'none' ? ` (${s.retrainIters} iterations of Adam lr ${s.lr}, batch ${s.batchSize})` : ''}, ` +
-    `${s.stepMaps ? `${s.stepMaps} maps` : `${(s.stepFraction * 100).toFixed(1)} % of the removable channels`} per step` +
-    `${floor !== undefined ? `, floor ${pct(floor, 3)} %` : ''}${s.targetParamsX ? `, target ${s.targetParamsX}x params` : ''}${s.targetMacsX ? `, target ${s.targetMacsX}x MACs` : ''}${s.maxSteps ? `, at most ${s.maxSteps} steps` : ''}${s.patience ? `, patience ${s.patience} steps` : ''}${s.backtrack ? ', backtracking with half the step at the floor' : ''}`
+    `${s.protocol !== 'none' ? ` (${plural(s.retrainIters, 'iteration')} of Adam lr ${s.lr}, batch ${s.batchSize})` : ''}, ` +
+    `${s.stepMaps ? plural(s.stepMaps, 'map') : `${(s.stepFraction * 100).toFixed(1)} % of the removable channels`} per step` +
+    `${floor !== undefined ? `, floor ${pct(floor, 3)} %` : ', no accuracy floor'}${s.targetParamsX ? `, target ${s.targetParamsX}× params` : ''}${s.targetMacsX ? `, target ${s.targetMacsX}× MACs` : ''}` +
+    `${s.maxSteps ? `, at most ${plural(s.maxSteps, 'step')}` : ''}${s.patience ? `, patience ${plural(s.patience, 'step')}` : ''}${s.backtrack ? ', backtracking with half the step at the floor' : ''}`
   );
 }
 
@@ -251,6 +276,23 @@ function retrainProgress(listener: ProgressListener | undefined): (label: (step:
   return (label) => (step, iter, iters, loss) => {
     if (iter === 1) task = new ProgressTask(listener, { id: 'prune.retrain', label: label(step), total: iters, unit: 'it' });
     task?.tick(1, `loss ${loss.toFixed(4)}`);
+  };
+}
+
+/** FineTuneOptions.onStep as progress events: one task per epoch. */
+function epochProgress(listener: ProgressListener | undefined, o: { id: string; label: string; epochs: number }): { step: (epoch: number, step: number, steps: number) => void; end: () => void } {
+  let task: ProgressTask | undefined;
+  let current = -1;
+  return {
+    step: (epoch, _step, steps) => {
+      if (epoch !== current) {
+        task?.end();
+        current = epoch;
+        task = new ProgressTask(listener, { id: o.id, label: `${o.label} ${epoch + 1}/${o.epochs}`, total: steps, unit: 'batches' });
+      }
+      task!.tick(1);
+    },
+    end: () => task?.end(),
   };
 }
 

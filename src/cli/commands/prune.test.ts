@@ -16,7 +16,7 @@ test('slimnet prune: a trained checkpoint becomes a smaller model with its run d
     assert.equal(t.code, 0, t.stderr);
     const ckpt = join(String(lastJson(t.stdout).run), 'best.safetensors');
 
-    const r = await cli(['prune', '--checkpoint', ckpt, '--criterion', 'taylor', '--protocol', 'retrain', '--retrain-iters', '3', '--score-batches', '2', '--step-fraction', '0.2', '--max-steps', '2', '--latency-runs', '2', '--runs-dir', dir, '--json']);
+    const r = await cli(['prune', '--checkpoint', ckpt, '--criterion', 'taylor', '--protocol', 'retrain', '--retrain-iters', '3', '--score-batches', '2', '--step-fraction', '0.2', '--max-steps', '2', '--no-floor', '--latency-runs', '2', '--runs-dir', dir, '--json']);
     assert.equal(r.code, 0, r.stderr);
     const j = lastJson(r.stdout);
     for (const k of ['base_acc', 'pruned_acc', 'params_x', 'macs_x', 'speedup_ort_b1', 'speedup_ort_b64']) assert.equal(typeof j[k], 'number', k);

@@ -11,7 +11,7 @@ import { progressBars } from '../progress.js';
 import { makeOutput } from './common.js';
 
 /** The options commander hands over (strings where the spec has lists or unions). */
-export interface PruneCliOptions extends Omit<PruneSpec, 'scope' | 'norm' | 'reduce' | 'protocol' | 'layers' | 'exclude'> {
+export interface PruneCliOptions extends Omit<PruneSpec, 'scope' | 'norm' | 'reduce' | 'protocol' | 'layers' | 'exclude' | 'noFloor'> {
   scope?: string;
   norm?: string;
   reduce?: string;
@@ -19,6 +19,8 @@ export interface PruneCliOptions extends Omit<PruneSpec, 'scope' | 'norm' | 'red
   /** Comma-separated layer names. */
   layers?: string;
   exclude?: string;
+  /** false with --no-floor (commander's negated flag; true otherwise). */
+  floor?: boolean;
   json?: boolean;
 }
 
@@ -26,8 +28,17 @@ const list = (s: string | undefined): string[] | undefined => (s ? s.split(',').
 
 /** The spec the flags say; resolvePruneSpec checks the values (a wrong one names its flag). */
 export function pruneSpecFromFlags(o: PruneCliOptions): PruneSpec {
-  const { json: _json, layers, exclude, ...rest } = o;
-  return { ...rest, scope: o.scope as Scope | undefined, norm: o.norm as Norm | undefined, reduce: o.reduce as Reduce | undefined, protocol: o.protocol as Protocol | undefined, layers: list(layers), exclude: list(exclude) };
+  const { json: _json, layers, exclude, floor, ...rest } = o;
+  return {
+    ...rest,
+    scope: o.scope as Scope | undefined,
+    norm: o.norm as Norm | undefined,
+    reduce: o.reduce as Reduce | undefined,
+    protocol: o.protocol as Protocol | undefined,
+    layers: list(layers),
+    exclude: list(exclude),
+    ...(floor === false ? { noFloor: true } : {}),
+  };
 }
 
 export async function pruneCommand(o: PruneCliOptions): Promise<number> {
