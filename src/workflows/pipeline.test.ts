@@ -6,7 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PRUNE_DEFAULTS, resolvePruneSpec } from './prune.js';
-import { pipelinePruneSpec, resolvePipelineSpec } from './pipeline.js';
+import { pipelinePruneSpec, pipelineRun, resolvePipelineSpec } from './pipeline.js';
+import { UsageError } from '../util/errors.js';
+import { tempDir } from '../data/testing.js';
+import { readdirSync } from 'node:fs';
 
 test('pipelinePruneSpec: seed 003 protocol with the pipeline settings, prune defaults elsewhere', () => {
   const p = resolvePipelineSpec({ snapTo: 16, runsDir: '/r' });
@@ -21,4 +24,13 @@ test('pipelinePruneSpec: seed 003 protocol with the pipeline settings, prune def
   for (const k of ['lr', 'batchSize', 'evalBatchSize', 'scoreBatches', 'minChannels', 'roundTo', 'fromScratchEpochs', 'reduce'] as const) assert.equal(s[k], PRUNE_DEFAULTS[k], k);
   assert.equal(s.runsDir, '/r');
   assert.equal(resolvePipelineSpec({ backtrack: false, maxDrop: 1 }).backtrack, false);
+});
+
+test('pipelineRun: a bad pruning value is refused before the training starts', async (t) => {
+  const dir = tempDir(t, 'slimnet-pipeline-');
+  const lines: string[] = [];
+  await assert.rejects(pipelineRun({ maxDrop: -1, runsDir: dir }, { onLog: (l) => lines.push(l) }), (e: unknown) => e instanceof UsageError && /--max-drop/.test(e.message));
+  await assert.rejects(pipelineRun({ stepFraction: 2, runsDir: dir }), /--step-fraction must be in \(0, 1\]/);
+  assert.deepEqual(lines, [], 'nothing started');
+  assert.deepEqual(readdirSync(dir), [], 'no run directory');
 });

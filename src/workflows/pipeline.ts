@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { ortChannelBlock } from '../measure/index.js';
 import { pct, times } from '../report/format.js';
 import { aborted, type Observer } from '../util/events.js';
-import { pruneResultJson, pruneRun, type PruneReport, type PruneSpec } from './prune.js';
+import { pruneResultJson, pruneRun, resolvePruneSpec, type PruneReport, type PruneSpec } from './prune.js';
 import { trainResultJson, trainRun, type TrainReport, type TrainSpec } from './train.js';
 
 export interface PipelineSpec {
@@ -120,6 +120,8 @@ export function pipelinePruneSpec(s: ResolvedPipelineSpec, checkpoint: string): 
 /** Trains, then prunes the best checkpoint; see PipelineReport. */
 export async function pipelineRun(spec: PipelineSpec = {}, observer: Observer = {}): Promise<PipelineReport> {
   const s = resolvePipelineSpec(spec);
+  // The pruning stage's values are checked now: a bad --max-drop should not wait for the training to end.
+  resolvePruneSpec(pipelinePruneSpec(s, '(the trained baseline)'));
   const say = (line: string): void => observer.onLog?.(line);
   say(`== 1/2 train ${s.arch} on ${s.dataset} (${s.epochs} epochs) ==`);
   const train = await trainRun({ dataset: s.dataset, arch: s.arch, epochs: s.epochs, fraction: s.fraction, validation: s.validation, runsDir: s.runsDir }, observer);
