@@ -8,7 +8,7 @@
 // either can be rerun or resumed alone with its own command.
 import { join } from 'node:path';
 import { ortChannelBlock } from '../measure/index.js';
-import { pct, times } from '../report/format.js';
+import { pct, plural, times } from '../report/format.js';
 import { aborted, type Observer } from '../util/events.js';
 import { pruneResultJson, pruneRun, resolvePruneSpec, type PruneReport, type PruneSpec } from './prune.js';
 import { trainResultJson, trainRun, type TrainReport, type TrainSpec } from './train.js';
@@ -123,13 +123,13 @@ export async function pipelineRun(spec: PipelineSpec = {}, observer: Observer = 
   // The pruning stage's values are checked now: a bad --max-drop should not wait for the training to end.
   resolvePruneSpec(pipelinePruneSpec(s, '(the trained baseline)'));
   const say = (line: string): void => observer.onLog?.(line);
-  say(`== 1/2 train ${s.arch} on ${s.dataset} (${s.epochs} epochs) ==`);
+  say(`== 1/2 train ${s.arch} on ${s.dataset} (${plural(s.epochs, 'epoch')}) ==`);
   const train = await trainRun({ dataset: s.dataset, arch: s.arch, epochs: s.epochs, fraction: s.fraction, validation: s.validation, runsDir: s.runsDir }, observer);
   if (train.interrupted || aborted(observer)) return { train, prune: null, interrupted: true };
   const checkpoint = join(train.run, 'best.safetensors');
   say(
-    `\n== 2/2 prune ${checkpoint}: ${s.criterion}, global, L2 normalisation${s.macsWeight > 0 ? `, MAC weight ${s.macsWeight}` : ''}, retrain ${s.retrainIters} iterations per step, floor ${s.maxDrop} pp under the base` +
-      `${s.snapTo > 1 ? `, then onto multiples of ${s.snapTo} channels` : ''}${s.refineSteps > 0 ? `, then up to ${s.refineSteps} MAC refinement steps` : ''} ==`,
+    `\n== 2/2 prune ${checkpoint}: ${s.criterion}, global, L2 normalisation${s.macsWeight > 0 ? `, MAC weight ${s.macsWeight}` : ''}, retrain ${plural(s.retrainIters, 'iteration')} per step, floor ${s.maxDrop} pp under the base` +
+      `${s.snapTo > 1 ? `, then onto multiples of ${s.snapTo} channels` : ''}${s.refineSteps > 0 ? `, then up to ${plural(s.refineSteps, 'MAC refinement step')}` : ''} ==`,
   );
   const prune = await pruneRun(pipelinePruneSpec(s, checkpoint), observer);
   say(
