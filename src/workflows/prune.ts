@@ -12,7 +12,7 @@
 // current step, and what was kept so far is still saved and reported.
 import { appendFileSync } from 'node:fs';
 import { isAbsolute, relative } from 'node:path';
-import { DataLoader, checkpointData, evalTransform, type Dataset } from '../data/index.js';
+import { DataLoader, checkpointData, evalTransform, type Dataset, type ResolvedData } from '../data/index.js';
 import { Model, loadCheckpoint, saveCheckpoint, summarize } from '../graph/index.js';
 import { saveOnnx } from '../export/onnx/export.js';
 import { compareLatency, type SpeedupReport } from '../measure/index.js';
@@ -48,6 +48,7 @@ export async function pruneRun(spec: PruneSpec, observer: Observer = {}): Promis
     const input = base.graph.shape(base.graph.inputs[0]!.name);
     const imageSize = (s.dataset ?? meta.dataset) === 'folder' ? ([input[1]!, input[2]!] as const) : undefined;
     const data = checkpointData(meta, { dataset: s.dataset, root: s.root, validation: s.validation, seed: s.seed, imageSize }, s.checkpoint);
+    checkDataFits(base, data, s.checkpoint);
     run = Run.create({ root: s.runsDir, command: 'prune', dataset: data.dataset, arch }, { ...s, dataset: data.dataset, arch });
     const r = run;
     const say = (line: string): void => {
@@ -249,6 +250,18 @@ function prunableLayers(base: Model, s: ResolvedPruneSpec): DependencyGraph {
     }
   }
   return dep;
+}
+
+/** The model must take the data's images and have an output per class: else say so now, in words, before a run directory exists. */
+function checkDataFits(model: Model, data: ResolvedData, checkpoint: string): void {
+  const g = model.graph;
+  const input = g.shape(g.inputs[0]!.name);
+  const images = data.train.sampleShape;
+  if (input.join() !== images.join()) {
+    throw new UsageError(`${checkpoint} takes [${input.join(', ')}] inputs, but ${data.dataset} has [${images.join(', ')}] images: give the data set it was trained on (--dataset, --root)`);
+  }
+  const outputs = g.shape(g.outputs[0]!).at(-1)!;
+  if (outputs !== data.classes.length) throw new UsageError(`${checkpoint} has ${outputs} outputs, but ${data.dataset} has ${data.classes.length} classes: give the data set it was trained on (--dataset, --root)`);
 }
 
 /** What the data sets ask to be told (e.g. a test folder without some classes), each once. */

@@ -75,6 +75,9 @@ test('slimnet prune: every bad flag and checkpoint is one line naming it; no run
     [f.onnx!, /model\.onnx: .*ONNX/],
   ];
   for (const [file, what] of files) oneLineError(await cli(['prune', '--checkpoint', file, '--runs-dir', runs]), 'prune', what, file);
+  // A model that does not take the data's images: said in words, before a run exists.
+  const wrongData = await cli(['prune', '--checkpoint', f.other!, '--dataset', 'mnist-digits', '--runs-dir', runs]);
+  oneLineError(wrongData, 'prune', /resnet\.safetensors takes \[3, 32, 32\] inputs, but mnist-digits has \[1, 28, 28\] images: give the data set it was trained on/, 'resnet on digits');
   assert.ok(!existsSync(join(runs, 'prune')), 'no failed run left behind');
 });
 
