@@ -24,9 +24,10 @@
 // prunes, a data set that formats a table — is a workflow's job.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sourceFiles, stripComments } from './util/testing/source.js';
 
 const SRC = fileURLToPath(new URL('.', import.meta.url));
 
@@ -82,33 +83,6 @@ export function violation(from: string, to: string): string | null {
   return RANK[b]! < RANK[a]! ? null : `${a} is above ${b}: imports go down (cli → workflows → study → features → models → graph → tensor)`;
 }
 
-/** The source with comments blanked out, strings and line numbers kept. */
-function stripComments(src: string): string {
-  let out = '';
-  let i = 0;
-  while (i < src.length) {
-    const c = src[i]!;
-    const next = src[i + 1];
-    if (c === '/' && next === '/') {
-      while (i < src.length && src[i] !== '\n') i++;
-    } else if (c === '/' && next === '*') {
-      const end = src.indexOf('*/', i + 2);
-      const stop = end < 0 ? src.length : end + 2;
-      out += src.slice(i, stop).replace(/[^\n]/g, ' ');
-      i = stop;
-    } else if (c === "'" || c === '"' || c === '`') {
-      let j = i + 1;
-      while (j < src.length && src[j] !== c) j += src[j] === '\\' ? 2 : 1;
-      out += src.slice(i, j + 1);
-      i = j + 1;
-    } else {
-      out += c;
-      i++;
-    }
-  }
-  return out;
-}
-
 /** Module specifiers a source file imports, with their line. */
 export function importsOf(source: string): { spec: string; line: number }[] {
   const src = stripComments(source);
@@ -125,14 +99,6 @@ export function importsOf(source: string): { spec: string; line: number }[] {
     for (const m of src.matchAll(re)) out.push({ spec: m[2]!, line: src.slice(0, m.index! + m[0].length).split('\n').length });
   }
   return out;
-}
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((e) => {
-    const p = join(dir, e);
-    if (statSync(p).isDirectory()) return e === 'node_modules' || e === 'fixtures' ? [] : sourceFiles(p);
-    return p.endsWith('.ts') && !p.endsWith('.test.ts') && !p.endsWith('.d.ts') ? [p] : [];
-  });
 }
 
 /** Every import that breaks the layer rules, as 'file:line imports spec: why'. */

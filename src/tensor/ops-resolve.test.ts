@@ -8,9 +8,10 @@
 // a template this test cannot expand fails it, naming file and line.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sourceFiles, stripComments } from '../util/testing/source.js';
 import { op } from './dispatch.js';
 
 const SRC = fileURLToPath(new URL('..', import.meta.url));
@@ -20,33 +21,6 @@ interface Found {
   names: Map<string, string>;
   /** Templates that could not be expanded, as 'file:line: `template`'. */
   unexpanded: string[];
-}
-
-/** The source with comments blanked out (strings kept, line numbers kept). */
-function stripComments(src: string): string {
-  let out = '';
-  let i = 0;
-  while (i < src.length) {
-    const c = src[i]!;
-    const next = src[i + 1];
-    if (c === '/' && next === '/') {
-      while (i < src.length && src[i] !== '\n') i++;
-    } else if (c === '/' && next === '*') {
-      const end = src.indexOf('*/', i + 2);
-      const stop = end < 0 ? src.length : end + 2;
-      out += src.slice(i, stop).replace(/[^\n]/g, ' ');
-      i = stop;
-    } else if (c === "'" || c === '"' || c === '`') {
-      let j = i + 1;
-      while (j < src.length && src[j] !== c) j += src[j] === '\\' ? 2 : 1;
-      out += src.slice(i, j + 1);
-      i = j + 1;
-    } else {
-      out += c;
-      i++;
-    }
-  }
-  return out;
 }
 
 /** The text of the k-th argument of the call whose '(' is at `open`, or null past the last. */
@@ -136,14 +110,6 @@ export function collectOpNames(source: string, file: string, into: Found = { nam
     else for (const n of names) add(n, m.index!);
   }
   return into;
-}
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((e) => {
-    const p = join(dir, e);
-    if (statSync(p).isDirectory()) return sourceFiles(p);
-    return p.endsWith('.ts') && !p.endsWith('.test.ts') && !p.endsWith('.d.ts') ? [p] : [];
-  });
 }
 
 /** Names among `names` that libtorch does not know, with libtorch's message. */
