@@ -3,24 +3,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { F, setNumThreads, tidy } from '../tensor/index.js';
-import { Capture, GraphBuilder, Model, summarize, type Graph } from '../graph/index.js';
-import { Adam, Trainer, evaluate } from '../train/index.js';
+import { Capture, GraphBuilder, Model, summarize } from '../graph/index.js';
+import { evaluate } from '../train/index.js';
 import { criterion, criterionNames, scoreChannels } from './criteria.js';
 import { DependencyGraph, PruneError } from './dependency.js';
 import { selectChannels } from './select.js';
 import { prune } from './protocol.js';
 import { signSource as source } from '../train/testing.js';
+import { tinyNet, trainedTinyNet } from './testing.js';
 
 if (!process.env.SLIMNET_NUM_THREADS) setNumThreads(1);
-
-function tinyNet(): Graph {
-  const b = new GraphBuilder('tiny');
-  const x = b.input([1, 6, 6]);
-  const c1 = b.relu(b.conv2d(x, 4, 3, { padding: 1, name: 'c1' }), { name: 'r1' });
-  const c2 = b.relu(b.conv2d(c1, 3, 3, { name: 'c2' }), { name: 'r2' });
-  const f = b.relu(b.linear(b.flatten(c2), 5, { name: 'fc1' }), { name: 'r3' });
-  return b.build(b.linear(f, 2, { name: 'fc2' }));
-}
 
 /** Channel scores by layer, in channel order. */
 function scoresOf(dep: DependencyGraph, values: Record<string, number[]>): Map<number, number> {
@@ -224,12 +216,7 @@ test('patience: steps below the floor are tolerated up to the limit; the kept mo
 
 test('backtrack: a step under the floor sends the loop back to the kept model with half the step, down to one channel', async () => {
   // A trained net, so that removing channels costs accuracy.
-  const model = Model.create(tinyNet(), { seed: 3 });
-  const train = source(8, 32, 11);
-  const val = source(4, 32, 12);
-  const trainer = new Trainer({ model, optimizer: new Adam(model.parameters(), { lr: 1e-2 }) });
-  await trainer.fit(train, { epochs: 8 });
-  trainer.optimizer.dispose();
+  const { model, val, train } = await trainedTinyNet(8);
   model.eval();
   const opts = { criterion: 'l1', scope: 'global', norm: 'none', protocol: 'none', amount: { maps: 4 }, maxSteps: 12 } as const;
   const base = (await evaluate(model, val, 2)).accuracy;

@@ -5,8 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setNumThreads, tensor, type Tensor } from '../tensor/index.js';
 import { GraphBuilder, Model, type Graph } from '../graph/index.js';
-import { Adam, BatchStream, Trainer, evaluate } from '../train/index.js';
+import { BatchStream, evaluate } from '../train/index.js';
 import { signSource as source } from '../train/testing.js';
+import { tinyNet, trainedTinyNet } from './testing.js';
 import { criterion, type Criterion, type CriterionScores } from './criteria.js';
 import { DependencyGraph, PruneError } from './dependency.js';
 import { PruneController } from './controller.js';
@@ -22,15 +23,6 @@ function gapNet(): Graph {
   const b = new GraphBuilder('gap');
   const r = b.relu(b.conv2d(b.input([1, 6, 6]), 4, 3, { padding: 1, name: 'c1' }), { name: 'r1' });
   return b.build(b.linear(b.globalAvgPool(r, { name: 'gap' }), 2, { name: 'fc' }));
-}
-
-function tinyNet(): Graph {
-  const b = new GraphBuilder('tiny');
-  const x = b.input([1, 6, 6]);
-  const c1 = b.relu(b.conv2d(x, 4, 3, { padding: 1, name: 'c1' }), { name: 'r1' });
-  const c2 = b.relu(b.conv2d(c1, 3, 3, { name: 'c2' }), { name: 'r2' });
-  const f = b.relu(b.linear(b.flatten(c2), 5, { name: 'fc1' }), { name: 'r3' });
-  return b.build(b.linear(f, 2, { name: 'fc2' }));
 }
 
 test('taylor differentiates the loss it is given: scores by hand for L = mean over the batch of logit 0', async () => {
@@ -198,12 +190,7 @@ test('a pruning method defined from outside: its own scoring policy, picked by n
 });
 
 test('fine-tuning is kept only if the evaluation accuracy does not fall; the fine-tune recovery runs in the loop', async () => {
-  const model = Model.create(tinyNet(), { seed: 3 });
-  const train = source(8, 32, 11);
-  const val = source(4, 32, 12);
-  const trainer = new Trainer({ model, optimizer: new Adam(model.parameters(), { lr: 1e-2 }) });
-  await trainer.fit(train, { epochs: 6 });
-  trainer.optimizer.dispose();
+  const { model, train, val } = await trainedTinyNet(6);
   const trained = model.stateDict();
   // A learning rate that wrecks the model: the weights from before come back.
   const wreck = await fineTuneIfNotWorse(model, train, val, { epochs: 1, lr: 5, classes: 2 });
