@@ -1,7 +1,7 @@
 // Listing runs as typed rows: every run under a runs directory (`slimnet
 // runs`), and the versions of one training configuration (`slimnet train
 // --show-versions`). The CLI renders them; a library user reads them.
-import { Run, effectiveStatus, listRuns as runEntries, listVersions, readStatus, versionDir, type RunStatus } from '../runs/index.js';
+import { Run, effectiveStatus, listRuns as runEntries, listVersions, readStatus, versionDir, type RunStatus, type RunStatusFile } from '../runs/index.js';
 
 /** A run's status as displayed: 'killed' for a 'running' run whose process is gone, 'unknown' without status.json. */
 export type DisplayStatus = RunStatus | 'killed' | 'unknown';
@@ -45,13 +45,7 @@ export function listRuns(root: string): RunRow[] {
       command: r.command,
       dataset: (s?.dataset ?? cfg.dataset ?? r.configuration) as string,
       arch: (s?.arch ?? cfg.arch ?? '') as string,
-      version: r.version,
-      path: r.path,
-      status: s ? effectiveStatus(s) : 'unknown',
-      epochsDone: s?.epochsDone ?? 0,
-      epochs: s && s.epochs > 0 ? s.epochs : null,
-      bestValAccuracy: s?.bestValAccuracy ?? null,
-      testAccuracy: s?.test?.accuracy ?? null,
+      ...versionRow(r.version, r.path, s),
       testBalancedAccuracy: s?.test?.balancedAccuracy ?? null,
       params: s?.params ?? null,
       macs: s?.macs ?? null,
@@ -60,20 +54,28 @@ export function listRuns(root: string): RunRow[] {
   });
 }
 
-/** One version of a training configuration. */
-export interface TrainVersionRow {
-  version: number;
-  path: string;
-  status: DisplayStatus;
-  epochsDone: number;
-  epochs: number | null;
-  /** Best validation accuracy (validation split held out of the training data). */
-  bestValAccuracy: number | null;
-  /** Accuracy of the final weights on the test split. */
-  testAccuracy: number | null;
+/** One version of a training configuration: RunRow's keys for one version, and when it was last written. */
+export interface TrainVersionRow extends VersionRow {
   /** ISO times it was created and last written. */
   created: string | null;
   updated: string | null;
+}
+
+/** The keys every row of one version has, read from its status.json. */
+type VersionRow = Pick<RunRow, 'version' | 'path' | 'status' | 'epochsDone' | 'epochs' | 'bestValAccuracy' | 'testAccuracy'>;
+
+/** One version's row from its status.json (undefined: none, 'unknown'); the callers add the rest in their key order (--json prints it). */
+function versionRow(version: number, path: string, s: RunStatusFile | undefined): VersionRow {
+  return {
+    version,
+    path,
+    status: s ? effectiveStatus(s) : 'unknown',
+    epochsDone: s?.epochsDone ?? 0,
+    // Commands not counted in epochs record 0 (a training run has at least one).
+    epochs: s && s.epochs > 0 ? s.epochs : null,
+    bestValAccuracy: s?.bestValAccuracy ?? null,
+    testAccuracy: s?.test?.accuracy ?? null,
+  };
 }
 
 /** The versions of `slimnet train` runs of one dataset / arch under `root`, ascending; `dir` is the directory holding them. */
@@ -82,17 +84,7 @@ export function listTrainVersions(identity: { root: string; dataset: string; arc
   const versions = listVersions(dir).map((v): TrainVersionRow => {
     const path = versionDir(dir, v);
     const s = readStatus(path);
-    return {
-      version: v,
-      path,
-      status: s ? effectiveStatus(s) : 'unknown',
-      epochsDone: s?.epochsDone ?? 0,
-      epochs: s?.epochs ?? null,
-      bestValAccuracy: s?.bestValAccuracy ?? null,
-      testAccuracy: s?.test?.accuracy ?? null,
-      created: s?.created ?? null,
-      updated: s?.updated ?? null,
-    };
+    return { ...versionRow(v, path, s), created: s?.created ?? null, updated: s?.updated ?? null };
   });
   return { dir, versions };
 }
