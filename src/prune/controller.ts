@@ -7,14 +7,23 @@
 import { PruneError } from './dependency.js';
 import type { SelectOptions } from './select.js';
 
+/** The controller's options; PruneOptions takes them from here (less `amount`, which selection also reads). */
 export interface ControllerOptions {
   /** The first step size; backtracking halves it. */
   amount: SelectOptions['amount'];
-  /** Accuracy floor (0..1) on the evaluation split. */
+  /** Stop once the evaluation accuracy falls below this (0..1). */
   minAccuracy?: number;
-  /** Steps allowed below the floor before stopping (default 0). */
+  /**
+   * Steps allowed below the floor before stopping (default 0). Retraining
+   * often wins back a dip, so a few more steps can still end above the floor;
+   * the result is the smallest model that met it either way.
+   */
   patience?: number;
-  /** At the floor, go back to the kept model with half the step, until one channel per layer fails. */
+  /**
+   * When the floor stops the run, go back to the kept model and go on with
+   * half the step (maps or fraction), until a step of one channel per layer
+   * fails: big steps early, fine ones near the limit.
+   */
   backtrack?: boolean;
   /** Stop once parameters / MACs shrank by at least this factor. */
   targetParamsX?: number;

@@ -12,7 +12,7 @@
 // that met the floor.
 import { summarize, type Model } from '../graph/index.js';
 import { BatchStream, evaluate, type BatchSource, type LossFn, type Metrics } from '../train/index.js';
-import { PruneController } from './controller.js';
+import { PruneController, type ControllerOptions } from './controller.js';
 import { criterion, scoreChannels, type Reduce } from './criteria.js';
 import { DependencyGraph, PruneError } from './dependency.js';
 import { pruningMethod, type Protocol } from './methods.js';
@@ -22,7 +22,8 @@ import { selectChannels, type SelectOptions } from './select.js';
 
 export { PROTOCOLS, type Protocol } from './methods.js';
 
-export interface PruneOptions extends Omit<SelectOptions, 'layers'> {
+/** A pruning run: selection's options, the controller's (floor, patience, backtracking, targets, step limit; controller.ts) and these. */
+export interface PruneOptions extends Omit<SelectOptions, 'layers'>, Omit<ControllerOptions, 'amount'> {
   criterion: string;
   reduce?: Reduce;
   /** The pruning method: one of PROTOCOLS or any other registered one (pruningMethodNames()). */
@@ -44,25 +45,6 @@ export interface PruneOptions extends Omit<SelectOptions, 'layers'> {
   lr?: number;
   /** Epochs of the fine-tune recovery (default 1). */
   fineTuneEpochs?: number;
-  /** Stop once the evaluation accuracy falls below this (0..1). */
-  minAccuracy?: number;
-  /**
-   * Steps allowed below the floor before stopping (default 0). Retraining
-   * often wins back a dip, so a few more steps can still end above the floor;
-   * the result is the smallest model that met it either way.
-   */
-  patience?: number;
-  /**
-   * When the floor stops the run, go back to the kept model and go on with
-   * half the step (maps or fraction), until a step of one channel per layer
-   * fails: big steps early, fine ones near the limit.
-   */
-  backtrack?: boolean;
-  /** Stop once parameters / MACs shrank by at least this factor. */
-  targetParamsX?: number;
-  targetMacsX?: number;
-  /** Stop after this many steps. */
-  maxSteps?: number;
   /** Batches the data-driven criteria read per scoring (default 10). */
   scoreBatches?: number;
   /** The loss the gradient criteria (taylor) differentiate (default cross-entropy). */
