@@ -10,6 +10,7 @@ import { count, fmt, plural, times } from '../report/format.js';
 import { renderTable } from '../report/table.js';
 import { UsageError } from '../util/errors.js';
 import type { Observer } from '../util/events.js';
+import { sizeChange, type SizeChange } from './size-change.js';
 
 export interface LatencySpec {
   /** The reference checkpoint (e.g. the trained base). */
@@ -40,15 +41,7 @@ export interface LatencyRow {
   ofMacRatio: number;
 }
 
-export interface LatencyReport {
-  paramsBefore: number;
-  paramsAfter: number;
-  macsBefore: number;
-  macsAfter: number;
-  /** paramsBefore / paramsAfter. */
-  paramsX: number;
-  /** macsBefore / macsAfter. */
-  macsX: number;
+export interface LatencyReport extends SizeChange {
   /** Threads both runtimes ran with. */
   threads: number;
   batches: number[];
@@ -109,15 +102,10 @@ export async function latencyRun(spec: LatencySpec, observer: Observer = {}): Pr
     say(`after:  ${s.after}: ${count(sa.params)} params, ${count(sa.macs)} MACs`);
     say(`timing batches ${s.batches.join(', ')}: ${plural(s.runs, 'run')} per model in ${plural(s.rounds, 'interleaved round')}, ${plural(threads, 'thread')}...`);
     const r = await compareLatency(before, after, { batches: s.batches, runs: s.runs, rounds: s.rounds, threads, engine: s.engine });
-    const macsX = sb.macs / sa.macs;
-    const row = (runtime: LatencyRow['runtime'], rep: SpeedupReport): LatencyRow => ({ runtime, batch: rep.before.batch, beforeMs: rep.before.median_ms, afterMs: rep.after.median_ms, speedup: rep.speedup, ofMacRatio: rep.speedup / macsX });
+    const size = sizeChange(sb, sa);
+    const row = (runtime: LatencyRow['runtime'], rep: SpeedupReport): LatencyRow => ({ runtime, batch: rep.before.batch, beforeMs: rep.before.median_ms, afterMs: rep.after.median_ms, speedup: rep.speedup, ofMacRatio: rep.speedup / size.macsX });
     return {
-      paramsBefore: sb.params,
-      paramsAfter: sa.params,
-      macsBefore: sb.macs,
-      macsAfter: sa.macs,
-      paramsX: sb.params / sa.params,
-      macsX,
+      ...size,
       threads,
       batches: s.batches,
       rows: [...s.batches.map((b) => row('onnxruntime', r.ort[b]!)), ...(r.engine ? s.batches.map((b) => row('slimnet', r.engine![b]!)) : [])],

@@ -7,6 +7,7 @@ import type { ChannelRow } from '../report/channels.js';
 import { count, ms, pct, plural, pp, times } from '../report/format.js';
 import { linePlot, savePlot, type LinePlotSpec, type LineSeries, type PointLabel } from '../report/plot.js';
 import { renderTable, type BeforeAfterRow } from '../report/table.js';
+import type { SizeChange } from './size-change.js';
 
 /**
  * The split every decision (the floor, the fine-tuning check, the grid and
@@ -34,7 +35,7 @@ export interface FinetuneReport {
   kept: boolean;
 }
 
-export interface PruneReport {
+export interface PruneReport extends SizeChange {
   /** The run directory (runs/prune/<dataset>-<arch>/version_N). */
   run: string;
   version: number;
@@ -68,14 +69,6 @@ export interface PruneReport {
   prunedTestBalancedAccuracy: number;
   /** Test-split accuracy of the pruned architecture trained from scratch (null: not asked for). */
   scratchTestAccuracy: number | null;
-  paramsBefore: number;
-  paramsAfter: number;
-  macsBefore: number;
-  macsAfter: number;
-  /** paramsBefore / paramsAfter. */
-  paramsX: number;
-  /** macsBefore / macsAfter. */
-  macsX: number;
   /** onnxruntime (CPU) at batch 1 and 64, slimnet's engine at batch 64. */
   latency: { ortB1: LatencyPair; ortB64: LatencyPair; engineB64: LatencyPair };
   /** Output channels per conv / linear layer, before and after. */

@@ -27,6 +27,7 @@ import { UsageError } from '../util/errors.js';
 import { ProgressTask, aborted, type Observer, type ProgressListener } from '../util/events.js';
 import { pruneOptions, resolvePruneSpec, type PruneSpec, type ResolvedPruneSpec } from './prune-spec.js';
 import { STEPS_CSV_HEADER, finishPoints, keptLine, pruneComparisonRows, pruneResultJson, saveAccuracyPlot, stepCsvLine, stepLine, stepsTable, type FinetuneReport, type FinishPoint, type FloorSplit, type LatencyPair, type PruneReport } from './prune-report.js';
+import { sizeChange } from './size-change.js';
 
 export { resolvePruneSpec, PRUNE_DEFAULTS, DEFAULT_MAX_DROP, type PruneSpec, type ResolvedPruneSpec } from './prune-spec.js';
 export { pruneResultJson, pruneComparisonRows, type PruneReport, type FinetuneReport, type FloorSplit, type LatencyPair } from './prune-report.js';
@@ -203,12 +204,7 @@ export async function pruneRun(spec: PruneSpec, observer: Observer = {}): Promis
       baseTestBalancedAccuracy: baseTest.balancedAccuracy,
       prunedTestBalancedAccuracy: prunedTest.balancedAccuracy,
       scratchTestAccuracy: scratch?.accuracy ?? null,
-      paramsBefore: s0.params,
-      paramsAfter: s1.params,
-      macsBefore: s0.macs,
-      macsAfter: s1.macs,
-      paramsX: s0.params / s1.params,
-      macsX: s0.macs / s1.macs,
+      ...sizeChange(s0, s1),
       latency: { ortB1: pair(lat.ort[1]!), ortB64: pair(lat.ort[64]!), engineB64: pair(lat.engine![64]!) },
       channels,
       interrupted: aborted(observer),
