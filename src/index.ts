@@ -8,5 +8,15 @@
 export * from './workflows/index.js';
 export { Model, loadCheckpoint, saveCheckpoint, summarize, type LoadedCheckpoint, type Summary, type SummaryRow } from './graph/index.js';
 export { buildArch, archNames, type ArchOptions } from './models/index.js';
+// Every error slimnet throws on purpose extends SlimnetError; the common ones by name.
 export { SlimnetError, UsageError } from './util/errors.js';
+export { FileSystemError } from './util/fs-errors.js';
+export { GraphError } from './graph/index.js';
+export { DataError } from './data/index.js';
+export { NonFiniteLossError, TrainerStateMismatchError } from './train/index.js';
+export { PruneError } from './prune/index.js';
+export { StudyError } from './study/index.js';
+export { LatencyError } from './measure/index.js';
+export { PlotError } from './report/index.js';
+export { RunFileError } from './runs/index.js';
 export { ProgressTask, type Observer, type ProgressEvent, type ProgressListener, type LogListener } from './util/events.js';

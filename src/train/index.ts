@@ -1,5 +1,7 @@
-// Training: optimizers, parameter groups, learning-rate schedules, metrics,
-// early stopping, gradient clipping, and the Trainer loop.
+// Training: optimizers (and the one OptimizerSpec → buildOptimizer),
+// parameter groups, learning-rate schedules, metrics, early stopping,
+// gradient clipping, the Trainer loop, and checkpointing into a Run as a
+// trainer callback.
 export * from './optim/index.js';
 export { LrSchedule, scheduleFactor, validateSchedule, type ScheduleSpec, type ScheduleState, type ScheduleUnit } from './schedules.js';
 export { MetricAccumulator, type Metrics } from './metrics.js';
@@ -9,6 +11,7 @@ export {
   Trainer,
   evaluate,
   NonFiniteLossError,
+  TrainerStateMismatchError,
   disposeTrainerState,
   type Batch,
   type BatchSource,
@@ -33,3 +36,4 @@ export {
 export { AuxiliaryModule } from './auxiliary.js';
 export { saveTrainerState, loadTrainerState } from './state-file.js';
 export { BatchStream } from './stream.js';
+export { Checkpointing, metricsRow, bestValidation, type CheckpointingOptions, type EpochSaved } from './checkpointing.js';

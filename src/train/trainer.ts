@@ -344,7 +344,7 @@ export class Trainer<C = unknown> {
     if (!(Number.isInteger(this.yieldEvery) && this.yieldEvery >= 1)) throw new RangeError(`Trainer: yieldEvery must be a positive integer`);
   }
 
-  /** Asks fit() to stop after the current step (e.g. from a SIGINT handler). */
+  /** Asks fit() to stop after the current step, with a reason (stoppedBecause). fit's `signal` calls it with 'interrupted'; a callback may too, or return 'stop'. */
   stop(reason = 'stop requested'): void {
     this.stopReason = reason;
   }
