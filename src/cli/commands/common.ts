@@ -1,20 +1,9 @@
-// The command line's output: a line for the user goes to stdout (stderr
-// with --json, where stdout carries the JSON) and into the run's log.
-import type { RunLog } from '../../runs/index.js';
+// The command line's log: a workflow's lines (observer.onLog) go to stdout,
+// or to stderr with --json, where stdout carries only the JSON result. The
+// workflow itself writes them into the run's log.
+import type { LogListener } from '../../util/events.js';
 
-export interface Output {
-  /** A line for the user (stdout, or stderr with --json) and run.log. */
-  say(text: string): void;
-  log: RunLog | undefined;
-}
-
-export function makeOutput(json: boolean): Output {
-  const o: Output = {
-    log: undefined,
-    say(text: string) {
-      (json ? process.stderr : process.stdout).write(text.endsWith('\n') ? text : `${text}\n`);
-      o.log?.write(text);
-    },
-  };
-  return o;
+/** Prints each log line on its own line: to stdout, or stderr with --json. */
+export function printLog(json: boolean): LogListener {
+  return (line) => (json ? process.stderr : process.stdout).write(line.endsWith('\n') ? line : `${line}\n`);
 }

@@ -5,7 +5,7 @@
 import { pipelineResultJson, pipelineRun, type PipelineSpec } from '../../workflows/pipeline.js';
 import { EXIT_INTERRUPTED, onInterrupt } from '../interrupt.js';
 import { progressBars } from '../progress.js';
-import { makeOutput } from './common.js';
+import { printLog } from './common.js';
 
 export interface PipelineOptions extends Omit<PipelineSpec, 'dataset'> {
   dataset: string;
@@ -14,10 +14,9 @@ export interface PipelineOptions extends Omit<PipelineSpec, 'dataset'> {
 
 export async function pipelineCommand(o: PipelineOptions): Promise<number> {
   const { json, ...rest } = o;
-  const out = makeOutput(json === true);
   const interrupt = onInterrupt('stopping after this step; what each stage kept so far is saved and reported (Ctrl-C again quits at once)');
   try {
-    const report = await pipelineRun({ ...rest, dataset: o.dataset as PipelineSpec['dataset'] }, { signal: interrupt.signal, onProgress: progressBars(), onLog: (line) => out.say(line) });
+    const report = await pipelineRun({ ...rest, dataset: o.dataset as PipelineSpec['dataset'] }, { signal: interrupt.signal, onProgress: progressBars(), onLog: printLog(json === true) });
     if (json) process.stdout.write(`${JSON.stringify(pipelineResultJson(report))}\n`);
     return report.interrupted ? EXIT_INTERRUPTED : 0;
   } finally {

@@ -8,7 +8,7 @@ import { pruneResultJson, pruneRun, type PruneSpec } from '../../workflows/prune
 import type { Norm, Protocol, Reduce, Scope } from '../../prune/index.js';
 import { EXIT_INTERRUPTED, onInterrupt } from '../interrupt.js';
 import { progressBars } from '../progress.js';
-import { makeOutput } from './common.js';
+import { printLog } from './common.js';
 
 /** The options commander hands over (strings where the spec has lists or unions). */
 export interface PruneCliOptions extends Omit<PruneSpec, 'scope' | 'norm' | 'reduce' | 'protocol' | 'layers' | 'exclude' | 'noFloor'> {
@@ -42,10 +42,9 @@ export function pruneSpecFromFlags(o: PruneCliOptions): PruneSpec {
 }
 
 export async function pruneCommand(o: PruneCliOptions): Promise<number> {
-  const out = makeOutput(o.json === true);
   const interrupt = onInterrupt('stopping after this step; the best model so far is kept and reported (Ctrl-C again quits at once)');
   try {
-    const report = await pruneRun(pruneSpecFromFlags(o), { signal: interrupt.signal, onProgress: progressBars(), onLog: (line) => out.say(line) });
+    const report = await pruneRun(pruneSpecFromFlags(o), { signal: interrupt.signal, onProgress: progressBars(), onLog: printLog(o.json === true) });
     if (o.json) process.stdout.write(`${JSON.stringify(pruneResultJson(report))}\n`);
     return report.interrupted ? EXIT_INTERRUPTED : 0;
   } finally {

@@ -5,20 +5,19 @@ import type { Command } from 'commander';
 import { slimResultJson, slimRun } from '../../workflows/slim.js';
 import { EXIT_INTERRUPTED, onInterrupt } from '../interrupt.js';
 import { progressBars } from '../progress.js';
+import { printLog } from './common.js';
 import { slimSpecOf, type SlimRawOptions } from './slim-options.js';
 
 /** Runs the command; returns the exit code. */
 export async function slimCommand(cmd: Command): Promise<number> {
   const o = cmd.opts<SlimRawOptions>();
   const json = o.json === true;
-  // With --json, stdout carries only the result: the log goes to stderr.
-  const log = json ? process.stderr : process.stdout;
   const interrupt = onInterrupt();
   try {
     const report = await slimRun(slimSpecOf(o), {
       signal: interrupt.signal,
       onProgress: progressBars(),
-      onLog: (line) => log.write(line.endsWith('\n') ? line : `${line}\n`),
+      onLog: printLog(json),
     });
     if (report.interrupted) return EXIT_INTERRUPTED;
     if (json) process.stdout.write(`${JSON.stringify(slimResultJson(report))}\n`);

@@ -9,7 +9,7 @@ import { renderTable } from '../../report/table.js';
 import { pctText, shortDate } from '../../report/format.js';
 import { EXIT_INTERRUPTED, onInterrupt } from '../interrupt.js';
 import { progressBars } from '../progress.js';
-import { makeOutput } from './common.js';
+import { printLog } from './common.js';
 import { givenTrainOptions, readConfigFile, type TrainMetaOptions } from './train-options.js';
 
 function showVersions(identity: { root: string; dataset: string; arch: string }, json: boolean): void {
@@ -42,12 +42,11 @@ export async function trainCommand(cmd: Command): Promise<number> {
     showVersions({ root: meta.runsDir, dataset: config.dataset, arch: config.arch }, json);
     return 0;
   }
-  const out = makeOutput(json);
   const interrupt = onInterrupt('stopping after the current step and saving a resumable state (Ctrl-C again to quit at once)');
   try {
     const report = await trainRun(
       { ...given, runsDir: meta.runsDir, ...(meta.version !== undefined ? { resume: meta.version } : {}) },
-      { signal: interrupt.signal, onProgress: progressBars(), onLog: (line) => out.say(line) },
+      { signal: interrupt.signal, onProgress: progressBars(), onLog: printLog(json) },
     );
     if (json) process.stdout.write(`${JSON.stringify(trainResultJson(report))}\n`);
     return report.interrupted ? EXIT_INTERRUPTED : 0;
