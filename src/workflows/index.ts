@@ -1,7 +1,6 @@
 // Workflows: typed in-process functions that take a spec and return a typed
 // report. The CLI is parse → spec → call → render over these; a library user
 // calls them directly and gets exactly what the CLI gets.
-export {};
 export { slimRun, slimResultJson, SLIM_DEFAULTS, type SlimSpec, type SlimConfig, type SlimReport, type SlimOutcome, type SlimLambdaReport, type SlimEpoch } from './slim.js';
 export { pruneRun, resolvePruneSpec, pruneResultJson, pruneComparisonRows, PRUNE_DEFAULTS, DEFAULT_MAX_DROP, type PruneSpec, type ResolvedPruneSpec, type PruneReport, type FinetuneReport, type FloorSplit, type LatencyPair } from './prune.js';
 export { latencyRun, latencyJson, renderLatency, maxLatencyThreads, type LatencySpec, type LatencyReport, type LatencyRow } from './latency.js';
