@@ -58,8 +58,8 @@ program
   .option('--lr <x>', 'Adam learning rate', number('float'), 1e-3)
   .option('--seed <n>', 'random seed (init, data split and order)', number('int'), 0)
   .action(async (o: { epochs: number; batchSize: number; lr: number; seed: number }) => {
-    const { runDemo } = await import('./commands/demo.js');
-    runDemo(o);
+    const { demoCommand } = await import('./commands/demo.js');
+    process.exitCode = await demoCommand(o);
   });
 
 program

@@ -9,6 +9,7 @@ export { trainRun, trainResultJson, resumeCommand, epochSummary, TrainingStopped
 export { TRAIN_OPTIONS, resolveTrainConfig, validateTrainConfig, trainConfigKeys, checkValidationSplit, type TrainSpec, type TrainConfig, type TrainOption } from './train-spec.js';
 export { availableMemory, checkTrainingMemory, optimizerMoments, type AvailableMemory, type MemoryCheck, type MemoryVerdict } from './train-memory.js';
 export { evaluateRun, evalResultJson, type EvalSpec, type EvalReport, type ClassRow } from './evaluate.js';
+export { demoRun, checkDemoSpec, type DemoSpec, type DemoReport, type DemoEpoch } from './demo.js';
 export { sizeChange, type SizeChange } from './size-change.js';
 export { listRuns, listTrainVersions, type RunRow, type TrainVersionRow, type DisplayStatus } from './runs.js';
 export { thesisStudyRun, thesisSummaryJson, THESIS_STUDY_DEFAULTS, type ThesisStudySpec, type ThesisStudyReport, type ThesisStudyStatus, type Table41Record, type StudyConfig } from './study-thesis.js';
