@@ -22,6 +22,12 @@ export interface Provenance {
   /** Validation count or fraction held out of the training split (0: none). */
   validation?: number;
   fraction?: number;
+  /**
+   * Height and width an image folder's images were resized to (a number for
+   * square images); null or absent: not resized (a data set of fixed size, or
+   * a checkpoint written before training recorded it).
+   */
+  imageSize?: number | [number, number] | null;
   /** The run version that wrote it. */
   version?: number;
 }
@@ -34,7 +40,7 @@ export interface DataOverrides {
   validation?: number;
   fraction?: number;
   seed?: number;
-  /** Image height and width of the 'folder' data set (e.g. the checkpoint's model input); see DataSpec.imageSize. */
+  /** Image height and width of the 'folder' data set (default: the checkpoint's recorded imageSize, else 224); see DataSpec.imageSize. */
   imageSize?: number | readonly [number, number];
 }
 
@@ -68,6 +74,12 @@ export function readProvenance(meta: Readonly<Record<string, unknown>>, where: s
     if (meta.root !== null && typeof meta.root !== 'string') bad('root', 'a string or null');
     out.root = meta.root as string | null;
   }
+  if (meta.imageSize !== undefined) {
+    const v = meta.imageSize;
+    const size = (x: unknown): boolean => typeof x === 'number' && Number.isInteger(x) && x >= 1;
+    if (v !== null && !size(v) && !(Array.isArray(v) && v.length === 2 && v.every(size))) bad('imageSize', 'a whole number of pixels, [height, width] or null');
+    out.imageSize = Array.isArray(v) ? [v[0] as number, v[1] as number] : (v as number | null);
+  }
   if (meta.classes !== undefined) {
     if (!Array.isArray(meta.classes) || !meta.classes.every((c) => typeof c === 'string')) bad('classes', 'a list of strings');
     out.classes = [...(meta.classes as string[])];
@@ -98,5 +110,7 @@ export function checkpointData(meta: Readonly<Record<string, unknown>>, o: DataO
   // gets no validation split and callers fall back to the test split.
   const validation = o.validation ?? (sameData ? (p.validation ?? 0) : 0.1);
   const fraction = o.fraction ?? (sameData ? p.fraction : undefined) ?? 1;
-  return resolveData({ dataset: dataset as DatasetName, root, validation, fraction, seed, ...(sameData && p.normalize ? { normalize: p.normalize } : {}), ...(o.imageSize !== undefined ? { imageSize: o.imageSize } : {}) });
+  // An image folder is resized as training resized it (what the model takes), unless the caller says otherwise.
+  const imageSize = o.imageSize ?? (sameData && dataset === 'folder' && p.imageSize != null ? p.imageSize : undefined);
+  return resolveData({ dataset: dataset as DatasetName, root, validation, fraction, seed, ...(sameData && p.normalize ? { normalize: p.normalize } : {}), ...(imageSize !== undefined ? { imageSize } : {}) });
 }

@@ -3,7 +3,9 @@
 // the observer and on the command line's stderr; finite weights get none.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { Model, saveCheckpoint } from '../graph/index.js';
 import { buildArch } from '../models/index.js';
 import { full } from '../tensor/index.js';
@@ -46,4 +48,23 @@ test('evaluating NaN weights warns that the outputs are not finite and names the
   assert.equal(c.code, 0, c.stderr);
   assert.match(c.stderr, /warning: the model's outputs are not finite/);
   assert.deepEqual((JSON.parse(c.stdout) as { warnings: string[] }).warnings, r.warnings);
+});
+
+test('an image folder is resized as the checkpoint records, else to the model input (checkpoints older than the record)', async (t) => {
+  const dir = tempDir(t, 'slimnet-eval-folder-');
+  const root = join(dir, 'images');
+  for (const split of ['train', 'test']) {
+    for (const c of ['a', 'b']) {
+      mkdirSync(join(root, split, c), { recursive: true });
+      await sharp(Buffer.alloc(40 * 36 * 3, c === 'a' ? 30 : 220), { raw: { width: 40, height: 36, channels: 3 } }).png().toFile(join(root, split, c, '0.png'));
+    }
+  }
+  for (const [size, meta] of [[20, { imageSize: 20 }], [28, {}]] as const) {
+    const model = Model.create(buildArch('lenet5', { inChannels: 3, classes: 2, imageSize: size, widthMultiplier: 0.25 }), { seed: 0 });
+    const ckpt = join(dir, `${size}.safetensors`);
+    saveCheckpoint(ckpt, model, { dataset: 'folder', root, arch: 'lenet5', ...meta });
+    model.dispose();
+    const r = await evaluateRun({ checkpoint: ckpt });
+    assert.equal(r.count, 2, `${size} px: both test images (not the 224 px default, which the model does not take)`);
+  }
 });

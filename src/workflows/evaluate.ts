@@ -1,7 +1,8 @@
 // Evaluating a checkpoint on a split of a data set: accuracy, balanced
 // accuracy, top-5, per-class support / recall / precision and the confusion
-// matrix. The data set, its folder and its normalisation default to the
-// checkpoint's provenance (what `slimnet train` recorded in it).
+// matrix. The data set, its folder, its normalisation and an image folder's
+// image size default to the checkpoint's provenance (what `slimnet train`
+// recorded in it).
 import { DataLoader, datasetNames, evalTransform, loadDataset, normalizationFor, readProvenance, type DatasetName, type NormalizeSpec, type Split } from '../data/index.js';
 import { loadCheckpoint, type Model } from '../graph/index.js';
 import { evaluate, type Batch, type BatchSource } from '../train/index.js';
@@ -111,9 +112,12 @@ export async function evaluateRun(spec: EvalSpec, observer: Observer = {}): Prom
     const dataset = spec.dataset ?? p.dataset;
     if (dataset === undefined) throw new UsageError(`the checkpoint does not say which data set it was trained on: pass --dataset (${datasetNames().join(', ')})`);
     if (!datasetNames().includes(dataset)) throw new UsageError(`unknown data set '${dataset}' (known: ${datasetNames().join(', ')})`);
+    const sameData = spec.dataset === undefined || spec.dataset === p.dataset;
     const root = spec.root ?? (spec.dataset === undefined && typeof p.root === 'string' ? p.root : undefined);
-    const ds = loadDataset(dataset as DatasetName, split as Split, root !== undefined ? { root } : {});
     const inShape = model.graph.shape(model.graph.inputs[0]!.name);
+    // An image folder is resized as training resized it (the provenance's imageSize), else to what the model takes.
+    const imageSize = dataset === 'folder' ? ((sameData ? p.imageSize : null) ?? ([inShape[1]!, inShape[2]!] as const)) : undefined;
+    const ds = loadDataset(dataset as DatasetName, split as Split, { ...(root !== undefined ? { root } : {}), ...(imageSize !== undefined ? { imageSize } : {}) });
     if (inShape.length !== ds.sampleShape.length || inShape.some((d, i) => d !== ds.sampleShape[i])) {
       throw new UsageError(`the checkpoint's input is [${inShape.join(', ')}], ${dataset} samples are [${ds.sampleShape.join(', ')}]`);
     }

@@ -117,14 +117,18 @@ export function resolveSlimStart(s: SlimSettings): SlimStart {
       // A checkpoint that does not record its split may have trained on every image: no validation split then.
       const validation = s.validation ?? (sameData ? (p.validation ?? 0) : 0.1);
       const fraction = s.fraction ?? (sameData ? p.fraction : undefined) ?? 1;
-      const data = checkpointData(meta, { dataset: s.dataset, root: s.root, validation, fraction, seed: s.seed }, where);
+      // An image folder is resized to what the model takes (its recorded imageSize; older checkpoints do not record it).
+      const input = model.graph.shape(model.graph.inputs[0]!.name);
+      const imageSize = (s.dataset ?? p.dataset) === 'folder' && input.length === 3 ? ([input[1]!, input[2]!] as const) : undefined;
+      const data = checkpointData(meta, { dataset: s.dataset, root: s.root, validation, fraction, seed: s.seed, imageSize }, where);
       checkShapes(model.graph, data.train, `the checkpoint's model '${arch}'`);
       checkValidationSplit(validation, { validation: data.validation?.length ?? 0, classes: data.classes.length });
       checkMemory(model.graph, arch, s, data);
       const width = p.width ?? null;
       const root = s.root ?? (sameData && typeof p.root === 'string' ? p.root : null);
       const config: SlimConfig = { dataset: data.dataset, root, arch, width, checkpoint: s.checkpoint, ...common, fraction, validation, seed: data.seed };
-      return { config, data, model, meta: { dataset: data.dataset, root, arch, width, classes: [...data.classes], normalize: data.norm, seed: data.seed, validation, fraction, slimmedFrom: s.checkpoint } };
+      const imageMeta = imageSize ? { imageSize: imageSize[0] === imageSize[1] ? imageSize[0] : [...imageSize] } : {};
+      return { config, data, model, meta: { dataset: data.dataset, root, ...imageMeta, arch, width, classes: [...data.classes], normalize: data.norm, seed: data.seed, validation, fraction, slimmedFrom: s.checkpoint } };
     } catch (e) {
       model.dispose();
       throw e;

@@ -9,6 +9,7 @@ import { UsageError } from '../util/errors.js';
 import { plural } from '../report/format.js';
 import type { ScheduleSpec } from '../train/index.js';
 import type { OptimizerSpec } from '../train/optim/spec.js';
+import { imageSizeOf } from '../data/folder.js';
 
 export const DATASETS = ['mnist', 'mnist-digits', 'fashion-mnist', 'cifar10', 'cifar100', 'folder'] as const;
 export const OPTIMIZERS = ['sgd', 'adam', 'adamw'] as const;
@@ -21,6 +22,12 @@ export interface TrainConfig {
   dataset: (typeof DATASETS)[number];
   /** Data folder (null: the data set's default location). */
   root: string | null;
+  /**
+   * Height and width the images of an image folder are resized to (a number
+   * for square images); null: 224 for folders, the data set's own size for
+   * the others (which are never resized: another size is refused).
+   */
+  imageSize: number | [number, number] | null;
   arch: string;
   /** Width multiplier of the architecture. */
   width: number;
@@ -71,7 +78,7 @@ export interface TrainSpec extends Partial<TrainConfig> {
   resume?: number;
 }
 
-export type OptionKind = 'int' | 'float' | 'string' | 'bool' | 'intList' | 'nullableFloat' | 'nullableInt';
+export type OptionKind = 'int' | 'float' | 'string' | 'bool' | 'intList' | 'nullableFloat' | 'nullableInt' | 'imageSize';
 
 /** One option of the configuration. */
 export interface TrainOption {
@@ -91,6 +98,14 @@ export interface TrainOption {
 export const TRAIN_OPTIONS: readonly TrainOption[] = [
   { key: 'dataset', arg: '<name>', kind: 'string', choices: DATASETS, def: 'fashion-mnist', desc: 'data set (fashion-mnist from the Debian package dataset-fashion-mnist; mnist-digits needs no set-up)' },
   { key: 'root', arg: '<dir>', kind: 'string', def: null, defaultText: "the data set's default folder", desc: 'data folder (required for folder; overrides $SLIMNET_*_DIR)' },
+  {
+    key: 'imageSize',
+    arg: '<n|h,w>',
+    kind: 'imageSize',
+    def: null,
+    defaultText: "224 for folder, the data set's own size otherwise",
+    desc: 'image folders (--dataset folder): resize every image to N x N pixels (or H,W); the zoo architectures are built for this input. The other data sets have a fixed size (28 for the MNISTs, 32 for CIFAR) and are not resized: another value is refused',
+  },
   { key: 'arch', arg: '<name>', kind: 'string', def: 'lenet5', desc: 'zoo architecture (slimnet summary --arch NAME lists them)' },
   { key: 'width', arg: '<x>', kind: 'float', def: 1, desc: "width multiplier on every layer's channel count" },
   { key: 'epochs', arg: '<n>', kind: 'int', def: 10, desc: 'training epochs' },
@@ -148,10 +163,30 @@ export function trainOption(name: string): TrainOption | undefined {
   return OPTION_BY_NAME.get(name) ?? OPTION_BY_NAME.get(name.replace(/_/g, '-'));
 }
 
+/**
+ * An image size: a whole number N (also the text 'N'), or a height and width
+ * ('H,W' or [H, W]); a square pair reads as N, so 32 and 32,32 are one value.
+ */
+function parseImageSize(v: unknown): { value: number | [number, number] } | { problem: string } {
+  const parts = typeof v === 'number' ? [v] : Array.isArray(v) ? v : typeof v === 'string' ? v.split(',').map((x) => x.trim()) : [];
+  const nums = parts.map((x: unknown) => (typeof x === 'number' ? x : typeof x === 'string' && x !== '' ? Number(x) : NaN));
+  const problem = { problem: 'must be a whole number of pixels N or a height and width H,W (e.g. 32 or 32,48), each from 1 to 4096' };
+  if ((Array.isArray(v) ? nums.length !== 2 : nums.length > 2) || nums.length === 0) return problem; // a list is [H, W]
+  const hw: [number, number] = [nums[0]!, nums[nums.length - 1]!];
+  try {
+    imageSizeOf({ imageSize: hw }); // the folder loader's own limits
+  } catch {
+    return problem;
+  }
+  return { value: hw[0] === hw[1] ? hw[0] : hw };
+}
+
 /** An option's value parsed, or what is wrong with it ('must be an integer'). */
 function parseValue(s: TrainOption, v: unknown): { value: unknown } | { problem: string } {
-  if (v === null && (s.kind === 'nullableFloat' || s.kind === 'nullableInt' || s.key === 'root')) return { value: null };
+  if (v === null && (s.kind === 'nullableFloat' || s.kind === 'nullableInt' || s.kind === 'imageSize' || s.key === 'root')) return { value: null };
   switch (s.kind) {
+    case 'imageSize':
+      return parseImageSize(v);
     case 'int':
     case 'nullableInt':
     case 'float':
@@ -254,6 +289,32 @@ export function validateTrainConfig(c: TrainConfig): void {
   need(c.nesterov === false || (c.optimizer === 'sgd' && c.momentum > 0), `--nesterov needs --optimizer sgd and --momentum > 0`);
   if (c.schedule === 'multistep') need(c.milestones.length > 0 && c.milestones.every((m, i) => m >= 0 && (i === 0 || m > c.milestones[i - 1]!)), `--milestones must be increasing epochs, got ${c.milestones.join(',')}`);
   need(c.dataset !== 'folder' || c.root !== null, `--dataset folder needs --root DIR`);
+  need(c.imageSize === null || !('problem' in parseImageSize(c.imageSize)), `--image-size must be a whole number of pixels N or H,W, got ${JSON.stringify(c.imageSize)}`);
+}
+
+/** An image size as its flag's text: 32, or 32,48. */
+export function imageSizeText(size: number | readonly [number, number]): string {
+  return typeof size === 'number' ? String(size) : size.join(',');
+}
+
+/** [height, width] of an image size. */
+export function imageSizePair(size: number | readonly [number, number]): [number, number] {
+  return typeof size === 'number' ? [size, size] : [size[0], size[1]];
+}
+
+/**
+ * Only image folders are resized: another data set's images keep their size,
+ * so an --image-size other than theirs is refused (naming the flag and the
+ * size they have); their own size is accepted and changes nothing.
+ */
+export function checkImageSize(c: Pick<TrainConfig, 'dataset' | 'imageSize'>, sampleShape: readonly number[]): void {
+  if (c.imageSize === null || c.dataset === 'folder') return;
+  const [h, w] = imageSizePair(c.imageSize);
+  if (h === sampleShape[1] && w === sampleShape[2]) return;
+  const own = sampleShape[1] === sampleShape[2] ? String(sampleShape[1]) : `${sampleShape[1]},${sampleShape[2]}`;
+  throw new UsageError(
+    `--image-size ${imageSizeText(c.imageSize)} does not apply to ${c.dataset}: its images are ${sampleShape[1]}x${sampleShape[2]} and only image folders (--dataset folder) are resized; omit --image-size (or give ${own})`,
+  );
 }
 
 /** What a resume found: the configuration to go on with, and whether it extends the run. */
@@ -271,7 +332,11 @@ export interface ResumedConfig {
  * schedule is then re-planned over the new total (scheduleOf), the others
  * continue as configured. A run that early stopping ended is not extended.
  */
-export function resumedConfig(saved: Partial<TrainConfig>, given: Partial<TrainConfig>, version: number, progress: { epochsDone: number; complete: boolean } = { epochsDone: 0, complete: false }): ResumedConfig {
+export function resumedConfig(savedFile: Partial<TrainConfig>, given: Partial<TrainConfig>, version: number, progress: { epochsDone: number; complete: boolean } = { epochsDone: 0, complete: false }): ResumedConfig {
+  // Runs saved before an option existed resume with its default (and a given value is compared with that).
+  const defaults: Pick<TrainConfig, 'earlyStoppingMonitor' | 'earlyStoppingMinDelta' | 'imageSize'> = { earlyStoppingMonitor: 'val.loss', earlyStoppingMinDelta: 0, imageSize: null };
+  const saved: Partial<TrainConfig> = { ...savedFile }; // in the file's order (config.json is rewritten from it on an extension)
+  for (const [k, v] of Object.entries(defaults) as [keyof TrainConfig, unknown][]) if (saved[k] === undefined) Object.assign(saved, { [k]: v });
   const conflicts = trainConfigKeys().filter((k) => given[k] !== undefined && JSON.stringify(given[k]) !== JSON.stringify(saved[k]));
   const extending = conflicts.includes('epochs') && given.epochs! > (saved.epochs ?? 0);
   const refused = conflicts.filter((k) => !(k === 'epochs' && extending));
@@ -284,9 +349,7 @@ export function resumedConfig(saved: Partial<TrainConfig>, given: Partial<TrainC
   if (extending && progress.complete && progress.epochsDone < (saved.epochs ?? 0)) {
     throw new UsageError(`version ${version} was ended by early stopping after ${plural(progress.epochsDone, 'epoch')} of ${saved.epochs}; extending it would train past that decision: start a new run with --epochs ${given.epochs}`);
   }
-  // Runs saved before an option existed resume with its default.
-  const defaults: Pick<TrainConfig, 'earlyStoppingMonitor' | 'earlyStoppingMinDelta'> = { earlyStoppingMonitor: 'val.loss', earlyStoppingMinDelta: 0 };
-  const config = { ...defaults, ...saved, ...(extending ? { epochs: given.epochs! } : {}) } as TrainConfig;
+  const config = { ...saved, ...(extending ? { epochs: given.epochs! } : {}) } as TrainConfig;
   validateTrainConfig(config);
   return { config, extendedFrom: extending ? saved.epochs! : null };
 }

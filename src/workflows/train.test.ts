@@ -6,7 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadCheckpoint } from '../graph/index.js';
+import sharp from 'sharp';
+import { loadCheckpoint, summarize } from '../graph/index.js';
+import { buildArch } from '../models/index.js';
+import { DataError, checkpointData, readProvenance } from '../data/index.js';
 import { loadTensors } from '../tensor/index.js';
 import { RUN_FILES, readMetrics, type RunStatusFile } from '../runs/index.js';
 import { tempDir } from '../data/testing.js';
@@ -216,4 +219,64 @@ test('trainRun: a larger epochs extends a complete run; the weights equal a run 
   assert.deepEqual(s.extensions?.map(({ fromEpochs, toEpochs, atEpoch }) => ({ fromEpochs, toEpochs, atEpoch })), [{ fromEpochs: 1, toEpochs: 2, atEpoch: 1 }]);
   // Fewer epochs than configured is no extension.
   await assert.rejects(trainRun({ ...SMALL, epochs: 1, runsDir: root, resume: short.version }), (e: unknown) => e instanceof UsageError && /--epochs can only grow/.test(e.message));
+});
+
+/** An image folder of 32 x 32 PNGs: `classes` per split, 4 images each (a class's images a shade of grey of their own). */
+async function imageFolder(root: string, classes: { train: readonly string[]; test: readonly string[] }): Promise<void> {
+  for (const split of ['train', 'test'] as const) {
+    for (const c of classes[split]) {
+      mkdirSync(join(root, split, c), { recursive: true });
+      const shade = 40 + 60 * (c.charCodeAt(0) - 97);
+      for (let i = 0; i < 4; i++) await sharp(Buffer.alloc(32 * 32 * 3, shade + i), { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(join(root, split, c, `${i}.png`));
+    }
+  }
+}
+
+test('trainRun: an image folder at --image-size 32 builds a 32 px LeNet, records the size and logs the data set warnings', async (t) => {
+  const dir = tempDir(t, 'slimnet-wf-train-folder-');
+  const root = join(dir, 'images');
+  // test/ lacks class b: a warning, not an error.
+  await imageFolder(root, { train: ['a', 'b'], test: ['a'] });
+  const lines: string[] = [];
+  const spec: TrainSpec = { dataset: 'folder', root, arch: 'lenet5', imageSize: 32, epochs: 1, batchSize: 4, evalBatchSize: 4, validation: 0, runsDir: dir };
+  const r = await trainRun(spec, { onLog: (l) => lines.push(l) });
+  assert.equal(r.status, 'complete');
+  // LeNet on 3 x 32 x 32 with 2 classes, by hand: conv1 3*32*25+32, conv2 32*64*25+64, fc1 (64*8*8)*1024+1024, fc2 1024*2+2.
+  const hand = 3 * 32 * 25 + 32 + (32 * 64 * 25 + 64) + (64 * 8 * 8 * 1024 + 1024) + (1024 * 2 + 2);
+  assert.equal(r.params, hand);
+  assert.equal(r.params, summarize(buildArch('lenet5', { inChannels: 3, classes: 2, imageSize: 32 })).totals.params);
+  assert.ok(summarize(buildArch('lenet5', { inChannels: 3, classes: 2, imageSize: 224 })).totals.params > 200e6, 'what the 224 px default would have built');
+  assert.ok(lines.some((l) => /\[3, 32, 32\] per sample/.test(l)));
+  // Recorded in config.json and in the checkpoints' provenance; later commands rebuild the same 32 px data.
+  assert.equal((JSON.parse(readFileSync(join(r.run, RUN_FILES.config), 'utf8')) as { imageSize: unknown }).imageSize, 32);
+  const { model, meta } = loadCheckpoint(r.checkpoints.best);
+  model.dispose();
+  assert.equal(readProvenance(meta, 'best').imageSize, 32);
+  assert.deepEqual(checkpointData(meta, {}, 'best').train.sampleShape, [3, 32, 32]);
+  const ev = await evaluateRun({ checkpoint: r.checkpoints.last });
+  assert.equal(ev.count, 4);
+  assert.equal(ev.accuracy, r.test!.accuracy);
+  // The test split's missing class is a warning line, through onLog and in run.log.
+  const warning = /^warning: .*no images of class 'b'/;
+  assert.ok(lines.some((l) => warning.test(l)), lines.join('\n'));
+  assert.ok(readFileSync(join(r.run, RUN_FILES.log), 'utf8').split('\n').some((l) => warning.test(l)), 'in run.log');
+  // Resuming with another size is refused naming the flag.
+  await assert.rejects(trainRun({ ...spec, imageSize: 28, resume: r.version }), (e: unknown) => e instanceof UsageError && /--image-size 32/.test(e.message));
+});
+
+test('trainRun: a test class that train/ lacks is a DataError before any run exists; --image-size on data of a fixed size', async (t) => {
+  const dir = tempDir(t, 'slimnet-wf-train-folder-');
+  const root = join(dir, 'images');
+  await imageFolder(root, { train: ['a', 'b'], test: ['a', 'b', 'c'] });
+  await assert.rejects(trainRun({ dataset: 'folder', root, arch: 'lenet5', imageSize: 32, epochs: 1, batchSize: 4, validation: 0, runsDir: dir }), (e: unknown) => e instanceof DataError && /class 'c' has no folder in/.test(e.message));
+  // The digits are 28 x 28 and never resized: another size is refused naming the flag, their own is accepted.
+  await assert.rejects(trainRun({ ...SMALL, imageSize: 32, runsDir: dir }), (e: unknown) => e instanceof UsageError && /^--image-size 32 does not apply to mnist-digits: its images are 28x28/.test(e.message));
+  await assert.rejects(trainRun({ ...SMALL, imageSize: [28, 32], runsDir: dir }), (e: unknown) => e instanceof UsageError && /^--image-size 28,32 does not apply/.test(e.message));
+  await assert.rejects(trainRun({ ...SMALL, imageSize: 0, runsDir: dir }), (e: unknown) => e instanceof UsageError && /image-size must be a whole number of pixels/.test(e.message));
+  assert.equal(existsSync(join(dir, 'train')), false, 'no run directory');
+  const own = await trainRun({ ...SMALL, imageSize: 28, epochs: 1, runsDir: dir });
+  assert.equal(own.config.imageSize, 28);
+  const { model, meta } = loadCheckpoint(own.checkpoints.last);
+  model.dispose();
+  assert.equal(meta.imageSize, null, 'not resized');
 });

@@ -11,7 +11,7 @@
 // checkpoint as it was.
 import { isAbsolute, relative } from 'node:path';
 import { existsSync } from 'node:fs';
-import { DataLoader, evalTransform, resolveData, trainTransform, type ResolvedData } from '../data/index.js';
+import { DataLoader, evalTransform, resolveData, trainTransform, type Dataset, type ResolvedData } from '../data/index.js';
 import { Model, humanCount, loadCheckpoint, summarize, type Graph } from '../graph/index.js';
 import { archNames, buildArch } from '../models/index.js';
 import {
@@ -34,7 +34,7 @@ import { duration, nowIso, pctText, plural } from '../report/format.js';
 import { ProgressTask, type Observer } from '../util/events.js';
 import { SlimnetError, UsageError } from '../util/errors.js';
 import { checkTrainingMemory } from './train-memory.js';
-import { checkValidationSplit, givenOptions, optimizerOf, resolveTrainConfig, resumedConfig, scheduleOf, type TrainConfig, type TrainSpec } from './train-spec.js';
+import { checkImageSize, checkValidationSplit, givenOptions, optimizerOf, resolveTrainConfig, resumedConfig, scheduleOf, type TrainConfig, type TrainSpec } from './train-spec.js';
 
 export type { TrainConfig, TrainSpec } from './train-spec.js';
 
@@ -279,6 +279,26 @@ function buildGraph(config: TrainConfig, data: ResolvedData): Graph {
   return graph;
 }
 
+/** What the data sets ask to be told (e.g. a test folder without some training classes), each once. */
+function dataWarnings(...sets: (Dataset | undefined)[]): string[] {
+  return [...new Set(sets.flatMap((d) => d?.warnings ?? []))];
+}
+
+/** The data a configuration names; only image folders take --image-size (checkImageSize refuses it elsewhere). */
+function trainData(config: TrainConfig): ResolvedData {
+  const folder = config.dataset === 'folder';
+  const data = resolveData({ dataset: config.dataset, root: config.root, validation: config.validation, fraction: config.fraction, seed: config.seed, ...(folder && config.imageSize !== null ? { imageSize: config.imageSize } : {}) });
+  checkImageSize(config, data.train.sampleShape);
+  return data;
+}
+
+/** The image size a checkpoint records (provenance imageSize): what an image folder was resized to, null for data of a fixed size. */
+function recordedImageSize(config: TrainConfig, data: ResolvedData): number | [number, number] | null {
+  if (config.dataset !== 'folder') return null;
+  const [, h, w] = data.train.sampleShape;
+  return h === w ? h : [h, w];
+}
+
 interface TrainContext {
   /** The run directory: the resumed run, or a new version created on the first call. */
   open(): Run;
@@ -296,7 +316,7 @@ async function train(ctx: TrainContext): Promise<TrainReport> {
   const aborted = (): boolean => signal?.aborted === true;
 
   // ---- data, model, optimizer, schedule (before any run directory exists) -----------------
-  const data = resolveData({ dataset: config.dataset, root: config.root, validation: config.validation, fraction: config.fraction, seed: config.seed });
+  const data = trainData(config);
   checkValidationSplit(config.validation, { validation: data.validation?.length ?? 0, classes: data.train.classes.length });
   const graph = buildGraph(config, data);
   const memory = checkTrainingMemory({
@@ -323,6 +343,7 @@ async function train(ctx: TrainContext): Promise<TrainReport> {
       command: 'train',
       dataset: config.dataset,
       root: config.root,
+      imageSize: recordedImageSize(config, data),
       arch: config.arch,
       width: config.width,
       classes: [...data.train.classes],
@@ -374,6 +395,7 @@ async function train(ctx: TrainContext): Promise<TrainReport> {
     say(`run ${rel(run.path)} (version ${run.version})`);
     if (memory.warning) say(`warning: ${memory.warning}`);
     say(`data: ${config.dataset}: ${data.train.length} train / ${data.validation?.length ?? 0} validation / ${data.test.length} test, ${data.train.classes.length} classes, [${data.train.sampleShape.join(', ')}] per sample`);
+    for (const w of dataWarnings(data.train, data.validation, data.test)) say(`warning: ${w}`);
     say(`model: ${config.arch} (width ${config.width}): ${humanCount(totals.params)} parameters, ${humanCount(totals.macs)} MACs per sample`);
     say(
       `recipe: ${config.optimizer} lr ${config.lr}${config.optimizer === 'sgd' ? ` momentum ${config.momentum}` : ''} weight decay ${config.weightDecay}, ${config.schedule} schedule` +
