@@ -220,7 +220,12 @@ export function appendMetrics(runPath: string, rows: readonly MetricsRow[]): voi
   const csv = join(runPath, RUN_FILES.metricsCsv);
   const header = existsSync(csv) ? '' : `${METRICS_COLUMNS.join(',')}\n`;
   append(csv, header + rows.map((r) => METRICS_COLUMNS.map((c) => cell(r[c])).join(',')).join('\n') + '\n');
-  append(join(runPath, RUN_FILES.metricsJsonl), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  appendJsonl(join(runPath, RUN_FILES.metricsJsonl), rows);
+}
+
+/** Appends one JSON line per record to `path` (nothing for none); a failed write is a FileSystemError naming the file. */
+export function appendJsonl(path: string, records: readonly unknown[]): void {
+  if (records.length) append(path, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
 }
 
 /** The rows of metrics.jsonl (empty if none). */

@@ -10,6 +10,7 @@ import { atomicWriteFile } from '../util/atomic-write.js';
 import {
   RUN_FILES,
   RunLog,
+  appendJsonl,
   appendMetrics,
   configurationDir,
   createVersionDir,
@@ -152,6 +153,13 @@ export class Run {
 
   appendMetrics(rows: readonly MetricsRow[]): void {
     appendMetrics(this.path, rows);
+  }
+
+  /** Appends one JSON line per record to `<name>` (steps.jsonl, ...); returns its path. */
+  appendJsonl(name: string, ...records: unknown[]): string {
+    const p = this.file(name);
+    appendJsonl(p, records);
+    return p;
   }
 
   readMetrics(): MetricsRow[] {

@@ -11,6 +11,7 @@ import {
   RunFileError,
   RunLog,
   readJson,
+  appendJsonl,
   appendMetrics,
   configurationDir,
   createVersionDir,
@@ -99,10 +100,20 @@ test('run files that cannot be read or written are errors naming the file and th
     mkdirSync(full);
     symlinkSync('/dev/full', join(full, RUN_FILES.metricsCsv));
     assert.throws(() => appendMetrics(full, [row(1)]), (e: unknown) => e instanceof FileSystemError && e.message.startsWith(`${join(full, RUN_FILES.metricsCsv)}: cannot write`));
+    assert.throws(() => appendJsonl('/dev/full', [{ step: 1 }]), (e: unknown) => e instanceof FileSystemError && e.message.startsWith('/dev/full: cannot write'));
   }
   // A file given as the runs directory.
   const file = join(root, 'a-file');
   writeFileSync(file, 'x');
   assert.throws(() => listRuns(file), (e: unknown) => e instanceof FileSystemError && e.message === `${file}: is a file, not a runs directory`);
   assert.throws(() => listVersions(file), (e: unknown) => e instanceof FileSystemError && e.message.startsWith(`${file}: cannot list the run versions in it`));
+});
+
+test('JSON lines append one record a line, and nothing for no records', (t) => {
+  const p = join(temp(t), 'steps.jsonl');
+  appendJsonl(p, []);
+  assert.equal(existsSync(p), false);
+  appendJsonl(p, [{ step: 1, layers: 'c1-2' }]);
+  appendJsonl(p, [{ step: 2, x: null }, { step: 3 }]);
+  assert.equal(readFileSync(p, 'utf8'), '{"step":1,"layers":"c1-2"}\n{"step":2,"x":null}\n{"step":3}\n');
 });

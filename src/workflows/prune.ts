@@ -10,7 +10,6 @@
 // test split is only reported. Every line goes to run.log and observer.onLog,
 // progress to observer.onProgress; observer.signal stops the work after the
 // current step, and what was kept so far is still saved and reported.
-import { appendFileSync } from 'node:fs';
 import { isAbsolute, relative } from 'node:path';
 import { DataLoader, checkpointData, evalTransform, type Dataset, type ResolvedData } from '../data/index.js';
 import { Model, loadCheckpoint, saveCheckpoint, summarize } from '../graph/index.js';
@@ -92,7 +91,7 @@ export async function pruneRun(spec: PruneSpec, observer: Observer = {}): Promis
         say(stepLine(rec, split));
         stepsCsv.push(stepCsvLine(rec));
         r.writeText('steps.csv', stepsCsv.join('\n') + '\n');
-        appendFileSync(r.file('steps.jsonl'), `${JSON.stringify(rec)}\n`);
+        r.appendJsonl('steps.jsonl', rec);
       },
     });
     pruned = result.best;
