@@ -6,43 +6,23 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { channelMultiple, number, words } from '../parse-args.js';
 import { THESIS_STUDY_DATASETS as STUDY_DATASETS, THESIS_STUDY_DEFAULTS as D, type ThesisStudySpec } from '../../workflows/study-thesis-spec.js';
 
-/** What commander hands over (undefined: not given, the command resolves the default). */
-export interface StudyRawOptions {
-  dataset?: string;
-  root?: string;
-  checkpoint?: string;
-  iterations?: number;
-  batchSize?: number;
-  lr?: number;
-  width?: number;
-  fraction?: number;
-  validation?: number;
+/**
+ * What commander hands over: the spec's fields as flags (undefined: not
+ * given, the workflow resolves the default), except that options with a
+ * default in --help arrive set and lists arrive as arrays, plus the
+ * command's own options (--version is the spec's resume).
+ */
+export interface StudyRawOptions
+  extends Omit<ThesisStudySpec, 'runsDir' | 'resume' | 'invocation' | 'criteria' | 'norms' | 'retrainIters' | 'protocolCriteria' | 'parts' | 'evalBatchSize' | 'tableCriterion'> {
   criteria: string[];
   norms: string[];
   retrainIters?: number[];
-  points?: number;
-  retrainPoints?: number;
   protocolCriteria: string[];
   parts: string[];
-  scoreBatches?: number;
-  curveSamples?: number;
   evalBatchSize: number;
-  maxDrop?: number;
   tableCriterion: string;
-  tableStepFraction?: number;
-  tableMaxSteps?: number;
-  tablePatience?: number;
-  tableBacktrack?: boolean;
-  tableSnapTo?: number;
-  tableSnapIters?: number;
-  tableSnapTries?: number;
-  tableRefineSteps?: number;
-  latencyRuns?: number;
-  seed?: number;
   runsDir: string;
   version?: number;
-  quick?: boolean;
-  dryRun?: boolean;
   json?: boolean;
 }
 
