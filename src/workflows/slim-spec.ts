@@ -24,6 +24,8 @@ export interface SlimSpec {
   checkpoint?: string;
   dataset?: string;
   root?: string;
+  /** Image folders from scratch: the size images are resized to (default 224; with a checkpoint, the model's input). */
+  imageSize?: number;
   /** Zoo architecture with BatchNorm (default vgg11_bn; not with a checkpoint). */
   arch?: string;
   /** Width multiplier (default 1; not with a checkpoint). */

@@ -9,13 +9,15 @@ import { archNames, buildArch } from '../models/index.js';
 import { hasBatchNorm } from '../prune/index.js';
 import { UsageError } from '../util/errors.js';
 import { checkTrainingMemory } from './train-memory.js';
-import { checkValidationSplit } from './train-spec.js';
+import { checkImageSize, checkValidationSplit } from './train-spec.js';
 import { SLIM_DEFAULTS, type SlimAugment, type SlimOptimizer, type SlimSettings } from './slim-spec.js';
 
 /** The resolved configuration (config.json): every setting with its final value. */
 export interface SlimConfig {
   dataset: string;
   root: string | null;
+  /** Image folders: the size the images were resized to (absent for data of a fixed size). */
+  imageSize?: number;
   arch: string;
   width: number | null;
   checkpoint: string | null;
@@ -104,7 +106,9 @@ export function resolveSlimStart(s: SlimSettings): SlimStart {
     finetuneLr: s.finetuneLr ?? lr / 10,
     latencyRuns: s.latencyRuns,
   };
+  if (s.imageSize !== undefined && !(Number.isInteger(s.imageSize) && s.imageSize >= 1 && s.imageSize <= 4096)) throw new UsageError(`--image-size must be a whole number of pixels from 1 to 4096, got ${s.imageSize}`);
   if (s.checkpoint !== undefined) {
+    if (s.imageSize !== undefined) throw new UsageError(`--image-size does not apply with --checkpoint: images are resized to the checkpoint's input`);
     if (!existsSync(s.checkpoint)) throw new UsageError(`no checkpoint at ${s.checkpoint}`);
     const { model, meta } = loadCheckpoint(s.checkpoint);
     try {
@@ -142,13 +146,17 @@ export function resolveSlimStart(s: SlimSettings): SlimStart {
   const fraction = s.fraction ?? SLIM_DEFAULTS.fraction;
   const seed = s.seed ?? SLIM_DEFAULTS.seed;
   const width = s.width ?? SLIM_DEFAULTS.width;
-  const data = checkpointData({ dataset }, { root: s.root, validation, fraction, seed }, 'the command line');
+  const folder = dataset === 'folder';
+  const data = checkpointData({ dataset }, { root: s.root, validation, fraction, seed, ...(folder && s.imageSize !== undefined ? { imageSize: s.imageSize } : {}) }, 'the command line');
   const [ch, h, w] = data.train.sampleShape;
+  if (s.imageSize !== undefined) checkImageSize({ dataset: data.dataset, imageSize: s.imageSize }, data.train.sampleShape);
   if (h !== w) throw new UsageError(`${arch} needs square images, the data set has ${h}x${w}`);
   checkValidationSplit(validation, { validation: data.validation?.length ?? 0, classes: data.classes.length });
   const graph = buildArch(arch, { inChannels: ch, classes: data.classes.length, imageSize: h, widthMultiplier: width });
   checkMemory(graph, `${arch}${width !== 1 ? ` (width ${width})` : ''}`, s, data);
   const model = Model.create(graph, { seed });
-  const config: SlimConfig = { dataset, root: s.root ?? null, arch, width, checkpoint: null, ...common, fraction, validation, seed };
-  return { config, data, model, meta: { dataset, root: s.root ?? null, arch, width, classes: [...data.classes], normalize: data.norm, seed, validation, fraction } };
+  const config: SlimConfig = { dataset, root: s.root ?? null, ...(folder ? { imageSize: h } : {}), arch, width, checkpoint: null, ...common, fraction, validation, seed };
+  // An image folder records the size it was resized to, so later commands rebuild the same data.
+  const imageMeta = folder ? { imageSize: h } : {};
+  return { config, data, model, meta: { dataset, root: s.root ?? null, ...imageMeta, arch, width, classes: [...data.classes], normalize: data.norm, seed, validation, fraction } };
 }

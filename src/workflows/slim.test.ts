@@ -88,3 +88,26 @@ test('slimRun: an aborted signal returns an interrupted report; spec errors name
   await assert.rejects(slimRun({ ...SMALL, runsDir: other, width: 256, batchSize: 100_000 }), (e: unknown) => e instanceof UsageError && /^--batch-size 100000: a training step of resnet20 \(width 256\) needs about/.test(e.message));
   assert.ok(!existsSync(join(other, 'slim')), 'no run directory for a refused spec');
 });
+
+test('slimRun from scratch on an image folder: --image-size sets the input, recorded in config and checkpoints; refused where it does not apply', async (t) => {
+  const runsDir = tempDir(t, 'slimnet-slim-folder-');
+  const root = tempDir(t, 'slimnet-slim-images-');
+  const sharp = (await import('sharp')).default;
+  const { mkdirSync } = await import('node:fs');
+  for (const split of ['train', 'test']) {
+    for (const [k, c] of ['a', 'b'].entries()) {
+      mkdirSync(join(root, split, c), { recursive: true });
+      for (let i = 0; i < 6; i++) await sharp(Buffer.alloc(20 * 20 * 3, 40 + 120 * k + i), { raw: { width: 20, height: 20, channels: 3 } }).png().toFile(join(root, split, c, `${i}.png`));
+    }
+  }
+  const spec: SlimSpec = { dataset: 'folder', root, imageSize: 16, arch: 'resnet20', width: 0.25, lambdas: [1e-2], epochs: 1, finetuneEpochs: 0, latencyRuns: 1, validation: 0, batchSize: 4 };
+  const r = await slimRun({ ...spec, runsDir });
+  // The model takes 16 px images (resnet20 is size-agnostic in parameters: check the input node and the data).
+  const { model, meta } = loadCheckpoint(join(r.run, 'lambda_1e-2.safetensors'));
+  assert.deepEqual(model.graph.inputs[0]!.attrs.shape, [3, 16, 16]);
+  assert.equal(meta.imageSize, 16);
+  assert.equal(JSON.parse(readFileSync(join(r.run, 'config.json'), 'utf8')).imageSize, 16);
+  model.dispose();
+  await assert.rejects(slimRun({ ...SMALL, imageSize: 32, runsDir }), (e: unknown) => e instanceof UsageError && /--image-size 32 does not apply to mnist-digits/.test(e.message));
+  await assert.rejects(slimRun({ ...SMALL, imageSize: 0, runsDir }), (e: unknown) => e instanceof UsageError && /--image-size must be a whole number/.test(e.message));
+});

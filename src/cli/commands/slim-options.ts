@@ -7,34 +7,12 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { number } from '../parse-args.js';
 import { SLIM_AUGMENTS, SLIM_DEFAULTS as D, SLIM_OPTIMIZERS, type SlimSpec } from '../../workflows/slim-spec.js';
 
-/** What commander hands over (undefined: not given, the command resolves the default). */
-export interface SlimRawOptions {
-  checkpoint?: string;
-  dataset?: string;
-  root?: string;
-  arch?: string;
-  width?: number;
+/** Options with a default in --help: commander hands them over set. */
+type SlimDefaulted = 'epochs' | 'batchSize' | 'evalBatchSize' | 'optimizer' | 'momentum' | 'weightDecay' | 'augment' | 'threshold' | 'pruneShare' | 'minChannels' | 'roundTo' | 'finetuneEpochs' | 'latencyRuns' | 'runsDir';
+
+/** What commander hands over: the spec's fields (undefined: not given, the workflow resolves the default), those with a --help default set, and --json. */
+export interface SlimRawOptions extends Omit<SlimSpec, SlimDefaulted | 'lambdas'>, Required<Pick<SlimSpec, SlimDefaulted>> {
   lambdas: number[];
-  epochs: number;
-  batchSize: number;
-  evalBatchSize: number;
-  optimizer: (typeof SLIM_OPTIMIZERS)[number];
-  lr?: number;
-  momentum: number;
-  weightDecay: number;
-  augment: (typeof SLIM_AUGMENTS)[number];
-  threshold: number;
-  pruneShare: number;
-  pruneLambda?: number;
-  minChannels: number;
-  roundTo: number;
-  finetuneEpochs: number;
-  finetuneLr?: number;
-  fraction?: number;
-  validation?: number;
-  seed?: number;
-  latencyRuns: number;
-  runsDir: string;
   json?: boolean;
 }
 
@@ -59,6 +37,7 @@ export function addSlimOptions(cmd: Command): Command {
     .option('--checkpoint <path>', 'start the sparsity training from this trained model instead of from scratch (its data set, split and seed are the defaults) (default: from scratch)')
     .option('--dataset <name>', "data set: mnist, mnist-digits, fashion-mnist, cifar10, cifar100, folder (default: fashion-mnist, or the checkpoint's)")
     .option('--root <dir>', "data folder (default: the data set's default folder, or the checkpoint's)")
+    .option('--image-size <n>', "image folders (--dataset folder, from scratch): height and width the images are resized to (default: 224; with --checkpoint, the model's input)", number('int'))
     .option('--arch <name>', 'zoo architecture with BatchNorm, e.g. vgg11_bn, resnet20 (default: vgg11_bn; not with --checkpoint)')
     .option('--width <x>', "width multiplier on every layer's channel count (default: 1; not with --checkpoint)", float)
     .addOption(new Option('--lambdas <list>', 'comma-separated sparsity penalties λ on Σ|γ| of every BatchNorm scale; one model is trained per λ').argParser(numberList).default([...D.lambdas], '0,1e-4,1e-2'))
