@@ -107,6 +107,20 @@ program
     process.exitCode = await exportCommand(o);
   });
 
+program
+  .command('import <model.onnx>')
+  .description('import an ONNX model (PyTorch, PaddlePaddle, TensorFlow, ... exports of CNNs) as a slimnet checkpoint that trains, prunes and exports; prints its summary table')
+  .option('--out <path>', 'the checkpoint to write (default: the model path with .safetensors)')
+  .option('--verify', 'run the original file in onnxruntime and the import in slimnet on a random batch, print the max abs / relative difference and exit 1 if it exceeds the tolerance (default: off)')
+  .option('--tolerance <x>', 'largest max relative difference --verify accepts (default: 1e-4)', number('float'))
+  .option('--input-shape <C,H,W>', "per-sample input shape, for files whose input dims are symbolic (default: the file's)", (v: string) => v.split(',').map((x) => number('int')(x.trim())))
+  .option('--json', 'print one JSON object (the report and the summary) instead of the lines and the table (default: off)')
+  .addHelpText('after', '\nExamples:\n  slimnet import resnet18.onnx --verify\n  slimnet import model.onnx --out model.safetensors --input-shape 3,224,224')
+  .action(async (model: string, o: { out?: string; verify?: boolean; tolerance?: number; inputShape?: number[]; json?: boolean }) => {
+    const { importCommand } = await import('./commands/import.js');
+    process.exitCode = await importCommand(model, o);
+  });
+
 const trainCmd = program
   .command('train')
   .description(

@@ -14,3 +14,4 @@ export { sizeChange, type SizeChange } from './size-change.js';
 export { listRuns, listTrainVersions, type RunRow, type TrainVersionRow, type DisplayStatus } from './runs.js';
 export { thesisStudyRun, thesisSummaryJson, THESIS_STUDY_DEFAULTS, type ThesisStudySpec, type ThesisStudyReport, type ThesisStudyStatus, type Table41Record, type StudyConfig } from './study-thesis.js';
 export { pipelineRun, pipelineResultJson, pipelinePruneSpec, resolvePipelineSpec, type PipelineSpec, type ResolvedPipelineSpec, type PipelineReport } from './pipeline.js';
+export { importRun, defaultImportOut, IMPORT_TOLERANCE, type ImportSpec, type ImportReport } from './import.js';

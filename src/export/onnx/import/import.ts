@@ -46,7 +46,7 @@ export interface OnnxImportReport {
   opCounts: Record<string, number>;
   /** slimnet nodes per kind. */
   kinds: Record<string, number>;
-  /** ONNX nodes folded into constants (shape subgraphs, Constant). */
+  /** ONNX nodes that became no slimnet node: folded into constants (shape subgraphs, Constant) or removed (Identity, Dropout). */
   folded: number;
 }
 
@@ -169,6 +169,8 @@ export interface ImportContext {
   pendingBias(v: Val): number[] | undefined;
   /** Marks a MatMul's linear node as open to a following Add's bias. */
   markPendingBias(v: Val): void;
+  /** The bias is complete (one Add only). */
+  closeBias(v: Val): void;
 }
 export type ImportHandler = (c: ImportContext) => void;
 
@@ -407,6 +409,7 @@ on(['Add', 'Sub', 'Mul', 'Div'], (c) => {
   const lin = c.pendingBias(v);
   if (op === 'Add' && lin && numel(k.dims) === lin.length && k.dims.length <= 2) {
     k.data.forEach((x, i) => (lin[i]! += x));
+    c.closeBias(v);
     return c.out(v);
   }
   if (op === 'Mul' || (op === 'Div' && a.t === 'val')) {
@@ -636,6 +639,7 @@ export function importOnnx(input: Uint8Array | string, opts: OnnxImportOptions =
   const tensors: Record<string, { dims: number[]; data: ArrayLike<number> }> = {};
   const used = new Set<string>();
   const pendingBias = new Map<string, number[]>();
+  const closed = new Set<string>();
   const uniq = (hint: string) => {
     let base = hint.replace(SAFE, '_') || 'node';
     if (/^[0-9]/.test(base)) base = `v${base}`;
@@ -666,6 +670,8 @@ export function importOnnx(input: Uint8Array | string, opts: OnnxImportOptions =
   const opCounts: Record<string, number> = {};
   let folded = 0;
   const graphNodes = g.node ?? [];
+  const uses = new Map<string, number>();
+  for (const nm of [...graphNodes.flatMap((x) => x.input ?? []), ...(g.output ?? []).map((o) => o.name ?? '')]) uses.set(nm, (uses.get(nm) ?? 0) + 1);
   const outputNames = new Set((g.output ?? []).map((o) => o.name));
   for (const [k, n] of graphNodes.entries()) {
     const op = n.opType ?? '';
@@ -738,8 +744,12 @@ export function importOnnx(input: Uint8Array | string, opts: OnnxImportOptions =
         if (nm) values.set(nm, v);
         produced++;
       },
-      pendingBias: (v) => pendingBias.get(v.node),
-      markPendingBias: (v) => void pendingBias.set(v.node, new Array<number>(v.shape[0]!).fill(0)),
+      pendingBias: (v) => (closed.has(v.node) ? undefined : pendingBias.get(v.node)),
+      closeBias: (v) => void closed.add(v.node),
+      markPendingBias(v) {
+        // Only when the product feeds nothing but the Add: another reader must not see the bias.
+        if (uses.get(n.output?.[0] ?? '') === 1) pendingBias.set(v.node, new Array<number>(v.shape[0]!).fill(0));
+      },
     };
     try {
       h(ctx);
@@ -764,6 +774,30 @@ export function importOnnx(input: Uint8Array | string, opts: OnnxImportOptions =
     const v = values.get(o.name ?? '');
     if (!v || v.t !== 'val') throw new OnnxImportError(`${source}: graph output '${o.name}' is ${v ? 'not a computed tensor' : 'never produced'}`);
     outputs.push(v.node);
+  }
+  // Graph outputs keep their ONNX names where a node of another name computes them
+  // (an Identity or Dropout at the end, a hard-swish pattern), so runtimes agree on names.
+  const rename = new Map<string, string>();
+  const nodeNames = new Set(nodes.map((nd) => nd.name));
+  (g.output ?? []).forEach((o, i) => {
+    const want = o.name ?? '';
+    const have = outputs[i]!;
+    if (want === have || !want || /[^A-Za-z0-9_\-/:.]/.test(want) || nodeNames.has(want) || rename.has(have) || nodes.find((nd) => nd.name === have)?.kind === 'input') return;
+    rename.set(have, want);
+    nodeNames.add(want);
+  });
+  if (rename.size) {
+    const r = (nm: string) => rename.get(nm) ?? nm;
+    nodes.splice(0, nodes.length, ...nodes.map((nd) => ({ ...nd, name: r(nd.name), inputs: nd.inputs.map(r) })));
+    outputs.splice(0, outputs.length, ...outputs.map(r));
+    for (const k of Object.keys(tensors)) {
+      const cut = k.lastIndexOf('.');
+      const nn = rename.get(k.slice(0, cut));
+      if (nn) {
+        tensors[`${nn}${k.slice(cut)}`] = tensors[k]!;
+        delete tensors[k];
+      }
+    }
   }
   // Keep only nodes an output depends on (folded shape subgraphs leave none behind, but a pruned branch may).
   const byName = new Map(nodes.map((nd) => [nd.name, nd]));

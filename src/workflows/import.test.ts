@@ -1,0 +1,106 @@
+// importRun: an ONNX file becomes a checkpoint (provenance command 'import'),
+// verified against onnxruntime on the original; unsupported files write
+// nothing; imported graphs with residual adds, concat, depthwise convs and
+// squeeze-and-excitation prune (30 % of the channels, global L1) and export
+// again, checked in onnxruntime.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Model, loadCheckpoint, summarize } from '../graph/index.js';
+import { buildArch } from '../models/index.js';
+import { exportOnnx } from '../export/onnx/export.js';
+import { verifyOnnx } from '../export/onnx/verify.js';
+import { importOnnx, OnnxImportError } from '../export/onnx/import/import.js';
+import { OnnxWriter, SMALL_ZOO, randomModel } from '../export/onnx/import/testing.js';
+import { DependencyGraph, criterion, removeChannels, scoreChannels, selectChannels } from '../prune/index.js';
+import { UsageError } from '../util/errors.js';
+import { importRun, defaultImportOut } from './import.js';
+
+function withDir(fn: (dir: string) => Promise<void>): () => Promise<void> {
+  return async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'slimnet-import-run-'));
+    try {
+      await fn(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+test(
+  'importRun writes a checkpoint with provenance and verifies against onnxruntime on the original file',
+  withDir(async (dir) => {
+    const file = join(dir, 'resnet20.onnx');
+    const original = randomModel(buildArch('resnet20', { widthMultiplier: 0.25 }), 2);
+    writeFileSync(file, exportOnnx(original));
+    original.dispose();
+    const lines: string[] = [];
+    const r = await importRun({ model: file, verify: true }, { onLog: (l) => lines.push(l) });
+    assert.equal(r.out, join(dir, 'resnet20.safetensors'));
+    assert.equal(defaultImportOut('a/b.onnx'), 'a/b.safetensors');
+    assert.ok(r.ok && r.maxRelDiff! <= 1e-4, `verify: ${r.maxRelDiff}`);
+    assert.ok(lines.some((l) => l.startsWith('verify: ')));
+    const { model, meta } = loadCheckpoint(r.out);
+    assert.equal(meta.command, 'import');
+    assert.equal(meta.source, file);
+    assert.equal(summarize(model.graph).totals.params, r.params);
+    model.dispose();
+    await assert.rejects(importRun({ model: file, tolerance: 1 }), UsageError);
+  }),
+);
+
+test(
+  'importRun on a file with unsupported ops: one error listing them, nothing written',
+  withDir(async (dir) => {
+    const w = new OnnxWriter([2, 4, 4]);
+    const file = join(dir, 'bad.onnx');
+    writeFileSync(file, w.bytes(w.node('Erf', [w.node('LRN', ['x'], { size: 3 })])));
+    await assert.rejects(importRun({ model: file, out: join(dir, 'bad.safetensors') }), (e: unknown) => e instanceof OnnxImportError && /LRN: 'LRN_\d+'/.test((e as Error).message) && /Erf: 'Erf_\d+'/.test((e as Error).message));
+    assert.ok(!existsSync(join(dir, 'bad.safetensors')));
+  }),
+);
+
+/** Prunes 30 % of the channels (global L1 ranking, L2-normalised per group) and checks the export in onnxruntime. */
+async function pruneAndVerify(model: Model, what: string): Promise<void> {
+  const dep = new DependencyGraph(model.graph);
+  assert.ok(dep.groups.length > 0, `${what}: no prunable group`);
+  const scores = scoreChannels(dep, await criterion('l1').score({ model, dep, seed: 0 }));
+  const removed = selectChannels(dep, scores, { amount: { fraction: 0.3 }, scope: 'global', norm: 'l2' });
+  assert.ok(removed.length > 0, `${what}: nothing selected`);
+  const { model: pruned } = removeChannels(model, dep, removed);
+  pruned.eval();
+  const before = summarize(model.graph).totals;
+  const after = summarize(pruned.graph).totals;
+  assert.ok(after.params < before.params, `${what}: not smaller`);
+  const r = await verifyOnnx(pruned, exportOnnx(pruned), { batch: 2 });
+  const scale = Math.max(1, ...r.outputs.flatMap((o) => Array.from(o.onnx, Math.abs)));
+  assert.ok(r.maxAbsDiff <= 1e-4 * scale && r.problems.length === 0, `${what}: pruned export differs by ${r.maxAbsDiff}`);
+  pruned.dispose();
+}
+
+for (const [arch, opts] of SMALL_ZOO.filter(([a]) => ['resnet20', 'mobilenetv2', 'densenet_cifar'].includes(a))) {
+  test(`imported ${arch} (residual adds, depthwise convs, concat): prunes 30 % global L1, exports and verifies`, async () => {
+    const original = randomModel(buildArch(arch, opts), 3);
+    const { graph, tensors } = importOnnx(exportOnnx(original));
+    original.dispose();
+    const model = Model.fromTensors(graph, tensors).eval();
+    await pruneAndVerify(model, arch);
+    model.dispose();
+  });
+}
+
+test('imported squeeze-and-excitation block (written by hand: GlobalAveragePool, 1x1 convs, Sigmoid, broadcast Mul): prunes and verifies', async () => {
+  const w = new OnnxWriter([3, 6, 6], 17);
+  const c1 = w.node('Relu', [w.node('Conv', ['x', w.floats('w1', [8, 3, 3, 3]), w.floats('b1', [8])], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] })]);
+  const dw = w.node('Relu', [w.node('Conv', [c1, w.floats('dw', [8, 1, 3, 3])], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], group: 8 })]);
+  const sq = w.node('Relu', [w.node('Conv', [w.node('GlobalAveragePool', [dw]), w.floats('w2', [4, 8, 1, 1]), w.floats('b2', [4])], { kernel_shape: [1, 1] })]);
+  const ex = w.node('Sigmoid', [w.node('Conv', [sq, w.floats('w3', [8, 4, 1, 1]), w.floats('b3', [8])], { kernel_shape: [1, 1] })]);
+  const se = w.node('Mul', [dw, ex]);
+  const out = w.node('Gemm', [w.node('Flatten', [w.node('GlobalAveragePool', [se])]), w.floats('fc', [5, 8]), w.floats('fcb', [5])], { transB: 1 });
+  const { graph, tensors } = importOnnx(w.bytes(out));
+  const model = Model.fromTensors(graph, tensors).eval();
+  await pruneAndVerify(model, 'se');
+  model.dispose();
+});
