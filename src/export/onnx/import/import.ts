@@ -72,11 +72,17 @@ interface Val {
 }
 interface Pending {
   t: 'pending';
-  /** x + 3 | relu6(x + 3) | relu6(x + 3) / 6 (= hardsigmoid(x)). */
-  stage: 'add3' | 'clip' | 'hsig';
+  /** x + 3 | relu6(x + 3) | clip(αx + β, 0, 1) (hardsigmoid(x); relu6(x + 3) / 6 is α 1/6, β 1/2) | zero padding (for a Conv or AveragePool). */
+  stage: 'add3' | 'clip' | 'hsig' | 'pad';
   src: Val;
+  /** The ONNX name of src (folding into its producer needs it to have no other reader). */
+  srcOnnx?: string;
   /** clip stage already multiplied by x (x · relu6(x + 3), waiting for / 6). */
   x6?: boolean;
+  alpha?: number;
+  beta?: number;
+  /** pad stage: [top, left, bottom, right]. */
+  pads?: number[];
 }
 type Value = Const | Val | Pending;
 
@@ -261,7 +267,7 @@ on('Constant', (c) => {
 
 on('Shape', (c) => {
   const x = c.input(0)!;
-  const full = x.t === 'const' ? x.dims : x.t === 'val' ? [NaN, ...x.shape] : unsupported('Shape of an unsupported value');
+  const full = x.t === 'const' ? x.dims : x.t === 'val' || x.stage !== 'pad' ? [NaN, ...(x.t === 'val' ? x : x.src).shape] : unsupported('Shape of a padded tensor');
   let start = aInt(c.attrs, 'start', 0);
   let end = aInt(c.attrs, 'end', full.length);
   if (start < 0) start += full.length;
@@ -382,20 +388,24 @@ on(['Add', 'Sub', 'Mul', 'Div'], (c) => {
   if (a.t === 'const' && b.t === 'const') return c.out(broadcastConst(a, b, arith[op]!));
   // Pending hard-swish pieces.
   if (op === 'Add' && ((a.t === 'val' && b.t === 'const' && isScalar(b, 3)) || (b.t === 'val' && a.t === 'const' && isScalar(a, 3)))) {
-    return c.out({ t: 'pending', stage: 'add3', src: (a.t === 'val' ? a : b) as Val });
+    return c.out({ t: 'pending', stage: 'add3', src: (a.t === 'val' ? a : b) as Val, srcOnnx: c.node.input![a.t === 'val' ? 0 : 1] });
   }
-  if (op === 'Div' && a.t === 'pending' && a.stage === 'clip' && !a.x6 && b.t === 'const' && isScalar(b, 6)) return c.out({ t: 'pending', stage: 'hsig', src: a.src });
-  if (op === 'Mul' && a.t === 'pending' && a.stage === 'clip' && !a.x6 && b.t === 'const' && isScalar(b, 1 / 6)) return c.out({ t: 'pending', stage: 'hsig', src: a.src });
+  if (op === 'Div' && a.t === 'pending' && a.stage === 'clip' && !a.x6 && b.t === 'const' && isScalar(b, 6)) return c.out({ ...a, stage: 'hsig', alpha: 1 / 6, beta: 0.5 });
+  if (op === 'Mul' && a.t === 'pending' && a.stage === 'clip' && !a.x6 && b.t === 'const' && isScalar(b, 1 / 6)) return c.out({ ...a, stage: 'hsig', alpha: 1 / 6, beta: 0.5 });
   if (op === 'Mul') {
     const [p, q] = a.t === 'pending' ? [a, b] : [b, a];
     if (p.t === 'pending' && q.t === 'val' && p.src.node === q.node) {
-      if (p.stage === 'hsig') return c.out(c.add('hardswish', [q], {}));
+      if (p.stage === 'hsig' && Math.abs(p.alpha! - 1 / 6) < 1e-6 && Math.abs(p.beta! - 0.5) < 1e-6) return c.out(c.add('hardswish', [q], {}));
       if (p.stage === 'clip') return c.out({ t: 'pending', stage: 'clip', src: q, x6: true });
     }
     // x * relu6(x + 3) then / 6
   }
   if (op === 'Div' && a.t === 'pending' && a.x6 && b.t === 'const' && isScalar(b, 6)) return c.out(c.add('hardswish', [a.src], {}));
-  if (a.t === 'pending' || b.t === 'pending') unsupported(`${op} of a partial hard-swish / hard-sigmoid in an unrecognised pattern`);
+  if (a.t === 'pending' || b.t === 'pending') {
+    // hardsigmoid(s) gating another tensor (MobileNetV3's SE): fold it into s's producer.
+    if (op !== 'Mul' || a.t === 'const' || b.t === 'const') unsupported(`${op} of a partial hard-swish / hard-sigmoid in an unrecognised pattern`);
+    return c.out(c.add('mul', [c.val(0), c.val(1)], {}));
+  }
   if (a.t === 'val' && b.t === 'val') {
     if (op === 'Add') {
       if (a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i])) return c.out(c.add('add', [a, b], {}));
@@ -423,8 +433,22 @@ on(['Add', 'Sub', 'Mul', 'Div'], (c) => {
 });
 
 // Convolution and normalisation.
-function pads2(c: ImportContext, kernel: number[], stride: number[], dil: number[], inHW: number[]): [number, number] | 'same' {
+/** Input 0 and the zero padding of a Pad before it ([top, left, bottom, right]). */
+function padded(c: ImportContext): [Val, number[]] {
+  const x = c.input(0);
+  if (x?.t === 'pending' && x.stage === 'pad') return [x.src, x.pads!];
+  return [c.val(0), [0, 0, 0, 0]];
+}
+
+function rawPads(c: ImportContext, extra: number[]): number[] {
+  const pads = aInts(c.attrs, 'pads') ?? [0, 0, 0, 0];
+  if (pads.length !== 4) unsupported(`pads [${pads.join(', ')}] (2-D only)`);
+  return pads.map((p, i) => p + extra[i]!);
+}
+
+function pads2(c: ImportContext, kernel: number[], stride: number[], dil: number[], inHW: number[], extra: number[] = [0, 0, 0, 0]): [number, number] | 'same' {
   const auto = aStr(c.attrs, 'auto_pad', 'NOTSET');
+  if (auto !== 'NOTSET' && extra.some((p) => p)) unsupported(`auto_pad ${auto} after a Pad`);
   if (auto === 'VALID') return [0, 0];
   if (auto === 'SAME_UPPER' || auto === 'SAME_LOWER') {
     const p = [0, 1].map((i) => {
@@ -435,13 +459,13 @@ function pads2(c: ImportContext, kernel: number[], stride: number[], dil: number
     });
     return [p[0]!, p[1]!];
   }
-  const pads = aInts(c.attrs, 'pads') ?? [0, 0, 0, 0];
-  if (pads.length !== 4 || pads[0] !== pads[2] || pads[1] !== pads[3]) unsupported(`asymmetric pads [${pads.join(', ')}]`);
+  const pads = rawPads(c, extra);
+  if (pads[0] !== pads[2] || pads[1] !== pads[3]) unsupported(`asymmetric pads [${pads.join(', ')}]`);
   return [pads[0]!, pads[1]!];
 }
 
 on('Conv', (c) => {
-  const x = c.val(0);
+  const [x, extra] = padded(c);
   if (x.shape.length !== 3) unsupported(`Conv on a rank-${x.shape.length + 1} input (2-D convolutions only)`);
   const w = c.constant(1, 'weight');
   const b = c.input(2) ? c.constant(2, 'bias') : undefined;
@@ -449,7 +473,7 @@ on('Conv', (c) => {
   const kernel = aInts(c.attrs, 'kernel_shape') ?? w.dims.slice(2);
   const stride = aInts(c.attrs, 'strides') ?? [1, 1];
   const dil = aInts(c.attrs, 'dilations') ?? [1, 1];
-  const padding = pads2(c, kernel, stride, dil, x.shape.slice(1) as number[]);
+  const padding = pads2(c, kernel, stride, dil, x.shape.slice(1) as number[], extra);
   const out = w.dims[0]!;
   c.out(
     c.add(
@@ -518,8 +542,26 @@ on('LeakyRelu', (c) => c.out(c.add('leaky_relu', [c.val(0)], { slope: aFloat(c.a
 on('Elu', (c) => c.out(c.add('elu', [c.val(0)], { alpha: aFloat(c.attrs, 'alpha', 1) })));
 on('HardSigmoid', (c) => {
   const x = c.val(0);
-  if (Math.abs(aFloat(c.attrs, 'alpha', 0.2) - 1 / 6) > 1e-6 || Math.abs(aFloat(c.attrs, 'beta', 0.5) - 0.5) > 1e-6) unsupported('HardSigmoid other than alpha 1/6, beta 1/2 in x * HardSigmoid(x)');
-  c.out({ t: 'pending', stage: 'hsig', src: x });
+  c.out({ t: 'pending', stage: 'hsig', src: x, srcOnnx: c.node.input![0], alpha: aFloat(c.attrs, 'alpha', 0.2), beta: aFloat(c.attrs, 'beta', 0.5) });
+});
+on('ConstantOfShape', (c) => {
+  const shape = c.constant(0, 'shape');
+  const v = c.attrs.get('value');
+  const value = v?.t ? tensorData(v.t, `node '${c.name}'`).data[0]! : 0;
+  if (shape.data.some((d) => Number.isNaN(d))) unsupported('ConstantOfShape with the batch dimension in its shape');
+  c.out({ t: 'const', dims: shape.data, data: new Array<number>(numel(shape.data)).fill(value) });
+});
+on('Pad', (c) => {
+  if (aStr(c.attrs, 'mode', 'constant') !== 'constant') unsupported(`Pad mode '${aStr(c.attrs, 'mode', 'constant')}' (constant only)`);
+  const pads = c.opset >= 11 ? c.constant(1, 'pads').data : (aInts(c.attrs, 'pads') ?? []);
+  const value = c.opset >= 11 ? (c.input(2) ? c.constant(2, 'constant_value').data[0]! : 0) : aFloat(c.attrs, 'value', 0);
+  if (c.opset >= 18 && c.input(3)) unsupported('Pad with axes');
+  const x = c.val(0);
+  if (pads.every((p) => p === 0)) return c.out(x);
+  if (value !== 0 || x.shape.length !== 3 || pads.length !== 8 || pads[0] || pads[1] || pads[4] || pads[5] || pads.some((p) => p < 0)) {
+    unsupported(`Pad [${pads.join(', ')}] with value ${value} (zero padding of H and W before a Conv or AveragePool only)`);
+  }
+  c.out({ t: 'pending', stage: 'pad', src: x, pads: [pads[2]!, pads[3]!, pads[6]!, pads[7]!] });
 });
 on('Clip', (c) => {
   const x = c.input(0)!;
@@ -547,16 +589,39 @@ on('Softmax', (c) => {
 on(['Dropout', 'Identity'], (c) => c.out(c.input(0)!));
 
 // Pooling.
+function pooled(n: number, k: number, s: number, p0: number, p1: number, ceil: boolean): number {
+  const span = n + p0 + p1 - k;
+  let out = (ceil ? Math.ceil(span / s) : Math.floor(span / s)) + 1;
+  if (ceil && (out - 1) * s >= n + p0) out -= 1;
+  return out;
+}
+
 function windowPool(c: ImportContext, kind: 'maxpool2d' | 'avgpool2d'): void {
-  const x = c.val(0);
+  const [x, extra] = kind === 'avgpool2d' ? padded(c) : [c.val(0), [0, 0, 0, 0]];
   const kernel = aInts(c.attrs, 'kernel_shape')!;
   const stride = aInts(c.attrs, 'strides') ?? [1, 1];
   const dil = aInts(c.attrs, 'dilations') ?? [1, 1];
   if (dil.some((d) => d !== 1)) unsupported('pooling with dilations');
-  const padding = pads2(c, kernel, stride, dil, x.shape.slice(1) as number[]);
+  let ceilMode = aInt(c.attrs, 'ceil_mode', 0) === 1;
+  const raw = aStr(c.attrs, 'auto_pad', 'NOTSET') === 'NOTSET' ? rawPads(c, extra) : null;
+  let padding: [number, number] | 'same';
+  if (kind === 'maxpool2d' && raw && !ceilMode && (raw[2]! > raw[0]! || raw[3]! > raw[1]!)) {
+    // Extra padding at the end only (how ceil mode is written before opset 10): ceil mode if it gives the same size.
+    const hw = x.shape.slice(1) as number[];
+    const same = [0, 1].every((i) => pooled(hw[i]!, kernel[i]!, stride[i]!, raw[i]!, raw[i + 2]!, false) === pooled(hw[i]!, kernel[i]!, stride[i]!, raw[i]!, raw[i]!, true));
+    if (!same) unsupported(`asymmetric pads [${raw.join(', ')}]`);
+    ceilMode = true;
+    padding = [raw[0]!, raw[1]!];
+  } else padding = pads2(c, kernel, stride, dil, x.shape.slice(1) as number[], extra);
   if (padding === 'same') unsupported('pooling with same padding');
-  const a: Record<string, AttrValue> = { kernel, stride, padding: padding as AttrValue, ceilMode: aInt(c.attrs, 'ceil_mode', 0) === 1 };
-  if (kind === 'avgpool2d') a.countIncludePad = aInt(c.attrs, 'count_include_pad', 0) === 1;
+  const a: Record<string, AttrValue> = { kernel, stride, padding: padding as AttrValue, ceilMode };
+  if (kind === 'avgpool2d') {
+    // Zeros from a Pad count in the average: with them, count_include_pad (and then only if the node pads nothing itself).
+    const own = aInts(c.attrs, 'pads') ?? [0, 0, 0, 0];
+    const include = aInt(c.attrs, 'count_include_pad', 0) === 1;
+    if (extra.some((p) => p) && own.some((p) => p) && !include) unsupported('AveragePool with its own padding (not counted) after a Pad');
+    a.countIncludePad = include || extra.some((p) => p);
+  }
   c.out(c.add(kind, [x], a));
 }
 on('MaxPool', (c) => {
@@ -665,6 +730,32 @@ export function importOnnx(input: Uint8Array | string, opts: OnnxImportOptions =
     values.set(gi.name ?? '', { t: 'val', node: name, shape });
   }
 
+  /**
+   * A pending x + 3, relu6(x + 3) or hardsigmoid(x) used as a tensor: folds the
+   * affine part into x's producer (a conv, linear or BatchNorm with a bias that
+   * nothing else reads), then relu6 and, for hardsigmoid, a channel_scale of 1/6.
+   */
+  const materialize = (p: Pending, ctx: ImportContext): Val => {
+    if (p.stage === 'pad') unsupported('input is a Pad, supported only before a Conv or AveragePool');
+    if (p.x6) unsupported('x · relu6(x + 3) not divided by 6');
+    const node = nodes.find((nd) => nd.name === p.src.node);
+    const ok = node && ['conv2d', 'linear', 'batchnorm2d', 'batchnorm1d'].includes(node.kind) && tensors[`${node.name}.bias`] && p.srcOnnx && uses.get(p.srcOnnx) === 1;
+    if (!ok) unsupported(`a hard-sigmoid (or x + 3) of a tensor that is not the output of a Conv, Gemm or BatchNormalization with a bias read by nothing else`);
+    const [a, b] = p.stage === 'hsig' ? [6 * p.alpha!, 6 * p.beta!] : [1, 3];
+    const wk = `${node!.name}.weight`;
+    const bk = `${node!.name}.bias`;
+    const pb = pendingBias.get(node!.name);
+    if (pb) {
+      pendingBias.delete(node!.name);
+      tensors[bk] = { dims: [pb.length], data: pb };
+    }
+    tensors[wk] = { dims: tensors[wk]!.dims, data: Array.from(tensors[wk]!.data, (v) => v * a) };
+    tensors[bk] = { dims: tensors[bk]!.dims, data: Array.from(tensors[bk]!.data, (v) => v * a + b) };
+    if (p.stage === 'add3') return p.src;
+    const r6 = ctx.add('relu6', [p.src], {}, {}, `${p.src.node}/relu6`);
+    if (p.stage === 'clip') return r6;
+    return ctx.add('channel_scale', [r6], { features: r6.shape[0]! }, { weight: { dims: [r6.shape[0]!], data: new Array<number>(r6.shape[0]!).fill(1 / 6) } }, `${p.src.node}/hardsigmoid`);
+  };
   const problems = new Map<string, string[]>();
   const poisoned = new Set<string>();
   const opCounts: Record<string, number> = {};
@@ -709,7 +800,8 @@ export function importOnnx(input: Uint8Array | string, opts: OnnxImportOptions =
       val(i) {
         const v = ctx.input(i);
         if (!v) unsupported(`input ${i} is missing`);
-        if (v!.t !== 'val') unsupported(v!.t === 'const' ? `input ${i} is a constant where a computed tensor is expected` : `input ${i} is a partial hard-swish`);
+        if (v!.t === 'pending') return materialize(v!, ctx);
+        if (v!.t !== 'val') unsupported(`input ${i} is a constant where a computed tensor is expected`);
         return v as Val;
       },
       constant(i, what) {
