@@ -104,3 +104,16 @@ test('imported squeeze-and-excitation block (written by hand: GlobalAveragePool,
   await pruneAndVerify(model, 'se');
   model.dispose();
 });
+
+test("H12's PyTorch fixtures with residual adds, concat, depthwise convs and SE (opset 13, BatchNorm unfused): 30 % pruned (global L1), exported and verified", async () => {
+  const { readImportFixture, readImportManifest } = await import('../export/onnx/import-fixtures.js');
+  const wanted = ['resnet_tiny', 'mobilenetv2_tiny', 'se_net', 'densenet_tiny', 'squeezenet_tiny', 'mobilenetv3_tiny'];
+  const files = readImportManifest().files.filter((f) => wanted.includes(f.model) && f.opset === 13 && !f.fused);
+  assert.equal(files.length, wanted.length);
+  for (const f of files) {
+    const { graph, tensors } = importOnnx(readImportFixture(f), { source: f.file });
+    const model = Model.fromTensors(graph, tensors).eval();
+    await pruneAndVerify(model, f.file);
+    model.dispose();
+  }
+});
