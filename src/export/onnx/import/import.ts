@@ -685,6 +685,28 @@ function decode(bytes: Uint8Array, source: string): O.ModelProto {
 
 const SAFE = /[^A-Za-z0-9_\-/:.]/g;
 
+/**
+ * A slimnet name for the node an ONNX node becomes: PyTorch (1.13+) and
+ * slimnet name nodes by module path ('/layer1/layer1.0/conv1/Conv'), which
+ * becomes 'layer1.0.conv1' so weights are keyed as in the PyTorch state dict
+ * ('layer1.0.conv1.weight'); other exporters' nodes keep their output's name.
+ */
+function modulePath(n: O.INodeProto): { module: string; last: string } | null {
+  const nm = n.name ?? '';
+  if (!nm.includes('/')) return null;
+  const segs = nm.split('/').filter(Boolean);
+  const mods = segs.slice(0, -1).filter((seg, i, a) => !a[i + 1]?.startsWith(`${seg}.`));
+  return { module: mods.join('.'), last: segs[segs.length - 1] ?? nm };
+}
+
+/** A module with one node gives it its path ('layer1.0.conv1'); one with several, path and op ('layer1.0.relu_1'). */
+function friendlyName(n: O.INodeProto, nodesPerModule: ReadonlyMap<string, number>): string {
+  const m = modulePath(n);
+  if (!m) return n.output?.[0] || n.name || (n.opType ?? 'node');
+  if (!m.module) return m.last.toLowerCase();
+  return nodesPerModule.get(m.module) === 1 ? m.module : `${m.module}.${m.last.toLowerCase()}`;
+}
+
 /** Imports an ONNX model (bytes or a path) as a slimnet graph and its tensors. */
 export function importOnnx(input: Uint8Array | string, opts: OnnxImportOptions = {}): OnnxImportResult {
   const source = opts.source ?? (typeof input === 'string' ? input : '<bytes>');
@@ -762,6 +784,12 @@ export function importOnnx(input: Uint8Array | string, opts: OnnxImportOptions =
   let folded = 0;
   const graphNodes = g.node ?? [];
   const uses = new Map<string, number>();
+  const perModule = new Map<string, number>();
+  for (const x of graphNodes) {
+    const m = modulePath(x);
+    // Constants and shape arithmetic never become nodes: they do not share a module's name.
+    if (m?.module && !['Constant', 'Shape', 'Gather', 'Unsqueeze', 'Concat', 'Cast', 'Identity', 'Dropout'].includes(x.opType ?? '')) perModule.set(m.module, (perModule.get(m.module) ?? 0) + 1);
+  }
   for (const nm of [...graphNodes.flatMap((x) => x.input ?? []), ...(g.output ?? []).map((o) => o.name ?? '')]) uses.set(nm, (uses.get(nm) ?? 0) + 1);
   const outputNames = new Set((g.output ?? []).map((o) => o.name));
   for (const [k, n] of graphNodes.entries()) {
@@ -785,6 +813,7 @@ export function importOnnx(input: Uint8Array | string, opts: OnnxImportOptions =
     }
     let produced = 0;
     let addedNodes = 0;
+    let addedAny = false;
     const ctx: ImportContext = {
       node: n,
       name: nodeName,
@@ -810,8 +839,9 @@ export function importOnnx(input: Uint8Array | string, opts: OnnxImportOptions =
         return v as Const;
       },
       add(kind, ins, a, ts = {}, hint) {
-        const name = uniq(hint ?? (addedNodes === 0 ? (n.output?.[0] ?? nodeName) : `${nodeName}/${kind}`));
-        addedNodes++;
+        const name = uniq(hint ?? (addedNodes === 0 ? friendlyName(n, perModule) : `${friendlyName(n, perModule)}/${kind}`));
+        if (hint === undefined) addedNodes++;
+        addedAny = true;
         const node: GraphNode = { name, kind, inputs: ins.map((v) => v.node), attrs: a };
         let shape: Shape;
         try {
@@ -845,7 +875,7 @@ export function importOnnx(input: Uint8Array | string, opts: OnnxImportOptions =
     };
     try {
       h(ctx);
-      if (addedNodes === 0) folded++;
+      if (!addedAny) folded++;
       void produced;
     } catch (e) {
       if (e instanceof Unsupported) record(e.message);
