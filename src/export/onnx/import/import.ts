@@ -921,6 +921,26 @@ export function importOnnx(input: Uint8Array | string, opts: OnnxImportOptions =
       }
     }
   }
+  // GlobalAveragePool (or ReduceMean) then Flatten is slimnet's global_avgpool, as in the zoo.
+  {
+    const readers = new Map<string, number>();
+    for (const nm of [...nodes.flatMap((nd) => nd.inputs), ...outputs]) readers.set(nm, (readers.get(nm) ?? 0) + 1);
+    const byName = new Map(nodes.map((nd) => [nd.name, nd]));
+    const alias = new Map<string, string>();
+    for (const [i, nd] of nodes.entries()) {
+      const src = nd.kind === 'flatten' ? byName.get(nd.inputs[0]!) : undefined;
+      const out = src?.attrs.output as readonly number[] | undefined;
+      if (!src || src.kind !== 'adaptive_avgpool' || out?.[0] !== 1 || out[1] !== 1 || readers.get(src.name) !== 1 || outputs.includes(nd.name)) continue;
+      nodes[nodes.indexOf(src)] = { ...src, kind: 'global_avgpool', attrs: {} };
+      alias.set(nd.name, src.name);
+      nodes[i] = { ...nd, kind: '' };
+    }
+    if (alias.size) {
+      const r = (nm: string) => alias.get(nm) ?? nm;
+      nodes.splice(0, nodes.length, ...nodes.filter((nd) => nd.kind !== '').map((nd) => ({ ...nd, inputs: nd.inputs.map(r) })));
+      outputs.splice(0, outputs.length, ...outputs.map(r));
+    }
+  }
   // Keep only nodes an output depends on (folded shape subgraphs leave none behind, but a pruned branch may).
   const byName = new Map(nodes.map((nd) => [nd.name, nd]));
   const live = new Set<string>();

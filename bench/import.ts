@@ -1,0 +1,116 @@
+// ONNX import (issue 14): how long importOnnx takes on each of the committed
+// fixtures (src/export/onnx/fixtures/import, median of --repeats), and the
+// training throughput of an imported resnet18 against the zoo's resnet18
+// built in slimnet: the same architecture, one exported by slimnet and
+// imported back (or --onnx FILE, e.g. torchvision's resnet18 written by
+// scripts/fixtures/make_onnx_fixtures.py --full), trained in alternating
+// rounds of --steps steps (forward + cross-entropy + backward + Adam, train
+// mode BatchNorm) on the same random batch. `train_ratio` = imported img/s /
+// native img/s (≥ 0.95: an imported graph must not be slower).
+//
+// `--quick`: fewer repeats and steps, a smaller input (a check that it works).
+import { loadavg } from 'node:os';
+import { Model, summarize } from '../src/graph/index.js';
+import { buildArch } from '../src/models/index.js';
+import { exportOnnx } from '../src/export/onnx/export.js';
+import { importOnnx } from '../src/export/onnx/import/import.js';
+import { readImportFixture, readImportManifest } from '../src/export/onnx/import-fixtures.js';
+import { F, engineInfo, getNumThreads, keep, manualSeed, randint, randn, setNumThreads, type Tensor } from '../src/tensor/index.js';
+import { Adam } from '../src/train/optim/index.js';
+import { timedTrainStep } from './lib/step.js';
+import { fmt, median, parseArgs } from './lib/stats.js';
+
+export const description = 'ONNX import: import time of each fixture, and training throughput of an imported resnet18 vs the zoo resnet18 (ratio >= 0.95)';
+
+const DEFAULTS = {
+  /** Timed imports per fixture. */
+  repeats: 5,
+  /** An ONNX resnet18 to import instead of slimnet's own export of the zoo's. */
+  onnx: '',
+  imageSize: 64,
+  batch: 16,
+  /** Timed training steps per model per round, and rounds (alternating native, imported). */
+  steps: 4,
+  rounds: 3,
+  warmup: 2,
+  seed: 0,
+  threads: 0,
+  quick: false,
+};
+type Options = typeof DEFAULTS;
+const QUICK: Partial<Options> = { repeats: 2, imageSize: 32, batch: 8, steps: 2, rounds: 2, warmup: 1 };
+
+const ratio = (a: number, b: number): number => +(a / b).toFixed(4);
+
+export async function main(argv: string[]): Promise<void> {
+  const parsed = parseArgs(argv, DEFAULTS);
+  const given = new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())));
+  const o: Options = parsed.quick ? { ...parsed, ...Object.fromEntries(Object.entries(QUICK).filter(([k]) => !given.has(k))) } : parsed;
+  if (o.threads > 0) setNumThreads(o.threads);
+  console.log(`import: libtorch ${engineInfo().torchVersion}, ${getNumThreads()} intra-op threads; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}${o.quick ? '; --quick' : ''}`);
+
+  // 1. Import time per fixture.
+  const fixtures: { file: string; ms: number | null; nodes: number; error?: string }[] = [];
+  for (const f of readImportManifest().files) {
+    const bytes = readImportFixture(f);
+    const times: number[] = [];
+    let error: string | undefined;
+    for (let i = 0; i < o.repeats && !error; i++) {
+      const t0 = performance.now();
+      try {
+        const r = importOnnx(bytes, { source: f.file });
+        times.push(performance.now() - t0);
+        for (const t of Object.values(r.tensors)) t.dispose();
+      } catch (e) {
+        error = (e as Error).message.replace(/\n\s*/g, ' ');
+      }
+    }
+    const ms = error ? null : +median(times).toFixed(2);
+    fixtures.push({ file: f.file, ms, nodes: f.nodes, ...(error ? { error } : {}) });
+    console.log(`  ${f.file.padEnd(34)} ${String(f.nodes).padStart(4)} ONNX nodes  ${ms === null ? `unsupported (${error})` : `${fmt(ms, 2)} ms`}`);
+  }
+
+  // 2. Training throughput: imported vs native resnet18.
+  const native = Model.create(buildArch('resnet18', { imageSize: o.imageSize, classes: 10 }), { seed: o.seed });
+  const t0 = performance.now();
+  const { graph, tensors } = importOnnx(o.onnx || exportOnnx(native.eval()), o.onnx ? { inputShape: [3, o.imageSize, o.imageSize] } : {});
+  const importMs = performance.now() - t0;
+  const imported = Model.fromTensors(graph, tensors);
+  native.train();
+  imported.train();
+  const shape = graph.shape(graph.inputs[0]!.name);
+  const classes = graph.shape(graph.outputs[0]!)[0]!;
+  manualSeed(o.seed);
+  const x: Tensor = keep(randn([o.batch, ...shape]));
+  const y: Tensor = keep(randint(0, classes, [o.batch]));
+  const nets = { native: { model: native, opt: new Adam(native.parameters(), { lr: 1e-4 }) }, imported: { model: imported, opt: new Adam(imported.parameters(), { lr: 1e-4 }) } };
+  const step = (k: keyof typeof nets) => timedTrainStep(nets[k].opt, () => F.crossEntropy(nets[k].model.forward(x), y));
+  for (let i = 0; i < o.warmup; i++) for (const k of ['native', 'imported'] as const) step(k);
+  const rates: Record<'native' | 'imported', number[]> = { native: [], imported: [] };
+  for (let r = 0; r < o.rounds; r++) {
+    for (const k of (r % 2 ? ['imported', 'native'] : ['native', 'imported']) as ('native' | 'imported')[]) {
+      const s = performance.now();
+      for (let i = 0; i < o.steps; i++) step(k);
+      rates[k].push((o.steps * o.batch) / ((performance.now() - s) / 1000));
+    }
+  }
+  const nativeImgS = median(rates.native);
+  const importedImgS = median(rates.imported);
+  const sN = summarize(native.graph).totals;
+  const sI = summarize(graph).totals;
+  console.log(`resnet18 ${shape.join('x')}, batch ${o.batch}: ${o.onnx || 'the zoo resnet18 exported by slimnet'} imported in ${fmt(importMs, 0)} ms (${graph.nodes.length} nodes, ${sI.params} params; native ${native.graph.nodes.length} nodes, ${sN.params} params)`);
+  console.log(`training: native ${fmt(nativeImgS)} img/s, imported ${fmt(importedImgS)} img/s, ratio ${ratio(importedImgS, nativeImgS)} (target >= 0.95)`);
+  x.dispose();
+  y.dispose();
+  native.dispose();
+  imported.dispose();
+  console.log(
+    JSON.stringify({
+      bench: 'import',
+      fixtures,
+      resnet18: { source: o.onnx || 'slimnet export of the zoo resnet18', image_size: o.imageSize, batch: o.batch, import_ms: +importMs.toFixed(1), native_img_s: +nativeImgS.toFixed(2), imported_img_s: +importedImgS.toFixed(2), train_ratio: ratio(importedImgS, nativeImgS) },
+      threads: getNumThreads(),
+      quick: o.quick,
+    }),
+  );
+}
