@@ -152,6 +152,38 @@ test('unsupported ops: one error lists every op type with the names of its nodes
   );
 });
 
+test('unsupported attributes are listed per node too: asymmetric Conv pads, Gemm transA, Clip to another range', () => {
+  const w = new OnnxWriter([2, 4, 4], 13);
+  const c = w.node('Conv', ['x', w.floats('cw', [2, 2, 3, 3])], { kernel_shape: [3, 3], pads: [0, 0, 1, 1] });
+  const f = w.node('Flatten', [w.node('Clip', ['x', w.floats('lo', [], [-1]), w.floats('hi', [], [1])])]);
+  const g = w.node('Gemm', [w.node('Flatten', ['x']), w.floats('W', [32, 3]), w.floats('C', [3])], { transA: 1 });
+  const out = w.node('Concat', [w.node('Flatten', [c]), g, f], { axis: 1 });
+  assert.throws(
+    () => importOnnx(w.bytes(out), { source: 'attrs.onnx' }),
+    (e: unknown) => {
+      const msg = (e as Error).message;
+      assert.ok(e instanceof OnnxImportError);
+      assert.match(msg, /Conv: 'Conv_\d+' \(asymmetric pads \[0, 0, 1, 1\]\)/);
+      assert.match(msg, /Clip: 'Clip_\d+' \(Clip to \[-1, 1\]/);
+      assert.match(msg, /Gemm: 'Gemm_\d+' \(Gemm with transA = 1/);
+      return true;
+    },
+  );
+});
+
+test('external data is refused naming the file and the tensor', async () => {
+  const onnxProto = (await import('onnx-proto')).default;
+  const { onnx } = onnxProto;
+  const w = new OnnxWriter([2, 4, 4], 13);
+  const bytes = w.bytes(w.node('Conv', ['x', w.floats('cw', [2, 2, 3, 3])], { kernel_shape: [3, 3] }));
+  const m = onnx.ModelProto.decode(bytes);
+  const t = m.graph!.initializer![0]!;
+  t.floatData = [];
+  t.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+  t.externalData = [{ key: 'location', value: 'weights.bin' }];
+  assert.throws(() => importOnnx(onnx.ModelProto.encode(m).finish(), { source: 'ext.onnx' }), /^OnnxImportError: ext\.onnx: tensor 'cw' has its data in an external file \(location=weights\.bin\)/);
+});
+
 test('bad files: truncated, not ONNX, missing, symbolic input without --input-shape', () => {
   const dir = mkdtempSync(join(tmpdir(), 'slimnet-import-'));
   try {
