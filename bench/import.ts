@@ -4,19 +4,25 @@
 // built in slimnet: the same architecture, one exported by slimnet and
 // imported back (or --onnx FILE, e.g. torchvision's resnet18 written by
 // scripts/fixtures/make_onnx_fixtures.py --full), trained in alternating
-// rounds of --steps steps (forward + cross-entropy + backward + Adam, train
-// mode BatchNorm) on the same random batch. `train_ratio` = imported img/s /
+// rounds of --steps steps (forward + cross-entropy + backward + SGD momentum, train
+// mode BatchNorm) on the same random batch.
+// `--full DIR` (a `make_onnx_fixtures.py --full DIR` folder): also the import
+// time of every .onnx file in DIR, and DIR/resnet18.op13.onnx (torchvision's)
+// as the imported resnet18, against the zoo's built at its input size and
+// class count. `train_ratio` = imported img/s /
 // native img/s (≥ 0.95: an imported graph must not be slower).
 //
 // `--quick`: fewer repeats and steps, a smaller input (a check that it works).
+import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { Model, summarize } from '../src/graph/index.js';
 import { buildArch } from '../src/models/index.js';
 import { exportOnnx } from '../src/export/onnx/export.js';
 import { importOnnx } from '../src/export/onnx/import/import.js';
 import { readImportFixture, readImportManifest } from '../src/export/onnx/import-fixtures.js';
 import { F, engineInfo, getNumThreads, keep, manualSeed, randint, randn, setNumThreads, type Tensor } from '../src/tensor/index.js';
-import { Adam } from '../src/train/optim/index.js';
+import { SGD } from '../src/train/optim/index.js';
 import { timedTrainStep } from './lib/step.js';
 import { fmt, median, parseArgs } from './lib/stats.js';
 
@@ -27,8 +33,12 @@ const DEFAULTS = {
   repeats: 5,
   /** An ONNX resnet18 to import instead of slimnet's own export of the zoo's. */
   onnx: '',
+  /** A make_onnx_fixtures.py --full folder: time every .onnx in it too; its resnet18.op13.onnx is the imported resnet18. */
+  full: '',
   imageSize: 64,
-  batch: 16,
+  batch: 32,
+  lr: 0.01,
+  momentum: 0.9,
   /** Timed training steps per model per round, and rounds (alternating native, imported). */
   steps: 4,
   rounds: 3,
@@ -70,12 +80,43 @@ export async function main(argv: string[]): Promise<void> {
     console.log(`  ${f.file.padEnd(34)} ${String(f.nodes).padStart(4)} ONNX nodes  ${ms === null ? `unsupported (${error})` : `${fmt(ms, 2)} ms`}`);
   }
 
-  // 2. Training throughput: imported vs native resnet18.
-  const native = Model.create(buildArch('resnet18', { imageSize: o.imageSize, classes: 10 }), { seed: o.seed });
+  // 1b. With --full DIR: every file of the torchvision set (fewer repeats: they are large).
+  const full: { file: string; ms: number | null; mb: number; error?: string }[] = [];
+  if (o.full) {
+    const files = readdirSync(o.full).filter((f) => f.endsWith('.onnx')).sort();
+    console.log(`${o.full}: ${files.length} files`);
+    for (const f of files) {
+      const bytes = readFileSync(join(o.full, f));
+      const times: number[] = [];
+      let error: string | undefined;
+      for (let i = 0; i < Math.min(o.repeats, 2) && !error; i++) {
+        const t0 = performance.now();
+        try {
+          const r = importOnnx(bytes, { source: join(o.full, f) });
+          times.push(performance.now() - t0);
+          for (const t of Object.values(r.tensors)) t.dispose();
+        } catch (e) {
+          error = (e as Error).message.replace(/\n\s*/g, ' ');
+        }
+      }
+      const ms = error ? null : +median(times).toFixed(1);
+      const mb = +(bytes.length / 2 ** 20).toFixed(1);
+      full.push({ file: f, ms, mb, ...(error ? { error: error.slice(0, 300) } : {}) });
+      console.log(`  ${f.padEnd(34)} ${fmt(mb).padStart(6)} MiB  ${ms === null ? `unsupported (${error!.slice(0, 200)})` : `${fmt(ms, 1)} ms`}`);
+    }
+  }
+
+  // 2. Training throughput: imported vs native resnet18 (the zoo's, at the imported file's input size and classes).
+  const file = o.onnx || (o.full ? join(o.full, 'resnet18.op13.onnx') : '');
+  let native = file ? null : Model.create(buildArch('resnet18', { imageSize: o.imageSize, classes: 10 }), { seed: o.seed });
   const t0 = performance.now();
-  const { graph, tensors } = importOnnx(o.onnx || exportOnnx(native.eval()), o.onnx ? { inputShape: [3, o.imageSize, o.imageSize] } : {});
+  const { graph, tensors } = importOnnx(native ? exportOnnx(native.eval()) : file, o.onnx ? { inputShape: [3, o.imageSize, o.imageSize] } : {});
   const importMs = performance.now() - t0;
   const imported = Model.fromTensors(graph, tensors);
+  if (!native) {
+    const [c, h] = graph.shape(graph.inputs[0]!.name);
+    native = Model.create(buildArch('resnet18', { inChannels: c!, imageSize: h!, classes: graph.shape(graph.outputs[0]!)[0]! }), { seed: o.seed });
+  }
   native.train();
   imported.train();
   const shape = graph.shape(graph.inputs[0]!.name);
@@ -83,7 +124,7 @@ export async function main(argv: string[]): Promise<void> {
   manualSeed(o.seed);
   const x: Tensor = keep(randn([o.batch, ...shape]));
   const y: Tensor = keep(randint(0, classes, [o.batch]));
-  const nets = { native: { model: native, opt: new Adam(native.parameters(), { lr: 1e-4 }) }, imported: { model: imported, opt: new Adam(imported.parameters(), { lr: 1e-4 }) } };
+  const nets = { native: { model: native, opt: new SGD(native.parameters(), { lr: o.lr, momentum: o.momentum }) }, imported: { model: imported, opt: new SGD(imported.parameters(), { lr: o.lr, momentum: o.momentum }) } };
   const step = (k: keyof typeof nets) => timedTrainStep(nets[k].opt, () => F.crossEntropy(nets[k].model.forward(x), y));
   for (let i = 0; i < o.warmup; i++) for (const k of ['native', 'imported'] as const) step(k);
   const rates: Record<'native' | 'imported', number[]> = { native: [], imported: [] };
@@ -98,8 +139,8 @@ export async function main(argv: string[]): Promise<void> {
   const importedImgS = median(rates.imported);
   const sN = summarize(native.graph).totals;
   const sI = summarize(graph).totals;
-  console.log(`resnet18 ${shape.join('x')}, batch ${o.batch}: ${o.onnx || 'the zoo resnet18 exported by slimnet'} imported in ${fmt(importMs, 0)} ms (${graph.nodes.length} nodes, ${sI.params} params; native ${native.graph.nodes.length} nodes, ${sN.params} params)`);
-  console.log(`training: native ${fmt(nativeImgS)} img/s, imported ${fmt(importedImgS)} img/s, ratio ${ratio(importedImgS, nativeImgS)} (target >= 0.95)`);
+  console.log(`resnet18 ${shape.join('x')}, batch ${o.batch}: ${file || 'the zoo resnet18 exported by slimnet'} imported in ${fmt(importMs, 0)} ms (${graph.nodes.length} nodes, ${sI.params} params; native ${native.graph.nodes.length} nodes, ${sN.params} params)`);
+  console.log(`training (SGD lr ${o.lr} momentum ${o.momentum}, train mode): native ${fmt(nativeImgS)} img/s, imported ${fmt(importedImgS)} img/s, ratio ${ratio(importedImgS, nativeImgS)} (target >= 0.95)`);
   x.dispose();
   y.dispose();
   native.dispose();
@@ -108,7 +149,8 @@ export async function main(argv: string[]): Promise<void> {
     JSON.stringify({
       bench: 'import',
       fixtures,
-      resnet18: { source: o.onnx || 'slimnet export of the zoo resnet18', image_size: o.imageSize, batch: o.batch, import_ms: +importMs.toFixed(1), native_img_s: +nativeImgS.toFixed(2), imported_img_s: +importedImgS.toFixed(2), train_ratio: ratio(importedImgS, nativeImgS) },
+      ...(o.full ? { full } : {}),
+      resnet18: { source: file || 'slimnet export of the zoo resnet18', input: shape, batch: o.batch, import_ms: +importMs.toFixed(1), native_img_s: +nativeImgS.toFixed(2), imported_img_s: +importedImgS.toFixed(2), train_ratio: ratio(importedImgS, nativeImgS) },
       threads: getNumThreads(),
       quick: o.quick,
     }),
