@@ -205,3 +205,26 @@ test('bad files: truncated, not ONNX, missing, symbolic input without --input-sh
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('float weights: raw_data (any byte offset, a copy into a Float32Array) and float_data read the same values', async () => {
+  const onnxProto = (await import('onnx-proto')).default;
+  const { onnx } = onnxProto;
+  const w = new OnnxWriter([2, 4, 4], 13);
+  const bytes = w.bytes(w.node('Gemm', [w.node('Flatten', [w.node('Conv', ['x', w.floats('cw', [3, 2, 3, 3]), w.floats('cb', [3])], { kernel_shape: [3, 3] })]), w.floats('W', [5, 12]), w.floats('C', [5])], { transB: 1 }));
+  const m = onnx.ModelProto.decode(bytes);
+  for (const t of m.graph!.initializer!) {
+    t.rawData = new Uint8Array(Float32Array.from(t.floatData ?? []).buffer);
+    t.floatData = [];
+  }
+  const a = importOnnx(bytes);
+  // Decoded, each raw_data is a view into the file's bytes at whatever offset the encoding put it (an odd one for some).
+  const raw = onnx.ModelProto.encode(m).finish();
+  assert.ok(onnx.ModelProto.decode(raw).graph!.initializer!.some((t) => t.rawData!.byteOffset % 4 !== 0));
+  const b = importOnnx(raw);
+  assert.deepEqual(Object.keys(a.tensors).sort(), Object.keys(b.tensors).sort());
+  for (const [k, t] of Object.entries(a.tensors)) assert.deepEqual(t.toArray(), b.tensors[k]!.toArray(), k);
+  // raw_data of the wrong length is a truncated file, named.
+  m.graph!.initializer![0]!.rawData = new Uint8Array(7);
+  assert.throws(() => importOnnx(onnx.ModelProto.encode(m).finish(), { source: 'short.onnx' }), /short\.onnx: tensor 'cw' has 7 bytes of data for dims \[3, 2, 3, 3\] \(216 expected\)/);
+  for (const t of [...Object.values(a.tensors), ...Object.values(b.tensors)]) t.dispose();
+});

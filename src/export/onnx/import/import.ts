@@ -62,9 +62,13 @@ export interface OnnxImportResult {
 interface Const {
   t: 'const';
   dims: number[];
-  /** Values as JS numbers (NaN: the symbolic batch dimension). */
-  data: number[];
+  /** Values: float tensors (weights) as a Float32Array, integers and shapes as JS numbers (NaN: the symbolic batch dimension). */
+  data: Nums;
 }
+/** Numbers: a Float32Array for float tensors (large weights never become JS arrays), else a JS array. */
+type Nums = number[] | Float32Array;
+/** As a JS array (shapes, axes and other small integer constants). */
+const arr = (x: Nums): number[] => (Array.isArray(x) ? x : Array.from(x));
 interface Val {
   t: 'val';
   node: string;
@@ -88,6 +92,20 @@ type Value = Const | Val | Pending;
 
 const numel = (d: readonly number[]) => d.reduce((a, b) => a * b, 1);
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** ONNX raw_data (little-endian float32) copied once into its own Float32Array: a byte copy (any offset) on little-endian hosts, else read value by value. */
+function rawFloat32(raw: Uint8Array, n: number): Float32Array {
+  const out = new Float32Array(n);
+  if (LITTLE_ENDIAN) {
+    new Uint8Array(out.buffer).set(raw.subarray(0, n * 4));
+  } else {
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, true);
+  }
+  return out;
+}
+
 function tensorData(t: O.ITensorProto, where: string): Const {
   const dims = (t.dims ?? []).map(Number);
   const n = numel(dims);
@@ -96,7 +114,7 @@ function tensorData(t: O.ITensorProto, where: string): Const {
     throw new OnnxImportError(`${where}: tensor '${t.name}' has its data in an external file (${(t.externalData ?? []).map((e) => `${e.key}=${e.value}`).join(', ')}); external data is not supported: save the model with all tensors inside (onnx.save(model, path, save_as_external_data=False))`);
   }
   const raw = t.rawData && t.rawData.length ? t.rawData : null;
-  let data: number[];
+  let data: Nums;
   const view = raw ? new DataView(raw.buffer, raw.byteOffset, raw.byteLength) : null;
   const need = (bytes: number) => {
     if (view && view.byteLength !== n * bytes) throw new OnnxImportError(`${where}: tensor '${t.name}' has ${view.byteLength} bytes of data for dims [${dims.join(', ')}] (${n * bytes} expected): the file is truncated or corrupt`);
@@ -104,7 +122,7 @@ function tensorData(t: O.ITensorProto, where: string): Const {
   switch (t.dataType) {
     case DT.FLOAT:
       need(4);
-      data = view ? Array.from({ length: n }, (_, i) => view.getFloat32(i * 4, true)) : [...(t.floatData ?? [])];
+      data = raw ? rawFloat32(raw, n) : Float32Array.from(t.floatData ?? []);
       break;
     case DT.DOUBLE:
       need(8);
@@ -201,7 +219,7 @@ function perChannel(c: Const, shape: Shape): number[] | null {
   }
   if (numel(d) === 1) return new Array<number>(ch).fill(c.data[0]!);
   if (d.length !== shape.length || d[0] !== ch || d.slice(1).some((x) => x !== 1)) return null;
-  return c.data.slice();
+  return Array.from(c.data);
 }
 
 // Constant folding of elementwise arithmetic with NumPy broadcasting.
@@ -303,7 +321,7 @@ on('Gather', (c) => {
 });
 
 function unsqueezeAxes(c: ImportContext): number[] {
-  return c.opset >= 13 && c.input(1) ? c.constant(1, 'axes').data : (aInts(c.attrs, 'axes') ?? []);
+  return c.opset >= 13 && c.input(1) ? arr(c.constant(1, 'axes').data) : (aInts(c.attrs, 'axes') ?? []);
 }
 
 on('Unsqueeze', (c) => {
@@ -327,7 +345,7 @@ on('Unsqueeze', (c) => {
 
 on('Squeeze', (c) => {
   const x = c.input(0)!;
-  let axes: number[] | undefined = c.opset >= 13 && c.input(1) ? c.constant(1, 'axes').data : aInts(c.attrs, 'axes');
+  let axes: number[] | undefined = c.opset >= 13 && c.input(1) ? arr(c.constant(1, 'axes').data) : aInts(c.attrs, 'axes');
   if (x.t === 'const') {
     const ax = axes?.map((a) => normAxis(a, x.dims.length));
     return c.out({ ...x, dims: x.dims.filter((d, i) => (ax ? !ax.includes(i) : d !== 1)) });
@@ -346,7 +364,7 @@ on('Concat', (c) => {
   const axis = aInt(c.attrs, 'axis', 0);
   if (cs) {
     if (cs.some((x) => x.dims.length !== 1)) unsupported('Concat of constants of rank > 1');
-    const data = cs.flatMap((x) => x.data);
+    const data = cs.flatMap((x) => arr(x.data));
     return c.out({ t: 'const', dims: [data.length], data });
   }
   const vals = (c.node.input ?? []).map((_, i) => c.val(i));
@@ -364,10 +382,10 @@ on('Slice', (c) => {
   let axes: number[] | undefined;
   let steps: number[] | undefined;
   if (c.opset >= 10) {
-    starts = c.constant(1, 'starts').data;
-    ends = c.constant(2, 'ends').data;
-    axes = c.input(3) ? c.constant(3, 'axes').data : undefined;
-    steps = c.input(4) ? c.constant(4, 'steps').data : undefined;
+    starts = arr(c.constant(1, 'starts').data);
+    ends = arr(c.constant(2, 'ends').data);
+    axes = c.input(3) ? arr(c.constant(3, 'axes').data) : undefined;
+    steps = c.input(4) ? arr(c.constant(4, 'steps').data) : undefined;
   } else {
     starts = aInts(c.attrs, 'starts') ?? [];
     ends = aInts(c.attrs, 'ends') ?? [];
@@ -495,7 +513,7 @@ on('BatchNormalization', (c) => {
   );
 });
 
-function linear(c: ImportContext, x: Val, w: number[], outF: number, inF: number, bias: number[] | null): Val {
+function linear(c: ImportContext, x: Val, w: ArrayLike<number>, outF: number, inF: number, bias: number[] | null): Val {
   if (x.shape.length !== 1) unsupported(`a linear layer on a rank-${x.shape.length + 1} input (flatten it first)`);
   return c.add('linear', [x], { inFeatures: inF, outFeatures: outF, bias: true }, { weight: { dims: [outF, inF], data: w }, bias: { dims: [outF], data: bias ?? new Array<number>(outF).fill(0) } });
 }
@@ -509,13 +527,13 @@ on('Gemm', (c) => {
   const transB = aInt(c.attrs, 'transB', 0);
   const [r, k] = B.dims as [number, number];
   const [outF, inF] = transB ? [r, k] : [k, r];
-  const w = new Array<number>(outF * inF);
+  const w = new Float32Array(outF * inF);
   for (let o = 0; o < outF; o++) for (let i = 0; i < inF; i++) w[o * inF + i] = alpha * (transB ? B.data[o * inF + i]! : B.data[i * outF + o]!);
   let bias: number[] | null = null;
   if (c.input(2)) {
     const C = c.constant(2, 'C');
     if (numel(C.dims) === 1) bias = new Array<number>(outF).fill(beta * C.data[0]!);
-    else if (numel(C.dims) === outF) bias = C.data.map((v) => beta * v);
+    else if (numel(C.dims) === outF) bias = Array.from(C.data, (v) => beta * v);
     else unsupported(`Gemm bias C of shape [${C.dims.join(', ')}]`);
   }
   c.out(linear(c, x, w, outF, inF, bias));
@@ -526,7 +544,7 @@ on('MatMul', (c) => {
   const B = c.constant(1, 'B');
   if (B.dims.length !== 2) unsupported('MatMul with a weight of rank other than 2');
   const [inF, outF] = B.dims as [number, number];
-  const w = new Array<number>(outF * inF);
+  const w = new Float32Array(outF * inF);
   for (let o = 0; o < outF; o++) for (let i = 0; i < inF; i++) w[o * inF + i] = B.data[i * outF + o]!;
   const v = linear(c, x, w, outF, inF, null);
   c.markPendingBias(v);
@@ -549,7 +567,7 @@ on('ConstantOfShape', (c) => {
   const v = c.attrs.get('value');
   const value = v?.t ? tensorData(v.t, `node '${c.name}'`).data[0]! : 0;
   if (shape.data.some((d) => Number.isNaN(d))) unsupported('ConstantOfShape with the batch dimension in its shape');
-  c.out({ t: 'const', dims: shape.data, data: new Array<number>(numel(shape.data)).fill(value) });
+  c.out({ t: 'const', dims: arr(shape.data), data: new Array<number>(numel(arr(shape.data))).fill(value) });
 });
 on('Pad', (c) => {
   if (aStr(c.attrs, 'mode', 'constant') !== 'constant') unsupported(`Pad mode '${aStr(c.attrs, 'mode', 'constant')}' (constant only)`);
@@ -650,7 +668,8 @@ on('Flatten', (c) => {
 });
 on('Reshape', (c) => {
   const x = c.input(0)!;
-  const s = c.constant(1, 'shape');
+  const s = { ...c.constant(1, 'shape') };
+  s.data = arr(s.data);
   if (x.t === 'const') {
     const total = numel(x.dims);
     const known = s.data.filter((d) => d !== -1).map((d, i) => (d === 0 ? x.dims[i]! : d));
@@ -962,7 +981,8 @@ export function importOnnx(input: Uint8Array | string, opts: OnnxImportOptions =
   const out: Record<string, Tensor> = {};
   for (const [k, t] of Object.entries(tensors)) {
     if (!live.has(k.slice(0, k.lastIndexOf('.')))) continue;
-    out[k] = tensor(Float32Array.from(t.data), t.dims);
+    // Float32Arrays made here (weights read from raw_data, Gemm / MatMul transposes) go as they are: tensor() copies them into libtorch once.
+    out[k] = tensor(t.data instanceof Float32Array ? t.data : Float32Array.from(t.data), t.dims);
   }
   const kinds: Record<string, number> = {};
   for (const nd of graph.nodes) kinds[nd.kind] = (kinds[nd.kind] ?? 0) + 1;
