@@ -65,6 +65,7 @@ const CASES: Record<string, Case[]> = {
     { inputs: [[10]], attrs: { axis: 1 } },
     { inputs: [[3, 4, 5]], attrs: { axis: -1 } },
     { inputs: [[3, 4, 5]], attrs: { axis: 2 } },
+    { inputs: [[10]], attrs: { axis: 1, log: true }, label: 'log-softmax' },
   ],
   maxpool2d: [
     { inputs: [[3, 8, 8]], attrs: { kernel: 2 } },
@@ -72,6 +73,8 @@ const CASES: Record<string, Case[]> = {
     { inputs: [[2, 6, 7]], attrs: { kernel: 3, stride: 2, ceilMode: true }, label: 'ceil mode' },
     { inputs: [[2, 6, 6]], attrs: { kernel: 3, stride: 2, padding: 1, ceilMode: true }, label: 'ceil mode, last window dropped' },
     { inputs: [[2, 5, 9]], attrs: { kernel: [2, 3], stride: [1, 2] } },
+    { inputs: [[2, 9, 10]], attrs: { kernel: 3, stride: 2, padding: 1, dilation: [2, 1] }, label: 'dilated' },
+    { inputs: [[2, 9, 8]], attrs: { kernel: 2, stride: 2, dilation: 2, ceilMode: true }, label: 'dilated, ceil mode' },
   ],
   avgpool2d: [
     { inputs: [[3, 8, 8]], attrs: { kernel: 2 } },

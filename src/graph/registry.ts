@@ -61,7 +61,7 @@ export interface Cost {
  * - `activation`: an elementwise nonlinearity (relu, sigmoid, ...). Softmax
  *   is not one: it mixes the values along its axis.
  * - `distribution`: turns scores into a probability distribution along an
- *   axis (softmax).
+ *   axis (softmax; with `log`, its logarithm: log-softmax).
  * - `pooling`: spatial pooling, channel by channel (max / average, global,
  *   adaptive).
  * - `merge`: joins several inputs into one (add, mul, concat).

@@ -184,7 +184,7 @@ onnxHandlers.register('hardswish', (c) => {
 });
 onnxHandlers.register('softmax', (c) => {
   if (c.opset < 13) throw new OnnxExportError(`softmax export needs opset 13 or higher (single-axis semantics), got ${c.opset}`, c.node.name);
-  c.emit('Softmax', [c.input(0)], [c.output], { axis: int(softmaxAxis(c.node, c.inputShapes[0]!.length)) });
+  c.emit(attrBool(c.node, 'log', false) ? 'LogSoftmax' : 'Softmax', [c.input(0)], [c.output], { axis: int(softmaxAxis(c.node, c.inputShapes[0]!.length)) });
 });
 
 // ---- pooling ------------------------------------------------------------------------
@@ -203,12 +203,13 @@ function windowPool(c: OnnxNodeContext, op: 'MaxPool' | 'AveragePool'): void {
   // End padding so that floor((n + begin + end - k) / s) + 1 equals slimnet's output size.
   const endPad = (i: 0 | 1): number => {
     const n = inShape[i + 1]!;
-    const needed = (out[i + 1]! - 1) * g.stride[i] + g.kernel[i] - n - g.padding[i];
+    const needed = (out[i + 1]! - 1) * g.stride[i] + g.dilation[i] * (g.kernel[i] - 1) + 1 - n - g.padding[i];
     return Math.max(g.padding[i], needed);
   };
   const end: [number, number] = [endPad(0), endPad(1)];
   const extra = end[0] > g.padding[0] || end[1] > g.padding[1];
   const attrs: Record<string, OnnxAttr> = { kernel_shape: ints(g.kernel), strides: ints(g.stride), ceil_mode: int(0) };
+  if (g.dilation[0] !== 1 || g.dilation[1] !== 1) attrs.dilations = ints(g.dilation);
   if (op === 'AveragePool' && countIncludePad && extra) {
     // PyTorch counts the declared padding in the divisor but not the ceil-mode overhang:
     // pad explicitly with zeros, then average only over the (padded) input.

@@ -1,7 +1,7 @@
 // Elementwise activations and softmax: shape-preserving, no weights, no MACs.
 import { F, type Tensor } from '../../tensor/index.js';
 import { GraphError, type GraphNode } from '../ir.js';
-import { NO_TENSORS, attrInt, attrNum, defineKind } from '../registry.js';
+import { NO_TENSORS, attrBool, attrInt, attrNum, defineKind } from '../registry.js';
 
 function defineActivation(kind: string, fn: (x: Tensor, node: GraphNode) => Tensor, validate: (node: GraphNode) => void = () => {}): void {
   defineKind({
@@ -32,16 +32,20 @@ export function softmaxAxis(node: GraphNode, rank: number): number {
   return a;
 }
 
+// `log: true` is log-softmax (ONNX LogSoftmax): the same axis, shape, cost and channel rule.
 defineKind({
   kind: 'softmax',
   traits: ['distribution'],
   arity: 1,
-  validate: (node) => void attrInt(node, 'axis', { default: 1 }),
+  validate(node) {
+    attrInt(node, 'axis', { default: 1 });
+    attrBool(node, 'log', false);
+  },
   inferShape(node, [x]) {
     softmaxAxis(node, x!.length);
     return x!;
   },
   tensors: () => NO_TENSORS,
-  forward: (node, [x]) => F.softmax(x!, softmaxAxis(node, x!.ndim - 1)),
+  forward: (node, [x]) => (attrBool(node, 'log', false) ? F.logSoftmax : F.softmax)(x!, softmaxAxis(node, x!.ndim - 1)),
   cost: () => ({ macs: 0 }),
 });

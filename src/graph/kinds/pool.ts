@@ -8,6 +8,8 @@ export interface PoolGeometry {
   stride: [number, number];
   padding: [number, number];
   ceilMode: boolean;
+  /** Spacing of the window's taps (max pooling only; 1 elsewhere): the window spans dilation · (kernel − 1) + 1. */
+  dilation: [number, number];
 }
 
 export function poolGeometry(node: GraphNode): PoolGeometry {
@@ -15,7 +17,8 @@ export function poolGeometry(node: GraphNode): PoolGeometry {
   const stride = node.attrs.stride === undefined || node.attrs.stride === null ? kernel : attrPair(node, 'stride', undefined, 1);
   const padding = attrPair(node, 'padding', 0, 0);
   if (padding[0] * 2 > kernel[0] || padding[1] * 2 > kernel[1]) throw new GraphError(`padding [${padding.join(', ')}] must be at most half the kernel [${kernel.join(', ')}]`, node.name);
-  return { kernel, stride, padding, ceilMode: attrBool(node, 'ceilMode', false) };
+  const dilation = node.kind === 'maxpool2d' ? attrPair(node, 'dilation', 1, 1) : ([1, 1] as [number, number]);
+  return { kernel, stride, padding, ceilMode: attrBool(node, 'ceilMode', false), dilation };
 }
 
 function pooledSize(n: number, k: number, s: number, p: number, ceil: boolean): number {
@@ -29,8 +32,8 @@ function pooledSize(n: number, k: number, s: number, p: number, ceil: boolean): 
 function windowShape(node: GraphNode, x: readonly number[]): number[] {
   expectRank(node, x, 3);
   const g = poolGeometry(node);
-  const h = pooledSize(x[1]!, g.kernel[0], g.stride[0], g.padding[0], g.ceilMode);
-  const w = pooledSize(x[2]!, g.kernel[1], g.stride[1], g.padding[1], g.ceilMode);
+  const h = pooledSize(x[1]!, g.dilation[0] * (g.kernel[0] - 1) + 1, g.stride[0], g.padding[0], g.ceilMode);
+  const w = pooledSize(x[2]!, g.dilation[1] * (g.kernel[1] - 1) + 1, g.stride[1], g.padding[1], g.ceilMode);
   if (h < 1 || w < 1) throw new GraphError(`output would be empty for input [${x.join(', ')}]`, node.name);
   return [x[0]!, h, w];
 }
@@ -44,7 +47,7 @@ defineKind({
   tensors: () => NO_TENSORS,
   forward(node, [x]) {
     const g = poolGeometry(node);
-    return F.maxPool2d(x!, g.kernel, { stride: g.stride, padding: g.padding, ceilMode: g.ceilMode });
+    return F.maxPool2d(x!, g.kernel, { stride: g.stride, padding: g.padding, ceilMode: g.ceilMode, dilation: g.dilation });
   },
   cost: () => ({ macs: 0 }),
 });

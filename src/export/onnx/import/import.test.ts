@@ -117,6 +117,18 @@ test('hand-written: MatMul + Add, Gemm without transB, Clip relu6 (opset 9 attri
   m.dispose();
 });
 
+test('hand-written: dilated MaxPool (pads, strides, ceil mode) and LogSoftmax', async () => {
+  const w = new OnnxWriter([2, 11, 10], 13);
+  let v = w.node('Conv', ['x', w.floats('cw', [3, 2, 3, 3])], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] });
+  v = w.node('MaxPool', [v], { kernel_shape: [3, 3], strides: [2, 1], pads: [1, 1, 1, 1], dilations: [2, 2] });
+  v = w.node('MaxPool', [v], { kernel_shape: [2, 2], strides: [2, 2], dilations: [2, 1], ceil_mode: 1 });
+  v = w.node('LogSoftmax', [w.node('Gemm', [w.node('Flatten', [v]), w.floats('W', [4, 24]), w.floats('C', [4])], { transB: 1 })], { axis: 1 });
+  const m = await checkHand(w, v, ['maxpool2d', 'softmax']);
+  assert.deepEqual(m.graph.nodes.filter((n) => n.kind === 'maxpool2d').map((n) => n.attrs.dilation), [[2, 2], [2, 1]]);
+  assert.equal(m.graph.nodes.find((n) => n.kind === 'softmax')!.attrs.log, true);
+  m.dispose();
+});
+
 test('hand-written: AveragePool count_include_pad, ceil_mode MaxPool, LeakyRelu, Tanh, ReduceMean, Flatten, Softmax, Dropout, Identity', async () => {
   const w = new OnnxWriter([2, 7, 7], 13);
   let v = w.node('AveragePool', ['x'], { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], count_include_pad: 1 });
@@ -135,7 +147,7 @@ test('unsupported ops: one error lists every op type with the names of its nodes
   v = w.node('Relu', [v]);
   v = w.node('Erf', [v], {}, ['e2']);
   v = w.node('Conv', [v, w.floats('cw', [2, 2, 3, 3])], { kernel_shape: [3, 3], pads: [0, 0, 1, 1] });
-  v = w.node('LogSoftmax', [w.node('Relu', ['x'])]);
+  v = w.node('Celu', [w.node('Relu', ['x'])]);
   const bytes = w.bytes(v);
   assert.throws(
     () => importOnnx(bytes, { source: 'bad.onnx' }),
@@ -144,7 +156,7 @@ test('unsupported ops: one error lists every op type with the names of its nodes
       const msg = (e as Error).message;
       assert.match(msg, /^bad\.onnx: /);
       assert.match(msg, /Erf: 'Erf_\d+', 'Erf_\d+'/);
-      assert.match(msg, /LogSoftmax: 'LogSoftmax_\d+'/);
+      assert.match(msg, /Celu: 'Celu_\d+'/);
       // The Conv depends on an unsupported node: not reported separately.
       assert.doesNotMatch(msg, /Conv/);
       return true;

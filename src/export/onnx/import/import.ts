@@ -598,11 +598,11 @@ on('Clip', (c) => {
   if (lo === 0 && hi === Infinity) return c.out(c.add('relu', [v], {}));
   unsupported(`Clip to [${lo}, ${hi}] (only [0, 6] and [0, inf) are supported)`);
 });
-on('Softmax', (c) => {
+on(['Softmax', 'LogSoftmax'], (c) => {
   const x = c.val(0);
   const axis = normAxis(aInt(c.attrs, 'axis', c.opset >= 13 ? -1 : 1), x.shape.length + 1);
   if (c.opset < 13 && axis !== x.shape.length) unsupported('Softmax (opset < 13) over several axes');
-  c.out(c.add('softmax', [x], { axis }));
+  c.out(c.add('softmax', [x], c.node.opType === 'LogSoftmax' ? { axis, log: true } : { axis }));
 });
 on(['Dropout', 'Identity'], (c) => c.out(c.input(0)!));
 
@@ -619,20 +619,22 @@ function windowPool(c: ImportContext, kind: 'maxpool2d' | 'avgpool2d'): void {
   const kernel = aInts(c.attrs, 'kernel_shape')!;
   const stride = aInts(c.attrs, 'strides') ?? [1, 1];
   const dil = aInts(c.attrs, 'dilations') ?? [1, 1];
-  if (dil.some((d) => d !== 1)) unsupported('pooling with dilations');
+  if (kind === 'avgpool2d' && dil.some((d) => d !== 1)) unsupported('AveragePool with dilations');
   let ceilMode = aInt(c.attrs, 'ceil_mode', 0) === 1;
   const raw = aStr(c.attrs, 'auto_pad', 'NOTSET') === 'NOTSET' ? rawPads(c, extra) : null;
   let padding: [number, number] | 'same';
   if (kind === 'maxpool2d' && raw && !ceilMode && (raw[2]! > raw[0]! || raw[3]! > raw[1]!)) {
     // Extra padding at the end only (how ceil mode is written before opset 10): ceil mode if it gives the same size.
     const hw = x.shape.slice(1) as number[];
-    const same = [0, 1].every((i) => pooled(hw[i]!, kernel[i]!, stride[i]!, raw[i]!, raw[i + 2]!, false) === pooled(hw[i]!, kernel[i]!, stride[i]!, raw[i]!, raw[i]!, true));
+    const span = [0, 1].map((i) => dil[i]! * (kernel[i]! - 1) + 1);
+    const same = [0, 1].every((i) => pooled(hw[i]!, span[i]!, stride[i]!, raw[i]!, raw[i + 2]!, false) === pooled(hw[i]!, span[i]!, stride[i]!, raw[i]!, raw[i]!, true));
     if (!same) unsupported(`asymmetric pads [${raw.join(', ')}]`);
     ceilMode = true;
     padding = [raw[0]!, raw[1]!];
   } else padding = pads2(c, kernel, stride, dil, x.shape.slice(1) as number[], extra);
   if (padding === 'same') unsupported('pooling with same padding');
   const a: Record<string, AttrValue> = { kernel, stride, padding: padding as AttrValue, ceilMode };
+  if (dil.some((d) => d !== 1)) a.dilation = dil;
   if (kind === 'avgpool2d') {
     // Zeros from a Pad count in the average: with them, count_include_pad (and then only if the node pads nothing itself).
     const own = aInts(c.attrs, 'pads') ?? [0, 0, 0, 0];
