@@ -24,6 +24,8 @@ const CASES: Record<string, Case[]> = {
     { inputs: [[12]], attrs: { shape: [3, 2, 2] } },
   ],
   identity: [{ inputs: [[2, 3, 3]] }],
+  channel_shuffle: [{ inputs: [[6, 3, 2]], attrs: { groups: 2 } }, { inputs: [[6, 2, 2]], attrs: { groups: 3 } }],
+  channel_slice: [{ inputs: [[6, 3, 2]], attrs: { start: 0, end: 3 } }, { inputs: [[5, 2, 2]], attrs: { start: 2, end: 5 } }],
   dropout: [{ inputs: [[4, 3, 3]], attrs: { p: 0.3 } }, { inputs: [[7]], attrs: { p: 0 } }],
   conv2d: [
     { inputs: [[3, 9, 9]], attrs: { inChannels: 3, outChannels: 4, kernel: 3, padding: 1 } },

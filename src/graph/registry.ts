@@ -66,7 +66,8 @@ export interface Cost {
  *   adaptive).
  * - `merge`: joins several inputs into one (add, mul, concat).
  * - `reshape`: changes the per-sample layout without computing (flatten,
- *   reshape): channel positions move.
+ *   reshape, channel_shuffle): channel positions move.
+ * - `select`: keeps a part of its input and drops the rest (channel_slice).
  * - `elementwise`: output element i depends only on element i of each input
  *   (activations, identity, dropout, add, mul).
  * - `channelwise`: one input, same channel count, and output channel c
@@ -85,6 +86,7 @@ export type KindTrait =
   | 'pooling'
   | 'merge'
   | 'reshape'
+  | 'select'
   | 'elementwise'
   | 'channelwise'
   | 'stochastic';
@@ -100,6 +102,7 @@ export const KIND_TRAITS: readonly KindTrait[] = [
   'pooling',
   'merge',
   'reshape',
+  'select',
   'elementwise',
   'channelwise',
   'stochastic',

@@ -7,7 +7,7 @@
 // carries. Residual adds unite atoms (they must go together), concat
 // concatenates layouts, flatten repeats each channel's atom over its spatial
 // block, and anything whose channels cannot be removed pins them.
-import { PassRegistry, conv2dGeometry, convTranspose2dGeometry, concatAxis, hasTrait, kindsWith, linearGeometry, softmaxAxis, type Attrs, type GraphNode, type Shape } from '../graph/index.js';
+import { PassRegistry, channelSliceRange, conv2dGeometry, convTranspose2dGeometry, concatAxis, hasTrait, kindsWith, linearGeometry, softmaxAxis, type Attrs, type GraphNode, type Shape } from '../graph/index.js';
 import type { Tensor } from '../tensor/index.js';
 
 /** Atom ids, one per position of a node output's channel (first per-sample) dimension. */
@@ -103,6 +103,30 @@ channelRules.register('reshape', {
   propagate(c) {
     c.pin(c.input(0));
     return pinned(c, c.outputShape[0]!);
+  },
+});
+
+channelRules.register('channel_shuffle', {
+  // Pinned, input and output. The shuffle interleaves channels by a fixed
+  // formula (out j = in (j mod g)·C/g + ⌊j/g⌋): after removing an arbitrary
+  // set of channels the kept ones are in general no longer a g-group shuffle
+  // of a smaller tensor (nor is C' divisible by g), so no smaller
+  // channel_shuffle node computes the same function. The convs inside the
+  // branches around it stay prunable.
+  propagate(c) {
+    c.pin(c.input(0));
+    return pinned(c, c.outputShape[0]!);
+  },
+});
+channelRules.register('channel_slice', {
+  // The input's channels are pinned: removing any of them would move the
+  // channels the [start, end) range selects, and the offset bookkeeping
+  // (re-deriving start / end from the kept positions) is not implemented.
+  // The output carries the selected (pinned) atoms.
+  propagate(c) {
+    const x = c.input(0);
+    c.pin(x);
+    return x.slice(channelSliceRange(c.node, c.inputShapes[0]!)[0], channelSliceRange(c.node, c.inputShapes[0]!)[1]);
   },
 });
 

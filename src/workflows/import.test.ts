@@ -105,9 +105,11 @@ test('imported squeeze-and-excitation block (written by hand: GlobalAveragePool,
   model.dispose();
 });
 
-test("H12's PyTorch fixtures with residual adds, concat, depthwise convs and SE (opset 13, BatchNorm unfused): 30 % pruned (global L1), exported and verified", async () => {
+// ShuffleNet's channel_shuffle and channel_slice pin the channels they touch
+// (see their rules in src/prune/channels.ts); the convs inside the branches prune.
+test("H12's PyTorch fixtures with residual adds, concat, depthwise convs, SE and channel shuffle / split (opset 13, BatchNorm unfused): 30 % pruned (global L1), exported and verified", async () => {
   const { readImportFixture, readImportManifest } = await import('../export/onnx/import-fixtures.js');
-  const wanted = ['resnet_tiny', 'mobilenetv2_tiny', 'se_net', 'densenet_tiny', 'squeezenet_tiny', 'mobilenetv3_tiny'];
+  const wanted = ['resnet_tiny', 'mobilenetv2_tiny', 'se_net', 'densenet_tiny', 'squeezenet_tiny', 'mobilenetv3_tiny', 'shufflenet_tiny', 'shuffle_slice'];
   const files = readImportManifest().files.filter((f) => wanted.includes(f.model) && f.opset === 13 && !f.fused);
   assert.equal(files.length, wanted.length);
   for (const f of files) {

@@ -18,6 +18,8 @@ import {
   bnFeatures,
   linearGeometry,
   scaleFeatures,
+  channelShuffleGroups,
+  channelSliceRange,
 } from '../../graph/kinds/index.js';
 
 /** An ONNX attribute value, typed explicitly (1 and 1.0 are the same JS number). */
@@ -84,6 +86,23 @@ onnxHandlers.register('reshape', (c) => {
   c.emit('Reshape', [c.input(0), c.constInt64(`${c.node.name}.shape`, shape)], [c.output], c.opset >= 14 ? { allowzero: int(0) } : {});
 });
 
+// Channel shuffle as PyTorch writes it: view [N, g, C/g, H, W], transpose(1, 2), view [N, C, H, W].
+onnxHandlers.register('channel_shuffle', (c) => {
+  const x = c.inputShapes[0]!;
+  const g = channelShuffleGroups(c.node, x);
+  const [ch, h, w] = x as [number, number, number];
+  const v = c.temp(`${c.node.name}.grouped`);
+  const t = c.temp(`${c.node.name}.transposed`);
+  const az: Record<string, OnnxAttr> = c.opset >= 14 ? { allowzero: int(0) } : {};
+  c.emit('Reshape', [c.input(0), c.constInt64(`${c.node.name}.shape5`, [0, g, ch / g, h, w])], [v], az);
+  c.emit('Transpose', [v], [t], { perm: ints([0, 2, 1, 3, 4]) });
+  c.emit('Reshape', [t, c.constInt64(`${c.node.name}.shape4`, [0, ch, h, w])], [c.output], az);
+});
+onnxHandlers.register('channel_slice', (c) => {
+  const [s, e] = channelSliceRange(c.node, c.inputShapes[0]!);
+  if (c.opset < 10) c.emit('Slice', [c.input(0)], [c.output], { starts: ints([s]), ends: ints([e]), axes: ints([1]) });
+  else c.emit('Slice', [c.input(0), c.constInt64(`${c.node.name}.starts`, [s]), c.constInt64(`${c.node.name}.ends`, [e]), c.constInt64(`${c.node.name}.axes`, [1])], [c.output]);
+});
 onnxHandlers.register('identity', (c) => c.emit('Identity', [c.input(0)], [c.output]));
 // Export is eval mode: dropout is the identity.
 onnxHandlers.register('dropout', (c) => c.emit('Identity', [c.input(0)], [c.output]));

@@ -1,7 +1,8 @@
 // Structural nodes: graph inputs, reshaping, identity and dropout.
 import { F } from '../../tensor/index.js';
 import { GraphError } from '../ir.js';
-import { NO_TENSORS, attrInts, attrNum, defineKind, numel } from '../registry.js';
+import { NO_TENSORS, attrInt, attrInts, attrNum, defineKind, expectRank, numel } from '../registry.js';
+import type { GraphNode } from '../ir.js';
 
 /** A graph input; attrs.shape is the per-sample shape, e.g. [1, 28, 28]. */
 defineKind({
@@ -76,5 +77,65 @@ defineKind({
   inferShape: (_node, [x]) => x!,
   tensors: () => NO_TENSORS,
   forward: (node, [x], _t, ctx) => F.dropout(x!, attrNum(node, 'p', 0.5), ctx.training),
+  cost: () => ({ macs: 0 }),
+});
+
+/** Channel shuffle (ShuffleNet): [C, H, W] viewed as [g, C/g, H, W], transposed to [C/g, g, H, W], flattened back: output channel j = input channel (j mod g)·C/g + ⌊j / g⌋. */
+export function channelShuffleGroups(node: GraphNode, x: readonly number[]): number {
+  expectRank(node, x, 3);
+  const g = attrInt(node, 'groups', { min: 1 });
+  if (x[0]! % g !== 0) throw new GraphError(`channel shuffle of ${x[0]} channels in ${g} groups: the channels must divide evenly`, node.name);
+  return g;
+}
+
+defineKind({
+  kind: 'channel_shuffle',
+  traits: ['reshape'],
+  arity: 1,
+  validate: (node) => void attrInt(node, 'groups', { min: 1 }),
+  inferShape(node, [x]) {
+    channelShuffleGroups(node, x!);
+    return x!;
+  },
+  tensors: () => NO_TENSORS,
+  forward(node, [x]) {
+    const [n, c, h, w] = x!.shape as [number, number, number, number];
+    const g = attrInt(node, 'groups', { min: 1 });
+    const v = x!.reshape([n, g, c / g, h, w]);
+    const t = v.transpose(1, 2);
+    const out = t.reshape([n, c, h, w]);
+    v.dispose();
+    t.dispose();
+    return out;
+  },
+  cost: () => ({ macs: 0 }),
+});
+
+/** Channels [start, end) of a [C, ...] input (ONNX Split / Slice along axis 1). */
+export function channelSliceRange(node: GraphNode, x: readonly number[]): [number, number] {
+  const start = attrInt(node, 'start', { min: 0 });
+  const end = attrInt(node, 'end', { min: 1 });
+  if (x.length < 1 || end <= start || end > x[0]!) throw new GraphError(`channel slice [${start}, ${end}) is out of range for ${x[0]} channels`, node.name);
+  return [start, end];
+}
+
+defineKind({
+  kind: 'channel_slice',
+  traits: ['select'],
+  arity: 1,
+  validate(node) {
+    attrInt(node, 'start', { min: 0 });
+    attrInt(node, 'end', { min: 1 });
+  },
+  inferShape(node, [x]) {
+    const [s, e] = channelSliceRange(node, x!);
+    return [e - s, ...x!.slice(1)];
+  },
+  tensors: () => NO_TENSORS,
+  forward(node, [x]) {
+    const s = attrInt(node, 'start', { min: 0 });
+    const e = attrInt(node, 'end', { min: 1 });
+    return x!.narrow(1, s, e - s);
+  },
   cost: () => ({ macs: 0 }),
 });

@@ -129,6 +129,28 @@ test('hand-written: dilated MaxPool (pads, strides, ceil mode) and LogSoftmax', 
   m.dispose();
 });
 
+test('hand-written: Split of channels (sizes as an input and as an attribute, equal parts), Slice of channels, channel shuffle; other Transposes and spatial Slices refused', async () => {
+  for (const opset of [11, 13]) {
+    const w = new OnnxWriter([6, 4, 4], opset);
+    const c = w.node('Conv', ['x', w.floats('cw', [8, 6, 1, 1])], { kernel_shape: [1, 1] });
+    const parts = opset >= 13 ? w.node('Split', [c, w.ints('sizes', [2, 6])], { axis: 1 }, ['s0', 's1']) : w.node('Split', [c], { axis: 1, split: [2, 6] }, ['s0', 's1']);
+    const [a, b] = [parts, 's1'];
+    w.node('Split', [b], { axis: -3 }, ['h0', 'h1']);
+    const sl = w.node('Slice', [c, w.ints('st', [5]), w.ints('en', [1000]), w.ints('ax', [1])]);
+    const cat = w.node('Concat', [a, 'h1', 'h0'], { axis: 1 });
+    const g = w.node('Reshape', [cat, w.ints('s5', [0, 2, 4, 4, 4])]);
+    const t = w.node('Transpose', [g], { perm: [0, 2, 1, 3, 4] });
+    const sh = w.node('Reshape', [t, w.ints('s4', [-1, 8, 4, 4])]);
+    const m = await checkHand(w, w.node('Concat', [sh, sl], { axis: 1 }), ['channel_slice', 'channel_shuffle', 'concat']);
+    assert.deepEqual(m.graph.nodes.filter((n) => n.kind === 'channel_slice').map((n) => [n.attrs.start, n.attrs.end]), [[0, 2], [2, 8], [0, 3], [3, 6], [5, 8]]);
+    m.dispose();
+  }
+  const w = new OnnxWriter([4, 4, 4], 13);
+  const t = w.node('Transpose', ['x'], { perm: [0, 1, 3, 2] });
+  const sl = w.node('Slice', ['x', w.ints('st', [1]), w.ints('en', [3]), w.ints('ax', [2])]);
+  assert.throws(() => importOnnx(w.bytes(w.node('Concat', [t, sl], { axis: 1 })), { source: 'tr.onnx' }), /Transpose: 'Transpose_\d+' \(Transpose with perm \[0, 1, 3, 2\][\s\S]*Slice: 'Slice_\d+' \(Slice of a computed tensor along axes \[2\]/);
+});
+
 test('hand-written: AveragePool count_include_pad, ceil_mode MaxPool, LeakyRelu, Tanh, ReduceMean, Flatten, Softmax, Dropout, Identity', async () => {
   const w = new OnnxWriter([2, 7, 7], 13);
   let v = w.node('AveragePool', ['x'], { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], count_include_pad: 1 });

@@ -77,7 +77,7 @@ interface Val {
 interface Pending {
   t: 'pending';
   /** x + 3 | relu6(x + 3) | clip(αx + β, 0, 1) (hardsigmoid(x); relu6(x + 3) / 6 is α 1/6, β 1/2) | zero padding (for a Conv or AveragePool). */
-  stage: 'add3' | 'clip' | 'hsig' | 'pad';
+  stage: 'add3' | 'clip' | 'hsig' | 'pad' | 'shuffle';
   src: Val;
   /** The ONNX name of src (folding into its producer needs it to have no other reader). */
   srcOnnx?: string;
@@ -87,6 +87,9 @@ interface Pending {
   beta?: number;
   /** pad stage: [top, left, bottom, right]. */
   pads?: number[];
+  /** shuffle stage (channel shuffle's Reshape → Transpose, waiting for the Reshape back): the groups, and the [C, H, W] tensor shuffled (src is the transposed [C/g, g, H, W] view, for Shape). */
+  groups?: number;
+  shuffled?: Val;
 }
 type Value = Const | Val | Pending;
 
@@ -195,6 +198,8 @@ export interface ImportContext {
   markPendingBias(v: Val): void;
   /** The bias is complete (one Add only). */
   closeBias(v: Val): void;
+  /** The input of the slimnet reshape node that produced v (undefined when v is not a reshape's output). */
+  reshapeSource(v: Val): Val | undefined;
 }
 export type ImportHandler = (c: ImportContext) => void;
 
@@ -229,7 +234,9 @@ function broadcastConst(a: Const, b: Const, f: (x: number, y: number) => number)
   const db = [...new Array<number>(r - b.dims.length).fill(1), ...b.dims];
   const dims = da.map((x, i) => Math.max(x, db[i]!));
   const n = numel(dims);
-  const data: number[] = new Array<number>(n);
+  // Integer constants (shapes, sizes) are JS arrays, float ones Float32Arrays: integer Div truncates as in ONNX (chunk's (C + 1) / 2).
+  const isFloat = a.data instanceof Float32Array || b.data instanceof Float32Array;
+  const data: Nums = isFloat ? new Float32Array(n) : new Array<number>(n);
   const strides = (d: number[]) => d.map((_, i) => (d[i] === 1 ? 0 : numel(d.slice(i + 1))));
   const sa = strides(da);
   const sb = strides(db);
@@ -244,7 +251,8 @@ function broadcastConst(a: Const, b: Const, f: (x: number, y: number) => number)
       ia += idx * sa[i]!;
       ib += idx * sb[i]!;
     }
-    data[k] = f(a.data[ia]!, b.data[ib]!);
+    const v = f(a.data[ia]!, b.data[ib]!);
+    data[k] = isFloat || !Number.isFinite(v) ? v : Math.trunc(v);
   }
   return { t: 'const', dims, data };
 }
@@ -273,9 +281,9 @@ on('Constant', (c) => {
   const v = c.attrs.get('value');
   if (v?.t) return c.out(tensorData(v.t, `node '${c.name}'`));
   const f = c.attrs.get('value_float');
-  if (f) return c.out({ t: 'const', dims: [], data: [f.f ?? 0] });
+  if (f) return c.out({ t: 'const', dims: [], data: Float32Array.of(f.f ?? 0) });
   const fs = c.attrs.get('value_floats');
-  if (fs) return c.out({ t: 'const', dims: [fs.floats?.length ?? 0], data: [...(fs.floats ?? [])] });
+  if (fs) return c.out({ t: 'const', dims: [fs.floats?.length ?? 0], data: Float32Array.from(fs.floats ?? []) });
   const i = c.attrs.get('value_int');
   if (i) return c.out({ t: 'const', dims: [], data: [Number(i.i ?? 0)] });
   const is = c.attrs.get('value_ints');
@@ -300,7 +308,7 @@ on('Cast', (c) => {
     const to = aInt(c.attrs, 'to', 1);
     const DT = onnx.TensorProto.DataType;
     const intLike = [DT.INT64, DT.INT32, DT.INT8, DT.UINT8, DT.INT16, DT.BOOL].includes(to);
-    return c.out({ ...x, data: intLike ? x.data.map((v) => (Number.isNaN(v) ? v : Math.trunc(v))) : x.data });
+    return c.out({ ...x, data: intLike ? Array.from(x.data, (v) => (Number.isNaN(v) ? v : Math.trunc(v))) : Float32Array.from(x.data) });
   }
   if (aInt(c.attrs, 'to', 1) !== onnx.TensorProto.DataType.FLOAT) unsupported('Cast of a tensor to a type other than float');
   c.out(x);
@@ -375,7 +383,7 @@ on('Concat', (c) => {
 
 on('Slice', (c) => {
   const cs = allConst(c);
-  if (!cs) unsupported('Slice of a non-constant tensor (slicing channels is not supported yet)');
+  if (!cs) return channelSlice(c);
   const x = cs![0]!;
   let starts: number[];
   let ends: number[];
@@ -396,6 +404,62 @@ on('Slice', (c) => {
   const clamp = (v: number) => Math.max(0, Math.min(n, v < 0 ? v + n : v));
   const data = x.data.slice(clamp(starts[0]!), clamp(ends[0]!));
   c.out({ t: 'const', dims: [data.length], data });
+});
+
+/** Slice of a computed tensor: along the channels (axis 1) with step 1 only, as a channel_slice. */
+function channelSlice(c: ImportContext): void {
+  const x = c.val(0);
+  let starts: number[];
+  let ends: number[];
+  let axes: number[] | undefined;
+  let steps: number[] | undefined;
+  if (c.opset >= 10) {
+    starts = arr(c.constant(1, 'starts').data);
+    ends = arr(c.constant(2, 'ends').data);
+    axes = c.input(3) ? arr(c.constant(3, 'axes').data) : undefined;
+    steps = c.input(4) ? arr(c.constant(4, 'steps').data) : undefined;
+  } else {
+    starts = aInts(c.attrs, 'starts') ?? [];
+    ends = aInts(c.attrs, 'ends') ?? [];
+    axes = aInts(c.attrs, 'axes');
+  }
+  const ax = (axes ?? starts.map((_, i) => i)).map((a) => normAxis(a, x.shape.length + 1));
+  if (ax.length !== 1 || ax[0] !== 1 || (steps && steps[0] !== 1)) unsupported(`Slice of a computed tensor along axes [${ax.join(', ')}]${steps ? ` with steps [${steps.join(', ')}]` : ''} (channels, axis 1, step 1 only)`);
+  const n = x.shape[0]!;
+  const clamp = (v: number) => Math.max(0, Math.min(n, v < 0 ? v + n : v));
+  const [s, e] = [clamp(starts[0]!), clamp(ends[0]!)];
+  if (e <= s) unsupported(`Slice of channels [${starts[0]}, ${ends[0]}) of ${n}: empty`);
+  c.out(s === 0 && e === n ? x : c.add('channel_slice', [x], { start: s, end: e }));
+}
+
+on('Split', (c) => {
+  const x = c.val(0);
+  const axis = normAxis(aInt(c.attrs, 'axis', 0), x.shape.length + 1);
+  if (axis !== 1) unsupported(`Split along axis ${axis} (channels, axis 1, only)`);
+  const outs = (c.node.output ?? []).length;
+  const n = x.shape[0]!;
+  let sizes = c.opset >= 13 ? (c.input(1) ? arr(c.constant(1, 'split').data) : undefined) : aInts(c.attrs, 'split');
+  if (!sizes) {
+    const k = Math.ceil(n / outs);
+    sizes = Array.from({ length: outs }, (_, i) => Math.max(0, Math.min(k, n - i * k)));
+  }
+  if (sizes.length !== outs || sizes.reduce((a, b) => a + b, 0) !== n || sizes.some((d) => d < 1)) unsupported(`Split of ${n} channels into [${sizes.join(', ')}] for ${outs} outputs`);
+  let off = 0;
+  for (const [i, d] of sizes.entries()) {
+    c.out(c.add('channel_slice', [x], { start: off, end: off + d }, {}, `${c.name}/${i}`), i);
+    off += d;
+  }
+});
+
+on('Transpose', (c) => {
+  // Only channel shuffle: Reshape [N, C, H, W] → [N, g, C/g, H, W], Transpose(0, 2, 1, 3, 4), then Reshape back (see Reshape).
+  const x = c.val(0);
+  const perm = aInts(c.attrs, 'perm') ?? [];
+  const src = c.reshapeSource(x);
+  const ok = perm.join(',') === '0,2,1,3,4' && x.shape.length === 4 && src && src.shape.length === 3 && src.shape[0] === x.shape[0]! * x.shape[1]! && src.shape[1] === x.shape[2] && src.shape[2] === x.shape[3];
+  if (!ok) unsupported(`Transpose with perm [${perm.join(', ')}] of [N, ${x.shape.join(', ')}] (only channel shuffle: a Reshape [N, g, C/g, H, W] transposed by [0, 2, 1, 3, 4] and reshaped back)`);
+  const [g, cg, h, w] = x.shape as number[];
+  c.out({ t: 'pending', stage: 'shuffle', src: { t: 'val', node: x.node, shape: [cg!, g!, h!, w!] }, groups: g, shuffled: src });
 });
 
 // Arithmetic: constants fold; x+3 → Clip → /6 (hard-swish written out), SE's Mul, residual Add.
@@ -672,6 +736,14 @@ on('Reshape', (c) => {
   const x = c.input(0)!;
   const s = { ...c.constant(1, 'shape') };
   s.data = arr(s.data);
+  if (x.t === 'pending' && x.stage === 'shuffle') {
+    const src = x.shuffled!;
+    const rest = s.data.slice(1);
+    const total = numel(src.shape);
+    const want = rest.map((d, i) => (d === 0 ? x.src.shape[i]! : d === -1 ? total / numel(rest.filter((e) => e !== -1)) : d));
+    if (want.length !== 3 || want.some((d, i) => d !== src.shape[i])) unsupported(`Reshape of a channel-shuffle Transpose to [${s.data.join(', ')}] (back to [N, ${src.shape.join(', ')}] only)`);
+    return c.out(c.add('channel_shuffle', [src], { groups: x.groups! }));
+  }
   if (x.t === 'const') {
     const total = numel(x.dims);
     const known = s.data.filter((d) => d !== -1).map((d, i) => (d === 0 ? x.dims[i]! : d));
@@ -744,6 +816,7 @@ export function importOnnx(input: Uint8Array | string, opts: OnnxImportOptions =
   const opset = Number((model.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx')?.version ?? 0) || 13;
   const values = new Map<string, Value>();
   const nodes: GraphNode[] = [];
+  const nodeShapes = new Map<string, Shape>();
   const tensors: Record<string, { dims: number[]; data: ArrayLike<number> }> = {};
   const used = new Set<string>();
   const pendingBias = new Map<string, number[]>();
@@ -771,6 +844,7 @@ export function importOnnx(input: Uint8Array | string, opts: OnnxImportOptions =
     const name = uniq(gi.name ?? 'input');
     nodes.push({ name, kind: 'input', inputs: [], attrs: { shape } });
     values.set(gi.name ?? '', { t: 'val', node: name, shape });
+    nodeShapes.set(name, shape);
   }
 
   /**
@@ -780,6 +854,7 @@ export function importOnnx(input: Uint8Array | string, opts: OnnxImportOptions =
    */
   const materialize = (p: Pending, ctx: ImportContext): Val => {
     if (p.stage === 'pad') unsupported('input is a Pad, supported only before a Conv or AveragePool');
+    if (p.stage === 'shuffle') unsupported('input is a channel-shuffle Transpose not followed by the Reshape back to [N, C, H, W]');
     if (p.x6) unsupported('x · relu6(x + 3) not divided by 6');
     const node = nodes.find((nd) => nd.name === p.src.node);
     const ok = node && ['conv2d', 'linear', 'batchnorm2d', 'batchnorm1d'].includes(node.kind) && tensors[`${node.name}.bias`] && p.srcOnnx && uses.get(p.srcOnnx) === 1;
@@ -880,6 +955,7 @@ export function importOnnx(input: Uint8Array | string, opts: OnnxImportOptions =
           unsupported(`as ${kind}: ${(e as Error).message}`);
         }
         nodes.push(node);
+        nodeShapes.set(name, shape!);
         return { t: 'val', node: name, shape: shape! };
       },
       out(v, i = 0) {
@@ -889,6 +965,11 @@ export function importOnnx(input: Uint8Array | string, opts: OnnxImportOptions =
       },
       pendingBias: (v) => (closed.has(v.node) ? undefined : pendingBias.get(v.node)),
       closeBias: (v) => void closed.add(v.node),
+      reshapeSource(v) {
+        const nd = nodes.find((x) => x.name === v.node);
+        if (nd?.kind !== 'reshape') return undefined;
+        return { t: 'val', node: nd.inputs[0]!, shape: nodeShapes.get(nd.inputs[0]!)! };
+      },
       markPendingBias(v) {
         // Only when the product feeds nothing but the Add: another reader must not see the bias.
         if (uses.get(n.output?.[0] ?? '') === 1) pendingBias.set(v.node, new Array<number>(v.shape[0]!).fill(0));
