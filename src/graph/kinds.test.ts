@@ -24,6 +24,7 @@ const CASES: Record<string, Case[]> = {
     { inputs: [[12]], attrs: { shape: [3, 2, 2] } },
   ],
   identity: [{ inputs: [[2, 3, 3]] }],
+  lrn: [{ inputs: [[6, 3, 3]], attrs: { size: 3, alpha: 1e-3, beta: 0.75, bias: 1 } }, { inputs: [[5, 2, 2]], attrs: { size: 4, alpha: 0.5, beta: 0.5, bias: 2 }, label: 'even size' }, { inputs: [[7, 1, 2]], attrs: { size: 5 } }],
   channel_shuffle: [{ inputs: [[6, 3, 2]], attrs: { groups: 2 } }, { inputs: [[6, 2, 2]], attrs: { groups: 3 } }],
   channel_slice: [{ inputs: [[6, 3, 2]], attrs: { start: 0, end: 3 } }, { inputs: [[5, 2, 2]], attrs: { start: 2, end: 5 } }],
   dropout: [{ inputs: [[4, 3, 3]], attrs: { p: 0.3 } }, { inputs: [[7]], attrs: { p: 0 } }],

@@ -68,6 +68,8 @@ export interface Cost {
  * - `reshape`: changes the per-sample layout without computing (flatten,
  *   reshape, channel_shuffle): channel positions move.
  * - `select`: keeps a part of its input and drops the rest (channel_slice).
+ * - `crosschannel`: each value is normalised by its neighbours across
+ *   channels (lrn): channels are coupled, no weights.
  * - `elementwise`: output element i depends only on element i of each input
  *   (activations, identity, dropout, add, mul).
  * - `channelwise`: one input, same channel count, and output channel c
@@ -87,6 +89,7 @@ export type KindTrait =
   | 'merge'
   | 'reshape'
   | 'select'
+  | 'crosschannel'
   | 'elementwise'
   | 'channelwise'
   | 'stochastic';
@@ -103,6 +106,7 @@ export const KIND_TRAITS: readonly KindTrait[] = [
   'merge',
   'reshape',
   'select',
+  'crosschannel',
   'elementwise',
   'channelwise',
   'stochastic',

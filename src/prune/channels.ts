@@ -118,6 +118,14 @@ channelRules.register('channel_shuffle', {
     return pinned(c, c.outputShape[0]!);
   },
 });
+channelRules.register('lrn', {
+  // Pinned: every channel is normalised by its neighbours' squares, so
+  // removing one changes the others' outputs (and the window positions).
+  propagate(c) {
+    c.pin(c.input(0));
+    return c.input(0);
+  },
+});
 channelRules.register('channel_slice', {
   // The input's channels are pinned: removing any of them would move the
   // channels the [start, end) range selects, and the offset bookkeeping

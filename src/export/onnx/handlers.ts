@@ -18,6 +18,7 @@ import {
   bnFeatures,
   linearGeometry,
   scaleFeatures,
+  lrnParams,
   channelShuffleGroups,
   channelSliceRange,
 } from '../../graph/kinds/index.js';
@@ -102,6 +103,10 @@ onnxHandlers.register('channel_slice', (c) => {
   const [s, e] = channelSliceRange(c.node, c.inputShapes[0]!);
   if (c.opset < 10) c.emit('Slice', [c.input(0)], [c.output], { starts: ints([s]), ends: ints([e]), axes: ints([1]) });
   else c.emit('Slice', [c.input(0), c.constInt64(`${c.node.name}.starts`, [s]), c.constInt64(`${c.node.name}.ends`, [e]), c.constInt64(`${c.node.name}.axes`, [1])], [c.output]);
+});
+onnxHandlers.register('lrn', (c) => {
+  const p = lrnParams(c.node);
+  c.emit('LRN', [c.input(0)], [c.output], { size: int(p.size), alpha: { type: 'float', value: p.alpha }, beta: { type: 'float', value: p.beta }, bias: { type: 'float', value: p.bias } });
 });
 onnxHandlers.register('identity', (c) => c.emit('Identity', [c.input(0)], [c.output]));
 // Export is eval mode: dropout is the identity.

@@ -9,7 +9,7 @@ import './merge.js';
 import './scale.js';
 
 export { conv2dGeometry, convTranspose2dGeometry, explicitPadding, type Conv2dGeometry, type ConvTranspose2dGeometry } from './conv.js';
-export { bnFeatures } from './norm.js';
+export { bnFeatures, lrnParams } from './norm.js';
 export { linearGeometry } from './linear.js';
 export { poolGeometry, type PoolGeometry } from './pool.js';
 export { concatAxis, broadcast } from './merge.js';

@@ -151,6 +151,17 @@ test('hand-written: Split of channels (sizes as an input and as an attribute, eq
   assert.throws(() => importOnnx(w.bytes(w.node('Concat', [t, sl], { axis: 1 })), { source: 'tr.onnx' }), /Transpose: 'Transpose_\d+' \(Transpose with perm \[0, 1, 3, 2\][\s\S]*Slice: 'Slice_\d+' \(Slice of a computed tensor along axes \[2\]/);
 });
 
+// onnxruntime's LRN takes odd sizes only (its kernel checks size % 2 == 1): even ones follow the ONNX formula unverified.
+test('hand-written: LRN (sizes 3 and 5) equals onnxruntime and exports again', async () => {
+  for (const size of [3, 5]) {
+    const w = new OnnxWriter([6, 4, 4], 13);
+    const c = w.node('Conv', ['x', w.floats('cw', [7, 6, 1, 1])], { kernel_shape: [1, 1] });
+    const m = await checkHand(w, w.node('LRN', [c], { size, alpha: { float: 0.5 }, beta: { float: 0.75 }, bias: { float: 2 } }), ['lrn']);
+    assert.deepEqual(m.graph.nodes.find((n) => n.kind === 'lrn')!.attrs.size, size);
+    m.dispose();
+  }
+});
+
 test('hand-written: AveragePool count_include_pad, ceil_mode MaxPool, LeakyRelu, Tanh, ReduceMean, Flatten, Softmax, Dropout, Identity', async () => {
   const w = new OnnxWriter([2, 7, 7], 13);
   let v = w.node('AveragePool', ['x'], { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], count_include_pad: 1 });

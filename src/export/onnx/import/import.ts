@@ -668,6 +668,11 @@ on(['Softmax', 'LogSoftmax'], (c) => {
   if (c.opset < 13 && axis !== x.shape.length) unsupported('Softmax (opset < 13) over several axes');
   c.out(c.add('softmax', [x], c.node.opType === 'LogSoftmax' ? { axis, log: true } : { axis }));
 });
+on('LRN', (c) => {
+  const size = aInt(c.attrs, 'size', 0);
+  if (size < 1) unsupported('LRN without a size');
+  c.out(c.add('lrn', [c.val(0)], { size, alpha: aFloat(c.attrs, 'alpha', 1e-4), beta: aFloat(c.attrs, 'beta', 0.75), bias: aFloat(c.attrs, 'bias', 1) }));
+});
 on(['Dropout', 'Identity'], (c) => c.out(c.input(0)!));
 
 // Pooling.
