@@ -162,6 +162,18 @@ test('hand-written: LRN (sizes 3 and 5) equals onnxruntime and exports again', a
   }
 });
 
+test("hand-written: F.pad's pads computed from constants (2-D Slice with step -1, Transpose, Reshape) fold into the Conv", async () => {
+  const w = new OnnxWriter([2, 5, 5], 13);
+  // PyTorch's pads, last dimension first: W (1, 1), H (2, 2), C, N.
+  const p2 = w.node('Reshape', [w.ints('torchpads', [1, 1, 2, 2, 0, 0, 0, 0]), w.ints('pairs', [-1, 2])]);
+  const rev = w.node('Slice', [p2, w.ints('st', [-1]), w.ints('en', [-1e18]), w.ints('ax', [0]), w.ints('sp', [-1])]);
+  const pads = w.node('Reshape', [w.node('Transpose', [rev], { perm: [1, 0] }), w.ints('flat', [-1])]);
+  const v = w.node('Conv', [w.node('Pad', ['x', pads]), w.floats('cw', [3, 2, 3, 3])], { kernel_shape: [3, 3] });
+  const m = await checkHand(w, v, ['conv2d']);
+  assert.deepEqual(m.graph.nodes.find((n) => n.kind === 'conv2d')!.attrs.padding, [2, 1]);
+  m.dispose();
+});
+
 test('hand-written: AveragePool count_include_pad, ceil_mode MaxPool, LeakyRelu, Tanh, ReduceMean, Flatten, Softmax, Dropout, Identity', async () => {
   const w = new OnnxWriter([2, 7, 7], 13);
   let v = w.node('AveragePool', ['x'], { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1], count_include_pad: 1 });

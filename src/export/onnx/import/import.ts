@@ -399,12 +399,44 @@ on('Slice', (c) => {
     ends = aInts(c.attrs, 'ends') ?? [];
     axes = aInts(c.attrs, 'axes');
   }
-  if (x.dims.length !== 1 || (axes && axes.some((a) => normAxis(a, 1) !== 0)) || (steps && steps[0] !== 1)) unsupported('Slice of constants other than a 1-D unit-step slice');
-  const n = x.dims[0]!;
-  const clamp = (v: number) => Math.max(0, Math.min(n, v < 0 ? v + n : v));
-  const data = x.data.slice(clamp(starts[0]!), clamp(ends[0]!));
-  c.out({ t: 'const', dims: [data.length], data });
+  // Any rank, any steps (negative ones too: F.pad's reversed pads), clamped as ONNX says.
+  const r = x.dims.length;
+  const idx: number[][] = x.dims.map((d) => Array.from({ length: d }, (_, i) => i));
+  for (const [k, a0] of (axes ?? starts.map((_, i) => i)).entries()) {
+    const a = normAxis(a0, r);
+    if (a < 0 || a >= r) unsupported(`Slice of a rank-${r} constant along axis ${a0}`);
+    const d = x.dims[a]!;
+    const step = steps?.[k] ?? 1;
+    if (step === 0) unsupported('Slice with step 0');
+    const wrap = (v: number) => (v < 0 ? v + d : v);
+    const [lo, hi] = step > 0 ? [0, d] : [-1, d - 1];
+    const s = Math.max(0, Math.min(step > 0 ? d : d - 1, wrap(starts[k]!)));
+    const e = Math.max(lo, Math.min(hi, wrap(ends[k]!)));
+    const list: number[] = [];
+    for (let i = s; step > 0 ? i < e : i > e; i += step) list.push(i);
+    idx[a] = list;
+  }
+  c.out(gatherConst(x, idx));
 });
+
+/** The sub-tensor of a constant at the given indices per axis (same element type). */
+function gatherConst(x: Const, idx: readonly (readonly number[])[]): Const {
+  const dims = idx.map((l) => l.length);
+  const n = numel(dims);
+  const data: Nums = x.data instanceof Float32Array ? new Float32Array(n) : new Array<number>(n);
+  const inStrides = x.dims.map((_, i) => numel(x.dims.slice(i + 1)));
+  for (let k = 0; k < n; k++) {
+    let rem = k;
+    let off = 0;
+    for (let a = dims.length - 1; a >= 0; a--) {
+      const i = rem % dims[a]!;
+      rem = Math.floor(rem / dims[a]!);
+      off += idx[a]![i]! * inStrides[a]!;
+    }
+    data[k] = x.data[off]!;
+  }
+  return { t: 'const', dims, data };
+}
 
 /** Slice of a computed tensor: along the channels (axis 1) with step 1 only, as a channel_slice. */
 function channelSlice(c: ImportContext): void {
@@ -452,7 +484,28 @@ on('Split', (c) => {
 });
 
 on('Transpose', (c) => {
-  // Only channel shuffle: Reshape [N, C, H, W] → [N, g, C/g, H, W], Transpose(0, 2, 1, 3, 4), then Reshape back (see Reshape).
+  const xc = c.input(0);
+  if (xc?.t === 'const') {
+    // A constant (F.pad's pads as [[begin, end], ...] turned around): fold.
+    const r = xc.dims.length;
+    const perm = aInts(c.attrs, 'perm') ?? Array.from({ length: r }, (_, i) => r - 1 - i);
+    const dims = perm.map((p) => xc.dims[p]!);
+    const n = numel(dims);
+    const data: Nums = xc.data instanceof Float32Array ? new Float32Array(n) : new Array<number>(n);
+    const inStrides = xc.dims.map((_, i) => numel(xc.dims.slice(i + 1)));
+    for (let k = 0; k < n; k++) {
+      let rem = k;
+      let off = 0;
+      for (let a = r - 1; a >= 0; a--) {
+        const i = rem % dims[a]!;
+        rem = Math.floor(rem / dims[a]!);
+        off += i * inStrides[perm[a]!]!;
+      }
+      data[k] = xc.data[off]!;
+    }
+    return c.out({ t: 'const', dims, data });
+  }
+  // Otherwise only channel shuffle: Reshape [N, C, H, W] → [N, g, C/g, H, W], Transpose(0, 2, 1, 3, 4), then Reshape back (see Reshape).
   const x = c.val(0);
   const perm = aInts(c.attrs, 'perm') ?? [];
   const src = c.reshapeSource(x);
