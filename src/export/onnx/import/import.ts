@@ -688,10 +688,18 @@ on('ConstantOfShape', (c) => {
 });
 on('Pad', (c) => {
   if (aStr(c.attrs, 'mode', 'constant') !== 'constant') unsupported(`Pad mode '${aStr(c.attrs, 'mode', 'constant')}' (constant only)`);
-  const pads = c.opset >= 11 ? c.constant(1, 'pads').data : (aInts(c.attrs, 'pads') ?? []);
+  let pads = c.opset >= 11 ? c.constant(1, 'pads').data : (aInts(c.attrs, 'pads') ?? []);
   const value = c.opset >= 11 ? (c.input(2) ? c.constant(2, 'constant_value').data[0]! : 0) : aFloat(c.attrs, 'value', 0);
-  if (c.opset >= 18 && c.input(3)) unsupported('Pad with axes');
   const x = c.val(0);
+  if (c.opset >= 18 && c.input(3)) {
+    // Opset 18: pads given for `axes` only ([begin of each axis, end of each axis]); the others are 0.
+    const r = x.shape.length + 1;
+    const axes = arr(c.constant(3, 'axes').data).map((a) => normAxis(a, r));
+    if (pads.length !== 2 * axes.length) unsupported(`Pad with ${pads.length} pads for ${axes.length} axes`);
+    const full = new Array<number>(2 * r).fill(0);
+    for (const [i, a] of axes.entries()) [full[a], full[a + r]] = [pads[i]!, pads[i + axes.length]!];
+    pads = full;
+  }
   if (pads.every((p) => p === 0)) return c.out(x);
   if (value !== 0 || x.shape.length !== 3 || pads.length !== 8 || pads[0] || pads[1] || pads[4] || pads[5] || pads.some((p) => p < 0)) {
     unsupported(`Pad [${pads.join(', ')}] with value ${value} (zero padding of H and W before a Conv or AveragePool only)`);
