@@ -101,6 +101,16 @@ const CASES: Record<string, Case[]> = {
     { inputs: [[4, 5, 6], [6]], label: 'lower rank, right-aligned' },
     { inputs: [[5], [3, 2, 5]], label: 'lower rank first' },
   ],
+  sub: [
+    { inputs: [[3, 4, 5], [3, 4, 5]] },
+    { inputs: [[3, 4, 5], [3, 1, 1]], label: 'per channel' },
+    { inputs: [[5], [3, 2, 5]], label: 'lower rank first' },
+  ],
+  div: [
+    { inputs: [[3, 4, 5], [3, 4, 5]] },
+    { inputs: [[3, 1, 5], [3, 4, 1]], label: 'both broadcast' },
+    { inputs: [[4, 5, 6], [6]], label: 'lower rank, right-aligned' },
+  ],
   concat: [
     { inputs: [[2, 4, 4], [3, 4, 4], [1, 4, 4]] },
     { inputs: [[2, 4, 3], [2, 4, 5]], attrs: { axis: -1 } },

@@ -235,7 +235,8 @@ channelRules.register('add', {
   },
 });
 
-channelRules.register('mul', {
+// mul, sub and div: elementwise with broadcasting.
+for (const k of ['mul', 'sub', 'div']) channelRules.register(k, {
   propagate(c) {
     // Inputs of the output's rank and channel count line up channel for channel
     // (e.g. a [C,1,1] gate times a [C,H,W] map); anything broadcast across

@@ -298,7 +298,7 @@ onnxHandlers.register('add', (c) => {
   else c.emit('Sum', ins, [c.output]);
 });
 
-onnxHandlers.register('mul', (c) => {
+for (const [kind, op] of [['mul', 'Mul'], ['sub', 'Sub'], ['div', 'Div']] as const) onnxHandlers.register(kind, (c) => {
   // slimnet broadcasts per-sample shapes right-aligned; with the batch axis in
   // front, a lower-rank operand needs unit axes after the batch to line up.
   const [a, b] = c.inputShapes as [Shape, Shape];
@@ -311,7 +311,7 @@ onnxHandlers.register('mul', (c) => {
     c.emit('Unsqueeze', [c.input(i), c.constInt64(`${c.node.name}.in${i}_axes`, axes)], [name]);
     return name;
   });
-  c.emit('Mul', aligned, [c.output]);
+  c.emit(op, aligned, [c.output]);
 });
 
 onnxHandlers.register('concat', (c) => c.emit('Concat', c.node.inputs.map((_, i) => c.input(i)), [c.output], { axis: int(concatAxis(c.node, c.inputShapes[0]!.length)) }));

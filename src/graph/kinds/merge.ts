@@ -1,5 +1,5 @@
 // Nodes joining several inputs: residual add, elementwise mul (gating, with
-// broadcasting), channel concat.
+// broadcasting), sub and div (broadcasting too), channel concat.
 import { F } from '../../tensor/index.js';
 import { GraphError, type GraphNode, type Shape } from '../ir.js';
 import { NO_TENSORS, attrInt, defineKind } from '../registry.js';
@@ -43,25 +43,34 @@ export function broadcast(node: GraphNode, a: Shape, b: Shape): Shape {
   return out;
 }
 
-defineKind({
-  kind: 'mul',
-  traits: ['merge', 'elementwise'],
-  arity: 2,
-  validate: () => {},
-  inferShape: (node, [a, b]) => broadcast(node, a!, b!),
-  tensors: () => NO_TENSORS,
-  forward(_node, [a, b]) {
-    if (a!.ndim === b!.ndim) return a!.mul(b!);
-    // Per-sample shapes broadcast right-aligned, but the batch dimension must
-    // stay first: give the lower-rank operand unit dimensions after it.
-    const [lo, hi] = a!.ndim < b!.ndim ? [a!, b!] : [b!, a!];
-    const v = lo.reshape([lo.size(0), ...new Array<number>(hi.ndim - lo.ndim).fill(1), ...lo.shape.slice(1)]);
-    const out = hi.mul(v);
-    v.dispose();
-    return out;
-  },
-  cost: () => ({ macs: 0 }),
-});
+// Elementwise binary ops with broadcasting: mul (gating), and sub / div of two
+// computed tensors (what ONNX files from other frameworks contain, e.g. a
+// residual-style x − sigmoid(y)).
+for (const [kind, op] of [
+  ['mul', 'mul'],
+  ['sub', 'sub'],
+  ['div', 'div'],
+] as const) {
+  defineKind({
+    kind,
+    traits: ['merge', 'elementwise'],
+    arity: 2,
+    validate: () => {},
+    inferShape: (node, [a, b]) => broadcast(node, a!, b!),
+    tensors: () => NO_TENSORS,
+    forward(_node, [a, b]) {
+      if (a!.ndim === b!.ndim) return a![op](b!);
+      // Per-sample shapes broadcast right-aligned, but the batch dimension must
+      // stay first: give the lower-rank operand unit dimensions after it.
+      const unit = (lo: typeof a, rank: number) => lo!.reshape([lo!.size(0), ...new Array<number>(rank - lo!.ndim).fill(1), ...lo!.shape.slice(1)]);
+      const [x, y] = a!.ndim < b!.ndim ? [unit(a, b!.ndim), b!] : [a!, unit(b, a!.ndim)];
+      const out = x[op](y);
+      (x === a ? y : x).dispose();
+      return out;
+    },
+    cost: () => ({ macs: 0 }),
+  });
+}
 
 /** Axis in batch-inclusive numbering (1 = channels), as ONNX and PyTorch count it. */
 export function concatAxis(node: GraphNode, rank: number): number {

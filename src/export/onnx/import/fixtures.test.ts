@@ -6,7 +6,7 @@
 // every parameter, and saves and reloads bit-exactly. The others must fail
 // with one OnnxImportError naming the file and listing their unsupported ops
 // (other_exporter: a BatchNormalization after a Pad, which folds only into a
-// Conv or AveragePool; misc_ops: Sub of two computed tensors, no slimnet kind).
+// Conv or AveragePool).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,7 +20,6 @@ import { importOnnx, OnnxImportError } from './import.js';
 
 /** Fixtures the importer does not support yet, with the op types its error must list. */
 const UNSUPPORTED_FIXTURES: Readonly<Record<string, readonly string[]>> = {
-  misc_ops: ['Sub'],
   other_exporter: ['BatchNormalization'],
 };
 

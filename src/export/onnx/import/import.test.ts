@@ -285,3 +285,16 @@ test('float weights: raw_data (any byte offset, a copy into a Float32Array) and 
   assert.throws(() => importOnnx(onnx.ModelProto.encode(m).finish(), { source: 'short.onnx' }), /short\.onnx: tensor 'cw' has 7 bytes of data for dims \[3, 2, 3, 3\] \(216 expected\)/);
   for (const t of [...Object.values(a.tensors), ...Object.values(b.tensors)]) t.dispose();
 });
+
+test('hand-written: Sub and Div of two computed tensors (equal shapes and a per-channel gate) become sub / div; different ranks refused', async () => {
+  const w = new OnnxWriter([3, 5, 5], 13);
+  const a = w.node('Conv', ['x', w.floats('c1', [4, 3, 3, 3])], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] });
+  const b = w.node('Sigmoid', [w.node('Conv', ['x', w.floats('c2', [4, 3, 1, 1])], { kernel_shape: [1, 1] })]);
+  const d = w.node('Sub', [a, b]);
+  const g = w.node('Sigmoid', [w.node('GlobalAveragePool', [d])]);
+  const m = await checkHand(w, w.node('Div', [d, g]), ['sub', 'div']);
+  m.dispose();
+  const r = new OnnxWriter([3, 5, 5], 13);
+  const p = r.node('Flatten', [r.node('GlobalAveragePool', ['x'])], { axis: 1 });
+  assert.throws(() => importOnnx(r.bytes(r.node('Sub', ['x', p])), { source: 'ranks.onnx' }), /Sub of two computed tensors of different ranks/);
+});

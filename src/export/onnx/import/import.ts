@@ -546,8 +546,10 @@ on(['Add', 'Sub', 'Mul', 'Div'], (c) => {
       if (a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i])) return c.out(c.add('add', [a, b], {}));
       unsupported('Add of two tensors of different shapes');
     }
-    if (op === 'Mul') return c.out(c.add('mul', [a, b], {}));
-    unsupported(`${op} of two non-constant tensors`);
+    // Mul, Sub, Div of two computed tensors: elementwise kinds with broadcasting.
+    // (ONNX aligns ranks with the batch axis included: different ranks would not line up batch with batch.)
+    if (op !== 'Mul' && a.shape.length !== b.shape.length) unsupported(`${op} of two computed tensors of different ranks`);
+    return c.out(c.add(op.toLowerCase(), [a, b], {}));
   }
   const [v, k] = (a.t === 'val' ? [a, b] : [b, a]) as [Val, Const];
   // Linear's bias from MatMul + Add.
