@@ -101,6 +101,10 @@ const CASES: Record<string, Case[]> = {
     { inputs: [[4, 5, 6], [6]], label: 'lower rank, right-aligned' },
     { inputs: [[5], [3, 2, 5]], label: 'lower rank first' },
   ],
+  pad2d: [
+    { inputs: [[3, 4, 5]], attrs: { pads: [1, 1, 1, 1] } },
+    { inputs: [[2, 3, 3]], attrs: { pads: [0, 2, 1, 0], value: -1.5 }, label: 'asymmetric, non-zero value' },
+  ],
   sub: [
     { inputs: [[3, 4, 5], [3, 4, 5]] },
     { inputs: [[3, 4, 5], [3, 1, 1]], label: 'per channel' },

@@ -19,6 +19,7 @@ import {
   linearGeometry,
   scaleFeatures,
   lrnParams,
+  pad2dParams,
   channelShuffleGroups,
   channelSliceRange,
 } from '../../graph/kinds/index.js';
@@ -107,6 +108,13 @@ onnxHandlers.register('channel_slice', (c) => {
 onnxHandlers.register('lrn', (c) => {
   const p = lrnParams(c.node);
   c.emit('LRN', [c.input(0)], [c.output], { size: int(p.size), alpha: { type: 'float', value: p.alpha }, beta: { type: 'float', value: p.beta }, bias: { type: 'float', value: p.bias } });
+});
+onnxHandlers.register('pad2d', (c) => {
+  const { pads: [t, l, b, r], value } = pad2dParams(c.node);
+  const pads = [0, 0, t, l, 0, 0, b, r];
+  const mode = { mode: { type: 'string', value: 'constant' } } as Record<string, OnnxAttr>;
+  if (c.opset < 11) c.emit('Pad', [c.input(0)], [c.output], { ...mode, pads: ints(pads), value: { type: 'float', value } });
+  else c.emit('Pad', [c.input(0), c.constInt64(`${c.node.name}.pads`, pads), c.constFloat(`${c.node.name}.value`, [value], [])], [c.output], mode);
 });
 onnxHandlers.register('identity', (c) => c.emit('Identity', [c.input(0)], [c.output]));
 // Export is eval mode: dropout is the identity.

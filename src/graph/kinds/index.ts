@@ -15,4 +15,4 @@ export { poolGeometry, type PoolGeometry } from './pool.js';
 export { concatAxis, broadcast } from './merge.js';
 export { softmaxAxis } from './activation.js';
 export { scaleFeatures, scaleView } from './scale.js';
-export { channelShuffleGroups, channelSliceRange } from './structure.js';
+export { channelShuffleGroups, channelSliceRange, pad2dParams } from './structure.js';

@@ -139,3 +139,28 @@ defineKind({
   },
   cost: () => ({ macs: 0 }),
 });
+
+/** Constant padding of H and W: attrs.pads [top, left, bottom, right] (≥ 0), attrs.value (default 0). */
+export function pad2dParams(node: GraphNode): { pads: [number, number, number, number]; value: number } {
+  const p = attrInts(node, 'pads');
+  if (p.length !== 4 || p.some((d) => d < 0)) throw new GraphError(`pad2d pads must be [top, left, bottom, right] of non-negative sizes, got [${p.join(', ')}]`, node.name);
+  return { pads: [p[0]!, p[1]!, p[2]!, p[3]!], value: attrNum(node, 'value', 0) };
+}
+
+defineKind({
+  kind: 'pad2d',
+  traits: ['channelwise'],
+  arity: 1,
+  validate: (node) => void pad2dParams(node),
+  inferShape(node, [x]) {
+    expectRank(node, x!, 3);
+    const { pads: [t, l, b, r] } = pad2dParams(node);
+    return [x![0]!, x![1]! + t + b, x![2]! + l + r];
+  },
+  tensors: () => NO_TENSORS,
+  forward(node, [x]) {
+    const { pads: [t, l, b, r], value } = pad2dParams(node);
+    return F.pad(x!, [l, r, t, b], value);
+  },
+  cost: () => ({ macs: 0 }),
+});

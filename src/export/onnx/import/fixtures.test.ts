@@ -3,10 +3,9 @@
 // each supported one imports to outputs equal to PyTorch's reference and to
 // onnxruntime on the original (relative 1e-4), exports again to the same
 // function, trains one step with BatchNorm in training mode and gradients on
-// every parameter, and saves and reloads bit-exactly. The others must fail
-// with one OnnxImportError naming the file and listing their unsupported ops
-// (other_exporter: a BatchNormalization after a Pad, which folds only into a
-// Conv or AveragePool).
+// every parameter, and saves and reloads bit-exactly. The others (none today)
+// must fail with one OnnxImportError naming the file and listing their
+// unsupported ops.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,7 +19,6 @@ import { importOnnx, OnnxImportError } from './import.js';
 
 /** Fixtures the importer does not support yet, with the op types its error must list. */
 const UNSUPPORTED_FIXTURES: Readonly<Record<string, readonly string[]>> = {
-  other_exporter: ['BatchNormalization'],
 };
 
 const manifest = readImportManifest();

@@ -298,3 +298,17 @@ test('hand-written: Sub and Div of two computed tensors (equal shapes and a per-
   const p = r.node('Flatten', [r.node('GlobalAveragePool', ['x'])], { axis: 1 });
   assert.throws(() => importOnnx(r.bytes(r.node('Sub', ['x', p])), { source: 'ranks.onnx' }), /Sub of two computed tensors of different ranks/);
 });
+
+test('hand-written: a Pad that cannot fold (before a BatchNormalization, with a non-zero value) becomes pad2d, at opsets 9 and 13', async () => {
+  for (const opset of [9, 13]) {
+    const w = new OnnxWriter([2, 5, 5], opset);
+    let v = w.node('Conv', ['x', w.floats('cw', [4, 2, 3, 3])], { kernel_shape: [3, 3] });
+    v = opset >= 11 ? w.node('Pad', [v, w.ints('pads', [0, 0, 1, 2, 0, 0, 1, 0])]) : w.node('Pad', [v], { pads: [0, 0, 1, 2, 0, 0, 1, 0] });
+    v = w.node('BatchNormalization', [v, w.floats('g', [4], [1, 1.5, 0.5, 2]), w.floats('b', [4]), w.floats('m', [4]), w.floats('var', [4], [1, 2, 0.5, 1.5])]);
+    v = opset >= 11 ? w.node('Pad', [v, w.ints('pads2', [0, 0, 1, 1, 0, 0, 1, 1]), w.floats('val', [], [-0.5])]) : w.node('Pad', [v], { pads: [0, 0, 1, 1, 0, 0, 1, 1], value: { float: -0.5 } });
+    v = w.node('MaxPool', [w.node('Relu', [v])], { kernel_shape: [2, 2], strides: [2, 2] });
+    const m = await checkHand(w, v, ['pad2d', 'batchnorm2d']);
+    assert.deepEqual(m.graph.nodes.filter((n) => n.kind === 'pad2d').map((n) => [n.attrs.pads, n.attrs.value]), [[[1, 2, 1, 0], 0], [[1, 1, 1, 1], -0.5]]);
+    m.dispose();
+  }
+});

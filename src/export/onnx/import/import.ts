@@ -703,9 +703,11 @@ on('Pad', (c) => {
     pads = full;
   }
   if (pads.every((p) => p === 0)) return c.out(x);
-  if (value !== 0 || x.shape.length !== 3 || pads.length !== 8 || pads[0] || pads[1] || pads[4] || pads[5] || pads.some((p) => p < 0)) {
-    unsupported(`Pad [${pads.join(', ')}] with value ${value} (zero padding of H and W before a Conv or AveragePool only)`);
+  if (x.shape.length !== 3 || pads.length !== 8 || pads[0] || pads[1] || pads[4] || pads[5] || pads.some((p) => p < 0)) {
+    unsupported(`Pad [${pads.join(', ')}] (constant padding of H and W only, no cropping)`);
   }
+  // Another value than 0 never folds into a Conv or AveragePool: a pad2d node.
+  if (value !== 0) return c.out(c.add('pad2d', [x], { pads: [pads[2]!, pads[3]!, pads[6]!, pads[7]!], value }));
   c.out({ t: 'pending', stage: 'pad', src: x, pads: [pads[2]!, pads[3]!, pads[6]!, pads[7]!] });
 });
 on('Clip', (c) => {
@@ -921,7 +923,8 @@ export function importOnnx(input: Uint8Array | string, opts: OnnxImportOptions =
    * nothing else reads), then relu6 and, for hardsigmoid, a channel_scale of 1/6.
    */
   const materialize = (p: Pending, ctx: ImportContext): Val => {
-    if (p.stage === 'pad') unsupported('input is a Pad, supported only before a Conv or AveragePool');
+    // A zero Pad that did not fold into a Conv or AveragePool: a pad2d node of its own.
+    if (p.stage === 'pad') return ctx.add('pad2d', [p.src], { pads: [...p.pads!], value: 0 }, {}, `${p.src.node}/pad`);
     if (p.stage === 'shuffle') unsupported('input is a channel-shuffle Transpose not followed by the Reshape back to [N, C, H, W]');
     if (p.x6) unsupported('x · relu6(x + 3) not divided by 6');
     const node = nodes.find((nd) => nd.name === p.src.node);
