@@ -638,6 +638,8 @@ function linear(c: ImportContext, x: Val, w: ArrayLike<number>, outF: number, in
 }
 
 on('Gemm', (c) => {
+  // A constant A times a computed B (either transA) puts the batch of B in Y's last axis: no slimnet layer does that.
+  if (c.input(0)?.t === 'const') unsupported(`Gemm with a constant A (transA = ${aInt(c.attrs, 'transA', 0)}) and a computed B: the batch would not stay the first axis`);
   if (aInt(c.attrs, 'transA', 0)) unsupported('Gemm with transA = 1 on a non-constant input');
   const x = c.val(0);
   const B = c.constant(1, 'B');
