@@ -385,20 +385,7 @@ on('Slice', (c) => {
   const cs = allConst(c);
   if (!cs) return channelSlice(c);
   const x = cs![0]!;
-  let starts: number[];
-  let ends: number[];
-  let axes: number[] | undefined;
-  let steps: number[] | undefined;
-  if (c.opset >= 10) {
-    starts = arr(c.constant(1, 'starts').data);
-    ends = arr(c.constant(2, 'ends').data);
-    axes = c.input(3) ? arr(c.constant(3, 'axes').data) : undefined;
-    steps = c.input(4) ? arr(c.constant(4, 'steps').data) : undefined;
-  } else {
-    starts = aInts(c.attrs, 'starts') ?? [];
-    ends = aInts(c.attrs, 'ends') ?? [];
-    axes = aInts(c.attrs, 'axes');
-  }
+  const { starts, ends, axes, steps } = sliceParams(c);
   // Any rank, any steps (negative ones too: F.pad's reversed pads), clamped as ONNX says.
   const r = x.dims.length;
   const idx: number[][] = x.dims.map((d) => Array.from({ length: d }, (_, i) => i));
@@ -418,6 +405,19 @@ on('Slice', (c) => {
   }
   c.out(gatherConst(x, idx));
 });
+
+/** A Slice's starts, ends, axes and steps: inputs from opset 10, attributes before (no steps then). */
+function sliceParams(c: ImportContext): { starts: number[]; ends: number[]; axes: number[] | undefined; steps: number[] | undefined } {
+  if (c.opset >= 10) {
+    return {
+      starts: arr(c.constant(1, 'starts').data),
+      ends: arr(c.constant(2, 'ends').data),
+      axes: c.input(3) ? arr(c.constant(3, 'axes').data) : undefined,
+      steps: c.input(4) ? arr(c.constant(4, 'steps').data) : undefined,
+    };
+  }
+  return { starts: aInts(c.attrs, 'starts') ?? [], ends: aInts(c.attrs, 'ends') ?? [], axes: aInts(c.attrs, 'axes'), steps: undefined };
+}
 
 /** The sub-tensor of a constant at the given indices per axis (same element type). */
 function gatherConst(x: Const, idx: readonly (readonly number[])[]): Const {
@@ -441,20 +441,7 @@ function gatherConst(x: Const, idx: readonly (readonly number[])[]): Const {
 /** Slice of a computed tensor: along the channels (axis 1) with step 1 only, as a channel_slice. */
 function channelSlice(c: ImportContext): void {
   const x = c.val(0);
-  let starts: number[];
-  let ends: number[];
-  let axes: number[] | undefined;
-  let steps: number[] | undefined;
-  if (c.opset >= 10) {
-    starts = arr(c.constant(1, 'starts').data);
-    ends = arr(c.constant(2, 'ends').data);
-    axes = c.input(3) ? arr(c.constant(3, 'axes').data) : undefined;
-    steps = c.input(4) ? arr(c.constant(4, 'steps').data) : undefined;
-  } else {
-    starts = aInts(c.attrs, 'starts') ?? [];
-    ends = aInts(c.attrs, 'ends') ?? [];
-    axes = aInts(c.attrs, 'axes');
-  }
+  const { starts, ends, axes, steps } = sliceParams(c);
   const ax = (axes ?? starts.map((_, i) => i)).map((a) => normAxis(a, x.shape.length + 1));
   if (ax.length !== 1 || ax[0] !== 1 || (steps && steps[0] !== 1)) unsupported(`Slice of a computed tensor along axes [${ax.join(', ')}]${steps ? ` with steps [${steps.join(', ')}]` : ''} (channels, axis 1, step 1 only)`);
   const n = x.shape[0]!;
