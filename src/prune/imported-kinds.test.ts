@@ -4,28 +4,12 @@
 // fixtures and in a hand-written file, then exported and verified in onnxruntime.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Model, summarize } from '../graph/index.js';
-import { exportOnnx } from '../export/onnx/export.js';
-import { verifyOnnx } from '../export/onnx/verify.js';
+import { Model } from '../graph/index.js';
 import { readImportFixture, readImportManifest } from '../export/onnx/import-fixtures.js';
 import { importOnnx } from '../export/onnx/import/import.js';
 import { OnnxWriter } from '../export/onnx/import/testing.js';
-import { DependencyGraph, criterion, removeChannels, scoreChannels, selectChannels } from './index.js';
-
-async function pruneAndVerify(model: Model, what: string): Promise<void> {
-  const dep = new DependencyGraph(model.graph);
-  assert.ok(dep.groups.length > 0, `${what}: no prunable group`);
-  const scores = scoreChannels(dep, await criterion('l1').score({ model, dep, seed: 0 }));
-  const removed = selectChannels(dep, scores, { amount: { fraction: 0.3 }, scope: 'global', norm: 'l2' });
-  assert.ok(removed.length > 0, `${what}: nothing selected`);
-  const { model: pruned } = removeChannels(model, dep, removed);
-  pruned.eval();
-  assert.ok(summarize(pruned.graph).totals.params < summarize(model.graph).totals.params, `${what}: not smaller`);
-  const r = await verifyOnnx(pruned, exportOnnx(pruned), { batch: 2 });
-  const scale = Math.max(1, ...r.outputs.flatMap((o) => Array.from(o.onnx, Math.abs)));
-  assert.ok(r.maxAbsDiff <= 1e-4 * scale && r.problems.length === 0, `${what}: pruned export differs by ${r.maxAbsDiff}`);
-  pruned.dispose();
-}
+import { DependencyGraph } from './index.js';
+import { pruneAndVerify } from './testing.js';
 
 test('imported misc_ops and other_exporter fixtures (sub, div, pad2d): 30 % pruned (global L1), exported and verified', async () => {
   const files = readImportManifest().files.filter((f) => ['misc_ops', 'other_exporter'].includes(f.model) && f.opset === 13 && !f.fused);

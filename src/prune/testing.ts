@@ -2,9 +2,16 @@
 // count and reason about, and that net trained on the sign problem (so that
 // removing channels costs accuracy, which the floor, patience and
 // backtracking tests need). Test support only (left out of the package build).
-import { GraphBuilder, Model, type Graph } from '../graph/index.js';
+import assert from 'node:assert/strict';
+import { GraphBuilder, Model, summarize, type Graph } from '../graph/index.js';
 import { Adam, Trainer, type BatchSource } from '../train/index.js';
 import { signSource } from '../train/testing.js';
+import { exportOnnx } from '../export/onnx/export.js';
+import { verifyOnnx } from '../export/onnx/verify.js';
+import { criterion, scoreChannels } from './criteria.js';
+import { DependencyGraph } from './dependency.js';
+import { removeChannels } from './remove.js';
+import { selectChannels } from './select.js';
 
 /** conv c1 (4 maps, 'same') → relu r1 → conv c2 (3 maps) → relu r2 → flatten → fc1 (5) → relu r3 → fc2 (2), on 1x6x6. */
 export function tinyNet(): Graph {
@@ -25,4 +32,20 @@ export async function trainedTinyNet(epochs: number): Promise<{ model: Model; tr
   await trainer.fit(train, { epochs });
   trainer.optimizer.dispose();
   return { model, train, val };
+}
+
+/** Prunes 30 % of the channels (global L1 ranking, L2-normalised per group), checks the model shrank, and checks its export in onnxruntime. */
+export async function pruneAndVerify(model: Model, what: string): Promise<void> {
+  const dep = new DependencyGraph(model.graph);
+  assert.ok(dep.groups.length > 0, `${what}: no prunable group`);
+  const scores = scoreChannels(dep, await criterion('l1').score({ model, dep, seed: 0 }));
+  const removed = selectChannels(dep, scores, { amount: { fraction: 0.3 }, scope: 'global', norm: 'l2' });
+  assert.ok(removed.length > 0, `${what}: nothing selected`);
+  const { model: pruned } = removeChannels(model, dep, removed);
+  pruned.eval();
+  assert.ok(summarize(pruned.graph).totals.params < summarize(model.graph).totals.params, `${what}: not smaller`);
+  const r = await verifyOnnx(pruned, exportOnnx(pruned), { batch: 2 });
+  const scale = Math.max(1, ...r.outputs.flatMap((o) => Array.from(o.onnx, Math.abs)));
+  assert.ok(r.maxAbsDiff <= 1e-4 * scale && r.problems.length === 0, `${what}: pruned export differs by ${r.maxAbsDiff}`);
+  pruned.dispose();
 }

@@ -11,12 +11,11 @@ import { join } from 'node:path';
 import { Model, loadCheckpoint, summarize } from '../graph/index.js';
 import { buildArch } from '../models/index.js';
 import { exportOnnx } from '../export/onnx/export.js';
-import { verifyOnnx } from '../export/onnx/verify.js';
 import { importOnnx, OnnxImportError } from '../export/onnx/import/import.js';
 import { OnnxWriter, SMALL_ZOO, randomModel } from '../export/onnx/import/testing.js';
-import { DependencyGraph, criterion, removeChannels, scoreChannels, selectChannels } from '../prune/index.js';
 import { UsageError } from '../util/errors.js';
 import { importRun, defaultImportOut } from './import.js';
+import { pruneAndVerify } from '../prune/testing.js';
 
 function withDir(fn: (dir: string) => Promise<void>): () => Promise<void> {
   return async () => {
@@ -62,23 +61,6 @@ test(
   }),
 );
 
-/** Prunes 30 % of the channels (global L1 ranking, L2-normalised per group) and checks the export in onnxruntime. */
-async function pruneAndVerify(model: Model, what: string): Promise<void> {
-  const dep = new DependencyGraph(model.graph);
-  assert.ok(dep.groups.length > 0, `${what}: no prunable group`);
-  const scores = scoreChannels(dep, await criterion('l1').score({ model, dep, seed: 0 }));
-  const removed = selectChannels(dep, scores, { amount: { fraction: 0.3 }, scope: 'global', norm: 'l2' });
-  assert.ok(removed.length > 0, `${what}: nothing selected`);
-  const { model: pruned } = removeChannels(model, dep, removed);
-  pruned.eval();
-  const before = summarize(model.graph).totals;
-  const after = summarize(pruned.graph).totals;
-  assert.ok(after.params < before.params, `${what}: not smaller`);
-  const r = await verifyOnnx(pruned, exportOnnx(pruned), { batch: 2 });
-  const scale = Math.max(1, ...r.outputs.flatMap((o) => Array.from(o.onnx, Math.abs)));
-  assert.ok(r.maxAbsDiff <= 1e-4 * scale && r.problems.length === 0, `${what}: pruned export differs by ${r.maxAbsDiff}`);
-  pruned.dispose();
-}
 
 for (const [arch, opts] of SMALL_ZOO.filter(([a]) => ['resnet20', 'mobilenetv2', 'densenet_cifar'].includes(a))) {
   test(`imported ${arch} (residual adds, depthwise convs, concat): prunes 30 % global L1, exports and verifies`, async () => {
