@@ -4,6 +4,8 @@ import { Command } from 'commander';
 import { channelMultiple, number } from './parse-args.js';
 import { ortChannelBlock } from '../measure/blocks.js';
 import { addTrainOptions } from './commands/train-options.js';
+import { addPruneOptions } from './commands/prune-options.js';
+import { addPipelineOptions } from './commands/pipeline-options.js';
 import { SlimnetError } from '../util/errors.js';
 import { stopExitCode, watchOutputs } from './interrupt.js';
 
@@ -163,50 +165,13 @@ program
     process.exitCode = await evalCommand(o);
   });
 
-program
-  .command('prune')
-  .description(
-    'structured pruning of a trained checkpoint: score channels with a criterion, remove the weakest (physically: a smaller graph), retrain per the protocol, until an accuracy floor / compression target / step limit; writes runs/prune/<dataset>-<arch>/version_N with the per-step log, the pruned checkpoint and ONNX file, the per-layer channel table, plots, and ends with the before/after table including measured latency',
-  )
-  .requiredOption('--checkpoint <path>', 'the trained model (e.g. runs/train/mnist-digits-lenet5/version_0/best.safetensors)')
-  .option('--criterion <name>', 'channel importance: l1 | l2 (filter magnitude), activation (mean post-ReLU), apoz, taylor (Molchanov), bn (|γ|), random', 'taylor')
-  .option('--scope <scope>', 'layer (each layer ranks its own channels, the same share per layer) or global (one ranking across layers)', 'global')
-  .option('--norm <norm>', 'per-layer normalisation of scores before a global ranking: none | l1 | l2 | max', 'l2')
-  .option('--reduce <how>', 'combining the scores of coupled layers (residual groups): mean | sum | max', 'mean')
-  .option('--protocol <name>', 'none (greedy, no retraining) | retrain (whole network, N iterations per step) | layer-retrain (only the pruned layers) | once (retrain, criterion computed only at the start)', 'retrain')
-  .option('--retrain-iters <n>', 'retraining iterations (batches) after each step', number('int'), 100)
-  .option('--lr <x>', 'Adam learning rate of retraining and fine-tuning', number('float'), 1e-4)
-  .option('--batch-size <n>', 'batch size of scoring, retraining and fine-tuning', number('int'), 100)
-  .option('--eval-batch-size <n>', 'batch size of evaluation', number('int'), 500)
-  .option('--step-fraction <x>', 'channels removed per step, as a share of those still removable', number('float'), 0.05)
-  .option('--step-maps <n>', 'channels removed per step (globally, or per layer with --scope layer); overrides --step-fraction', number('int'))
-  .option('--max-drop <pp>', 'accuracy floor in percentage points below the base model on the validation split (default: 0.3 unless --min-accuracy or --no-floor is given; a step limit or a target does not remove it)', number('float'))
-  .option('--min-accuracy <x>', 'absolute accuracy floor, e.g. 0.99', number('float'))
-  .option('--no-floor', 'no accuracy floor at all: stop only at --max-steps or a target and keep the last step (default: the floor above)')
-  .option('--target-params-x <x>', 'stop once parameters shrank this many times', number('float'))
-  .option('--target-macs-x <x>', 'stop once MACs shrank this many times', number('float'))
-  .option('--max-steps <n>', 'stop after this many steps (the floor still applies)', number('int'))
-  .option('--patience <n>', 'steps allowed below the floor before stopping (retraining often wins a dip back); the kept model is still the smallest that met the floor', number('int'), 0)
-  .option('--backtrack', 'when the floor stops the run, go back to the kept model and go on with half the step, down to one channel (default: off)')
-  .option('--snap-to <n|auto>', "after the loop, take every convolution's maps down to a multiple of this in one step (fully connected layers stay), retrain, and keep it only if it meets the floor: onnxruntime's convolutions run channels in blocks (auto: 16 with AVX-512, 8 with AVX2, here " + String(ortChannelBlock()) + '; 1: off)', channelMultiple, 1)
-  .option('--snap-iters <n>', 'retraining iterations of the --snap-to step; its accuracy is checked 8 times on the way and the best weights kept', number('int'), 2000)
-  .option('--refine-steps <n>', "after the grid step, up to this many refinement steps: the convolution whose channel costs the most MACs loses channels (a quarter, halved after a miss; a whole block above one block of the grid), --snap-iters retraining iterations, kept if it meets the floor (0: off)", number('int'), 0)
-  .option('--snap-tries <n>', 'grid steps tried at most, all to the kept model\'s grid shape: from the kept model, then from larger kept models that keep more in the layers the grid leaves alone, until one meets the floor', number('int'), 3)
-  .option('--layers <list>', 'only prune these layers (comma-separated; default: all prunable)')
-  .option('--exclude <list>', 'never prune these layers (comma-separated)')
-  .option('--min-channels <n>', 'channels every layer keeps at least', number('int'), 1)
-  .option('--round-to <n>', 'keep channel counts at multiples of this (e.g. 8)', number('int'), 1)
-  .option('--macs-weight <x>', "global ranking: subtract this times a channel's MAC cost (relative to the costliest layer's channel) from its normalised score, so costly channels go first among equals (Molchanov et al.'s FLOPs regularisation; 0: off)", number('float'), 0)
-  .option('--score-batches <n>', 'batches data-driven criteria (activation, apoz, taylor) read per step', number('int'), 10)
-  .option('--finetune-epochs <n>', 'epochs of fine-tuning of the kept model after pruning', number('int'), 0)
-  .option('--from-scratch-epochs <n>', 'also train the pruned architecture from scratch for this many epochs and report its test accuracy (seed 003, Table 4.1)', number('int'), 0)
-  .option('--latency-runs <n>', 'timed runs per model and batch size of the latency measurement, in 5 interleaved rounds (a pruned LeNet runs batch 64 in about 2 ms: fewer runs are noise)', number('int'), 100)
-  .option('--dataset <name>', "data set (default: the checkpoint's)")
-  .option('--root <dir>', "data folder (default: the checkpoint's)")
-  .option('--validation <n>', "validation split the floor is checked on: a count or a fraction (default: the checkpoint's own split)", number('float'))
-  .option('--seed <n>', "seed of the split and of the pruning (default: the checkpoint's)", number('int'))
-  .option('--runs-dir <dir>', 'root of the run directories', './runs')
-  .option('--json', 'print the result as one JSON object on stdout (the log goes to stderr) (default: off)')
+addPruneOptions(
+  program
+    .command('prune')
+    .description(
+      'structured pruning of a trained checkpoint: score channels with a criterion, remove the weakest (physically: a smaller graph), retrain per the protocol, until an accuracy floor / compression target / step limit; writes runs/prune/<dataset>-<arch>/version_N with the per-step log, the pruned checkpoint and ONNX file, the per-layer channel table, plots, and ends with the before/after table including measured latency',
+    ),
+)
   .addHelpText(
     'after',
     '\nCtrl-C stops after the current step; the best model so far is still saved and reported (exit code 130).' +
@@ -218,29 +183,8 @@ program
     process.exitCode = await pruneCommand(o);
   });
 
-program
-  .command('pipeline')
+addPipelineOptions(program.command('pipeline'))
   .description('the whole story: train a baseline, prune it (Taylor, global, L2 normalisation, retraining) to an accuracy floor, export the pruned model to ONNX and print the before/after table with measured latency')
-  .option('--dataset <name>', 'data set (mnist-digits is bundled: no set-up)', 'mnist-digits')
-  .option('--arch <name>', 'zoo architecture', 'lenet5')
-  .option('--epochs <n>', 'training epochs of the baseline', number('int'), 10)
-  .option('--fraction <x>', 'use this share of the training data (quick looks)', number('float'), 1)
-  .option('--validation <n>', 'share (or count) of the training split held out for the accuracy floor; the floor is only as steady as this split is large (0.25 of the 8,000 training digits: 0.3 pp is 6 of 2,000 images)', number('float'), 0.25)
-  .option('--criterion <name>', 'pruning criterion', 'taylor')
-  .option('--macs-weight <x>', "weight of a channel's MAC cost in the global ranking (see prune --help; 0: rank by the criterion alone)", number('float'), 0)
-  .option('--max-drop <pp>', 'accuracy floor: percentage points under the baseline on its validation split', number('float'), 0.3)
-  .option('--retrain-iters <n>', 'retraining iterations after each pruning step', number('int'), 100)
-  .option('--step-fraction <x>', 'share of the removable channels removed per step (halved at the floor, see --no-backtrack)', number('float'), 0.1)
-  .option('--patience <n>', 'pruning steps allowed below the floor before stopping (the kept model met the floor)', number('int'), 3)
-  .option('--no-backtrack', 'stop at the floor instead of going back to the kept model with half the step')
-  .option('--snap-to <n|auto>', "after the loop, every convolution's maps down to a multiple of this in one retrained step, kept only if it meets the floor: onnxruntime's convolutions run channels in blocks, and a count off the block runs as slowly as the next block up (auto: 16 with AVX-512, 8 with AVX2, else 1 = off)", channelMultiple, ortChannelBlock())
-  .option('--snap-iters <n>', 'retraining iterations of the --snap-to step (the best of 8 checks on the way is kept)', number('int'), 2000)
-  .option('--snap-tries <n>', 'grid steps tried at most (from the kept model, then from larger kept models)', number('int'), 3)
-  .option('--refine-steps <n>', 'then up to this many steps that cut the convolution whose channels cost the most MACs, each retrained --snap-iters iterations and kept if it meets the floor (0: off)', number('int'), 6)
-  .option('--finetune-epochs <n>', 'fine-tuning epochs of the pruned model', number('int'), 1)
-  .option('--latency-runs <n>', 'timed onnxruntime / engine runs per model and batch size', number('int'), 100)
-  .option('--runs-dir <dir>', 'root of the run directories', './runs')
-  .option('--json', 'print one JSON object with the results of both stages on stdout (default: off)')
   .action(async (o: import('./commands/pipeline.js').PipelineOptions) => {
     const { pipelineCommand } = await import('./commands/pipeline.js');
     process.exitCode = await pipelineCommand(o);
