@@ -134,7 +134,7 @@ channelRules.register('channel_slice', {
   propagate(c) {
     const x = c.input(0);
     c.pin(x);
-    return x.slice(channelSliceRange(c.node, c.inputShapes[0]!)[0], channelSliceRange(c.node, c.inputShapes[0]!)[1]);
+    return x.slice(...channelSliceRange(c.node, c.inputShapes[0]!));
   },
 });
 

@@ -6,7 +6,7 @@
 import { statSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { Model, humanBytes, saveCheckpoint, summarize } from '../graph/index.js';
-import { importOnnx, type OnnxImportReport } from '../export/onnx/import/import.js';
+import { importOnnx, readOnnxFile, type OnnxImportReport } from '../export/onnx/import/import.js';
 import { count } from '../report/format.js';
 import { UsageError } from '../util/errors.js';
 import type { Observer } from '../util/events.js';
@@ -66,7 +66,9 @@ export async function importRun(spec: ImportSpec, observer: Observer = {}): Prom
   check(spec);
   const say = (line: string): void => observer.onLog?.(line);
   const out = spec.out ?? defaultImportOut(spec.model);
-  const { graph, tensors, report: onnx } = importOnnx(spec.model, { inputShape: spec.inputShape, name: basename(spec.model, extname(spec.model)) });
+  // Read once: the import and --verify's onnxruntime session both need the bytes.
+  const bytes = readOnnxFile(spec.model);
+  const { graph, tensors, report: onnx } = importOnnx(bytes, { source: spec.model, inputShape: spec.inputShape, name: basename(spec.model, extname(spec.model)) });
   const model = Model.fromTensors(graph, tensors, `tensors imported from ${spec.model}`);
   try {
     model.eval();
@@ -76,9 +78,8 @@ export async function importRun(spec: ImportSpec, observer: Observer = {}): Prom
     say(`${spec.model}: ${onnx.onnxNodes} ONNX nodes (opset ${onnx.opset}${onnx.producer ? `, from ${onnx.producer}` : ''}), ${onnx.folded} folded into constants or removed (Identity, Dropout) → ${graph.nodes.length} slimnet nodes`);
     say(`wrote ${out}: ${humanBytes(report.bytes)} (${count(report.bytes)} bytes), ${count(totals.params)} parameters`);
     if (spec.verify) {
-      const { readFileSync } = await import('node:fs');
       const { verifyOnnx } = await import('../export/onnx/verify.js');
-      const r = await verifyOnnx(model, readFileSync(spec.model), { batch: 2, seed: 0 });
+      const r = await verifyOnnx(model, bytes, { batch: 2, seed: 0 });
       const scale = r.outputs.reduce((m, o) => Math.max(m, ...Array.from(o.onnx, Math.abs)), 0);
       report.maxAbsDiff = r.maxAbsDiff;
       report.maxRelDiff = scale > 0 ? r.maxAbsDiff / scale : r.maxAbsDiff;

@@ -1,7 +1,9 @@
 // `slimnet import`: flags → ImportSpec → importRun (src/workflows/import.ts),
 // then the summary table of the checkpoint written (or, with --json, one
-// JSON object: the report and the summary). A failed --verify exits with 1.
+// JSON object: the report and the summary, with the log on stderr as every
+// command's --json has it). A failed --verify exits with 1.
 import { importRun, type ImportSpec } from '../../workflows/import.js';
+import { printLog } from './common.js';
 import { renderSummary, summaryReport } from './summary.js';
 
 export interface ImportOptions extends Omit<ImportSpec, 'model'> {
@@ -11,8 +13,7 @@ export interface ImportOptions extends Omit<ImportSpec, 'model'> {
 /** The exit code: 1 when --verify failed (errors are thrown: the CLI prints them as one line). */
 export async function importCommand(model: string, o: ImportOptions): Promise<number> {
   const { json, ...rest } = o;
-  const lines: string[] = [];
-  const r = await importRun({ model, ...rest }, { onLog: (line) => (json ? lines.push(line) : process.stdout.write(`${line}\n`)) });
+  const r = await importRun({ model, ...rest }, { onLog: printLog(json === true) });
   const summary = summaryReport({ checkpoint: r.out });
   if (json) process.stdout.write(`${JSON.stringify({ ...r, summary })}\n`);
   else process.stdout.write(`\n${renderSummary(summary)}\n`);

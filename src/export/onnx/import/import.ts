@@ -419,8 +419,11 @@ function sliceParams(c: ImportContext): { starts: number[]; ends: number[]; axes
   return { starts: aInts(c.attrs, 'starts') ?? [], ends: aInts(c.attrs, 'ends') ?? [], axes: aInts(c.attrs, 'axes'), steps: undefined };
 }
 
-/** The sub-tensor of a constant at the given indices per axis (same element type). */
-function gatherConst(x: Const, idx: readonly (readonly number[])[]): Const {
+/**
+ * The sub-tensor of a constant at the given indices per axis (same element
+ * type); with `perm`, output axis a walks input axis perm[a] (a transpose).
+ */
+function gatherConst(x: Const, idx: readonly (readonly number[])[], perm: readonly number[] = idx.map((_, a) => a)): Const {
   const dims = idx.map((l) => l.length);
   const n = numel(dims);
   const data: Nums = x.data instanceof Float32Array ? new Float32Array(n) : new Array<number>(n);
@@ -431,7 +434,7 @@ function gatherConst(x: Const, idx: readonly (readonly number[])[]): Const {
     for (let a = dims.length - 1; a >= 0; a--) {
       const i = rem % dims[a]!;
       rem = Math.floor(rem / dims[a]!);
-      off += idx[a]![i]! * inStrides[a]!;
+      off += idx[a]![i]! * inStrides[perm[a]!]!;
     }
     data[k] = x.data[off]!;
   }
@@ -476,21 +479,7 @@ on('Transpose', (c) => {
     // A constant (F.pad's pads as [[begin, end], ...] turned around): fold.
     const r = xc.dims.length;
     const perm = aInts(c.attrs, 'perm') ?? Array.from({ length: r }, (_, i) => r - 1 - i);
-    const dims = perm.map((p) => xc.dims[p]!);
-    const n = numel(dims);
-    const data: Nums = xc.data instanceof Float32Array ? new Float32Array(n) : new Array<number>(n);
-    const inStrides = xc.dims.map((_, i) => numel(xc.dims.slice(i + 1)));
-    for (let k = 0; k < n; k++) {
-      let rem = k;
-      let off = 0;
-      for (let a = r - 1; a >= 0; a--) {
-        const i = rem % dims[a]!;
-        rem = Math.floor(rem / dims[a]!);
-        off += i * inStrides[perm[a]!]!;
-      }
-      data[k] = xc.data[off]!;
-    }
-    return c.out({ t: 'const', dims, data });
+    return c.out(gatherConst(xc, perm.map((p) => Array.from({ length: xc.dims[p]! }, (_, i) => i)), perm));
   }
   // Otherwise only channel shuffle: Reshape [N, C, H, W] → [N, g, C/g, H, W], Transpose(0, 2, 1, 3, 4), then Reshape back (see Reshape).
   const x = c.val(0);
@@ -860,16 +849,18 @@ function friendlyName(n: O.INodeProto, nodesPerModule: ReadonlyMap<string, numbe
 }
 
 /** Imports an ONNX model (bytes or a path) as a slimnet graph and its tensors. */
+/** The bytes of an ONNX file; an unreadable one is an OnnxImportError naming it. */
+export function readOnnxFile(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new OnnxImportError(`${path}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
 export function importOnnx(input: Uint8Array | string, opts: OnnxImportOptions = {}): OnnxImportResult {
   const source = opts.source ?? (typeof input === 'string' ? input : '<bytes>');
-  let bytes: Uint8Array;
-  if (typeof input === 'string') {
-    try {
-      bytes = readFileSync(input);
-    } catch (e) {
-      throw new OnnxImportError(`${source}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
-  } else bytes = input;
+  const bytes = typeof input === 'string' ? readOnnxFile(input) : input;
   const model = decode(bytes, source);
   const g = model.graph!;
   const opset = Number((model.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx')?.version ?? 0) || 13;
