@@ -52,6 +52,22 @@ const QUICK: Partial<Options> = { repeats: 2, imageSize: 32, batch: 8, steps: 2,
 
 const ratio = (a: number, b: number): number => +(a / b).toFixed(4);
 
+/** Median milliseconds of importing `bytes` `repeats` times (tensors freed each time), or the importer's error. */
+function timeImport(bytes: Uint8Array, source: string, repeats: number): { ms: number | null; error?: string } {
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    try {
+      const r = importOnnx(bytes, { source });
+      times.push(performance.now() - t0);
+      for (const t of Object.values(r.tensors)) t.dispose();
+    } catch (e) {
+      return { ms: null, error: (e as Error).message.replace(/\n\s*/g, ' ') };
+    }
+  }
+  return { ms: median(times) };
+}
+
 export async function main(argv: string[]): Promise<void> {
   const parsed = parseArgs(argv, DEFAULTS);
   const given = new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())));
@@ -62,20 +78,8 @@ export async function main(argv: string[]): Promise<void> {
   // 1. Import time per fixture.
   const fixtures: { file: string; ms: number | null; nodes: number; error?: string }[] = [];
   for (const f of readImportManifest().files) {
-    const bytes = readImportFixture(f);
-    const times: number[] = [];
-    let error: string | undefined;
-    for (let i = 0; i < o.repeats && !error; i++) {
-      const t0 = performance.now();
-      try {
-        const r = importOnnx(bytes, { source: f.file });
-        times.push(performance.now() - t0);
-        for (const t of Object.values(r.tensors)) t.dispose();
-      } catch (e) {
-        error = (e as Error).message.replace(/\n\s*/g, ' ');
-      }
-    }
-    const ms = error ? null : +median(times).toFixed(2);
+    const { ms: t, error } = timeImport(readImportFixture(f), f.file, o.repeats);
+    const ms = t === null ? null : +t.toFixed(2);
     fixtures.push({ file: f.file, ms, nodes: f.nodes, ...(error ? { error } : {}) });
     console.log(`  ${f.file.padEnd(34)} ${String(f.nodes).padStart(4)} ONNX nodes  ${ms === null ? `unsupported (${error})` : `${fmt(ms, 2)} ms`}`);
   }
@@ -87,19 +91,8 @@ export async function main(argv: string[]): Promise<void> {
     console.log(`${o.full}: ${files.length} files`);
     for (const f of files) {
       const bytes = readFileSync(join(o.full, f));
-      const times: number[] = [];
-      let error: string | undefined;
-      for (let i = 0; i < Math.min(o.repeats, 2) && !error; i++) {
-        const t0 = performance.now();
-        try {
-          const r = importOnnx(bytes, { source: join(o.full, f) });
-          times.push(performance.now() - t0);
-          for (const t of Object.values(r.tensors)) t.dispose();
-        } catch (e) {
-          error = (e as Error).message.replace(/\n\s*/g, ' ');
-        }
-      }
-      const ms = error ? null : +median(times).toFixed(1);
+      const { ms: t, error } = timeImport(bytes, join(o.full, f), Math.min(o.repeats, 2));
+      const ms = t === null ? null : +t.toFixed(1);
       const mb = +(bytes.length / 2 ** 20).toFixed(1);
       full.push({ file: f, ms, mb, ...(error ? { error: error.slice(0, 300) } : {}) });
       console.log(`  ${f.padEnd(34)} ${fmt(mb).padStart(6)} MiB  ${ms === null ? `unsupported (${error!.slice(0, 200)})` : `${fmt(ms, 1)} ms`}`);
