@@ -1,5 +1,6 @@
 // Tensor handles: creation from typed arrays, read-back, metadata, release.
 #include "common.h"
+#include <atomic>
 #include <cstring>
 
 namespace slimnet {
@@ -16,7 +17,14 @@ static int64_t ReportedBytes(const at::Tensor& t) {
   return static_cast<int64_t>(t.storage().nbytes());
 }
 
+// Handles holding a tensor right now, and the bytes they reported to V8.
+// Atomic because worker threads load the same addon.
+static std::atomic<int64_t> g_liveHandles{0};
+static std::atomic<int64_t> g_liveBytes{0};
+
 void ReleaseBox(Napi::BasicEnv env, TensorBox* box) {
+  if (box->tensor.defined()) --g_liveHandles;
+  g_liveBytes -= box->reportedBytes;
   if (box->reportedBytes) {
     Napi::MemoryManagement::AdjustExternalMemory(env, -box->reportedBytes);
     box->reportedBytes = 0;
@@ -28,6 +36,8 @@ Napi::Value WrapTensor(Napi::Env env, at::Tensor t, bool report) {
   auto* box = new TensorBox{std::move(t), 0};
   box->reportedBytes = report ? ReportedBytes(box->tensor) : 0;
   if (box->reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, box->reportedBytes);
+  if (box->tensor.defined()) ++g_liveHandles;
+  g_liveBytes += box->reportedBytes;
   // A basic finalizer: with GC-time finalizers (see CMakeLists.txt) it runs
   // during garbage collection, so even a loop that never yields to the event
   // loop gets its forgotten handles back.
@@ -218,7 +228,19 @@ static Napi::Value SameStorage(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, a.has_storage() && b.has_storage() && a.storage().is_alias_of(b.storage()));
 }
 
+// liveHandles() -> { handles, bytes }: tensor handles not yet disposed or
+// finalized, and the storage bytes they own. A leak check that does not
+// depend on the C allocator returning freed pages to the system.
+static Napi::Value LiveHandles(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("handles", Napi::Number::New(env, static_cast<double>(g_liveHandles.load())));
+  o.Set("bytes", Napi::Number::New(env, static_cast<double>(g_liveBytes.load())));
+  return o;
+}
+
 void InitTensor(Napi::Env env, Napi::Object exports) {
+  exports.Set("liveHandles", Napi::Function::New(env, LiveHandles, "liveHandles"));
   exports.Set("fromArray", Napi::Function::New(env, FromArray, "fromArray"));
   exports.Set("toArray", Napi::Function::New(env, ToArray, "toArray"));
   exports.Set("meta", Napi::Function::New(env, Meta, "meta"));

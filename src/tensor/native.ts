@@ -26,6 +26,7 @@ export interface NativeAddon {
   share(h: Handle): Handle;
   storageBytes(h: Handle): number;
   sameStorage(a: Handle, b: Handle): boolean;
+  liveHandles(): { handles: number; bytes: number };
 
   findOp(name: string, overload: string): OpHandle;
   call(op: OpHandle, ...args: NativeValue[]): NativeValue;

@@ -68,3 +68,12 @@ export function engineInfo(): { torchVersion: string; threads: number; cuda: boo
   const b = native.buildInfo();
   return { torchVersion: b.torchVersion, threads: native.getNumThreads(), cuda: b.cuda, parallel: b.parallel, blas: blasInfo() };
 }
+
+/**
+ * Native tensor handles alive right now (neither disposed nor finalized) and
+ * the storage bytes they own: the leak check for code that holds tensors,
+ * independent of whether the C allocator hands freed pages back to the system.
+ */
+export function liveNativeTensors(): { handles: number; bytes: number } {
+  return native.liveHandles();
+}
