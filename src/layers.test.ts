@@ -20,7 +20,9 @@
 // directories) and export (ONNX) stand alone; measure times exported models
 // (→ export); train consumes batches (→ data) and checkpoints into run
 // directories (→ runs); prune retrains (→ train), counts and times (→
-// measure, export) and reads data (→ data). Anything else — a trainer that
+// measure, export) and reads data (→ data); distill trains (→ train), takes
+// teachers from ONNX (→ export), caches teacher logits over a data set (→
+// data) and joins prune's recovery registry (→ prune). Anything else — a trainer that
 // prunes, a data set that formats a table — is a workflow's job.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,7 +33,7 @@ import { sourceFiles, stripComments } from './util/testing/source.js';
 
 const SRC = fileURLToPath(new URL('.', import.meta.url));
 
-const FEATURES = ['data', 'report', 'runs', 'export', 'measure', 'train', 'prune'] as const;
+const FEATURES = ['data', 'report', 'runs', 'export', 'measure', 'train', 'prune', 'distill'] as const;
 type Feature = (typeof FEATURES)[number];
 
 /** Which features each feature may import (directly). */
@@ -43,6 +45,7 @@ const FEATURE_DEPS: Record<Feature, readonly Feature[]> = {
   measure: ['export'],
   train: ['data', 'runs'],
   prune: ['train', 'measure', 'export', 'data'],
+  distill: ['train', 'export', 'data', 'prune'],
 };
 
 /** Rank of each layer: an import must go to a lower rank (features: see FEATURE_DEPS). */

@@ -57,6 +57,8 @@ export interface StepInput {
   model: Model;
   x: Tensor;
   y: Tensor;
+  /** The batch's sample indices in its data set (cached per-sample values, e.g. a teacher's logits, are looked up by them). */
+  indices: Int32Array;
   /** Global step (optimizer updates before this one). */
   step: number;
   epoch: number;
@@ -471,7 +473,7 @@ export class Trainer<C = unknown> {
     const r = tidy(() => {
       try {
         this.optimizer.zeroGrad();
-        const input: StepInput = { model: this.model, x: batch.x, y: batch.y, step: this.globalStep, epoch, auxiliary: this.auxiliary };
+        const input: StepInput = { model: this.model, x: batch.x, y: batch.y, indices: batch.indices, step: this.globalStep, epoch, auxiliary: this.auxiliary };
         stepContext = this.context?.make(input);
         const logits = this.model.forward(batch.x, { training: true, hooks: this.hooks });
         const ctx: LossContext<C> = { ...input, logits, context: stepContext };

@@ -13,6 +13,7 @@ import { isAbsolute, relative } from 'node:path';
 import { existsSync } from 'node:fs';
 import { DataLoader, evalTransform, resolveData, trainTransform, type Dataset, type ResolvedData } from '../data/index.js';
 import { Model, humanCount, loadCheckpoint, summarize, type Graph } from '../graph/index.js';
+import type { Tensor } from '../tensor/index.js';
 import { archNames, buildArch } from '../models/index.js';
 import {
   EarlyStopping,
@@ -26,6 +27,9 @@ import {
   type EpochRecord,
   type Metrics,
   type ProgressInfo,
+  type TrainerOptions,
+  type Optimizer,
+  type BaseHyper,
 } from '../train/index.js';
 import { Checkpointing, bestValidation, metricsRow, type EpochSaved } from '../train/checkpointing.js';
 import { RUN_FILES, Run, readMetrics, type MetricsRow, type RunExtension, type RunIdentity, type RunStatusFile } from '../runs/index.js';
@@ -63,7 +67,7 @@ export interface EpochSummary {
  */
 export type TrainOutcome = 'complete' | 'early-stopped' | 'interrupted' | 'already-complete';
 
-export interface TrainReport {
+export interface TrainReport<Cfg extends TrainConfig = TrainConfig> {
   /** The run directory. */
   run: string;
   version: number;
@@ -71,7 +75,7 @@ export interface TrainReport {
   /** True when the signal stopped the call (status 'interrupted'). */
   interrupted: boolean;
   /** The run's configuration (config.json). */
-  config: TrainConfig;
+  config: Cfg;
   /** Completed epochs, and every completed epoch of the run (also those of earlier, resumed calls). */
   epochsDone: number;
   history: EpochSummary[];
@@ -105,6 +109,51 @@ export class TrainingStoppedError extends SlimnetError {
     super(message, options);
   }
 }
+
+/**
+ * What a training workflow adds to the plain training of a zoo model: the
+ * run's command, the data and the model it trains, and an extension of the
+ * trainer (loss terms, a step context, hooks, auxiliary modules) with its own
+ * set-up, results and clean-up. `slimnet train` is the baseline plan; the
+ * distillation workflow is another plan on the same loop, run directory,
+ * checkpoints, resume and NaN guard.
+ */
+export interface TrainPlan<Cfg extends TrainConfig = TrainConfig> {
+  /** The run family (runs/<command>/<dataset>-<arch>). */
+  command: string;
+  data(config: Cfg): ResolvedData;
+  /** The graph to train and how the log names it; `create` makes the model (new or loaded) once the memory check passed. */
+  model(config: Cfg, data: ResolvedData): { graph: Graph; label: string; create(): Model };
+  /** Called once the model exists, before the optimizer is built. */
+  extend?(model: Model, config: Cfg, data: ResolvedData): TrainExtension;
+  resumeCommand(config: Cfg, runsDir: string, version: number): string;
+}
+
+export interface TrainExtension {
+  trainer: Pick<TrainerOptions, 'loss' | 'extraLosses' | 'stepContext' | 'hooks' | 'auxiliary'>;
+  /** Trainable tensors outside the model, for the optimizer (the auxiliary modules'). */
+  extraParams: Tensor[];
+  /** Checkpoint metadata beside the data provenance. */
+  meta: Record<string, unknown>;
+  /** Lines for the run log, after the recipe line. */
+  lines: string[];
+  /** After the run directory exists, before the first step (e.g. caching a teacher's logits); false when aborted. */
+  beforeFit?(say: (line: string) => void, signal?: AbortSignal): Promise<void>;
+  /** After the test evaluation of the final weights: further results for the log. */
+  afterTest?(model: Model, testLoader: DataLoader, say: (line: string) => void, signal?: AbortSignal): Promise<void>;
+  dispose(): void;
+}
+
+/** The baseline plan: a zoo architecture trained from scratch. */
+const BASELINE_PLAN: TrainPlan = {
+  command: 'train',
+  data: (config) => trainData(config),
+  model(config, data) {
+    const graph = buildGraph(config, data);
+    return { graph, create: () => Model.create(graph, { seed: config.seed }), label: `${config.arch}${config.width !== 1 ? ` (width ${config.width})` : ''}` };
+  },
+  resumeCommand: (config, runsDir, version) => resumeCommand(config, runsDir, version),
+};
 
 const DEFAULT_RUNS_DIR = './runs';
 const EPOCH_HEADERS = ['epoch', 'lr', 'train loss', 'train acc %', 'val loss', 'val acc %', 'val bal acc %', 'time'];
@@ -193,12 +242,29 @@ export function trainResultJson(r: TrainReport): Record<string, unknown> {
  * and status.json (`extensions`).
  */
 export async function trainRun(spec: TrainSpec, observer: Observer = {}): Promise<TrainReport> {
-  const runsDir = spec.runsDir ?? DEFAULT_RUNS_DIR;
   const given = givenOptions(spec);
-  let config = resolveTrainConfig(given);
+  const config = resolveTrainConfig(given);
   if (!archNames().includes(config.arch)) throw new UsageError(`unknown architecture '${config.arch}' (available: ${archNames().join(', ')})`);
+  return runTraining(BASELINE_PLAN, { config, given, runsDir: spec.runsDir, resume: spec.resume }, observer);
+}
+
+/**
+ * The training of a plan: a new run, or `resume` (a version of the same
+ * plan's run family) where it stopped; see trainRun. `resumed(saved)`: the
+ * configuration a resumed run goes on with (default: resumedConfig over the
+ * training options).
+ */
+export async function runTraining<Cfg extends TrainConfig>(
+  plan: TrainPlan<Cfg>,
+  o: { config: Cfg; given: Partial<TrainConfig>; runsDir?: string | undefined; resume?: number | undefined; resumed?: (saved: Partial<Cfg>, version: number, progress: { epochsDone: number; complete: boolean }) => { config: Cfg; extendedFrom: number | null } },
+  observer: Observer = {},
+): Promise<TrainReport<Cfg>> {
+  const runsDir = o.runsDir ?? DEFAULT_RUNS_DIR;
+  const given = o.given;
+  let config = o.config;
+  const spec = { resume: o.resume };
   if (spec.resume !== undefined && !(Number.isInteger(spec.resume) && spec.resume >= 0)) throw new UsageError(`resume (--version) must be a run version (an integer >= 0), got ${spec.resume}`);
-  const identity: RunIdentity = { root: runsDir, command: 'train', dataset: config.dataset, arch: config.arch };
+  const identity: RunIdentity = { root: runsDir, command: plan.command, dataset: config.dataset, arch: config.arch };
 
   let run: Run | undefined;
   const say = (line: string): void => {
@@ -212,7 +278,8 @@ export async function trainRun(spec: TrainSpec, observer: Observer = {}): Promis
   if (resuming) {
     const opened = Run.open(identity, spec.resume!);
     const prev = opened.status;
-    const resumed = resumedConfig(opened.config<Partial<TrainConfig>>(), given, opened.version, { epochsDone: prev.epochsDone, complete: prev.status === 'complete' });
+    const progress = { epochsDone: prev.epochsDone, complete: prev.status === 'complete' };
+    const resumed = o.resumed ? o.resumed(opened.config<Partial<Cfg>>(), opened.version, progress) : (resumedConfig(opened.config<Partial<TrainConfig>>(), given, opened.version, progress) as { config: Cfg; extendedFrom: number | null });
     config = resumed.config;
     extendedFrom = resumed.extendedFrom;
     const statePath = opened.file(RUN_FILES.state);
@@ -224,7 +291,7 @@ export async function trainRun(spec: TrainSpec, observer: Observer = {}): Promis
       );
       const history = readMetrics(opened.path).map(epochSummary);
       return {
-        ...baseReport(opened, config, runsDir),
+        ...baseReport(plan, opened, config, runsDir),
         status: 'already-complete',
         interrupted: false,
         epochsDone: prev.epochsDone,
@@ -242,7 +309,7 @@ export async function trainRun(spec: TrainSpec, observer: Observer = {}): Promis
 
   const open = (): Run => (run ??= Run.create(identity, config, { epochs: config.epochs }));
   try {
-    return await train({ open, config, resuming, extendedFrom, runsDir, say, observer });
+    return await train(plan, { open, config, resuming, extendedFrom, runsDir, say, observer });
   } catch (e) {
     if (e instanceof TrainingStoppedError || run === undefined) throw e; // recorded already, or no run yet
     const failed = run;
@@ -257,7 +324,7 @@ export async function trainRun(spec: TrainSpec, observer: Observer = {}): Promis
   }
 }
 
-function baseReport(run: Run, config: TrainConfig, runsDir: string): Omit<TrainReport, 'status' | 'interrupted' | 'epochsDone' | 'history' | 'bestValAccuracy' | 'bestEpoch' | 'params' | 'macs'> {
+function baseReport<Cfg extends TrainConfig>(plan: TrainPlan<Cfg>, run: Run, config: Cfg, runsDir: string): Omit<TrainReport<Cfg>, 'status' | 'interrupted' | 'epochsDone' | 'history' | 'bestValAccuracy' | 'bestEpoch' | 'params' | 'macs'> {
   return {
     run: run.path,
     version: run.version,
@@ -265,7 +332,7 @@ function baseReport(run: Run, config: TrainConfig, runsDir: string): Omit<TrainR
     test: null,
     bestTest: null,
     checkpoints: { best: run.file(RUN_FILES.best), last: run.file(RUN_FILES.last), state: run.file(RUN_FILES.state) },
-    resumeCommand: resumeCommand(config, runsDir, run.version),
+    resumeCommand: plan.resumeCommand(config, runsDir, run.version),
     message: run.status.message ?? null,
     runStatus: run.status,
   };
@@ -299,10 +366,10 @@ function recordedImageSize(config: TrainConfig, data: ResolvedData): number | [n
   return h === w ? h : [h, w];
 }
 
-interface TrainContext {
+interface TrainContext<Cfg extends TrainConfig> {
   /** The run directory: the resumed run, or a new version created on the first call. */
   open(): Run;
-  config: TrainConfig;
+  config: Cfg;
   resuming: boolean;
   extendedFrom: number | null;
   runsDir: string;
@@ -310,26 +377,35 @@ interface TrainContext {
   observer: Observer;
 }
 
-async function train(ctx: TrainContext): Promise<TrainReport> {
+async function train<Cfg extends TrainConfig>(plan: TrainPlan<Cfg>, ctx: TrainContext<Cfg>): Promise<TrainReport<Cfg>> {
   const { config, resuming, runsDir, say, observer } = ctx;
   const signal = observer.signal;
   const aborted = (): boolean => signal?.aborted === true;
 
   // ---- data, model, optimizer, schedule (before any run directory exists) -----------------
-  const data = trainData(config);
+  const data = plan.data(config);
   checkValidationSplit(config.validation, { validation: data.validation?.length ?? 0, classes: data.train.classes.length });
-  const graph = buildGraph(config, data);
+  const { create, graph, label } = plan.model(config, data);
   const memory = checkTrainingMemory({
-    model: `${config.arch}${config.width !== 1 ? ` (width ${config.width})` : ''}`,
+    model: label,
     graph,
     batch: Math.min(config.batchSize, data.train.length),
     batchSize: config.batchSize,
     optimizer: config.optimizer,
     momentum: config.momentum,
   });
-  const model = Model.create(graph, { seed: config.seed });
+  const model = create();
+  let ext: TrainExtension | undefined;
+  let optimizer: Optimizer<BaseHyper>;
+  try {
+    ext = plan.extend?.(model, config, data);
+    optimizer = buildOptimizer(model, optimizerOf(config), ext?.extraParams ?? []);
+  } catch (e) {
+    ext?.dispose();
+    model.dispose();
+    throw e;
+  }
   const totals = summarize(model.graph).totals;
-  const optimizer = buildOptimizer(model, optimizerOf(config));
   const schedule = new LrSchedule(optimizer, scheduleOf(config));
   const trainLoader = new DataLoader(data.train, { batchSize: config.batchSize, shuffle: true, seed: config.seed, transform: trainTransform(config.dataset, data.train, config.augment, data.norm) });
   const valLoader = data.validation ? new DataLoader(data.validation, { batchSize: config.evalBatchSize, transform: evalTransform(data.norm) }) : undefined;
@@ -340,7 +416,7 @@ async function train(ctx: TrainContext): Promise<TrainReport> {
     const run = ctx.open();
     // The checkpoints carry the data and its split, so later commands (prune, slim) rebuild the same train / validation sets.
     const ckptMeta = (extra: Record<string, unknown>): Record<string, unknown> => ({
-      command: 'train',
+      command: plan.command,
       dataset: config.dataset,
       root: config.root,
       imageSize: recordedImageSize(config, data),
@@ -352,6 +428,7 @@ async function train(ctx: TrainContext): Promise<TrainReport> {
       validation: config.validation,
       fraction: config.fraction,
       version: run.version,
+      ...ext?.meta,
       ...extra,
     });
     let saved: EpochSaved | undefined;
@@ -361,7 +438,8 @@ async function train(ctx: TrainContext): Promise<TrainReport> {
       model,
       optimizer,
       schedule,
-      labelSmoothing: config.labelSmoothing,
+      ...(ext?.trainer.loss ? {} : { labelSmoothing: config.labelSmoothing }),
+      ...ext?.trainer,
       ...(config.gradClip !== null ? { gradClip: config.gradClip } : {}),
       callbacks: [{ onStepEnd: (info) => void (stepImages = info.batchSize) }, checkpointing],
     });
@@ -396,12 +474,15 @@ async function train(ctx: TrainContext): Promise<TrainReport> {
     if (memory.warning) say(`warning: ${memory.warning}`);
     say(`data: ${config.dataset}: ${data.train.length} train / ${data.validation?.length ?? 0} validation / ${data.test.length} test, ${data.train.classes.length} classes, [${data.train.sampleShape.join(', ')}] per sample`);
     for (const w of dataWarnings(data.train, data.validation, data.test)) say(`warning: ${w}`);
-    say(`model: ${config.arch} (width ${config.width}): ${humanCount(totals.params)} parameters, ${humanCount(totals.macs)} MACs per sample`);
+    say(`model: ${plan.command === 'train' ? `${config.arch} (width ${config.width})` : label}: ${humanCount(totals.params)} parameters, ${humanCount(totals.macs)} MACs per sample`);
     say(
       `recipe: ${config.optimizer} lr ${config.lr}${config.optimizer === 'sgd' ? ` momentum ${config.momentum}` : ''} weight decay ${config.weightDecay}, ${config.schedule} schedule` +
         `${config.warmupEpochs ? ` after ${plural(config.warmupEpochs, 'warm-up epoch')}` : ''}, batch ${config.batchSize}, ${plural(config.epochs, 'epoch')}, augment ${config.augment}` +
         `${config.labelSmoothing ? `, label smoothing ${config.labelSmoothing}` : ''}${config.gradClip !== null ? `, grad clip ${config.gradClip}` : ''}${config.earlyStoppingPatience !== null ? `, early stopping on ${config.earlyStoppingMonitor} (patience ${config.earlyStoppingPatience}${config.earlyStoppingMinDelta ? `, min delta ${config.earlyStoppingMinDelta}` : ''})` : ''}, seed ${config.seed}`,
     );
+
+    for (const line of ext?.lines ?? []) say(line);
+    await ext?.beforeFit?.(say, signal);
 
     // ---- the epochs ----------------------------------------------------------------------
     const valImages = data.validation?.length ?? 0;
@@ -462,8 +543,8 @@ async function train(ctx: TrainContext): Promise<TrainReport> {
       const b = bestValidation(trainer.history);
       return { bestValAccuracy: b?.accuracy ?? null, bestEpoch: b?.epoch ?? null };
     };
-    const report = (status: TrainOutcome, extra: Partial<TrainReport> = {}): TrainReport => ({
-      ...baseReport(run, config, runsDir),
+    const report = (status: TrainOutcome, extra: Partial<TrainReport<Cfg>> = {}): TrainReport<Cfg> => ({
+      ...baseReport(plan, run, config, runsDir),
       status,
       interrupted: status === 'interrupted',
       epochsDone: trainer.epoch,
@@ -478,7 +559,7 @@ async function train(ctx: TrainContext): Promise<TrainReport> {
       checkpointing.saveState(trainer);
       const at = partialSteps > 0 ? `epoch ${trainer.epoch + 1}, step ${partialSteps} of ${trainLoader.length}` : `the end of epoch ${trainer.epoch}`;
       checkpointing.saveLast(trainer, { epoch: trainer.epoch, note: `interrupted at ${at}` });
-      say(`\ninterrupted at ${at}; saved a resumable state. Resume with:\n  ${resumeCommand(config, runsDir, run.version)}`);
+      say(`\ninterrupted at ${at}; saved a resumable state. Resume with:\n  ${plan.resumeCommand(config, runsDir, run.version)}`);
       run.interrupt({ message: `interrupted at ${at}` });
       return report('interrupted');
     }
@@ -506,12 +587,13 @@ async function train(ctx: TrainContext): Promise<TrainReport> {
     }
     const total = trainer.history.reduce((a, r) => a + r.seconds, 0);
     say(
-      `\n${config.arch} on ${config.dataset} (${data.test.length} test images), after ${plural(trainer.epoch, 'epoch')} (${duration(total)} of training):` +
+      `\n${plan.command === 'train' ? config.arch : label} on ${config.dataset} (${data.test.length} test images), after ${plural(trainer.epoch, 'epoch')} (${duration(total)} of training):` +
         `\n  test accuracy           ${pctText(test.accuracy)} %\n  test balanced accuracy  ${pctText(test.balancedAccuracy)} %` +
         (b ? `\n  best validation accuracy ${pctText(b.accuracy)} % (epoch ${b.epoch}; ${rel(checkpointing.paths.best)})` : '') +
         (bestTest ? `\n  test accuracy of best.safetensors (epoch ${b!.epoch}) ${pctText(bestTest.accuracy)} % (balanced ${pctText(bestTest.balancedAccuracy)} %); the figures above are epoch ${trainer.epoch}'s weights` : '') +
         `\n  checkpoints and metrics in ${rel(run.path)}`,
     );
+    await ext?.afterTest?.(model, testLoader, say, signal);
     run.complete({
       epochsDone: trainer.epoch,
       test: { accuracy: test.accuracy, balancedAccuracy: test.balancedAccuracy, loss: test.loss, count: test.count },
@@ -528,6 +610,7 @@ async function train(ctx: TrainContext): Promise<TrainReport> {
     await testLoader.close();
     earlyStopping?.dispose();
     optimizer.dispose();
+    ext?.dispose();
     model.dispose();
   }
 }

@@ -3,7 +3,7 @@
 // studies, distillation) states what it wants as data, which a run's
 // config.json records as is.
 import type { Model } from '../../graph/index.js';
-import type { Tensor } from '../../tensor/index.js';
+import { Tensor } from '../../tensor/index.js';
 import { UsageError } from '../../util/errors.js';
 import { Adam } from './adam.js';
 import { AdamW } from './adamw.js';
@@ -40,15 +40,24 @@ export function validateOptimizerSpec(s: OptimizerSpec, where = 'optimizer'): vo
   if (s.nesterov && !(s.type === 'sgd' && (s.momentum ?? 0) > 0)) throw new UsageError(`${where}: nesterov needs sgd with momentum > 0`);
 }
 
-/** Builds the optimizer a spec describes over a model's parameters (or explicit tensors / groups). */
-export function buildOptimizer(target: Model | readonly Tensor[] | readonly ParamGroupInit<BaseHyper>[], spec: OptimizerSpec): Optimizer<BaseHyper> {
+/**
+ * Builds the optimizer a spec describes over a model's parameters (or
+ * explicit tensors / groups). `extra`: trainable tensors outside the model
+ * (a trainer's auxiliary modules: distillation adapters), updated with the
+ * spec's lr and weight decay after the model's parameters.
+ */
+export function buildOptimizer(target: Model | readonly Tensor[] | readonly ParamGroupInit<BaseHyper>[], spec: OptimizerSpec, extra: readonly Tensor[] = []): Optimizer<BaseHyper> {
   validateOptimizerSpec(spec);
   const weightDecay = spec.weightDecay ?? 0;
-  const params: readonly Tensor[] | readonly ParamGroupInit<BaseHyper>[] = Array.isArray(target)
+  let params: readonly Tensor[] | readonly ParamGroupInit<BaseHyper>[] = Array.isArray(target)
     ? (target as readonly Tensor[] | readonly ParamGroupInit<BaseHyper>[])
     : spec.noDecayOnNormAndBias || spec.lrByKind
       ? paramGroupsFor(target as Model, { weightDecay, noDecayOnNormAndBias: spec.noDecayOnNormAndBias === true, ...(spec.lrByKind ? { lrByKind: spec.lrByKind } : {}) })
       : (target as Model).parameters();
+  if (extra.length) {
+    const grouped = params.length > 0 && !(params[0] instanceof Tensor);
+    params = grouped ? [...(params as readonly ParamGroupInit<BaseHyper>[]), { params: [...extra], label: 'auxiliary' }] : [...(params as readonly Tensor[]), ...extra];
+  }
   switch (spec.type) {
     case 'sgd':
       return new SGD(params, { lr: spec.lr, momentum: spec.momentum ?? 0, nesterov: spec.nesterov ?? false, weightDecay });

@@ -1,0 +1,8 @@
+// Knowledge distillation: losses in one registry, feature pairs read by hooks,
+// adapters as trainer auxiliary modules, teachers from checkpoints or ONNX.
+export * from './losses/index.js';
+export { DistillError } from './errors.js';
+export { pairFeatures, parsePairs, stageOutputs, type FeaturePair, type Pairing, type PairingMode } from './pairs.js';
+export { createAdapters, applyAdapter, adapterName, type Adapter } from './adapters.js';
+export { loadTeacher, TeacherRunner, classCount, inputShape, type Teacher, type TeacherKind } from './teacher.js';
+export { Distillation, CachedLogits, agreement, type DistillationOptions, type DistillLossSpec, type ResolvedLoss, type TeacherOutputs, type PairingRecord } from './distiller.js';
