@@ -8,4 +8,5 @@ export { loadCifar, loadCifarFiles } from './cifar.js';
 export { loadImageFolder, ImageFolderDataset, type FolderOptions } from './folder.js';
 export * from './transforms.js';
 export { resolveData, normalizationFor, trainTransform, evalTransform, type DataSpec, type ResolvedData, type NormalizeSpec, type Augment } from './spec.js';
+export { AUGMENT_PRESETS, AUGMENT_TRANSFORMS, NORMALIZE_CHOICES, augmentChoicesText, augmentSteps, normalizationOf, parseAugment, type AugmentPreset, type AugmentTransform, type NormalizeChoice } from './spec.js';
 export { readProvenance, checkpointData, type Provenance, type DataOverrides } from './provenance.js';

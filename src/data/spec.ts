@@ -5,7 +5,7 @@
 // carries (provenance.ts), so they see the same split training saw.
 import { fraction as takeFraction, splitDataset, type Dataset } from './dataset.js';
 import { datasetNames, loadDataset, type DatasetName } from './registry.js';
-import { compose, horizontalFlip, normalize, randomCrop, NORMALIZE_PRESETS, type Transform } from './transforms.js';
+import { colorJitter, compose, horizontalFlip, normalize, randomCrop, randomResizedCrop, rotation, NORMALIZE_PRESETS, type Transform } from './transforms.js';
 import { UsageError } from '../util/errors.js';
 
 export interface NormalizeSpec {
@@ -13,7 +13,79 @@ export interface NormalizeSpec {
   std: number[];
 }
 
-export type Augment = 'none' | 'standard';
+/** The training transforms `--augment` can name, each a transform of transforms.ts with the settings below (trainTransform). */
+export const AUGMENT_TRANSFORMS = ['flip', 'crop', 'jitter', 'rotate', 'rrc'] as const;
+export type AugmentTransform = (typeof AUGMENT_TRANSFORMS)[number];
+
+/**
+ * Named lists of transforms, applied in the order listed. `standard` is
+ * today's crop then flip. `seed002` is seed 002's set (it names flip, crop,
+ * colour jitter, rotation, random resized crop), in the order that keeps each
+ * step meaningful:
+ *  - jitter first: its contrast and saturation blend each pixel toward the
+ *    image's mean grey, so it must see the image alone; after the geometric
+ *    steps the zero fill would pull that mean down and turn the black fill
+ *    grey (0 stays 0 when jitter runs first: the MNISTs' background).
+ *  - rrc next: it zooms into 80-100 % of the real image and resamples it back
+ *    to the data's own size; done first among the geometric steps it samples
+ *    image content, not the fill of a rotation or the crop's padding.
+ *  - rotate: ±15° about the centre, zero fill in the corners.
+ *  - crop (zero padding, then a random window of the image's size): an
+ *    integer shift, last of the steps that move pixels, so no fill is
+ *    interpolated.
+ *  - flip last: a mirror commutes with the others (their random ranges are
+ *    symmetric), so its place changes nothing; it follows the crop as in
+ *    `standard`.
+ * Digits never flip (a flipped digit is another digit or none): the presets
+ * leave flip out for them, and naming flip for them is refused.
+ */
+export const AUGMENT_PRESETS = {
+  none: [],
+  standard: ['crop', 'flip'],
+  seed002: ['jitter', 'rrc', 'rotate', 'crop', 'flip'],
+} as const satisfies Record<string, readonly AugmentTransform[]>;
+export type AugmentPreset = keyof typeof AUGMENT_PRESETS;
+
+/** A training augmentation: a preset name (AUGMENT_PRESETS) or a comma list of AUGMENT_TRANSFORMS ('flip,crop,rotate'), applied in the order given. */
+export type Augment = AugmentPreset | (string & {});
+
+const isPreset = (s: string): s is AugmentPreset => Object.hasOwn(AUGMENT_PRESETS, s);
+const DIGITS = new Set(['mnist', 'mnist-digits']);
+
+/** What --augment accepts, for messages and help. */
+export function augmentChoicesText(): string {
+  return `${Object.keys(AUGMENT_PRESETS).join(', ')} or a comma list of ${AUGMENT_TRANSFORMS.join(', ')}`;
+}
+
+/**
+ * An augmentation's text in its canonical form (a preset name, or the list's
+ * names trimmed and joined by commas), or the problem with it.
+ */
+export function parseAugment(text: string): { value: Augment } | { problem: string } {
+  const t = text.trim();
+  if (isPreset(t)) return { value: t };
+  const names = t.split(',').map((x) => x.trim());
+  const unknown = names.filter((n) => !(AUGMENT_TRANSFORMS as readonly string[]).includes(n));
+  if (t === '' || unknown.length) return { problem: `must be ${augmentChoicesText()}${unknown.length && t !== '' ? ` (unknown: ${unknown.map((n) => `'${n}'`).join(', ')})` : ''}` };
+  const twice = names.filter((n, i) => names.indexOf(n) !== i);
+  if (twice.length) return { problem: `names ${twice.join(', ')} twice` };
+  return { value: names.join(',') };
+}
+
+/**
+ * The transforms an augmentation applies to a data set, in order; a
+ * UsageError (naming --augment and the choices) for a bad one, or for flip on
+ * digits when named explicitly.
+ */
+export function augmentSteps(augment: Augment, dataset: string): AugmentTransform[] {
+  const parsed = parseAugment(augment);
+  if ('problem' in parsed) throw new UsageError(`--augment ${parsed.problem}, got '${augment}'`);
+  const digits = DIGITS.has(dataset);
+  if (isPreset(parsed.value)) return AUGMENT_PRESETS[parsed.value].filter((n) => !(digits && n === 'flip'));
+  const steps = parsed.value.split(',') as AugmentTransform[];
+  if (digits && steps.includes('flip')) throw new UsageError(`--augment ${augment}: ${dataset} are digits, which are not flipped (a mirrored digit is another digit or none); drop flip`);
+  return steps;
+}
 
 export interface DataSpec {
   dataset: DatasetName;
@@ -25,8 +97,8 @@ export interface DataSpec {
   fraction?: number;
   /** Seed of the share and of the split. */
   seed: number;
-  /** Normalisation (default: the data set's preset). */
-  normalize?: NormalizeSpec;
+  /** Normalisation: explicit mean / std, or a choice (NORMALIZE_CHOICES; default 'dataset': the data set's preset). */
+  normalize?: NormalizeSpec | NormalizeChoice;
   /**
    * Height and width images are resized to (a number for square images):
    * only the 'folder' data set has a choice (default 224); the others have
@@ -63,15 +135,56 @@ export function normalizationFor(dataset: string, channels: number): NormalizeSp
   return { mean: [...preset.mean], std: [...preset.std] };
 }
 
-/** The training transform: optional standard augmentation, then normalisation. */
-export function trainTransform(dataset: string, ds: Dataset, augment: Augment, norm: NormalizeSpec): Transform {
-  const [, h, w] = ds.sampleShape;
-  const parts: Transform[] = [];
-  if (augment === 'standard') {
-    parts.push(randomCrop([h, w], Math.max(h, w) <= 28 ? 2 : 4));
-    // Flipped digits are other digits (or none); everything else flips.
-    if (dataset !== 'mnist' && dataset !== 'mnist-digits') parts.push(horizontalFlip());
+/**
+ * How images are normalised: 'dataset' (the data set's own mean / std,
+ * normalizationFor), 'imagenet' (ImageNet's, seed 002's choice; grey images
+ * take the mean of its three means and of its three stds), 'none' (mean 0,
+ * std 1: pixels stay in [0, 1]).
+ */
+export const NORMALIZE_CHOICES = ['dataset', 'imagenet', 'none'] as const;
+export type NormalizeChoice = (typeof NORMALIZE_CHOICES)[number];
+
+/** ImageNet's statistics for images that are not RGB: the mean of its three channel means (0.485, 0.456, 0.406) and stds (0.229, 0.224, 0.225). */
+export const IMAGENET_GREY: NormalizeSpec = { mean: [0.449], std: [0.226] };
+
+/** The mean / std a normalisation choice gives a data set with `channels` channels. */
+export function normalizationOf(choice: NormalizeChoice, dataset: string, channels: number): NormalizeSpec {
+  switch (choice) {
+    case 'dataset':
+      return normalizationFor(dataset, channels);
+    case 'imagenet':
+      return channels === 3 ? { mean: [...NORMALIZE_PRESETS.imagenet.mean], std: [...NORMALIZE_PRESETS.imagenet.std] } : { mean: [...IMAGENET_GREY.mean], std: [...IMAGENET_GREY.std] };
+    case 'none':
+      return { mean: [0], std: [1] };
+    default:
+      throw new UsageError(`normalize (--normalize) must be one of ${NORMALIZE_CHOICES.join(', ')}, got '${String(choice)}'`);
   }
+}
+
+/**
+ * The training transform: the augmentation's steps (augmentSteps; padding
+ * 2 px for images up to 28 px, 4 above; jitter 0.2 on brightness and
+ * contrast, and saturation on 3 channels; rotation ±15°; random resized
+ * crop of 80-100 % of the area back to the image's size), then
+ * normalisation.
+ */
+export function trainTransform(dataset: string, ds: Dataset, augment: Augment, norm: NormalizeSpec): Transform {
+  const [c, h, w] = ds.sampleShape;
+  const parts: Transform[] = augmentSteps(augment, dataset).map((step) => {
+    switch (step) {
+      case 'crop':
+        return randomCrop([h, w], Math.max(h, w) <= 28 ? 2 : 4);
+      case 'flip':
+        return horizontalFlip();
+      case 'jitter':
+        // Saturation means nothing on grey images (colorJitter skips it there); 0 keeps the spec honest.
+        return colorJitter(0.2, 0.2, c === 3 ? 0.2 : 0);
+      case 'rotate':
+        return rotation(15);
+      case 'rrc':
+        return randomResizedCrop([h, w], [0.8, 1]);
+    }
+  });
   parts.push(normalize(norm.mean, norm.std));
   return parts.length === 1 ? parts[0]! : compose(...parts);
 }
@@ -96,6 +209,6 @@ export function resolveData(spec: DataSpec): ResolvedData {
   let validation: Dataset | undefined;
   if (spec.validation > 0) ({ train, validation } = splitDataset(ds, { validation: spec.validation, seed: spec.seed }));
   const test = loadDataset(spec.dataset, 'test', opts);
-  const norm = spec.normalize ?? normalizationFor(spec.dataset, ds.sampleShape[0]!);
+  const norm = typeof spec.normalize === 'string' ? normalizationOf(spec.normalize, spec.dataset, ds.sampleShape[0]!) : (spec.normalize ?? normalizationFor(spec.dataset, ds.sampleShape[0]!));
   return { dataset: spec.dataset, train, validation, test, norm, classes: ds.classes, seed: spec.seed };
 }

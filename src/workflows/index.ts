@@ -7,6 +7,8 @@ export { latencyRun, latencyJson, renderLatency, maxLatencyThreads, type Latency
 export { exportRun, VERIFY_TOLERANCE, type ExportSpec, type ExportReport } from './export.js';
 export { trainRun, trainResultJson, resumeCommand, epochSummary, TrainingStoppedError, type TrainReport, type TrainOutcome, type EpochSummary } from './train.js';
 export { TRAIN_OPTIONS, resolveTrainConfig, validateTrainConfig, trainConfigKeys, checkValidationSplit, type TrainSpec, type TrainConfig, type TrainOption } from './train-spec.js';
+export { trainDataSpec } from './train-spec.js';
+export { RECIPES, recipeDefaults, applyRecipe, scaledWarmup, type RecipeName, type RecipePurpose } from './recipes.js';
 export { availableMemory, checkTrainingMemory, optimizerMoments, type AvailableMemory, type MemoryCheck, type MemoryVerdict } from './train-memory.js';
 export { evaluateRun, evalResultJson, type EvalSpec, type EvalReport, type ClassRow } from './evaluate.js';
 export { demoRun, checkDemoSpec, type DemoSpec, type DemoReport, type DemoEpoch } from './demo.js';

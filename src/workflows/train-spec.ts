@@ -10,11 +10,14 @@ import { plural } from '../report/format.js';
 import type { ScheduleSpec } from '../train/index.js';
 import type { OptimizerSpec } from '../train/optim/spec.js';
 import { imageSizeOf } from '../data/folder.js';
+import { AUGMENT_PRESETS, NORMALIZE_CHOICES, augmentSteps, parseAugment, type Augment, type DataSpec, type NormalizeChoice } from '../data/spec.js';
+import { RECIPES, applyRecipe, recipesHelp, type RecipeName, type RecipePurpose } from './recipes.js';
 
 export const DATASETS = ['mnist', 'mnist-digits', 'fashion-mnist', 'cifar10', 'cifar100', 'folder'] as const;
 export const OPTIMIZERS = ['sgd', 'adam', 'adamw'] as const;
 export const SCHEDULES = ['cosine', 'step', 'multistep', 'exponential', 'constant'] as const;
-export const AUGMENTS = ['none', 'standard'] as const;
+/** The augmentation presets (--augment also takes a comma list of transforms: data/spec.ts AUGMENT_TRANSFORMS). */
+export const AUGMENTS = ['none', 'standard', 'seed002'] as const satisfies readonly (keyof typeof AUGMENT_PRESETS)[];
 export const MONITORS = ['val.loss', 'val.accuracy', 'val.balancedAccuracy', 'train.loss', 'train.accuracy'] as const;
 
 /** The resolved configuration of a training run (config.json): every option with its final value. */
@@ -31,6 +34,8 @@ export interface TrainConfig {
   arch: string;
   /** Width multiplier of the architecture. */
   width: number;
+  /** The named defaults the run was resolved with (recipes.ts); the values it set are recorded in their own keys. */
+  recipe: RecipeName;
   epochs: number;
   batchSize: number;
   evalBatchSize: number;
@@ -59,7 +64,10 @@ export interface TrainConfig {
   validation: number;
   /** Fraction of the training split to use (stratified, seeded). */
   fraction: number;
-  augment: (typeof AUGMENTS)[number];
+  /** A preset (AUGMENTS) or a comma list of transforms, applied in that order (data/spec.ts). */
+  augment: Augment;
+  /** How images are normalised: the data set's mean / std, ImageNet's, or none (data/spec.ts NORMALIZE_CHOICES). */
+  normalize: NormalizeChoice;
   seed: number;
 }
 
@@ -78,7 +86,7 @@ export interface TrainSpec extends Partial<TrainConfig> {
   resume?: number;
 }
 
-export type OptionKind = 'int' | 'float' | 'string' | 'bool' | 'intList' | 'nullableFloat' | 'nullableInt' | 'imageSize';
+export type OptionKind = 'int' | 'float' | 'string' | 'bool' | 'intList' | 'nullableFloat' | 'nullableInt' | 'imageSize' | 'augment';
 
 /** One option of the configuration. */
 export interface TrainOption {
@@ -108,6 +116,7 @@ export const TRAIN_OPTIONS: readonly TrainOption[] = [
   },
   { key: 'arch', arg: '<name>', kind: 'string', def: 'lenet5', desc: 'zoo architecture (slimnet summary --arch NAME lists them)' },
   { key: 'width', arg: '<x>', kind: 'float', def: 1, desc: "width multiplier on every layer's channel count" },
+  { key: 'recipe', arg: '<name>', kind: 'string', choices: RECIPES, def: 'none', desc: `named defaults, under every option given explicitly (recorded in config.json with the values they set): ${recipesHelp()}` },
   { key: 'epochs', arg: '<n>', kind: 'int', def: 10, desc: 'training epochs' },
   { key: 'batchSize', arg: '<n>', kind: 'int', def: 128, desc: 'training batch size' },
   { key: 'evalBatchSize', arg: '<n>', kind: 'int', def: 500, desc: 'batch size for validation and test' },
@@ -140,7 +149,27 @@ export const TRAIN_OPTIONS: readonly TrainOption[] = [
   { key: 'earlyStoppingMinDelta', arg: '<x>', kind: 'float', def: 0, desc: 'smallest change of the monitored metric that counts as an improvement' },
   { key: 'validation', arg: '<n>', kind: 'float', def: 0.1, desc: 'validation samples held out of the training split (stratified, seeded): a count like 5000 or a fraction like 0.1; 0 for none' },
   { key: 'fraction', arg: '<x>', kind: 'float', def: 1, desc: 'use this stratified fraction of the training split (quick runs)' },
-  { key: 'augment', arg: '<mode>', kind: 'string', choices: AUGMENTS, def: 'none', desc: 'training augmentation: standard = random crop (padding 2 for 28 px, 4 for 32 px) and, except for digits, horizontal flips' },
+  {
+    key: 'augment',
+    arg: '<mode>',
+    kind: 'augment',
+    def: 'none',
+    desc:
+      'training augmentation: a preset or a comma list of transforms, applied in the order given: flip (horizontal, half the images), crop (random crop after zero padding: 2 px for 28 px images, 4 above), ' +
+      'jitter (brightness and contrast ±20 %, saturation too on colour images), rotate (±15°), rrc (random resized crop of 80-100 % of the area, back to the image size). ' +
+      `Presets: ${Object.entries(AUGMENT_PRESETS)
+        .filter(([n]) => n !== 'none')
+        .map(([n, l]) => `${n} = ${l.join(',')}`)
+        .join('; ')} (seed 002's set, in an order where the colour jitter sees only the image and the fill stays black). Digits are never flipped: the presets skip flip for them`,
+  },
+  {
+    key: 'normalize',
+    arg: '<name>',
+    kind: 'string',
+    choices: NORMALIZE_CHOICES,
+    def: 'dataset',
+    desc: "input normalisation: dataset (the data set's own mean/std), imagenet (ImageNet's mean/std, seed 002's choice; grey images take the mean of its three means and stds, 0.449/0.226), none (mean 0, std 1)",
+  },
   { key: 'seed', arg: '<n>', kind: 'int', def: 0, desc: 'random seed (initialisation, split, batch order, augmentation)' },
 ];
 
@@ -206,6 +235,10 @@ function parseValue(s: TrainOption, v: unknown): { value: unknown } | { problem:
       if (!out || out.some((x) => !Number.isInteger(x))) return { problem: 'must be a comma-separated list of integers (e.g. 5,8)' };
       return { value: out };
     }
+    case 'augment': {
+      if (typeof v !== 'string') return { problem: 'must be a string' };
+      return parseAugment(v);
+    }
     case 'string': {
       if (typeof v !== 'string') return { problem: 'must be a string' };
       if (s.choices && !s.choices.includes(v)) return { problem: `must be one of ${s.choices.join(', ')}` };
@@ -244,14 +277,17 @@ export function givenOptions(spec: TrainSpec, where = 'train spec'): Partial<Tra
 }
 
 /**
- * The final configuration: each given option as given, the others their
- * (possibly derived) default; validated.
+ * The final configuration: each given option as given, the others the
+ * recipe's value (given.recipe: recipes.ts applyRecipe) or else their
+ * (possibly derived) default; validated. `purpose` 'distill' takes the
+ * recipe's distillation values (no label smoothing).
  */
-export function resolveTrainConfig(given: Partial<TrainConfig>): TrainConfig {
+export function resolveTrainConfig(given: Partial<TrainConfig>, purpose: RecipePurpose = 'baseline'): TrainConfig {
+  const withRecipe = applyRecipe(given, purpose, TRAIN_OPTIONS.find((s) => s.key === 'epochs')!.def as number);
   const out: Partial<Record<keyof TrainConfig, unknown>> = {};
   const derived: TrainOption[] = [];
   for (const s of TRAIN_OPTIONS) {
-    if (given[s.key] !== undefined) out[s.key] = given[s.key];
+    if (withRecipe[s.key] !== undefined) out[s.key] = withRecipe[s.key];
     else if (s.derive) derived.push(s);
     else out[s.key] = s.def;
   }
@@ -271,6 +307,9 @@ export function validateTrainConfig(c: TrainConfig): void {
   need(c.batchSize >= 1, `--batch-size must be >= 1, got ${c.batchSize}`);
   need(c.evalBatchSize >= 1, `--eval-batch-size must be >= 1, got ${c.evalBatchSize}`);
   need(c.width > 0, `--width must be > 0, got ${c.width}`);
+  need((RECIPES as readonly string[]).includes(c.recipe), `--recipe must be one of ${RECIPES.join(', ')}, got '${c.recipe}'`);
+  need((NORMALIZE_CHOICES as readonly string[]).includes(c.normalize), `--normalize must be one of ${NORMALIZE_CHOICES.join(', ')}, got '${c.normalize}'`);
+  augmentSteps(c.augment, c.dataset); // a UsageError naming --augment
   need(c.lr > 0, `--lr must be > 0, got ${c.lr}`);
   need(c.momentum >= 0, `--momentum must be >= 0, got ${c.momentum}`);
   need(c.weightDecay >= 0, `--weight-decay must be >= 0, got ${c.weightDecay}`);
@@ -334,7 +373,7 @@ export interface ResumedConfig {
  */
 export function resumedConfig(savedFile: Partial<TrainConfig>, given: Partial<TrainConfig>, version: number, progress: { epochsDone: number; complete: boolean } = { epochsDone: 0, complete: false }): ResumedConfig {
   // Runs saved before an option existed resume with its default (and a given value is compared with that).
-  const defaults: Pick<TrainConfig, 'earlyStoppingMonitor' | 'earlyStoppingMinDelta' | 'imageSize'> = { earlyStoppingMonitor: 'val.loss', earlyStoppingMinDelta: 0, imageSize: null };
+  const defaults: Pick<TrainConfig, 'earlyStoppingMonitor' | 'earlyStoppingMinDelta' | 'imageSize' | 'recipe' | 'normalize'> = { earlyStoppingMonitor: 'val.loss', earlyStoppingMinDelta: 0, imageSize: null, recipe: 'none', normalize: 'dataset' };
   const saved: Partial<TrainConfig> = { ...savedFile }; // in the file's order (config.json is rewritten from it on an extension)
   for (const [k, v] of Object.entries(defaults) as [keyof TrainConfig, unknown][]) if (saved[k] === undefined) Object.assign(saved, { [k]: v });
   const conflicts = trainConfigKeys().filter((k) => given[k] !== undefined && JSON.stringify(given[k]) !== JSON.stringify(saved[k]));
@@ -366,6 +405,23 @@ export function checkValidationSplit(validation: number, held: { validation: num
     `--validation ${validation} holds out ${plural(held.validation, 'image')} for ${held.classes} classes: too few to measure accuracy on ` +
       `(at least one image per class: a count of ${held.classes} or more, a fraction such as 0.1, or 0 for no validation split)`,
   );
+}
+
+/**
+ * The data a configuration names, as resolveData takes it: the split, the
+ * share, the normalisation choice, and the image size (image folders only:
+ * checkImageSize refuses it elsewhere).
+ */
+export function trainDataSpec(c: TrainConfig): DataSpec {
+  return {
+    dataset: c.dataset,
+    root: c.root,
+    validation: c.validation,
+    fraction: c.fraction,
+    seed: c.seed,
+    normalize: c.normalize,
+    ...(c.dataset === 'folder' && c.imageSize !== null ? { imageSize: c.imageSize } : {}),
+  };
 }
 
 /** The learning-rate schedule of a configuration, advanced once per epoch. */
