@@ -4,7 +4,7 @@
 // zoo, the errors, and the Observer a workflow reports through. Each layer has
 // its own subpath for the rest (slimnet/tensor, slimnet/graph, slimnet/models,
 // slimnet/data, slimnet/train, slimnet/prune, slimnet/export, slimnet/measure,
-// slimnet/report, slimnet/runs, slimnet/study, slimnet/workflows).
+// slimnet/report, slimnet/runs, slimnet/study, slimnet/workflows, slimnet/distill).
 export * from './workflows/index.js';
 export { Model, loadCheckpoint, saveCheckpoint, summarize, type LoadedCheckpoint, type Summary, type SummaryRow } from './graph/index.js';
 export { buildArch, archNames, type ArchOptions } from './models/index.js';
@@ -15,6 +15,7 @@ export { GraphError } from './graph/index.js';
 export { DataError } from './data/index.js';
 export { NonFiniteLossError, TrainerStateMismatchError } from './train/index.js';
 export { PruneError } from './prune/index.js';
+export { DistillError } from './distill/index.js';
 export { StudyError } from './study/index.js';
 export { LatencyError } from './measure/index.js';
 export { PlotError } from './report/index.js';

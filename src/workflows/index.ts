@@ -5,7 +5,8 @@ export { slimRun, slimResultJson, SLIM_DEFAULTS, type SlimSpec, type SlimConfig,
 export { pruneRun, resolvePruneSpec, pruneResultJson, pruneComparisonRows, PRUNE_DEFAULTS, DEFAULT_MAX_DROP, type PruneSpec, type ResolvedPruneSpec, type PruneReport, type FinetuneReport, type FloorSplit, type LatencyPair } from './prune.js';
 export { latencyRun, latencyJson, renderLatency, maxLatencyThreads, type LatencySpec, type LatencyReport, type LatencyRow } from './latency.js';
 export { exportRun, VERIFY_TOLERANCE, type ExportSpec, type ExportReport } from './export.js';
-export { trainRun, trainResultJson, resumeCommand, epochSummary, TrainingStoppedError, type TrainReport, type TrainOutcome, type EpochSummary } from './train.js';
+export { trainRun, runTraining, trainResultJson, resumeCommand, epochSummary, exportFinal, TrainingStoppedError, type TrainReport, type TrainOutcome, type EpochSummary, type TrainRunSpec, type TrainPlan, type TrainExtension } from './train.js';
+export { distillRun, type DistillSpec, type DistillConfig, type DistillReport } from './distill.js';
 export { TRAIN_OPTIONS, resolveTrainConfig, validateTrainConfig, trainConfigKeys, checkValidationSplit, type TrainSpec, type TrainConfig, type TrainOption } from './train-spec.js';
 export { trainDataSpec } from './train-spec.js';
 export { RECIPES, recipeDefaults, applyRecipe, scaledWarmup, type RecipeName, type RecipePurpose } from './recipes.js';

@@ -9,9 +9,10 @@
 // current step, saves a resumable state and returns an interrupted report; a
 // non-finite loss stops with a TrainingStoppedError and leaves the last good
 // checkpoint as it was.
-import { isAbsolute, relative } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
+import { exportRun, type ExportReport } from './export.js';
 import { existsSync } from 'node:fs';
-import { DataLoader, evalTransform, resolveData, trainTransform, type Dataset, type ResolvedData } from '../data/index.js';
+import { DataLoader, evalTransform, resolveData, trainTransform, type Dataset, type NormalizeSpec, type ResolvedData } from '../data/index.js';
 import { Model, humanCount, loadCheckpoint, summarize, type Graph } from '../graph/index.js';
 import type { Tensor } from '../tensor/index.js';
 import { archNames, buildArch } from '../models/index.js';
@@ -38,7 +39,7 @@ import { duration, nowIso, pctText, plural } from '../report/format.js';
 import { ProgressTask, type Observer } from '../util/events.js';
 import { SlimnetError, UsageError } from '../util/errors.js';
 import { checkTrainingMemory } from './train-memory.js';
-import { checkImageSize, checkValidationSplit, givenOptions, optimizerOf, resolveTrainConfig, resumedConfig, scheduleOf, type TrainConfig, type TrainSpec } from './train-spec.js';
+import { checkImageSize, checkValidationSplit, givenOptions, optimizerOf, resolveTrainConfig, resumedConfig, scheduleOf, trainDataSpec, type TrainConfig, type TrainSpec } from './train-spec.js';
 
 export type { TrainConfig, TrainSpec } from './train-spec.js';
 
@@ -96,6 +97,8 @@ export interface TrainReport<Cfg extends TrainConfig = TrainConfig> {
   message: string | null;
   /** status.json as the call left it. */
   runStatus: Readonly<RunStatusFile>;
+  /** The ONNX export of the final weights when asked (exportOnnx), else null. */
+  onnx?: ExportReport | null;
 }
 
 /** Training stopped because of its data or hyper-parameters (a non-finite loss); the run's last good checkpoint is kept. */
@@ -241,11 +244,28 @@ export function trainResultJson(r: TrainReport): Record<string, unknown> {
  * resumedConfig; the extension is recorded in config.json (the new epochs)
  * and status.json (`extensions`).
  */
-export async function trainRun(spec: TrainSpec, observer: Observer = {}): Promise<TrainReport> {
-  const given = givenOptions(spec);
+export async function trainRun(spec: TrainRunSpec, observer: Observer = {}): Promise<TrainReport> {
+  const { exportOnnx, ...trainSpec } = spec;
+  const given = givenOptions(trainSpec);
   const config = resolveTrainConfig(given);
   if (!archNames().includes(config.arch)) throw new UsageError(`unknown architecture '${config.arch}' (available: ${archNames().join(', ')})`);
-  return runTraining(BASELINE_PLAN, { config, given, runsDir: spec.runsDir, resume: spec.resume }, observer);
+  const report = await runTraining(BASELINE_PLAN, { config, given, runsDir: spec.runsDir, resume: spec.resume }, observer);
+  return { ...report, onnx: await exportFinal(report, exportOnnx, 'model.onnx', observer) };
+}
+
+/** What trainRun takes: the training spec, and whether to write the final model as ONNX. */
+export interface TrainRunSpec extends TrainSpec {
+  /** Also write the final weights (last.safetensors) as ONNX, checked in onnxruntime: a path, or true for <run>/model.onnx. */
+  exportOnnx?: string | boolean;
+}
+
+/** The final model of a finished run as ONNX (verified in onnxruntime), when asked; null otherwise. */
+export async function exportFinal(report: TrainReport<TrainConfig>, exportOnnx: string | boolean | undefined, defaultName: string, observer: Observer): Promise<ExportReport | null> {
+  if (!exportOnnx || !(report.status === 'complete' || report.status === 'early-stopped')) return null;
+  const out = typeof exportOnnx === 'string' ? exportOnnx : join(report.run, defaultName);
+  const r = await exportRun({ checkpoint: report.checkpoints.last, out, verify: true }, { onLog: observer.onLog });
+  if (!r.ok) throw new SlimnetError(`the ONNX export ${out} differs from the model by ${r.maxAbsDiff} in onnxruntime (${(r.problems ?? []).join('; ')})`);
+  return r;
 }
 
 /**
@@ -351,10 +371,14 @@ function dataWarnings(...sets: (Dataset | undefined)[]): string[] {
   return [...new Set(sets.flatMap((d) => d?.warnings ?? []))];
 }
 
-/** The data a configuration names; only image folders take --image-size (checkImageSize refuses it elsewhere). */
-function trainData(config: TrainConfig): ResolvedData {
-  const folder = config.dataset === 'folder';
-  const data = resolveData({ dataset: config.dataset, root: config.root, validation: config.validation, fraction: config.fraction, seed: config.seed, ...(folder && config.imageSize !== null ? { imageSize: config.imageSize } : {}) });
+/**
+ * The data a configuration names; only image folders take --image-size
+ * (checkImageSize refuses it elsewhere). `normalize`: explicit statistics
+ * instead of the configuration's choice (a distillation student sees what
+ * its teacher was trained on).
+ */
+export function trainData(config: TrainConfig, normalize?: NormalizeSpec): ResolvedData {
+  const data = resolveData({ ...trainDataSpec(config), ...(normalize ? { normalize } : {}) });
   checkImageSize(config, data.train.sampleShape);
   return data;
 }

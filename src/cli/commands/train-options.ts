@@ -17,11 +17,13 @@ export interface TrainMetaOptions {
   showVersions?: boolean;
   version?: number;
   json?: boolean;
+  exportOnnx?: string | boolean;
 }
 
-/** Registers the run options on the train command. */
-export function addTrainOptions(cmd: Command): Command {
+/** Registers the run options on the train command (and, without --arch, on distill: its student is --student). */
+export function addTrainOptions(cmd: Command, only: { exclude?: readonly (keyof TrainConfig)[] } = {}): Command {
   for (const s of TRAIN_OPTIONS) {
+    if (only.exclude?.includes(s.key)) continue;
     const o = new Option(s.arg ? `${flagOf(s.key)} ${s.arg}` : flagOf(s.key), s.desc);
     if (s.choices) o.choices(s.choices);
     // A bad value is a UsageError naming the flag and the text: the CLI prints it as one line.

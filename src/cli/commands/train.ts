@@ -45,10 +45,10 @@ export async function trainCommand(cmd: Command): Promise<number> {
   const interrupt = onInterrupt('stopping after the current step and saving a resumable state (Ctrl-C again to quit at once)');
   try {
     const report = await trainRun(
-      { ...given, runsDir: meta.runsDir, ...(meta.version !== undefined ? { resume: meta.version } : {}) },
+      { ...given, runsDir: meta.runsDir, ...(meta.version !== undefined ? { resume: meta.version } : {}), ...(meta.exportOnnx !== undefined ? { exportOnnx: meta.exportOnnx } : {}) },
       { signal: interrupt.signal, onProgress: progressBars(), onLog: printLog(json) },
     );
-    if (json) process.stdout.write(`${JSON.stringify(trainResultJson(report))}\n`);
+    if (json) process.stdout.write(`${JSON.stringify({ ...trainResultJson(report), ...(report.onnx ? { onnx: report.onnx } : {}) })}\n`);
     return report.interrupted ? EXIT_INTERRUPTED : 0;
   } finally {
     interrupt.release();
