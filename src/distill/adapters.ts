@@ -3,7 +3,7 @@
 // widths differ. They are trainer AuxiliaryModules: the optimizer updates
 // them with the student, the trainer state saves and resumes them, and they
 // are not part of the student's graph (the distilled model is the student alone).
-import { F, noGrad, rand, type Tensor } from '../tensor/index.js';
+import { F, noGrad, rand, tidy, type Tensor } from '../tensor/index.js';
 import { AuxiliaryModule } from '../train/index.js';
 import type { FeaturePair } from './pairs.js';
 
@@ -29,13 +29,16 @@ export function createAdapters(pairs: readonly FeaturePair[]): Adapter[] {
     if (cs === ct) return;
     const bound = 1 / Math.sqrt(cs);
     const shape = p.studentShape.length === 3 ? [ct, cs, 1, 1] : [ct, cs];
-    const tensors = noGrad(() => {
-      const weight = rand(shape).mul(2 * bound).sub(bound);
-      const bias = rand([ct]).mul(2 * bound).sub(bound);
-      weight.requiresGrad = true;
-      bias.requiresGrad = true;
-      return { weight, bias };
-    });
+    // tidy: the intermediates of rand·2b − b are released now, not left to the finalizer.
+    const tensors = tidy(() =>
+      noGrad(() => {
+        const weight = rand(shape).mul(2 * bound).sub(bound);
+        const bias = rand([ct]).mul(2 * bound).sub(bound);
+        weight.requiresGrad = true;
+        bias.requiresGrad = true;
+        return { weight, bias };
+      }),
+    );
     out.push({ pair: i, module: new AuxiliaryModule(adapterName(i), tensors) });
   });
   return out;
