@@ -6,3 +6,5 @@ export { pairFeatures, parsePairs, stageOutputs, type FeaturePair, type Pairing,
 export { createAdapters, applyAdapter, adapterName, type Adapter } from './adapters.js';
 export { loadTeacher, TeacherRunner, classCount, inputShape, type Teacher, type TeacherKind } from './teacher.js';
 export { Distillation, CachedLogits, agreement, type DistillationOptions, type DistillLossSpec, type ResolvedLoss, type TeacherOutputs, type PairingRecord } from './distiller.js';
+import './recovery.js'; // registers the 'distill' recovery and pruning method with src/prune
+export { resolveRecoveryOptions, parseRecoveryLosses, DEFAULT_RECOVERY_LOSSES, type ResolvedRecoveryOptions } from './recovery.js';

@@ -50,6 +50,22 @@ export interface PruneOptions extends Omit<SelectOptions, 'layers'>, Omit<Contro
   /** The loss the gradient criteria (taylor) differentiate (default cross-entropy). */
   scoreLoss?: LossFn;
   seed?: number;
+  /**
+   * The model recoveries that distill learn from (default: the model prune()
+   * was given, as it was before the first step: pruning keeps node names, so
+   * feature pairs are found by name). Never modified.
+   */
+  teacher?: Model;
+  /** Options of the 'distill' recovery (src/distill/recovery.ts, which checks them); the loop itself does not read them. */
+  distill?: DistillRecoveryOptions;
+}
+
+/** The 'distill' recovery's losses, plain data (the loss registry lives in src/distill, above this module). */
+export interface DistillRecoveryOptions {
+  /** Loss names with optional parameter overrides (default: kd with the anchors' settings). */
+  losses?: readonly { name: string; params?: Readonly<Record<string, number>> }[];
+  /** Factor of the student's cross-entropy (default: the smallest anchor CE weight of the losses, 0.1 for kd). */
+  ceWeight?: number;
 }
 
 export interface PruneData {
@@ -164,7 +180,7 @@ export async function prune(model: Model, data: PruneData, o: PruneOptions, hook
       current = next;
       scoring.removed(kept);
       removedTotal += chosen.length;
-      await rec.recover({ model: current, stream, data, step, groups: [...perGroup.keys()], options: o, hooks });
+      await rec.recover({ model: current, stream, data, step, groups: [...perGroup.keys()], options: o, hooks, base: model });
       const m = await measure(current, data);
       const newDep = new DependencyGraph(current.graph, { exclude: o.exclude });
       const record: StepRecord = {

@@ -10,7 +10,7 @@
 //                  training data, kept only if the floor's split does not get worse
 import { hasTrait, type Model } from '../graph/index.js';
 import type { Tensor } from '../tensor/index.js';
-import { Adam, EarlyStopping, Trainer, evaluate, type BatchSource, type BatchStream, type Metrics } from '../train/index.js';
+import { Adam, EarlyStopping, Trainer, evaluate, type BatchSource, type BatchStream, type Metrics, type TrainerOptions } from '../train/index.js';
 import { PruneError } from './dependency.js';
 import type { PruneData, PruneHooks, PruneOptions } from './protocol.js';
 
@@ -26,6 +26,8 @@ export interface RecoveryContext {
   options: PruneOptions;
   /** onRetrain (progress per iteration) and signal (stop early). */
   hooks: PruneHooks;
+  /** The model prune() was given: unpruned and never modified (recoveries that distill learn from it). */
+  base?: Model;
 }
 
 export interface Recovery {
@@ -33,6 +35,8 @@ export interface Recovery {
   readonly description: string;
   /** Whether it trains `retrainIters` iterations per step (prune() then requires a positive count). */
   readonly iterations: boolean;
+  /** Checks the options the recovery reads (called by validateRecovery, before the first step). */
+  validate?(o: PruneOptions): void;
   recover(ctx: RecoveryContext): Promise<void>;
 }
 
@@ -61,6 +65,7 @@ export function validateRecovery(o: PruneOptions, r: Recovery): void {
   if (!(Number.isInteger(checks) && checks >= 1 && checks <= Math.max(1, iters))) throw new PruneError(`retrainChecks must be an integer from 1 to retrainIters (${iters}), got ${o.retrainChecks}`);
   const epochs = o.fineTuneEpochs ?? 1;
   if (!(Number.isInteger(epochs) && epochs >= 1)) throw new PruneError(`fineTuneEpochs must be a positive integer, got ${o.fineTuneEpochs}`);
+  r.validate?.(o);
 }
 
 /**
@@ -81,19 +86,28 @@ export function layerParameters(model: Model, groups: readonly string[]): Tensor
 }
 
 /**
+ * What a recovery may change in retrainIterations' trainer (a distillation
+ * recovery: its loss terms, the teacher's step context, feature hooks,
+ * adapters); the auxiliary modules' parameters join the optimizer's.
+ */
+export type RetrainSetup<C> = Pick<TrainerOptions<C>, 'loss' | 'extraLosses' | 'stepContext' | 'hooks' | 'auxiliary'>;
+
+/**
  * `iters` iterations of Adam on `params` of `ctx.model` from the stream. With
  * retrainChecks > 1, the iterations run in that many chunks with an
  * evaluation on the floor's split after each, and the best one's weights are
  * put back (Adam's last iterate is one noisy sample of where training went).
  */
-export async function retrainIterations(ctx: RecoveryContext, params: Tensor[]): Promise<void> {
+export async function retrainIterations<C = unknown>(ctx: RecoveryContext, params: Tensor[], setup: RetrainSetup<C> = {}): Promise<void> {
   const { model, stream, options: o, hooks, step } = ctx;
   const iters = o.retrainIters!;
   const checks = o.retrainChecks ?? 1;
   let done = 0;
-  const trainer = new Trainer({
+  const aux = (setup.auxiliary ?? []).flatMap((m) => m.parameters());
+  const trainer = new Trainer<C>({
+    ...setup,
     model,
-    optimizer: new Adam(params, { lr: o.lr ?? 1e-4 }),
+    optimizer: new Adam(aux.length ? [...params, ...aux] : params, { lr: o.lr ?? 1e-4 }),
     callbacks: [
       {
         onStepEnd: (info) => {

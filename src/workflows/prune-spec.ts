@@ -2,7 +2,9 @@
 // a library caller's object), its defaults, and the checks. Defaults are the
 // command line's, so a library call with only a checkpoint does what
 // `slimnet prune --checkpoint X` does.
-import { NORMS, PROTOCOLS, REDUCES, SCOPES, criterionNames, type Norm, type PruneOptions, type Protocol, type Reduce, type Scope } from '../prune/index.js';
+import { NORMS, REDUCES, SCOPES, criterionNames, pruningMethodNames, type Norm, type PruneOptions, type Protocol, type Reduce, type Scope } from '../prune/index.js';
+// Importing src/distill registers the 'distill' recovery and pruning method.
+import { DistillError, parseRecoveryLosses, resolveRecoveryOptions, type DistillLossSpec } from '../distill/index.js';
 import { UsageError } from '../util/errors.js';
 
 export interface PruneSpec {
@@ -16,8 +18,17 @@ export interface PruneSpec {
   norm?: Norm;
   /** How coupled layers' scores combine. Default 'mean'. */
   reduce?: Reduce;
-  /** Retraining protocol. Default 'retrain'. */
-  protocol?: Protocol;
+  /** Retraining protocol (a pruning method: seed 003's four, or 'distill'). Default 'retrain'. */
+  protocol?: Protocol | 'distill';
+  /**
+   * Losses of protocol 'distill' (retraining by distillation from the
+   * unpruned model): 'kd:temperature=2,at' (the --distill-loss text) or a
+   * list. Default kd with the anchors' settings. Resolved to every
+   * parameter's value, which config.json records.
+   */
+  distillLoss?: string | readonly DistillLossSpec[];
+  /** Cross-entropy factor of protocol 'distill' (default: the losses' anchor CE weight, 0.1 for kd). */
+  distillCeWeight?: number;
   /** Retraining iterations after each step. Default 100. */
   retrainIters?: number;
   /** Adam learning rate of retraining and fine-tuning. Default 1e-4. */
@@ -129,6 +140,7 @@ export function resolvePruneSpec(spec: PruneSpec): ResolvedPruneSpec {
   const defined = Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== undefined)) as PruneSpec;
   const s: ResolvedPruneSpec = { ...PRUNE_DEFAULTS, ...defined };
   check(s);
+  resolveDistill(s);
   // The floor is what keeps a pruned model useful: a step limit or a target
   // does not switch it off (`--max-steps 5` once kept a 10 % model and called
   // it "the smallest model that met the floor"); only noFloor does.
@@ -144,7 +156,7 @@ function check(o: ResolvedPruneSpec): void {
   oneOf('scope', o.scope, SCOPES);
   oneOf('norm', o.norm, NORMS);
   oneOf('reduce', o.reduce, REDUCES);
-  oneOf('protocol', o.protocol, PROTOCOLS);
+  oneOf('protocol', o.protocol, pruningMethodNames());
   if (o.minAccuracy !== undefined && o.maxDrop !== undefined) throw new UsageError('give either --min-accuracy or --max-drop, not both');
   if (o.noFloor === true && (o.minAccuracy !== undefined || o.maxDrop !== undefined)) throw new UsageError(`--no-floor removes the accuracy floor: give it or ${o.minAccuracy !== undefined ? '--min-accuracy' : '--max-drop'}, not both`);
   if (o.noFloor === true && o.targetParamsX === undefined && o.targetMacsX === undefined && o.maxSteps === undefined) {
@@ -177,6 +189,29 @@ function check(o: ResolvedPruneSpec): void {
   if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new UsageError(`--seed must be an integer, got ${o.seed}`);
 }
 
+/**
+ * Protocol 'distill': its losses with every parameter filled in (in place, so
+ * config.json records each value) and its CE weight. The distillation flags
+ * belong to that protocol alone; absent, the spec is left as it was.
+ */
+function resolveDistill(s: ResolvedPruneSpec): void {
+  if (s.protocol !== 'distill') {
+    for (const [flag, v] of [['distill-loss', s.distillLoss], ['distill-ce-weight', s.distillCeWeight]] as const) {
+      if (v !== undefined) throw new UsageError(`--${flag} applies to --protocol distill, not '${s.protocol}'`);
+    }
+    return;
+  }
+  if (s.distillCeWeight !== undefined && !(Number.isFinite(s.distillCeWeight) && s.distillCeWeight >= 0)) throw new UsageError(`--distill-ce-weight must be a number >= 0, got ${s.distillCeWeight}`);
+  try {
+    const losses = typeof s.distillLoss === 'string' ? parseRecoveryLosses(s.distillLoss) : s.distillLoss;
+    const r = resolveRecoveryOptions({ losses, ceWeight: s.distillCeWeight });
+    s.distillLoss = r.losses;
+    s.distillCeWeight = r.ceWeight;
+  } catch (e) {
+    throw e instanceof DistillError ? new UsageError(`--distill-loss: ${e.message}`) : e;
+  }
+}
+
 /** The pruning loop's options from a resolved spec, the floor (absolute accuracy, if any) and the data's seed. */
 export function pruneOptions(s: ResolvedPruneSpec, floor: number | undefined, seed: number): PruneOptions {
   return {
@@ -201,5 +236,7 @@ export function pruneOptions(s: ResolvedPruneSpec, floor: number | undefined, se
     backtrack: s.backtrack === true,
     scoreBatches: s.scoreBatches,
     seed,
+    // The teacher is the model prune() is given (the unpruned checkpoint).
+    ...(s.protocol === 'distill' ? { distill: { losses: s.distillLoss as readonly DistillLossSpec[], ceWeight: s.distillCeWeight } } : {}),
   };
 }

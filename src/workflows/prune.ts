@@ -268,11 +268,18 @@ function dataWarnings(...sets: (Dataset | undefined)[]): string[] {
 function settingsLine(s: ResolvedPruneSpec, floor: number | undefined): string {
   return (
     `pruning: criterion ${s.criterion}, scope ${s.scope}${s.scope === 'global' ? `, norm ${s.norm}${s.macsWeight > 0 ? `, MAC weight ${s.macsWeight}` : ''}` : ''}, protocol ${s.protocol}` +
-    `${s.protocol !== 'none' ? ` (${plural(s.retrainIters, 'iteration')} of Adam lr ${s.lr}, batch ${s.batchSize})` : ''}, ` +
+    `${s.protocol !== 'none' ? ` (${plural(s.retrainIters, 'iteration')} of Adam lr ${s.lr}, batch ${s.batchSize}${distillText(s)})` : ''}, ` +
     `${s.stepMaps ? plural(s.stepMaps, 'map') : `${(s.stepFraction * 100).toFixed(1)} % of the removable channels`} per step` +
     `${floor !== undefined ? `, floor ${pct(floor, 3)} %` : ', no accuracy floor'}${s.targetParamsX ? `, target ${s.targetParamsX}× params` : ''}${s.targetMacsX ? `, target ${s.targetMacsX}× MACs` : ''}` +
     `${s.maxSteps ? `, at most ${plural(s.maxSteps, 'step')}` : ''}${s.patience ? `, patience ${plural(s.patience, 'step')}` : ''}${s.backtrack ? ', backtracking with half the step at the floor' : ''}`
   );
+}
+
+/** Protocol distill's losses as the settings line states them ('' for the other protocols). */
+function distillText(s: ResolvedPruneSpec): string {
+  if (s.protocol !== 'distill' || typeof s.distillLoss === 'string' || !s.distillLoss) return '';
+  const losses = s.distillLoss.map((l) => `${l.name} (${Object.entries(l.params ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')})`);
+  return `, distilling from the unpruned model: ${losses.join(' + ')}, CE ${s.distillCeWeight}`;
 }
 
 /**
