@@ -35,7 +35,7 @@ test('trainRun with the seed002 recipe: config.json records it and its values; a
 
 // The normalisation reaches the data (and so the checkpoint's provenance)
 // once trainRun resolves its data with trainDataSpec(config): see the report.
-test('trainRun with --normalize imagenet normalises with ImageNet statistics (recorded in the checkpoint)', { todo: 'train.ts must resolve its data with trainDataSpec(config)' }, async (t) => {
+test('trainRun with --normalize imagenet normalises with ImageNet statistics (recorded in the checkpoint)', async (t) => {
   const root = tempDir(t, 'slimnet-wf-recipe-');
   const r = await trainRun({ ...SMALL, recipe: 'none', normalize: 'imagenet', epochs: 1, runsDir: root });
   const { model, meta } = loadCheckpoint(r.checkpoints.last);
