@@ -66,7 +66,10 @@ export function pairFeatures(student: Graph, teacher: Graph, o: { given?: readon
   } else {
     const sStages = stageOutputs(student);
     const tStages = stageOutputs(teacher);
-    const byName = sStages.length > 0 && sStages.every((n) => teacher.has(n) && spatial(teacher.shape(n)) === spatial(student.shape(n)));
+    // By name only when the names are the teacher's stage outputs too: a resnet20 student of a resnet56
+    // teacher has its own stage ends (layer1.2.relu2) as mid-stage blocks of the teacher.
+    const tStageSet = new Set(tStages);
+    const byName = sStages.length > 0 && sStages.length === tStages.length && sStages.every((n) => tStageSet.has(n) && spatial(teacher.shape(n)) === spatial(student.shape(n)));
     if (byName) pairing = { pairs: sStages.map((n) => pair(student, teacher, n, n)), mode: 'name' };
     else {
       const tBySize = new Map<string, string>();
