@@ -297,6 +297,28 @@ addStudyThesisOptions(
     process.exitCode = await studyThesisCommand(o, Object.keys(o).filter((k) => cmd.getOptionValueSource(k) === 'cli'));
   });
 
+// Seed 002's distillation table: options in commands/study-distill-options.ts (light), the command loads on use.
+const { addStudyDistillOptions } = await import('./commands/study-distill-options.js');
+addStudyDistillOptions(
+  studyCmd
+    .command('distill')
+    .description(
+      "seed 002's distillation study: for each seed a teacher, a student from scratch and the student distilled with each loss (seed002 recipe), then the table (test and balanced accuracy, best- and last-epoch, agreement with the teacher, training time, mean ± std over seeds, the difference to scratch against the seed spread); writes runs/study-distill/<dataset>-<teacher>/version_N with results.json, results.csv, report.md, two PNG figures and every member's run",
+    ),
+)
+  .addHelpText(
+    'after',
+    '\nCtrl-C stops after the current step: the finished members are kept and reported (exit code 130); --version N resumes (the interrupted member resumes its own run).' +
+      '\n\nExamples:\n  slimnet study distill --quick' +
+      '\n  slimnet study distill' +
+      '\n  slimnet study distill --seeds 0,1,2,3,4 --losses kd,dkd --epochs 20' +
+      '\n  slimnet study distill --version 0',
+  )
+  .action(async (o: import('./commands/study-distill-options.js').StudyDistillRawOptions) => {
+    const { studyDistillCommand } = await import('./commands/study-distill.js');
+    process.exitCode = await studyDistillCommand(o);
+  });
+
 program
   .command('info')
   .description('print the engine configuration (libtorch version, threads, CUDA, BLAS)')

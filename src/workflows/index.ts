@@ -18,3 +18,4 @@ export { listRuns, listTrainVersions, type RunRow, type TrainVersionRow, type Di
 export { thesisStudyRun, thesisSummaryJson, THESIS_STUDY_DEFAULTS, type ThesisStudySpec, type ThesisStudyReport, type ThesisStudyStatus, type Table41Record, type StudyConfig } from './study-thesis.js';
 export { pipelineRun, pipelineResultJson, pipelinePruneSpec, resolvePipelineSpec, type PipelineSpec, type ResolvedPipelineSpec, type PipelineReport } from './pipeline.js';
 export { importRun, defaultImportOut, IMPORT_TOLERANCE, type ImportSpec, type ImportReport } from './import.js';
+export { distillStudyRun, distillStudyJson, plannedMembers, meanStd, beyondSpread, methodRows, SPREAD_RULE, DISTILL_STUDY_FILES, DISTILL_STUDY_DATASETS, DISTILL_STUDY_FULL, DISTILL_STUDY_QUICK, type DistillStudySpec, type DistillStudyConfig, type DistillStudyReport, type DistillStudyStatus, type MemberResult, type MethodRow, type Spread } from './study-distill.js';
