@@ -28,7 +28,7 @@ let commandName = '';
 const program = new Command();
 program
   .name('slimnet')
-  .description('Make convolutional networks smaller and faster: train, prune, measure and export (libtorch engine).')
+  .description('Make convolutional networks smaller and faster: train, prune, distill, measure and export (libtorch engine).')
   // Program options only before the command: `slimnet --version` prints the version, `slimnet train --version 2` resumes run 2.
   .enablePositionalOptions()
   .version(packageVersion(), '-V, --version', 'print the slimnet version')
