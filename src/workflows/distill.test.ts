@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import { loadTensors } from '../tensor/index.js';
 import { RUN_FILES } from '../runs/index.js';
 import { tempDir } from '../data/testing.js';
-import { DistillError } from '../distill/index.js';
-import { SlimnetError, UsageError } from '../util/errors.js';
+import { SlimnetError } from '../util/errors.js';
 import { trainRun } from './train.js';
 import { distillRun, type DistillSpec } from './distill.js';
 
@@ -109,6 +108,4 @@ test('distillRun: bad input is one clear error before any run directory exists',
     );
   }
   assert.ok(!existsSync(join(root, 'distill')) || readdirSync(join(root, 'distill')).every((d) => readdirSync(join(root, 'distill', d)).length === 0), 'no run directory was created');
-  void DistillError;
-  void UsageError;
 });

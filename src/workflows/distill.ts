@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { DataLoader, evalTransform, readProvenance, type NormalizeSpec, type ResolvedData } from '../data/index.js';
-import { Model, humanCount, loadCheckpoint, summarize } from '../graph/index.js';
+import { Model, humanCount, loadCheckpoint, summarize, type Graph } from '../graph/index.js';
 import { archNames, buildArch } from '../models/index.js';
 import { evaluate, type Metrics } from '../train/index.js';
 import { CachedLogits, Distillation, DistillError, agreement, classCount, distillLoss, distillLossNames, loadTeacher, parsePairs, type PairingRecord, type ResolvedLoss, type Teacher } from '../distill/index.js';
@@ -106,8 +106,10 @@ function lossParamsByLoss(params: DistillSpec['lossParams'], names: readonly str
 interface StudentPlan {
   arch: string;
   label: string;
-  graph: import('../graph/index.js').Graph;
+  graph: Graph;
   create(): Model;
+  /** Releases a loaded student that training never took (a set-up check failed first). */
+  dispose?(): void;
 }
 
 function studentPlan(spec: DistillSpec, teacher: Teacher, config: TrainConfig, data: ResolvedData): StudentPlan {
@@ -139,9 +141,9 @@ function studentPlan(spec: DistillSpec, teacher: Teacher, config: TrainConfig, d
       taken = true;
       return loaded.model;
     },
-    // the loaded model is disposed by the training when taken; otherwise here
-    ...{ dispose: () => void (taken || loaded.model.dispose()) },
-  } as StudentPlan;
+    // Once taken, the training disposes it.
+    dispose: () => void (taken || loaded.model.dispose()),
+  };
 }
 
 /**
@@ -168,7 +170,6 @@ export async function distillRun(spec: DistillSpec, observer: Observer = {}): Pr
       throw new DistillError(`the teacher ${teacher.path} predicts ${teacherClasses} classes, the data set ${base.dataset} has ${data.train.classes.length}: they must be the same classes`);
     }
     const student = studentPlan(spec, teacher, base, data);
-    const studentDispose = (student as StudentPlan & { dispose?: () => void }).dispose;
     let distillation: Distillation | undefined;
     try {
       // A dry set-up checks losses, class counts and pairs before any run directory exists.
@@ -272,7 +273,7 @@ export async function distillRun(spec: DistillSpec, observer: Observer = {}): Pr
         onnx,
       };
     } finally {
-      studentDispose?.();
+      student.dispose?.();
     }
   } finally {
     teacher.model.dispose();
