@@ -162,8 +162,11 @@ export function resolveDistillStudy(spec: DistillStudySpec): DistillStudyConfig 
     lr,
     recipe: 'seed002',
     lrNote: lr === RECIPE_LR ? null : spec.lr !== undefined ? `--lr ${lr} given` : LR_NOTES[quick ? 'quick' : 'full'],
-    sizing: SIZING[quick ? 'quick' : 'full'],
+    sizing: '',
   };
+  const sized = (['teacherArch', 'teacherWidth', 'studentArch', 'studentWidth', 'epochs', 'fraction', 'batchSize', 'dataset'] as const).every((k) => c[k] === d[k]) && c.seeds.length === d.seeds.length && c.losses.length === d.losses.length;
+  // The measured sizing note describes the default sizes only; other sizes say so.
+  c.sizing = sized ? SIZING[quick ? 'quick' : 'full'] : `not the default sizes (${c.epochs} epochs on ${c.fraction} of the training split, ${c.seeds.length} seeds, ${c.losses.length} losses); the defaults were sized as: ${SIZING[quick ? 'quick' : 'full']}`;
   checkDistillStudy(c);
   return c;
 }
