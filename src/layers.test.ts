@@ -22,7 +22,8 @@
 // directories (→ runs); prune retrains (→ train), counts and times (→
 // measure, export) and reads data (→ data); distill trains (→ train), takes
 // teachers from ONNX (→ export), caches teacher logits over a data set (→
-// data) and joins prune's recovery registry (→ prune). Anything else — a trainer that
+// data) and joins prune's recovery registry (→ prune); explain reads data
+// (backgrounds, superpixels of images) and draws (→ data, report). Anything else — a trainer that
 // prunes, a data set that formats a table — is a workflow's job.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,7 +34,7 @@ import { sourceFiles, stripComments } from './util/testing/source.js';
 
 const SRC = fileURLToPath(new URL('.', import.meta.url));
 
-const FEATURES = ['data', 'report', 'runs', 'export', 'measure', 'train', 'prune', 'distill'] as const;
+const FEATURES = ['data', 'report', 'runs', 'export', 'measure', 'train', 'prune', 'distill', 'explain'] as const;
 type Feature = (typeof FEATURES)[number];
 
 /** Which features each feature may import (directly). */
@@ -46,6 +47,7 @@ const FEATURE_DEPS: Record<Feature, readonly Feature[]> = {
   train: ['data', 'runs'],
   prune: ['train', 'measure', 'export', 'data'],
   distill: ['train', 'export', 'data', 'prune'],
+  explain: ['data', 'report'],
 };
 
 /** Rank of each layer: an import must go to a lower rank (features: see FEATURE_DEPS). */

@@ -1,0 +1,2 @@
+// Every explanation method registers itself on import; this file imports them
+// all so that the registry is complete wherever src/explain is imported.
