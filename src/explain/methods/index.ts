@@ -1,2 +1,6 @@
 // Every explanation method registers itself on import; this file imports them
 // all so that the registry is complete wherever src/explain is imported.
+import './gradcam.js';
+import './gradcampp.js';
+import './layercam.js';
+import './scorecam.js';
