@@ -6,3 +6,6 @@ export { defineExplainer, explainer, explainerNames, resolveExplainParams, type 
 export { resolveTargets, targetLogits, targetProbs, type TargetChoice } from './targets.js';
 export { autoTargetLayer, spatialNodes, targetLayer } from './layer.js';
 import './methods/index.js';
+export { segmentImage, slicSegments, gridSegments, defaultSegments, defaultMethod, type Segmentation, type SegmentMethod, type SuperpixelOptions } from './superpixels.js';
+export { limeValues, type LimeResult } from './methods/lime.js';
+export { kernelShapValues, kernelShapCoalitions, type ShapleyResult } from './methods/kernelshap.js';

@@ -4,3 +4,5 @@ import './gradcam.js';
 import './gradcampp.js';
 import './layercam.js';
 import './scorecam.js';
+import './lime.js';
+import './kernelshap.js';
