@@ -8,7 +8,8 @@
 //
 // Randomisation: each layer's parameters are re-initialised with its kind's
 // default initialiser (what Model.create draws: PyTorch's reset_parameters),
-// drawn once from `seed` for the whole model. Buffers (batch-norm running
+// drawn once from `seed` for the whole model (this reseeds libtorch's global
+// generator, as Model.create does). Buffers (batch-norm running
 // statistics) are kept, as re-initialising a PyTorch module keeps them. The
 // layers are every node with parameters (convolutions, linear layers and
 // batch-norm affine parameters, as Quantus does) or, with `layers:
