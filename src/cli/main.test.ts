@@ -34,10 +34,9 @@ test('slimnet --version prints the package version; train --version N still mean
 test('the top-level help lists only commands that exist and documents the environment', async () => {
   const r = await cli(['--help']);
   assert.equal(r.code, 0, r.stderr);
-  assert.doesNotMatch(r.stdout, /explain/, 'not built yet');
   assert.match(r.stdout, /SLIMNET_NUM_THREADS/);
   assert.match(r.stdout, /SIGTERM/);
-  for (const cmd of ['train', 'distill', 'eval', 'prune', 'slim', 'summary', 'archs', 'runs']) assert.match(r.stdout, new RegExp(`\\n  ${cmd} `), cmd);
+  for (const cmd of ['train', 'distill', 'eval', 'explain', 'prune', 'slim', 'summary', 'archs', 'runs']) assert.match(r.stdout, new RegExp(`\\n  ${cmd} `), cmd);
 });
 
 test('an invalid choice or an unknown option prints one line and a pointer to --help, not the whole help', async () => {
