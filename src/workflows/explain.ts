@@ -376,7 +376,10 @@ async function writeOutputs(out: Sink, r: ExplainReport, x: Tensor, imgs: Images
     });
   };
   const all = r.indices.map((_, i) => i);
-  const legend = `models: ${r.models.map((m) => `${m.name} = ${basename(m.checkpoint)}`).join(', ')}`;
+  // File names when they tell the models apart (best.safetensors of two runs do not), else the paths.
+  const stems = r.models.map((m) => basename(m.checkpoint));
+  const unique = new Set(stems).size === stems.length;
+  const legend = `models: ${r.models.map((m, i) => `${m.name} = ${unique ? stems[i] : m.checkpoint}`).join(', ')}`;
   const gridPng = await grid(all, legend);
   r.files.grid = out.write('grid.png', gridPng);
   let disagreePng: Buffer | undefined;
