@@ -4,7 +4,8 @@
 // zoo, the errors, and the Observer a workflow reports through. Each layer has
 // its own subpath for the rest (slimnet/tensor, slimnet/graph, slimnet/models,
 // slimnet/data, slimnet/train, slimnet/prune, slimnet/export, slimnet/measure,
-// slimnet/report, slimnet/runs, slimnet/study, slimnet/workflows, slimnet/distill).
+// slimnet/report, slimnet/runs, slimnet/study, slimnet/workflows, slimnet/distill,
+// slimnet/explain).
 export * from './workflows/index.js';
 export { Model, loadCheckpoint, saveCheckpoint, summarize, type LoadedCheckpoint, type Summary, type SummaryRow } from './graph/index.js';
 export { buildArch, archNames, type ArchOptions } from './models/index.js';
@@ -16,6 +17,7 @@ export { DataError } from './data/index.js';
 export { NonFiniteLossError, TrainerStateMismatchError } from './train/index.js';
 export { PruneError } from './prune/index.js';
 export { DistillError } from './distill/index.js';
+export { ExplainError } from './explain/index.js';
 export { StudyError } from './study/index.js';
 export { LatencyError } from './measure/index.js';
 export { PlotError } from './report/index.js';
