@@ -1,12 +1,14 @@
 // The distillation study's files and report: results.json / results.csv
 // (every member's figures, rewritten after each member), report.md with the
 // table, the spread rule and the sizes, and two figures (validation accuracy
-// per epoch per method; test accuracy per method with its seeds and ± std).
+// per epoch per method; test accuracy per method with its seeds and ± std),
+// and report.md's section on the explanation (study-distill-explain.ts).
 import { linePlot, savePlot, type LineSeries, type PointLabel } from '../report/plot.js';
 import { PALETTE } from '../report/plot.js';
 import { duration, pctText, plural } from '../report/format.js';
 import type { Run } from '../runs/index.js';
 import type { DistillStudyConfig } from './study-distill-spec.js';
+import { explanationMarkdown, type StudyExplanation } from './study-distill-explain.js';
 import { SPREAD_RULE, methodLabel, methodOrder, methodRows, tableMarkdown, type MemberResult, type MethodRow } from './study-distill-table.js';
 
 export const DISTILL_STUDY_FILES = {
@@ -17,9 +19,10 @@ export const DISTILL_STUDY_FILES = {
   accuracy: 'fig_test_accuracy.png',
 } as const;
 
-/** results.json: the configuration's members, finished ones with their figures. */
+/** results.json: the configuration's members, finished ones with their figures, and the explanation's summary (null until it has run). */
 export interface DistillStudyResults {
   members: MemberResult[];
+  explanation?: StudyExplanation | null;
 }
 
 export type DistillStudyStatus = 'complete' | 'interrupted' | 'already-complete';
@@ -43,13 +46,17 @@ export interface DistillStudyReport {
   seconds: number;
   /** The command that resumes an interrupted study, else null. */
   resumeCommand: string | null;
+  /** The explanation of one seed's teacher and students (explain/), null when it has not run (members unfinished, interrupted, or off). */
+  explanation: StudyExplanation | null;
+  /** Whether this call ran the explanation (false when it was read from an earlier call's explain/). */
+  explained: boolean;
 }
 
 const CSV_HEADERS = ['key', 'method', 'seed', 'epochs', 'test_acc', 'test_balanced_acc', 'best_epoch_test_acc', 'best_epoch', 'best_val_acc', 'agreement', 'training_seconds', 'params', 'macs', 'run'];
 
 /** results.json and results.csv (snake_case columns), rewritten whole so an interruption keeps every finished member. */
-export function writeResults(run: Run, members: readonly MemberResult[]): void {
-  run.writeJson(DISTILL_STUDY_FILES.results, { members: [...members] } satisfies DistillStudyResults);
+export function writeResults(run: Run, members: readonly MemberResult[], explanation: StudyExplanation | null = null): void {
+  run.writeJson(DISTILL_STUDY_FILES.results, { members: [...members], explanation } satisfies DistillStudyResults);
   run.writeCsv(
     DISTILL_STUDY_FILES.csv,
     CSV_HEADERS,
@@ -79,6 +86,16 @@ export function distillStudyJson(r: DistillStudyReport): Record<string, unknown>
       delta_vs_scratch: x.deltaVsScratch,
       beyond_spread: x.beyondSpread,
     })),
+    explanation: r.explanation
+      ? {
+          dir: r.explanation.dir,
+          report_html: r.explanation.html,
+          seed: r.explanation.seed,
+          images: r.explanation.indices.length,
+          disagreement_images: r.explanation.disagreementImages,
+          models: r.explanation.models.map((m) => ({ name: m.name, member: m.member, label: m.label })),
+        }
+      : null,
   };
 }
 
@@ -135,7 +152,7 @@ function accuracyPlot(rows: readonly MethodRow[], members: readonly MemberResult
 }
 
 /** report.md and the figures from the finished members; returns report.md's path (null when no member finished). */
-export async function writeStudyReport(run: Run, o: { config: DistillStudyConfig; members: readonly MemberResult[]; rows: readonly MethodRow[]; invocation: string; started: string; seconds: number; threads: number }): Promise<string | null> {
+export async function writeStudyReport(run: Run, o: { config: DistillStudyConfig; members: readonly MemberResult[]; rows: readonly MethodRow[]; invocation: string; started: string; seconds: number; threads: number; explanation: StudyExplanation | null; explanationNote: string }): Promise<string | null> {
   const { config: c, members, rows } = o;
   if (!members.length) return null;
   const order = methodOrder(c.losses);
@@ -179,6 +196,7 @@ export async function writeStudyReport(run: Run, o: { config: DistillStudyConfig
     `Rule: ${SPREAD_RULE}. ${verdict}`,
     '',
     ...figures.flatMap((f) => [f, '']),
+    ...explanationMarkdown(o.explanation, o.explanationNote),
     '## Per seed',
     '',
     '| member | test acc % | best-epoch test acc % (epoch) | agreement % | time | run |',

@@ -54,6 +54,14 @@ export interface DistillStudySpec {
   batchSize?: number;
   /** SGD learning rate of every member (the seed002 recipe's other values are kept). */
   lr?: number;
+  /** Explain the members of one seed once they are all finished (default true); `false` with resume skips the explanation in that call. */
+  explain?: boolean;
+  /** The study seed whose teacher and students are explained (default: the first seed). */
+  explainSeed?: number;
+  /** Test images explained (the first N of the test split). */
+  explainImages?: number;
+  /** Explanation methods by registry name (src/explain). */
+  explainMethods?: readonly string[];
 }
 
 /** config.json of a study: every value resolved. */
@@ -77,9 +85,16 @@ export interface DistillStudyConfig {
   lrNote: string | null;
   /** How the default sizes were chosen (measured speeds and the time estimate). */
   sizing: string;
+  /** Whether the members of explainSeed are explained (`slimnet explain` into explain/) once every member has finished. */
+  explain: boolean;
+  /** The study seed whose teacher (best.safetensors) and students (final weights) are explained. */
+  explainSeed: number;
+  /** The first N test images are explained, each for its true label (the same class for every model). */
+  explainImages: number;
+  explainMethods: string[];
 }
 
-type Sizes = Omit<DistillStudyConfig, 'quick' | 'root' | 'recipe' | 'lrNote' | 'sizing'>;
+type Sizes = Omit<DistillStudyConfig, 'quick' | 'root' | 'recipe' | 'lrNote' | 'sizing' | 'explain' | 'explainSeed'>;
 
 /** The full study: seed 002's table on Fashion-MNIST in about two hours here (see the sizing note above). */
 export const DISTILL_STUDY_FULL: Sizes = {
@@ -94,6 +109,8 @@ export const DISTILL_STUDY_FULL: Sizes = {
   fraction: 0.25,
   batchSize: 128,
   lr: 0.1,
+  explainImages: 8,
+  explainMethods: ['gradcam', 'ig'],
 };
 
 /** --quick: the whole study end to end in well under a minute (lenet5 at widths 0.5 / 0.25 on 10 % of the bundled digits, three epochs, two seeds: about 25 s with one thread). */
@@ -109,6 +126,8 @@ export const DISTILL_STUDY_QUICK: Sizes = {
   fraction: 0.1,
   batchSize: 32,
   lr: 0.05,
+  explainImages: 2,
+  explainMethods: ['gradcam', 'ig'],
 };
 
 const RECIPE_LR = 0.5;
@@ -123,8 +142,8 @@ const SIZING = {
   quick: 'CI size: 10 % of the bundled digits (720 training images), 3 epochs, two seeds: about 2 s per member, 25 s in all with one thread',
 };
 
-/** Spec fields a resumed study accepts: they find the study; the rest would contradict its config.json. */
-export const DISTILL_RESUME_FIELDS: ReadonlySet<keyof DistillStudySpec> = new Set<keyof DistillStudySpec>(['resume', 'runsDir', 'dataset', 'teacherArch', 'quick', 'invocation']);
+/** Spec fields a resumed study accepts: they find the study (explain: false skips the explanation in that call); the rest would contradict its config.json. */
+export const DISTILL_RESUME_FIELDS: ReadonlySet<keyof DistillStudySpec> = new Set<keyof DistillStudySpec>(['resume', 'runsDir', 'dataset', 'teacherArch', 'quick', 'invocation', 'explain']);
 
 /** 'teacherArch' -> '--teacher-arch'. */
 export const flagOf = (field: string): string => `--${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
@@ -163,6 +182,10 @@ export function resolveDistillStudy(spec: DistillStudySpec): DistillStudyConfig 
     recipe: 'seed002',
     lrNote: lr === RECIPE_LR ? null : spec.lr !== undefined ? `--lr ${lr} given` : LR_NOTES[quick ? 'quick' : 'full'],
     sizing: '',
+    explain: spec.explain ?? true,
+    explainSeed: spec.explainSeed ?? (spec.seeds ?? d.seeds)[0] ?? 0,
+    explainImages: spec.explainImages ?? d.explainImages,
+    explainMethods: [...(spec.explainMethods ?? d.explainMethods)].map((m) => m.trim()),
   };
   const sized = (['teacherArch', 'teacherWidth', 'studentArch', 'studentWidth', 'epochs', 'fraction', 'batchSize', 'dataset'] as const).every((k) => c[k] === d[k]) && c.seeds.length === d.seeds.length && c.losses.length === d.losses.length;
   // The measured sizing note describes the default sizes only; other sizes say so.
@@ -187,4 +210,15 @@ export function checkDistillStudy(c: DistillStudyConfig): void {
   need(Number.isFinite(c.fraction) && c.fraction > 0 && c.fraction <= 1, `--fraction must be in (0, 1], got ${c.fraction}`);
   need(Number.isInteger(c.batchSize) && c.batchSize >= 1, `--batch-size must be an integer >= 1, got ${c.batchSize}`);
   need(Number.isFinite(c.lr) && c.lr > 0, `--lr must be > 0, got ${c.lr}`);
+  need(typeof c.explain === 'boolean', `explain must be true or false, got ${String(c.explain)}`);
+  need(c.seeds.includes(c.explainSeed), `--explain-seed must be one of the study's seeds (${c.seeds.join(',')}), got ${c.explainSeed}`);
+  need(Number.isInteger(c.explainImages) && c.explainImages >= 1, `--explain-images must be an integer >= 1, got ${c.explainImages}`);
+  need(c.explainMethods.length > 0 && c.explainMethods.every((m) => m !== ''), `--explain-methods must name at least one method (e.g. gradcam,ig), got '${c.explainMethods.join(',')}'`);
+  need(new Set(c.explainMethods).size === c.explainMethods.length, `--explain-methods lists a method twice: '${c.explainMethods.join(',')}'`);
+}
+
+/** A config.json written before the explanation existed: the explanation's defaults filled in (the members of the first seed). */
+export function withExplainDefaults(c: Partial<DistillStudyConfig> & Omit<DistillStudyConfig, 'explain' | 'explainSeed' | 'explainImages' | 'explainMethods'>): DistillStudyConfig {
+  const d = studyDefaults(c.quick);
+  return { ...c, explain: c.explain ?? true, explainSeed: c.explainSeed ?? c.seeds[0] ?? 0, explainImages: c.explainImages ?? d.explainImages, explainMethods: c.explainMethods ?? [...d.explainMethods] };
 }

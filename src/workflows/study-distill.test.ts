@@ -1,16 +1,21 @@
 // distillStudyRun on a tiny share of the bundled digits (lenet5 x0.5 -> x0.25,
-// one epoch): the files and the table of every method and seed; an abort in
-// the middle of a member resumes without re-running the finished ones; the
+// one epoch): the files and the table of every method and seed, and the
+// explanation of seed 0's members (explain/, report.md's section naming the
+// models, results.json's summary); an abort in the middle of a member resumes
+// without re-running the finished ones, an abort in the explanation resumes
+// only the explanation, and a finished explanation is read, not recomputed; the
 // mean ± std and the spread rule against hand-computed numbers; bad spec
 // values refused as UsageErrors naming the flag, before any directory exists.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../data/testing.js';
 import { RUN_FILES } from '../runs/index.js';
 import { UsageError } from '../util/errors.js';
-import { DISTILL_STUDY_FILES, beyondSpread, distillStudyRun, meanStd, methodRows, plannedMembers, type DistillStudySpec, type MemberResult } from './study-distill.js';
+import { resolveDistillStudy, withExplainDefaults } from './study-distill-spec.js';
+import { explanationMarkdown } from './study-distill-explain.js';
+import { DISTILL_STUDY_FILES, STUDY_EXPLAIN_DIR, beyondSpread, distillStudyRun, meanStd, methodRows, plannedMembers, type DistillStudySpec, type MemberResult, type StudyExplanation } from './study-distill.js';
 
 const TINY: DistillStudySpec = { quick: true, epochs: 1, fraction: 0.05 };
 
@@ -39,6 +44,32 @@ test('distillStudyRun: the files, and a table with every method and seed', async
   const config = JSON.parse(readFileSync(join(r.run, RUN_FILES.config), 'utf8')) as Record<string, unknown>;
   assert.equal(config.lr, 0.05);
   assert.ok(typeof config.lrNote === 'string', 'a changed lr says why');
+
+  // The explanation: seed 0's teacher (best) and students (final weights), 2 images (--quick), gradcam + ig, for the true label.
+  const ex = join(r.run, STUDY_EXPLAIN_DIR);
+  for (const f of ['maps.safetensors', 'grid.png', 'report.html', 'metrics.json', 'faithfulness.csv', 'agreement.csv']) assert.ok(existsSync(join(ex, f)), `explain/${f}`);
+  const e = (JSON.parse(readFileSync(join(r.run, DISTILL_STUDY_FILES.results), 'utf8')) as { explanation: StudyExplanation }).explanation;
+  assert.deepEqual(r.explanation, e);
+  assert.equal(r.explained, true);
+  assert.equal(e.seed, 0);
+  assert.deepEqual(e.methods, ['gradcam', 'ig']);
+  assert.deepEqual(e.indices, [0, 1]);
+  assert.deepEqual(e.models.map((m) => [m.name, m.member, m.label]), [['a', 'teacher-s0', 'teacher'], ['b', 'scratch-s0', 'student (scratch)'], ['c', 'kd-s0', 'student + kd']]);
+  assert.deepEqual(e.models.map((m) => m.checkpoint), [join(teacher.run, 'best.safetensors'), ...['scratch-s0', 'kd-s0'].map((k) => join(results.members.find((m) => m.key === k)!.run, 'last.safetensors'))]);
+  assert.equal(e.faithfulness.length, 3 * 2);
+  for (const f of e.faithfulness) assert.ok(f.meanDeletionAuc >= 0 && f.meanDeletionAuc <= 1 && f.meanInsertionAuc >= 0 && f.meanInsertionAuc <= 1, `${f.member} ${f.method}`);
+  assert.deepEqual(e.agreement.map((a) => [a.teacher, a.student, a.method]), [['teacher-s0', 'scratch-s0', 'gradcam'], ['teacher-s0', 'kd-s0', 'gradcam'], ['teacher-s0', 'scratch-s0', 'ig'], ['teacher-s0', 'kd-s0', 'ig']]);
+  // The disagreement count against explainRun's own predictions (metrics.json).
+  const full = JSON.parse(readFileSync(join(ex, 'metrics.json'), 'utf8')) as { models: { predictions: number[] }[]; target: string };
+  assert.equal(full.target, 'label');
+  const [pa, ...ps] = full.models.map((m) => m.predictions);
+  assert.equal(e.disagreementImages, pa!.filter((p, i) => ps.some((q) => q[i] !== p)).length);
+  assert.deepEqual(e.models.slice(1).map((m) => m.disagreesWithTeacher), ps.map((q) => q.filter((p, i) => p !== pa![i]).length));
+  const section = md.slice(md.indexOf('## What the models look at'));
+  assert.ok(md.includes('## What the models look at'), 'the section');
+  for (const text of ['](explain/grid.png)', '](explain/report.html)', 'a = teacher, b = student (scratch), c = student + kd', '| teacher | teacher-s0 | gradcam |', '| student + kd | kd-s0 | ig |', '| teacher vs student (scratch) | gradcam |', '| teacher vs student + kd | ig |', `disagree with the teacher on ${e.disagreementImages} of 2 images`]) {
+    assert.ok(section.includes(text), text);
+  }
 });
 
 test('distillStudyRun: an abort inside a member, then --version resumes it without re-running the finished ones', async (t) => {
@@ -62,15 +93,56 @@ test('distillStudyRun: an abort inside a member, then --version resumes it witho
   const scratchFamily = join(first.run, 'members', 'scratch-s0', 'train');
   assert.equal(JSON.parse(readFileSync(join(scratchFamily, readdirSync(scratchFamily)[0]!, 'version_0', RUN_FILES.status), 'utf8')).status, 'interrupted');
 
-  const second = await distillStudyRun({ runsDir: root, quick: true, resume: first.version });
-  assert.equal(second.status, 'complete');
+  // The resume finishes the members, then is stopped after the explanation's first map.
+  const ac2 = new AbortController();
+  const second = await distillStudyRun({ runsDir: root, quick: true, resume: first.version }, { signal: ac2.signal, onProgress: (e) => e.id === 'explain' && e.done === 1 && ac2.abort() });
+  assert.equal(second.status, 'interrupted');
   assert.equal(second.ran, 2, 'scratch (resumed) and kd: the teacher is read, not re-run');
   assert.deepEqual(second.members.map((m) => m.key), ['teacher-s0', 'scratch-s0', 'kd-s0']);
+  assert.equal(second.explanation, null);
   assert.equal(statSync(join(teacherRun, 'last.safetensors')).mtimeMs, teacherStamp, "the teacher's run is untouched");
   assert.deepEqual(readdirSync(join(scratchFamily, readdirSync(scratchFamily)[0]!)).filter((d) => d.startsWith('version_')), ['version_0'], 'the scratch member resumed its own run');
+  assert.ok(readFileSync(join(second.run, DISTILL_STUDY_FILES.report), 'utf8').includes('## What the models look at\n\nInterrupted'), 'report.md says the explanation was interrupted');
+
+  // Members finished, explanation not: the resume runs only the explanation.
+  const stamps = () => second.members.map((m) => statSync(join(second.run, m.run, 'last.safetensors')).mtimeMs);
+  const before = stamps();
+  const lines: string[] = [];
+  const third = await distillStudyRun({ runsDir: root, quick: true, resume: first.version }, { onLog: (l) => lines.push(l) });
+  assert.equal(third.status, 'complete');
+  assert.equal(third.ran, 0, 'no member runs again');
+  assert.equal(third.explained, true);
+  assert.deepEqual(third.explanation?.models.map((m) => m.member), ['teacher-s0', 'scratch-s0', 'kd-s0']);
+  assert.deepEqual(stamps(), before, 'the member checkpoints are untouched');
+  assert.ok(!lines.some((l) => /^(teacher|scratch|kd)-s0:/.test(l)), 'no member is reported as run');
+  const metrics = join(third.run, STUDY_EXPLAIN_DIR, 'metrics.json');
+  const metricsStamp = statSync(metrics).mtimeMs;
+
+  // A study stopped after its explanation finished (but before it was marked complete): the explanation is read, not recomputed.
+  const statusPath = join(third.run, RUN_FILES.status);
+  writeFileSync(statusPath, JSON.stringify({ ...JSON.parse(readFileSync(statusPath, 'utf8')), status: 'interrupted' }));
+  const fourth = await distillStudyRun({ runsDir: root, quick: true, resume: first.version });
+  assert.equal(fourth.status, 'complete');
+  assert.equal(fourth.explained, false);
+  assert.deepEqual(fourth.explanation, third.explanation);
+  assert.equal(statSync(metrics).mtimeMs, metricsStamp, 'explain/ is not rewritten');
+
   const again = await distillStudyRun({ runsDir: root, quick: true, resume: first.version });
   assert.equal(again.status, 'already-complete');
   assert.equal(again.ran, 0);
+  assert.deepEqual(again.explanation, third.explanation);
+});
+
+test('resolveDistillStudy: the explanation defaults (first seed, 8 images or 2 with --quick, gradcam + ig) and --no-explain', () => {
+  const full = resolveDistillStudy({});
+  assert.deepEqual([full.explain, full.explainSeed, full.explainImages, full.explainMethods], [true, 0, 8, ['gradcam', 'ig']]);
+  const quick = resolveDistillStudy({ quick: true, seeds: [4, 2] });
+  assert.deepEqual([quick.explainSeed, quick.explainImages], [4, 2]);
+  assert.equal(resolveDistillStudy({ explain: false }).explain, false);
+  // A config.json from before the explanation: its defaults are filled in.
+  const { explain: _e, explainSeed: _s, explainImages: _i, explainMethods: _m, ...old } = quick;
+  assert.deepEqual(withExplainDefaults(old), { ...old, explain: true, explainSeed: 4, explainImages: 2, explainMethods: ['gradcam', 'ig'] });
+  assert.deepEqual(explanationMarkdown(null, 'Not run (--no-explain).'), ['## What the models look at', '', 'Not run (--no-explain).', '']);
 });
 
 test('meanStd: mean and sample standard deviation (n - 1) against hand-computed numbers', () => {
@@ -122,6 +194,10 @@ test('distillStudyRun: bad spec values are UsageErrors naming the flag, before a
     [{ epochs: 0 }, /--epochs/],
     [{ lr: -1 }, /--lr/],
     [{ dataset: 'imagenet' }, /--dataset/],
+    [{ explainSeed: 5 }, /--explain-seed/],
+    [{ explainImages: 0 }, /--explain-images/],
+    [{ explainMethods: ['gradcam', 'nope'] }, /--explain-methods.*nope/],
+    [{ explainMethods: ['ig', 'ig'] }, /--explain-methods/],
   ];
   const resumes: [DistillStudySpec, RegExp][] = [
     [{ quick: true, resume: 0, epochs: 3 }, /drop --epochs/],

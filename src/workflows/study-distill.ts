@@ -5,11 +5,15 @@
 // scratch against the seed spread), in
 // runs/study-distill/<dataset>-<teacherArch>/version_N/:
 //   config.json, status.json, run.log, results.json, results.csv, report.md,
-//   fig_val_accuracy.png, fig_test_accuracy.png, and members/<key>/ with each
-//   member's own run (trainRun / distillRun, version_0 of its own runs dir).
+//   fig_val_accuracy.png, fig_test_accuracy.png, members/<key>/ with each
+//   member's own run (trainRun / distillRun, version_0 of its own runs dir),
+//   and explain/: once every member has finished, `slimnet explain` of one
+//   seed's teacher and students (study-distill-explain.ts), summarised in
+//   results.json and report.md.
 // results.json is rewritten after every member, so an interruption keeps what
 // is done; `resume: N` reads the finished members and resumes an interrupted
-// member through its own run's resume.
+// member through its own run's resume; a finished explanation is read, not
+// recomputed.
 import { existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { DataLoader, checkpointData, evalTransform } from '../data/index.js';
@@ -20,16 +24,19 @@ import { nowIso, pctText, plural, duration } from '../report/format.js';
 import { RUN_FILES, Run, effectiveStatus, readMetrics, readStatus, versionDir, type RunIdentity } from '../runs/index.js';
 import { getNumThreads } from '../tensor/index.js';
 import { evaluate } from '../train/index.js';
-import { UsageError } from '../util/errors.js';
+import { explainer } from '../explain/index.js';
+import { SlimnetError, UsageError } from '../util/errors.js';
 import { ProgressTask, type Observer } from '../util/events.js';
 import { distillRun } from './distill.js';
 import { trainRun, type TrainConfig, type TrainReport } from './train.js';
-import { DISTILL_RESUME_FIELDS, checkDistillStudy, flagOf, resolveDistillStudy, studyDefaults, type DistillStudyConfig, type DistillStudySpec } from './study-distill-spec.js';
+import { DISTILL_RESUME_FIELDS, checkDistillStudy, flagOf, resolveDistillStudy, studyDefaults, withExplainDefaults, type DistillStudyConfig, type DistillStudySpec } from './study-distill-spec.js';
+import { STUDY_EXPLAIN_DIR, explainStudy, readStudyExplanation, type StudyExplanation } from './study-distill-explain.js';
 import { DISTILL_STUDY_FILES, writeResults, writeStudyReport, type DistillStudyReport, type DistillStudyResults } from './study-distill-report.js';
 import { methodOrder, methodRows, tableText, type MemberResult } from './study-distill-table.js';
 
 export { DISTILL_STUDY_DATASETS, DISTILL_STUDY_FULL, DISTILL_STUDY_QUICK, type DistillStudySpec, type DistillStudyConfig } from './study-distill-spec.js';
 export { distillStudyJson, DISTILL_STUDY_FILES, type DistillStudyReport, type DistillStudyStatus } from './study-distill-report.js';
+export { STUDY_EXPLAIN_DIR, type StudyExplanation, type StudyExplainedModel } from './study-distill-explain.js';
 export { meanStd, beyondSpread, methodRows, SPREAD_RULE, type MemberResult, type MethodRow, type Spread } from './study-distill-table.js';
 
 const COMMAND_DIR = 'study-distill';
@@ -47,8 +54,16 @@ export function plannedMembers(c: Pick<DistillStudyConfig, 'seeds' | 'losses'>):
   return c.seeds.flatMap((seed) => methodOrder(c.losses).map((method) => ({ key: `${method}-s${seed}`, method, seed })));
 }
 
-/** The engine-side checks: architectures and loss names (a UsageError naming the flag). */
+/** The engine-side checks: architectures, loss and explanation method names (a UsageError naming the flag). */
 function checkNames(c: DistillStudyConfig): void {
+  for (const m of c.explainMethods) {
+    try {
+      explainer(m);
+    } catch (e) {
+      if (!(e instanceof SlimnetError)) throw e;
+      throw new UsageError(`--explain-methods: ${e.message}`);
+    }
+  }
   for (const [flag, arch] of [['--teacher-arch', c.teacherArch], ['--student-arch', c.studentArch]] as const) {
     if (!archNames().includes(arch)) throw new UsageError(`${flag}: unknown architecture '${arch}' (available: ${archNames().join(', ')})`);
   }
@@ -81,7 +96,8 @@ function openStudy(spec: DistillStudySpec): Opened {
   const prev = readStatus(path);
   if (prev && effectiveStatus(prev) === 'running') throw new UsageError(`--version ${spec.resume}: study version ${spec.resume} is being run by process ${prev.pid}`);
   const run = Run.open(id, spec.resume);
-  const config = run.config<DistillStudyConfig>();
+  // A study started before the explanation existed explains with its defaults.
+  const config = withExplainDefaults(run.config<DistillStudyConfig>());
   checkDistillStudy(config);
   const results = run.file(DISTILL_STUDY_FILES.results);
   const members = existsSync(results) ? run.readJson<DistillStudyResults>(DISTILL_STUDY_FILES.results).members : [];
@@ -184,6 +200,8 @@ export async function distillStudyRun(spec: DistillStudySpec, observer: Observer
   const runsDir = spec.runsDir ?? DEFAULT_RUNS_DIR;
   const d = studyDefaults(c.quick);
   const resumeCommand = ['slimnet study distill', ...(c.quick ? ['--quick'] : []), ...(c.dataset !== d.dataset ? [`--dataset ${c.dataset}`] : []), ...(c.teacherArch !== d.teacherArch ? [`--teacher-arch ${c.teacherArch}`] : []), ...(runsDir !== DEFAULT_RUNS_DIR ? [`--runs-dir ${runsDir}`] : []), `--version ${run.version}`].join(' ');
+  let explanation: StudyExplanation | null = null;
+  let explained = false;
   const report = (status: DistillStudyReport['status'], ran: number, path: string | null): DistillStudyReport => ({
     status,
     interrupted: status === 'interrupted',
@@ -196,8 +214,11 @@ export async function distillStudyRun(spec: DistillStudySpec, observer: Observer
     report: path,
     seconds: (performance.now() - t0) / 1000,
     resumeCommand: status === 'interrupted' ? resumeCommand : null,
+    explanation,
+    explained,
   });
   if (opened.complete) {
+    explanation = readStudyExplanation(run, c, members);
     say(`study version ${run.version} is already complete: ${run.file(DISTILL_STUDY_FILES.report)}`);
     return report('already-complete', 0, run.file(DISTILL_STUDY_FILES.report));
   }
@@ -260,14 +281,29 @@ export async function distillStudyRun(spec: DistillStudySpec, observer: Observer
       say(`${p.key}: test ${pctText(m.testAccuracy)} % (best epoch ${pctText(m.bestEpochTestAccuracy)} %), balanced ${pctText(m.testBalancedAccuracy)} %${m.agreement !== null ? `, agreement ${pctText(m.agreement)} %` : ''}, ${duration(m.trainingSeconds)} (${m.run})`);
     }
     task.end();
-    writeResults(run, members);
+    // The explanation needs every member of its seed; it runs once all members are done (a resumed study with finished members runs only this).
+    let explanationNote = `Not run yet: it runs once every member has finished (seed ${c.explainSeed}'s teacher and students; \`--version ${run.version}\` resumes).`;
+    if (!c.explain) explanationNote = 'Not run (--no-explain).';
+    else if (!interrupted && spec.explain === false) explanationNote = `Skipped in this call (--no-explain with --version); \`${resumeCommand}\` without --no-explain runs it.`;
+    else if (!interrupted) {
+      const e = await explainStudy(run, c, members, observer);
+      explanation = e.explanation;
+      explained = e.ran;
+      if (e.interrupted) {
+        interrupted = true;
+        explanationNote = `Interrupted: \`${resumeCommand}\` runs it again (only it: the members are finished).`;
+      } else if (!e.ran) say(`explanation: already in ${run.file(STUDY_EXPLAIN_DIR)}, not recomputed`);
+      if (explanation) say(`explanation of seed ${c.explainSeed}: ${explanation.models.map((m) => `${m.name} = ${m.label}`).join(', ')}; the students disagree with the teacher on ${explanation.disagreementImages} of ${explanation.indices.length} images (${join(run.path, explanation.html ?? explanation.dir)})`);
+    }
+    writeResults(run, members, explanation);
     const rows = methodRows(members, order);
-    const path = await writeStudyReport(run, { config: c, members, rows, invocation: spec.invocation ?? 'distillStudyRun', started, seconds: (performance.now() - t0) / 1000, threads: getNumThreads() });
+    const path = await writeStudyReport(run, { config: c, members, rows, invocation: spec.invocation ?? 'distillStudyRun', started, seconds: (performance.now() - t0) / 1000, threads: getNumThreads(), explanation, explanationNote });
     if (rows.length) say(`\n${tableText(rows)}`);
     if (path) say(`\nreport: ${path}`);
     if (interrupted) {
-      say(`interrupted after ${plural(members.length, 'finished member')} of ${planned.length}: resume with ${resumeCommand}`);
-      run.interrupt({ message: `interrupted after ${members.length} of ${planned.length} members` });
+      const what = members.length === planned.length ? `all ${plural(planned.length, 'member')} finished, the explanation did not` : `${plural(members.length, 'finished member')} of ${planned.length}`;
+      say(`interrupted after ${what}: resume with ${resumeCommand}`);
+      run.interrupt({ message: members.length === planned.length ? `interrupted in the explanation (all ${planned.length} members finished)` : `interrupted after ${members.length} of ${planned.length} members` });
       return report('interrupted', ran, path);
     }
     run.complete();

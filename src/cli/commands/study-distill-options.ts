@@ -1,7 +1,8 @@
 // The options of `slimnet study distill`. Kept apart from the command so that
 // registering it loads no engine code. Every option is left undefined when
 // not given: the workflow resolves the defaults (full or --quick) and writes
-// them to config.json.
+// them to config.json (--no-explain is the one flag commander defaults: its
+// `explain: true` is dropped, so a resumed study does not see it as given).
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { number, words } from '../parse-args.js';
 import { DISTILL_STUDY_DATASETS, DISTILL_STUDY_FULL as F, DISTILL_STUDY_QUICK as Q, type DistillStudySpec } from '../../workflows/study-distill-spec.js';
@@ -17,7 +18,7 @@ export interface StudyDistillRawOptions extends Omit<DistillStudySpec, 'resume' 
 export function studyDistillSpecOf(o: StudyDistillRawOptions, invocation: string): DistillStudySpec {
   const { version, json: _json, ...rest } = o;
   const spec: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(rest)) if (v !== undefined) spec[k] = v;
+  for (const [k, v] of Object.entries(rest)) if (v !== undefined && !(k === 'explain' && v === true)) spec[k] = v;
   return { ...(spec as DistillStudySpec), ...(version !== undefined && { resume: version }), invocation };
 }
 
@@ -45,6 +46,10 @@ export function addStudyDistillOptions(cmd: Command): Command {
     .option('--fraction <x>', `stratified share of the training split (${both(F.fraction, Q.fraction)})`, float)
     .option('--batch-size <n>', `training batch size (${both(F.batchSize, Q.batchSize)})`, int)
     .option('--lr <x>', `SGD learning rate of every member; the rest of the seed002 recipe is kept (${both(F.lr, Q.lr)}: seed 002's 0.5 diverges at these sizes, see report.md)`, float)
+    .option('--no-explain', "skip the explanation (default: once every member has finished, `slimnet explain` of one seed's teacher and students into explain/, summarised in report.md; with --version: skip it in this call)")
+    .option('--explain-seed <n>', "the study seed whose teacher and students are explained (default: the first seed)", int)
+    .option('--explain-images <n>', `test images explained, each for its true label (${both(F.explainImages, Q.explainImages)})`, int)
+    .option('--explain-methods <list>', `explanation methods (see slimnet explain --help) (${both(F.explainMethods.join(','), Q.explainMethods.join(','))})`, words)
     .option('--runs-dir <dir>', 'root of the run directories', './runs')
     .option('--version <n>', 'resume study version N: finished members are read, an interrupted one resumes its own run (default: start a new version)', int)
     .option('--quick', 'CI mode: lenet5 x0.5 -> x0.25 on 10 % of the bundled digits, 3 epochs, seeds 0,1, losses kd,at; well under a minute (default: off)')
