@@ -17,7 +17,7 @@ mean of f^p, flattened and L2-normalised (F.normalize), then the mean of the
 squared difference, summed over the pairs.
 
 Networks: ResNet-20 for CIFAR as slimnet's zoo builds it (see
-bench/resnet20_pytorch.py: projection shortcuts, torchvision names, so the
+bench/resnet_cifar_pytorch.py: projection shortcuts, torchvision names, so the
 state_dict keys equal slimnet's tensor keys), the teacher at width 1 and the
 student at width 0.5 (every layer's channel count x 0.5, rounded, at least 1,
 as slimnet's widthMultiplier).
@@ -36,8 +36,9 @@ import time
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+
+from resnet_cifar_pytorch import ResNetCifar, load_weights, read_safetensors
 
 CE_WEIGHT, KD_WEIGHT, AT_WEIGHT, T, P = 0.1, 0.9, 1000.0, 4.0, 2
 
@@ -56,49 +57,6 @@ def parse():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--check", default=None)
     return ap.parse_args()
-
-
-def scaled(c, w):
-    # slimnet: Math.max(1, Math.round(c * w)) (round half up; Python's round() is half-even)
-    return max(1, int(np.floor(c * w + 0.5)))
-
-
-def conv_bn(cin, cout, k, stride):
-    return nn.Conv2d(cin, cout, k, stride=stride, padding=(k - 1) // 2, bias=False), nn.BatchNorm2d(cout)
-
-
-class BasicBlock(nn.Module):
-    def __init__(self, cin, planes, stride):
-        super().__init__()
-        self.conv1, self.bn1 = conv_bn(cin, planes, 3, stride)
-        self.conv2, self.bn2 = conv_bn(planes, planes, 3, 1)
-        self.downsample = nn.Sequential(*conv_bn(cin, planes, 1, stride)) if stride != 1 or cin != planes else None
-
-    def forward(self, x):
-        y = F.relu(self.bn1(self.conv1(x)))
-        y = self.bn2(self.conv2(y))
-        s = self.downsample(x) if self.downsample is not None else x
-        return F.relu(y + s)
-
-
-class ResNetCifar(nn.Module):
-    def __init__(self, n=3, classes=10, width=1.0):
-        super().__init__()
-        self.conv1, self.bn1 = conv_bn(3, scaled(16, width), 3, 1)
-        cin = scaled(16, width)
-        for stage, planes in enumerate([16, 32, 64]):
-            planes = scaled(planes, width)
-            blocks = []
-            for i in range(n):
-                blocks.append(BasicBlock(cin, planes, 2 if i == 0 and stage > 0 else 1))
-                cin = planes
-            setattr(self, f"layer{stage + 1}", nn.Sequential(*blocks))
-        self.fc = nn.Linear(cin, classes)
-
-    def forward(self, x):
-        x = F.relu(self.bn1(self.conv1(x)))
-        x = self.layer3(self.layer2(self.layer1(x)))
-        return self.fc(x.mean((2, 3)))
 
 
 class Stages:
@@ -135,31 +93,8 @@ def terms(teacher, student, t_hooks, s_hooks, x, y):
     return F.cross_entropy(s_logits, y), kd_loss(s_logits, t_logits), at_loss(s_feats, t_feats)
 
 
-ST_DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64}
-
-
-def read_safetensors(path):
-    """Reads a safetensors file by the format's definition (no extra package needed)."""
-    with open(path, "rb") as f:
-        buf = f.read()
-    n = int.from_bytes(buf[:8], "little")
-    header = json.loads(buf[8:8 + n])
-    data = memoryview(buf)[8 + n:]
-    out = {}
-    for k, e in header.items():
-        if k == "__metadata__":
-            continue
-        a, b = e["data_offsets"]
-        out[k] = torch.from_numpy(np.frombuffer(data[a:b], dtype=ST_DTYPES[e["dtype"]]).reshape(e["shape"]).copy())
-    return out
-
-
 def load(model, tensors, prefix):
-    sd = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-    missing, unexpected = model.load_state_dict(sd, strict=False)
-    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
-    if missing or unexpected:
-        raise SystemExit(f"{prefix[:-1]} state dict mismatch: missing {missing}, unexpected {unexpected}")
+    load_weights(model, {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}, prefix[:-1])
 
 
 def main():

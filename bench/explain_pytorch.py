@@ -10,7 +10,7 @@ and warm-up are excluded).
 
 FILE (safetensors from bench/explain.ts): the model's tensors by slimnet's
 keys (`<node>.<param>`, equal to the state_dict keys of the ResNetCifar
-below), `x` [B, 3, 32, 32], `targets` [B] (int64, one class per image) and,
+in bench/resnet_cifar_pytorch.py), `x` [B, 3, 32, 32], `targets` [B] (int64, one class per image) and,
 for --check, slimnet's raw maps `gradcam` [B, 8, 8] and `ig` [B, 32, 32].
 
 The definitions are those of src/explain/methods/gradcam.ts and ig.ts:
@@ -47,8 +47,9 @@ import time
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+
+from resnet_cifar_pytorch import ResNetCifar, load_weights, read_safetensors
 
 
 def parse():
@@ -63,63 +64,6 @@ def parse():
     ap.add_argument("--classes", type=int, default=10)
     ap.add_argument("--check", action="store_true")
     return ap.parse_args()
-
-
-# ResNet-20 for CIFAR as slimnet's zoo builds it (see bench/resnet20_pytorch.py).
-def conv_bn(cin, cout, k, stride):
-    return nn.Conv2d(cin, cout, k, stride=stride, padding=(k - 1) // 2, bias=False), nn.BatchNorm2d(cout)
-
-
-class BasicBlock(nn.Module):
-    def __init__(self, cin, planes, stride):
-        super().__init__()
-        self.conv1, self.bn1 = conv_bn(cin, planes, 3, stride)
-        self.conv2, self.bn2 = conv_bn(planes, planes, 3, 1)
-        self.downsample = nn.Sequential(*conv_bn(cin, planes, 1, stride)) if stride != 1 or cin != planes else None
-
-    def forward(self, x):
-        y = F.relu(self.bn1(self.conv1(x)))
-        y = self.bn2(self.conv2(y))
-        s = self.downsample(x) if self.downsample is not None else x
-        return F.relu(y + s)
-
-
-class ResNetCifar(nn.Module):
-    def __init__(self, n=3, classes=10):
-        super().__init__()
-        self.conv1, self.bn1 = conv_bn(3, 16, 3, 1)
-        cin = 16
-        for stage, planes in enumerate([16, 32, 64]):
-            blocks = []
-            for i in range(n):
-                blocks.append(BasicBlock(cin, planes, 2 if i == 0 and stage > 0 else 1))
-                cin = planes
-            setattr(self, f"layer{stage + 1}", nn.Sequential(*blocks))
-        self.fc = nn.Linear(cin, classes)
-
-    def forward(self, x):
-        x = F.relu(self.bn1(self.conv1(x)))
-        x = self.layer3(self.layer2(self.layer1(x)))
-        return self.fc(x.mean((2, 3)))
-
-
-ST_DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64}
-
-
-def read_safetensors(path):
-    """Reads a safetensors file by the format's definition (no extra package needed)."""
-    with open(path, "rb") as f:
-        buf = f.read()
-    n = int.from_bytes(buf[:8], "little")
-    header = json.loads(buf[8:8 + n])
-    data = memoryview(buf)[8 + n:]
-    out = {}
-    for k, e in header.items():
-        if k == "__metadata__":
-            continue
-        a, b = e["data_offsets"]
-        out[k] = torch.from_numpy(np.frombuffer(data[a:b], dtype=ST_DTYPES[e["dtype"]]).reshape(e["shape"]).copy())
-    return out
 
 
 def target_logits(logits, targets):
@@ -179,11 +123,7 @@ def integrated_gradients(model, x, targets, steps, internal_batch):
 
 def load_model(t, classes):
     model = ResNetCifar(classes=classes)
-    sd = {k: v for k, v in t.items() if k not in ("x", "targets", "gradcam", "ig")}
-    missing, unexpected = model.load_state_dict(sd, strict=False)
-    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
-    if missing or unexpected:
-        raise SystemExit(f"state dict mismatch: missing {missing}, unexpected {unexpected}")
+    load_weights(model, {k: v for k, v in t.items() if k not in ("x", "targets", "gradcam", "ig")})
     return model.eval()
 
 

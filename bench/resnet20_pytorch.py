@@ -6,14 +6,9 @@ settings, and reports its own throughput for the timed steps only
 
     /usr/bin/python3 bench/resnet20_pytorch.py --threads 2 --warmup 2 --steps 5
 
-The architecture, as slimnet builds it: conv1 3x3 3->16 (no bias) + bn1 +
-relu; three stages (layer1..layer3) of 3 basic blocks with 16, 32, 64 maps,
-the first block of layer2 and layer3 with stride 2; a basic block is
-conv1 3x3 (stride) + bn1 + relu, conv2 3x3 + bn2, plus the shortcut, then
-relu; the shortcut is the identity, or where the resolution or width changes
-a projection (option B: downsample.0 = 1x1 conv with the stride, no bias,
-downsample.1 = BN); global average pool; fc 64->classes with bias. Module
-names follow torchvision, so state_dict keys equal slimnet's tensor keys
+The model is ResNetCifar from bench/resnet_cifar_pytorch.py (shared with the
+other PyTorch sides; n = 3, width 1): slimnet's architecture with
+torchvision's module names, so state_dict keys equal slimnet's tensor keys
 (less BN's num_batches_tracked, which slimnet does not keep).
 
 Modes:
@@ -33,10 +28,10 @@ import resource
 import sys
 import time
 
-import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+
+from resnet_cifar_pytorch import ResNetCifar, load_weights, read_safetensors
 
 
 def parse():
@@ -55,74 +50,14 @@ def parse():
     return ap.parse_args()
 
 
-def conv_bn(cin, cout, k, stride):
-    return nn.Conv2d(cin, cout, k, stride=stride, padding=(k - 1) // 2, bias=False), nn.BatchNorm2d(cout)
-
-
-class BasicBlock(nn.Module):
-    def __init__(self, cin, planes, stride):
-        super().__init__()
-        self.conv1, self.bn1 = conv_bn(cin, planes, 3, stride)
-        self.conv2, self.bn2 = conv_bn(planes, planes, 3, 1)
-        self.downsample = nn.Sequential(*conv_bn(cin, planes, 1, stride)) if stride != 1 or cin != planes else None
-
-    def forward(self, x):
-        y = F.relu(self.bn1(self.conv1(x)))
-        y = self.bn2(self.conv2(y))
-        s = self.downsample(x) if self.downsample is not None else x
-        return F.relu(y + s)
-
-
-class ResNetCifar(nn.Module):
-    def __init__(self, n=3, classes=10, in_channels=3):
-        super().__init__()
-        self.conv1, self.bn1 = conv_bn(in_channels, 16, 3, 1)
-        cin = 16
-        for stage, planes in enumerate([16, 32, 64]):
-            blocks = []
-            for i in range(n):
-                blocks.append(BasicBlock(cin, planes, 2 if i == 0 and stage > 0 else 1))
-                cin = planes
-            setattr(self, f"layer{stage + 1}", nn.Sequential(*blocks))
-        self.fc = nn.Linear(64, classes)
-
-    def forward(self, x):
-        x = F.relu(self.bn1(self.conv1(x)))
-        x = self.layer3(self.layer2(self.layer1(x)))
-        x = x.mean((2, 3))  # slimnet global_avgpool: mean over H, W
-        return self.fc(x)
-
-
 def tensor_shapes(model):
     return {k: list(v.shape) for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
-
-
-ST_DTYPES = {"F32": np.float32, "F64": np.float64, "I64": np.int64}
-
-
-def read_safetensors(path):
-    """Reads a safetensors file by the format's definition (no extra package needed)."""
-    with open(path, "rb") as f:
-        buf = f.read()
-    n = int.from_bytes(buf[:8], "little")
-    header = json.loads(buf[8:8 + n])
-    data = memoryview(buf)[8 + n:]
-    out = {}
-    for k, e in header.items():
-        if k == "__metadata__":
-            continue
-        a, b = e["data_offsets"]
-        out[k] = torch.from_numpy(np.frombuffer(data[a:b], dtype=ST_DTYPES[e["dtype"]]).reshape(e["shape"]).copy())
-    return out
 
 
 def check(model, path):
     t = read_safetensors(path)
     x, expected = t.pop("input"), t.pop("output")
-    missing, unexpected = model.load_state_dict(t, strict=False)
-    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
-    if missing or unexpected:
-        raise SystemExit(f"state dict mismatch: missing {missing}, unexpected {unexpected}")
+    load_weights(model, t)
     model.eval()
     with torch.no_grad():
         y = model(x)
