@@ -17,3 +17,4 @@ export { snapToGrid, snapSearch, gridGroups, gridLimits, gridTarget, SnapCandida
 export { refineMacs, type RefineOptions, type RefineAttempt, type RefineResult } from './refine.js';
 export { channelCosts } from './cost.js';
 export { finishPruning, type FinishOptions, type FinishHooks, type FinishResult } from './finish.js';
+export { attachAlpha, trainAlpha, alphaImportance, normaliseImportance, alphaContributions, alphaValues, foldAlpha, type AlphaGroup, type AlphaModel, type AttachAlphaOptions, type TrainAlphaOptions, type TrainAlphaResult, type AlphaImportance } from './transtailor/alpha.js';
