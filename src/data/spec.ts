@@ -4,6 +4,7 @@
 // slimming and the studies resolve it from the provenance a checkpoint
 // carries (provenance.ts), so they see the same split training saw.
 import { fraction as takeFraction, splitDataset, type Dataset } from './dataset.js';
+import { selectClasses, type ClassRef } from './classes.js';
 import { datasetNames, loadDataset, type DatasetName } from './registry.js';
 import { colorJitter, compose, horizontalFlip, normalize, randomCrop, randomResizedCrop, rotation, NORMALIZE_PRESETS, type Transform } from './transforms.js';
 import { UsageError } from '../util/errors.js';
@@ -105,6 +106,13 @@ export interface DataSpec {
    * fixed sizes, and giving one is a UsageError.
    */
   imageSize?: number | readonly [number, number];
+  /**
+   * Only these classes (names or indices, see classes.ts), relabelled 0..k-1
+   * in this order, in the train, validation and test splits alike; taken
+   * before the share and the validation split, so both stay stratified over
+   * the kept classes. Absent: every class.
+   */
+  classes?: readonly ClassRef[];
 }
 
 export interface ResolvedData {
@@ -203,12 +211,14 @@ export function resolveData(spec: DataSpec): ResolvedData {
     throw new UsageError(`imageSize (--image-size) applies only to the folder data set: ${spec.dataset}'s images have a fixed size; got ${JSON.stringify(spec.imageSize)}`);
   }
   const opts = { ...(spec.root !== undefined && spec.root !== null ? { root: spec.root } : {}), ...(spec.imageSize !== undefined ? { imageSize: spec.imageSize } : {}) };
-  const full = loadDataset(spec.dataset, 'train', opts);
+  const loaded = loadDataset(spec.dataset, 'train', opts);
+  const full = spec.classes !== undefined ? selectClasses(loaded, spec.classes) : loaded;
   const ds = frac < 1 ? takeFraction(full, frac, spec.seed) : full;
   let train = ds;
   let validation: Dataset | undefined;
   if (spec.validation > 0) ({ train, validation } = splitDataset(ds, { validation: spec.validation, seed: spec.seed }));
-  const test = loadDataset(spec.dataset, 'test', opts);
+  const testAll = loadDataset(spec.dataset, 'test', opts);
+  const test = spec.classes !== undefined ? selectClasses(testAll, spec.classes) : testAll;
   const norm = typeof spec.normalize === 'string' ? normalizationOf(spec.normalize, spec.dataset, ds.sampleShape[0]!) : (spec.normalize ?? normalizationFor(spec.dataset, ds.sampleShape[0]!));
   return { dataset: spec.dataset, train, validation, test, norm, classes: ds.classes, seed: spec.seed };
 }

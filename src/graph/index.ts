@@ -11,3 +11,4 @@ export { Capture, HookSet, composeHooks, mapOutput, type CaptureOptions, type No
 export { insertAfter, insertScale, replaceSubgraph, extractSubgraph, boundary, type NewNode } from './edit.js';
 export { summarize, trainingMemory, humanCount, humanBytes, type Summary, type SummaryRow, type TrainingMemory } from './summary.js';
 export { saveCheckpoint, loadCheckpoint, CHECKPOINT_FORMAT_VERSION, CHECKPOINT_KEYS, type LoadedCheckpoint } from './checkpoint.js';
+export { headNode, replaceHead, inputShape, checkInputFits } from './head.js';
