@@ -18,3 +18,4 @@ export { refineMacs, type RefineOptions, type RefineAttempt, type RefineResult }
 export { channelCosts } from './cost.js';
 export { finishPruning, type FinishOptions, type FinishHooks, type FinishResult } from './finish.js';
 export { attachAlpha, trainAlpha, alphaImportance, normaliseImportance, alphaContributions, alphaValues, foldAlpha, type AlphaGroup, type AlphaModel, type AttachAlphaOptions, type TrainAlphaOptions, type TrainAlphaResult, type AlphaImportance } from './transtailor/alpha.js';
+export { transtailor, validateTransTailor, PAPER_OPTIMIZER, type TransTailorData, type TransTailorOptions, type TransTailorIteration, type TransTailorResult, type TransTailorHooks } from './transtailor/loop.js';
