@@ -6,10 +6,11 @@ import { ortChannelBlock } from '../measure/blocks.js';
 import { addTrainOptions } from './commands/train-options.js';
 import { addPruneOptions } from './commands/prune-options.js';
 import { addPipelineOptions } from './commands/pipeline-options.js';
+import { addTransTailorOptions } from './commands/transtailor-options.js';
 import { SlimnetError } from '../util/errors.js';
 import { stopExitCode, watchOutputs } from './interrupt.js';
 
-const TRAINING_COMMANDS = new Set(['demo', 'train', 'distill', 'prune', 'pipeline', 'slim', 'thesis']);
+const TRAINING_COMMANDS = new Set(['demo', 'train', 'distill', 'prune', 'pipeline', 'slim', 'thesis', 'transtailor']);
 
 // A closed stdout / stderr (`slimnet train | head`) stops the command cleanly, never with an EPIPE stack trace.
 watchOutputs();
@@ -253,6 +254,24 @@ addPruneOptions(
   .action(async (o: import('./commands/prune.js').PruneCliOptions) => {
     const { pruneCommand } = await import('./commands/prune.js');
     process.exitCode = await pruneCommand(o);
+  });
+
+addTransTailorOptions(
+  program
+    .command('transtailor')
+    .description(
+      "TransTailor (Liu et al., AAAI 2021): prune a model pre-trained on a source task for a target task: a new classifier head, fine-tuning on the target, then repeat { train per-filter scales α with the weights frozen, importance β = |α · ∂L/∂α| per layer, remove the least important share of filters globally, fold α into the weights, fine-tune } while validation balanced accuracy stays within τ of the last kept model; writes runs/transtailor/<dataset>-<arch>/version_N with the per-iteration records, plots, the final checkpoint and ONNX file and measured latency",
+    ),
+)
+  .addHelpText(
+    'after',
+    '\nCtrl-C stops after the current step; the last model within τ is still saved and reported (exit code 130). Resuming a run (--version) is not supported yet.' +
+      '\n\nExamples:\n  slimnet transtailor --source runs/train/fashion-mnist-lenet5/version_0/best.safetensors --dataset mnist-digits --tau 1' +
+      '\n  slimnet transtailor --source best.safetensors --dataset fashion-mnist --classes Sandal,Sneaker,"Ankle boot" --prune-share 0.05 --alpha-init random',
+  )
+  .action(async (o: import('./commands/transtailor.js').TransTailorCliOptions) => {
+    const { transtailorCommand } = await import('./commands/transtailor.js');
+    process.exitCode = await transtailorCommand(o);
   });
 
 addPipelineOptions(program.command('pipeline'))

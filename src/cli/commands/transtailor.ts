@@ -1,0 +1,39 @@
+// `slimnet transtailor`: flags → TransTailorSpec → transtailorRun
+// (src/workflows/transtailor.ts) → the JSON line. The workflow writes the run
+// directory (runs/transtailor/<dataset>-<arch>/version_N: config.json,
+// iterations.jsonl / .csv, final.safetensors, final.onnx, accuracy.png,
+// channels.png, result.json, status.json, run.log) and logs every line, which
+// this prints (to stderr with --json, where stdout carries the JSON).
+import { transtailorResultJson, transtailorRun, type TransTailorSpec } from '../../workflows/transtailor.js';
+import { EXIT_INTERRUPTED, onInterrupt } from '../interrupt.js';
+import { progressBars } from '../progress.js';
+import { printLog } from './common.js';
+
+/** The options commander hands over (strings where the spec has lists or unions). */
+export interface TransTailorCliOptions extends Omit<TransTailorSpec, 'classes' | 'alphaInit'> {
+  /** Comma-separated class names or indices. */
+  classes?: string;
+  alphaInit?: string;
+  json?: boolean;
+}
+
+/** The spec the flags say; resolveTransTailorSpec checks the values (a wrong one names its flag). */
+export function transtailorSpecFromFlags(o: TransTailorCliOptions): TransTailorSpec {
+  const { json: _json, classes, alphaInit, ...rest } = o;
+  return {
+    ...rest,
+    ...(classes !== undefined ? { classes: classes.split(',').map((c) => c.trim()).filter(Boolean) } : {}),
+    ...(alphaInit !== undefined ? { alphaInit: alphaInit as TransTailorSpec['alphaInit'] } : {}),
+  };
+}
+
+export async function transtailorCommand(o: TransTailorCliOptions): Promise<number> {
+  const interrupt = onInterrupt('stopping after this step; the last model within τ is kept, saved and reported (Ctrl-C again quits at once)');
+  try {
+    const report = await transtailorRun(transtailorSpecFromFlags(o), { signal: interrupt.signal, onProgress: progressBars(), onLog: printLog(o.json === true) });
+    if (o.json) process.stdout.write(`${JSON.stringify(transtailorResultJson(report))}\n`);
+    return report.interrupted ? EXIT_INTERRUPTED : 0;
+  } finally {
+    interrupt.release();
+  }
+}
