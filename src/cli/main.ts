@@ -1,9 +1,11 @@
 // The slimnet command line.
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { channelMultiple, number } from './parse-args.js';
-import { ortChannelBlock } from '../measure/blocks.js';
-import { addTrainOptions } from './commands/train-options.js';
+import { number } from './parse-args.js';
+import { addTrainCommandOptions } from './commands/train-options.js';
+import { addDistillOptions } from './commands/distill-options.js';
+import { addExplainOptions } from './commands/explain-options.js';
+import { addExportOptions } from './commands/export-options.js';
 import { addPruneOptions } from './commands/prune-options.js';
 import { addPipelineOptions } from './commands/pipeline-options.js';
 import { addTransTailorOptions } from './commands/transtailor-options.js';
@@ -29,7 +31,7 @@ let commandName = '';
 const program = new Command();
 program
   .name('slimnet')
-  .description('Make convolutional networks smaller and faster: train, prune, distill, measure and export (libtorch engine).')
+  .description('Make convolutional networks smaller and faster: train, prune, distill, explain, measure and export (libtorch engine).')
   // Program options only before the command: `slimnet --version` prints the version, `slimnet train --version 2` resumes run 2.
   .enablePositionalOptions()
   .version(packageVersion(), '-V, --version', 'print the slimnet version')
@@ -90,21 +92,11 @@ program
     process.exitCode = archsCommand(o);
   });
 
-program
-  .command('export')
-  .description('write a zoo architecture (random weights) or a checkpoint to an ONNX file (eval mode, dynamic batch), optionally checked in onnxruntime')
-  .option('--arch <name>', 'zoo architecture to export (randomly initialised)')
-  .option('--checkpoint <path>', 'export the model stored in a slimnet checkpoint instead of --arch')
-  .option('--out <path>', 'the .onnx file to write')
-  .option('--verify', 'run the file in onnxruntime on a random batch, print the max abs difference to slimnet and exit 1 if it exceeds the tolerance (default: off)')
-  .option('--tolerance <x>', 'largest max abs difference --verify accepts (default: 1e-4)', number('float'))
-  .option('--opset <n>', 'ONNX opset version, 13 to 21 (default: 17)', number('int'))
-  .option('--image-size <n>', "input height and width (default: the architecture's)", number('int'))
-  .option('--classes <n>', "number of classes (default: the architecture's)", number('int'))
-  .option('--in-channels <n>', "input channels (default: the architecture's)", number('int'))
-  .option('--width <x>', "width multiplier (default: the architecture's)", number('float'))
-  .option('--seed <n>', 'seed of the random weights with --arch (default: 0)', number('int'))
-  .addHelpText('after', '\nExamples:\n  slimnet export --arch resnet20 --out resnet20.onnx --verify\n  slimnet export --checkpoint runs/pruned.safetensors --out pruned.onnx --opset 13')
+addExportOptions(
+  program
+    .command('export')
+    .description('write a zoo architecture (random weights) or a checkpoint to an ONNX file (eval mode, dynamic batch), optionally checked in onnxruntime'),
+)
   .action(async (o: { arch?: string; checkpoint?: string; out?: string; verify?: boolean; tolerance?: number; opset?: number; imageSize?: number; classes?: number; inChannels?: number; width?: number; seed?: number }) => {
     const { exportCommand } = await import('./commands/export.js');
     process.exitCode = await exportCommand(o);
@@ -129,25 +121,7 @@ const trainCmd = program
   .description(
     'train a zoo architecture on a data set in a versioned run directory (runs/train/<dataset>-<arch>/version_N: config, metrics, best/last checkpoints, resumable state, log), then report test accuracy and balanced accuracy',
   );
-addTrainOptions(trainCmd)
-  .option('--config <file>', 'read options from a JSON or YAML file (keys like batchSize or batch-size); command-line flags override it (default: none)')
-  .option('--runs-dir <dir>', 'root of the run directories', './runs')
-  .option('--show-versions', 'list the runs of this command/dataset/arch (version, epochs done, best validation accuracy, status, date) and exit (default: off)')
-  .option('--version <n>', 'resume run version N exactly where it stopped (weights, optimizer, schedule, epoch, RNG), with its own configuration; with a larger --epochs, extend it (also a complete run) to that many epochs in all (default: start a new version)', number('int'))
-  .option('--export-onnx [path]', 'also write the final model as ONNX, checked in onnxruntime (default path: model.onnx in the run directory)')
-  .option('--json', 'print the result as one JSON object on stdout (the log goes to stderr) (default: off)')
-  .addHelpText(
-    'after',
-    '\nCtrl-C stops after the current step, saves a resumable state and prints the --version command that resumes it (exit code 130).' +
-      '\nSIGTERM (docker stop, Slurm, timeout) does the same (exit code 143), and so does a closed output pipe (| head: exit code 141).' +
-      '\nA NaN / infinite loss stops training with exit code 1 and keeps the last good checkpoint.' +
-      '\nExtending: --version N --epochs M (M above the configured epochs) trains run N on to M epochs; a cosine schedule is re-planned over the M epochs' +
-      ' (the next epochs follow the longer cosine from where the run stands), step / multistep / exponential / constant schedules go on as configured;' +
-      ' config.json gets the new epochs and status.json records the extension. A run that early stopping ended is not extended.' +
-      '\nThe training batch must fit in memory: a batch whose estimate (every layer\'s activations per sample, plus weights, gradients and optimizer state) exceeds the memory available is refused before anything is allocated.' +
-      '\nA validation split smaller than the number of classes is refused (its accuracy would mean nothing).' +
-      '\n\nExamples:\n  slimnet train --dataset fashion-mnist --arch lenet5 --epochs 10\n  slimnet train --dataset mnist-digits --fraction 0.1 --epochs 1\n  slimnet train --config recipe.yaml --lr 3e-4\n  slimnet train --dataset fashion-mnist --arch lenet5 --show-versions\n  slimnet train --dataset fashion-mnist --arch lenet5 --version 2\n  slimnet train --dataset fashion-mnist --arch lenet5 --version 2 --epochs 15',
-  )
+addTrainCommandOptions(trainCmd)
   .action(async () => {
     const { trainCommand } = await import('./commands/train.js');
     process.exitCode = await trainCommand(trainCmd);
@@ -157,32 +131,8 @@ const distillCmd = program
   .command('distill')
   .description(
     'distil a student from a teacher (a slimnet checkpoint or an ONNX file) in a versioned run directory (runs/distill/<dataset>-<student>/version_N, resumable like train), then report test accuracy, balanced accuracy, training time and teacher-student agreement',
-  )
-  .requiredOption('--teacher <path>', 'the teacher: a slimnet checkpoint (.safetensors) or an ONNX file (.onnx), run in eval mode, never updated')
-  .option('--student <what>', "a zoo architecture (at --width), 'teacher' (the teacher's architecture at --width, default 0.5), or a checkpoint to start from (e.g. a pruned model: layer pairs with its unpruned parent are found by name) (default: teacher)")
-  .option('--loss <list>', `comma-separated distillation losses: kd (soft targets), logits (logit regression), hint (FitNets), at (attention transfer), sp (similarity-preserving), dkd (decoupled KD)`, 'kd')
-  .option('--loss-param <loss.param=x>', "a loss parameter, repeatable (kd.temperature=2, at.weight=500, dkd.beta=4); the defaults are the anchors' (RepDistiller, mdistiller) and config.json records every value", (v: string, prev: string[] = []) => [...prev, v])
-  .option('--ce-weight <x>', "factor of the student's cross-entropy (default: the anchors' value for the losses: 0.1 with kd, 1 with at / sp / hint / dkd, 0 with logits alone)", number('float'))
-  .option('--pairs <list>', 'feature pairs student_node:teacher_node,... for at / sp / hint (default: the stage outputs, by name when the student keeps the teacher\'s names, else by spatial size)')
-  .option('--cache-teacher-logits', 'compute the teacher\'s logits once for the training set (logit-only losses with --augment none; default: on where it applies)')
-  .option('--no-cache-teacher-logits', 'run the teacher at every step even where its logits could be cached')
-  .option('--teacher-input-shape <C,H,W>', "per-sample input of an ONNX teacher with symbolic input dims (default: the file's)", (v: string) => v.split(',').map((x) => number('int')(x.trim())))
-  .option('--export-onnx [path]', 'also write the final student as ONNX, checked in onnxruntime (default path: student.onnx in the run directory)');
-addTrainOptions(distillCmd, { exclude: ['arch'] })
-  .option('--config <file>', 'read training options from a JSON or YAML file; command-line flags override it (default: none)')
-  .option('--runs-dir <dir>', 'root of the run directories', './runs')
-  .option('--version <n>', 'resume distillation run version N exactly where it stopped, with its own configuration (default: start a new version)', number('int'))
-  .option('--json', 'print the result as one JSON object on stdout (the log goes to stderr) (default: off)')
-  .addHelpText(
-    'after',
-    '\nThe student reads the images as the teacher was trained on them: a checkpoint teacher\'s data set and normalisation are the defaults.' +
-      '\n--recipe seed002 trains with the seed-002 recipe without label smoothing (the seed distils without it).' +
-      '\nCtrl-C stops after the current step and saves a resumable state (exit code 130); a NaN loss stops with exit code 1 and keeps the last good checkpoint.' +
-      '\n\nExamples:\n  slimnet distill --teacher runs/train/fashion-mnist-resnet20/version_0/best.safetensors --student teacher --width 0.5 --loss kd' +
-      '\n  slimnet distill --teacher teacher.onnx --student resnet20 --width 0.25 --loss kd,at --dataset fashion-mnist' +
-      '\n  slimnet distill --teacher base.safetensors --student runs/prune/.../pruned.safetensors --loss kd,at --epochs 5' +
-      '\n  slimnet distill --teacher t.safetensors --loss kd --loss-param kd.temperature=2 --export-onnx',
-  )
+  );
+addDistillOptions(distillCmd)
   .action(async () => {
     const { distillCommand } = await import('./commands/distill.js');
     process.exitCode = await distillCommand(distillCmd);
@@ -202,37 +152,13 @@ program
     process.exitCode = await evalCommand(o);
   });
 
-program
-  .command('explain')
-  .description(
-    'what a model looks at, measured and compared: Grad-CAM, integrated gradients, LIME, SHAP, ... on a few images of its data, for the checkpoint and the models compared with it (pruned, distilled); deletion / insertion AUC, rank correlation and top-20 % overlap of the maps, the images the models disagree on; writes runs/explain/<dataset>-<arch>/version_N with maps.safetensors, overlay grids, CSV / JSON tables and report.html',
-  )
-  .requiredOption('--checkpoint <path>', "the model to explain (model 'a'; its data set and normalisation are the defaults)")
-  .option('--compare <paths>', "checkpoints compared with it, comma-separated (models 'b', 'c', ...; same input shape)")
-  .option('--methods <list>', 'methods, comma-separated: gradcam, gradcampp, layercam, scorecam, saliency, gradxinput, ig, smoothgrad, gradientshap, occlusion, lime, kernelshap (default: gradcam,ig,lime)')
-  .option('--images <n>', 'explain the first N images of the split (default: 8)', number('int'))
-  .option('--indices <list>', 'explain these images of the split, comma-separated indices (instead of --images)')
-  .option('--dataset <name>', 'data set (default: the one the checkpoint was trained on)')
-  .option('--root <dir>', "data folder (default: the checkpoint's, else the data set's default)")
-  .option('--split <split>', 'split the images come from: train or test', 'test')
-  .option('--target <t>', "class explained per image: predicted (each model's own prediction), label (the true label) or a class index", 'predicted')
-  .option('--layer <node>', "CAM target layer of the checkpoint's model by node name (default: the last spatial node before pooling / flatten); compared models use it where they have it")
-  .option('--seed <n>', 'seed of every random draw (LIME, SHAP, SmoothGrad, the background, the sanity check)', number('int'), 0)
-  .option('--method-param <m.k=v>', 'a method parameter, e.g. lime.samples=500 or ig.steps=32 (repeatable, or comma-separated)', (v: string, prev: string[]) => [...prev, v], [] as string[])
-  .option('--no-faithfulness', 'skip the deletion / insertion AUC (default: computed)')
-  .option('--sanity', "also run the model-randomisation sanity check of every method on the checkpoint's model (default: off)")
-  .option('--background <n>', 'training images drawn as the background of gradientshap', number('int'), 16)
-  .option('--out <dir>', 'write into this directory instead of runs/explain/<dataset>-<arch>/version_N')
-  .option('--runs-dir <dir>', 'root of the run directories', './runs')
-  .option('--json', 'print the report as one JSON object on stdout (the log goes to stderr) (default: off)')
-  .addHelpText(
-    'after',
-    '\nModels are labelled a (--checkpoint), b, c, ... (--compare in order) in maps.safetensors (keys <model>.<method>, targets.<model>, input), the grids and the tables.' +
-      '\nCtrl-C stops between methods and writes what was finished (exit code 130).' +
-      '\n\nExamples:\n  slimnet explain --checkpoint runs/train/mnist-digits-lenet5/version_0/best.safetensors' +
-      '\n  slimnet explain --checkpoint base.safetensors --compare runs/prune/mnist-digits-lenet5/version_0/pruned.safetensors --target label' +
-      '\n  slimnet explain --checkpoint best.safetensors --methods gradcam,saliency,kernelshap --indices 3,17 --method-param kernelshap.samples=512 --sanity',
-  )
+addExplainOptions(
+  program
+    .command('explain')
+    .description(
+      'what a model looks at, measured and compared: Grad-CAM, integrated gradients, LIME, SHAP, ... on a few images of its data, for the checkpoint and the models compared with it (pruned, distilled); deletion / insertion AUC, rank correlation and top-20 % overlap of the maps, the images the models disagree on; writes runs/explain/<dataset>-<arch>/version_N with maps.safetensors, overlay grids, CSV / JSON tables and report.html',
+    ),
+)
   .action(async (o: import('./commands/explain.js').ExplainCliOptions) => {
     const { explainCommand } = await import('./commands/explain.js');
     process.exitCode = await explainCommand(o);
@@ -245,12 +171,6 @@ addPruneOptions(
       'structured pruning of a trained checkpoint: score channels with a criterion, remove the weakest (physically: a smaller graph), retrain per the protocol, until an accuracy floor / compression target / step limit; writes runs/prune/<dataset>-<arch>/version_N with the per-step log, the pruned checkpoint and ONNX file, the per-layer channel table, plots, and ends with the before/after table including measured latency',
     ),
 )
-  .addHelpText(
-    'after',
-    '\nCtrl-C stops after the current step; the best model so far is still saved and reported (exit code 130).' +
-      '\n\nExamples:\n  slimnet prune --checkpoint runs/train/mnist-digits-lenet5/version_0/best.safetensors --criterion taylor --scope global --norm l2 --protocol retrain --retrain-iters 100 --max-drop 0.3' +
-      '\n  slimnet prune --checkpoint best.safetensors --criterion l1 --scope layer --layers conv2 --protocol none --step-maps 1 --max-steps 60',
-  )
   .action(async (o: import('./commands/prune.js').PruneCliOptions) => {
     const { pruneCommand } = await import('./commands/prune.js');
     process.exitCode = await pruneCommand(o);
@@ -263,12 +183,6 @@ addTransTailorOptions(
       "TransTailor (Liu et al., AAAI 2021): prune a model pre-trained on a source task for a target task: a new classifier head, fine-tuning on the target, then repeat { train per-filter scales α with the weights frozen, importance β = |α · ∂L/∂α| per layer, remove the least important share of filters globally, fold α into the weights, fine-tune } while validation balanced accuracy stays within τ of the last kept model; writes runs/transtailor/<dataset>-<arch>/version_N with the per-iteration records, plots, the final checkpoint and ONNX file and measured latency",
     ),
 )
-  .addHelpText(
-    'after',
-    '\nCtrl-C stops after the current step; the last model within τ is still saved and reported (exit code 130). Resuming a run (--version) is not supported yet.' +
-      '\n\nExamples:\n  slimnet transtailor --source runs/train/fashion-mnist-lenet5/version_0/best.safetensors --dataset mnist-digits --tau 1' +
-      '\n  slimnet transtailor --source best.safetensors --dataset fashion-mnist --classes Sandal,Sneaker,"Ankle boot" --prune-share 0.05 --alpha-init random',
-  )
   .action(async (o: import('./commands/transtailor.js').TransTailorCliOptions) => {
     const { transtailorCommand } = await import('./commands/transtailor.js');
     process.exitCode = await transtailorCommand(o);
@@ -316,13 +230,6 @@ const slimCmd = program
     'network slimming: sparsity training with an L1 penalty λ·Σ|γ| on the BatchNorm scales (one model per λ: sparsity and accuracy per epoch, γ histograms), then prune a share of channels by one global |γ| threshold, fine-tune, and report channels per layer, accuracy, params, MACs and measured latency before/after; writes runs/slim/<dataset>-<arch>/version_N',
   );
 addSlimOptions(slimCmd)
-  .addHelpText(
-    'after',
-    '\nCtrl-C stops after the current step (exit code 130); the files written so far stay.' +
-      '\n\nExamples:\n  slimnet slim --dataset fashion-mnist --arch vgg11_bn --lambdas 0,1e-4,1e-2 --epochs 10 --prune-share 0.5' +
-      '\n  slimnet slim --checkpoint runs/train/fashion-mnist-resnet20/version_0/best.safetensors --lambdas 1e-4 --epochs 3 --prune-share 0.5' +
-      '\n  slimnet slim --dataset mnist-digits --arch resnet20 --width 0.25 --fraction 0.1 --epochs 1 --finetune-epochs 1 --json',
-  )
   .action(async () => {
     const { slimCommand } = await import('./commands/slim.js');
     process.exitCode = await slimCommand(slimCmd);
@@ -338,15 +245,6 @@ addStudyThesisOptions(
       "seed 003's pruning laboratory on a lenet5 (a checkpoint, or one trained here with the thesis recipe): accuracy-vs-maps-removed curves for criteria x scope x normalisation without retraining, retraining 10/50/100 iterations, layer-retrain and once, then Table 4.1 (prune to a floor, train the pruned architecture from scratch, measured latency); writes runs/study-thesis/<dataset>-<arch>/version_N with results.json, curves.csv, one PNG per thesis figure, table41.csv and report.md",
     ),
 )
-  .addHelpText(
-    'after',
-    '\nAt the start it prints the grid (curves, steps, retraining iterations) and a time estimate; a progress bar with ETA follows the whole grid.' +
-      '\nCtrl-C stops after the current step and writes the report of the finished curves (exit code 130); --version N resumes.' +
-      '\n\nExamples:\n  slimnet study thesis --quick' +
-      '\n  slimnet study thesis --dataset mnist-digits' +
-      '\n  slimnet study thesis --checkpoint runs/train/mnist-digits-lenet5/version_0/best.safetensors --parts none,table' +
-      '\n  slimnet study thesis --version 0',
-  )
   .action(async (o: import('./commands/study-options.js').StudyRawOptions, cmd: Command) => {
     const { studyThesisCommand } = await import('./commands/study.js');
     process.exitCode = await studyThesisCommand(o, Object.keys(o).filter((k) => cmd.getOptionValueSource(k) === 'cli'));
@@ -361,14 +259,6 @@ addStudyDistillOptions(
       "seed 002's distillation study: for each seed a teacher, a student from scratch and the student distilled with each loss (seed002 recipe), then the table (test and balanced accuracy, best- and last-epoch, agreement with the teacher, training time, mean ± std over seeds, the difference to scratch against the seed spread); writes runs/study-distill/<dataset>-<teacher>/version_N with results.json, results.csv, report.md, two PNG figures and every member's run",
     ),
 )
-  .addHelpText(
-    'after',
-    '\nCtrl-C stops after the current step: the finished members are kept and reported (exit code 130); --version N resumes (the interrupted member resumes its own run).' +
-      '\n\nExamples:\n  slimnet study distill --quick' +
-      '\n  slimnet study distill' +
-      '\n  slimnet study distill --seeds 0,1,2,3,4 --losses kd,dkd --epochs 20' +
-      '\n  slimnet study distill --version 0',
-  )
   .action(async (o: import('./commands/study-distill-options.js').StudyDistillRawOptions) => {
     const { studyDistillCommand } = await import('./commands/study-distill.js');
     process.exitCode = await studyDistillCommand(o);
@@ -378,10 +268,8 @@ program
   .command('info')
   .description('print the engine configuration (libtorch version, threads, CUDA, BLAS)')
   .action(async () => {
-    const { engineInfo } = await import('../tensor/index.js');
-    const i = engineInfo();
-    const blas = i.blas ? `${i.blas.path}${i.blas.reference ? ' (the reference BLAS: slow; apt-get install libopenblas0-openmp)' : ''}` : 'not a separate library (built into libtorch, or /proc unreadable)';
-    console.log(`libtorch ${i.torchVersion}\nthreads  ${i.threads}\ncuda     ${i.cuda}\nblas     ${blas}\n\n${i.parallel}`);
+    const { infoCommand } = await import('./commands/info.js');
+    infoCommand();
   });
 
 // An invalid value prints its one-line error and where to look, not the whole help.

@@ -1,7 +1,7 @@
 // Helpers for the training tests (and for anyone who needs a BatchSource
 // without src/data): an in-memory source with a seeded per-epoch shuffle,
 // small graph models, and a linearly separable synthetic problem.
-import { keep, manualSeed, noGrad, randn, tensor, type Tensor } from '../tensor/index.js';
+import { keep, manualSeed, noGrad, randint, randn, tensor, type Tensor } from '../tensor/index.js';
 import { GraphBuilder, Model } from '../graph/index.js';
 import type { Batch, BatchSource } from './trainer.js';
 import { mulberry32 } from '../util/rng.js';
@@ -114,6 +114,19 @@ export function signSource(n: number, batch: number, seed: number): BatchSource 
     xs.push(x);
     ys.push(noGrad(() => x.mean([1, 2, 3]).gt(0).to('int64')));
   }
+  return {
+    length: n,
+    epoch: async function* () {
+      for (let i = 0; i < n; i++) yield { x: xs[i]!.clone(), y: ys[i]!.clone(), indices: new Int32Array(batch) } satisfies Batch;
+    },
+  };
+}
+
+/** `n` fixed batches of standard-normal images [batch, ...shape] with random labels below `classes`, seeded; every epoch yields copies of the same batches. */
+export function randomSource(n: number, batch: number, shape: readonly number[], classes: number, seed: number): BatchSource {
+  manualSeed(seed);
+  const xs = Array.from({ length: n }, () => randn([batch, ...shape]));
+  const ys = Array.from({ length: n }, () => randint(0, classes, [batch]));
   return {
     length: n,
     epoch: async function* () {

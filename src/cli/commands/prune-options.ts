@@ -48,5 +48,11 @@ export function addPruneOptions(cmd: Command): Command {
     .option('--validation <n>', "validation split the floor is checked on: a count or a fraction (default: the checkpoint's own split)", number('float'))
     .option('--seed <n>', "seed of the split and of the pruning (default: the checkpoint's)", number('int'))
     .option('--runs-dir <dir>', 'root of the run directories', './runs')
-    .option('--json', 'print the result as one JSON object on stdout (the log goes to stderr) (default: off)');
+    .option('--json', 'print the result as one JSON object on stdout (the log goes to stderr) (default: off)')
+    .addHelpText(
+      'after',
+      '\nCtrl-C stops after the current step; the best model so far is still saved and reported (exit code 130).' +
+        '\n\nExamples:\n  slimnet prune --checkpoint runs/train/mnist-digits-lenet5/version_0/best.safetensors --criterion taylor --scope global --norm l2 --protocol retrain --retrain-iters 100 --max-drop 0.3' +
+        '\n  slimnet prune --checkpoint best.safetensors --criterion l1 --scope layer --layers conv2 --protocol none --step-maps 1 --max-steps 60',
+    );
 }

@@ -61,5 +61,12 @@ export function addSlimOptions(cmd: Command): Command {
     .option('--seed <n>', "random seed: initialisation, split, batch order (default: 0, or the checkpoint's)", int)
     .option('--latency-runs <n>', 'timed runs per model and batch size of the onnxruntime / engine latency measurement, in 5 interleaved rounds', int, D.latencyRuns)
     .option('--runs-dir <dir>', 'root of the run directories', D.runsDir)
-    .option('--json', 'print the result as one JSON object on the last stdout line (the log goes to stderr) (default: off)');
+    .option('--json', 'print the result as one JSON object on the last stdout line (the log goes to stderr) (default: off)')
+    .addHelpText(
+      'after',
+      '\nCtrl-C stops after the current step (exit code 130); the files written so far stay.' +
+        '\n\nExamples:\n  slimnet slim --dataset fashion-mnist --arch vgg11_bn --lambdas 0,1e-4,1e-2 --epochs 10 --prune-share 0.5' +
+        '\n  slimnet slim --checkpoint runs/train/fashion-mnist-resnet20/version_0/best.safetensors --lambdas 1e-4 --epochs 3 --prune-share 0.5' +
+        '\n  slimnet slim --dataset mnist-digits --arch resnet20 --width 0.25 --fraction 0.1 --epochs 1 --finetune-epochs 1 --json',
+    );
 }

@@ -53,5 +53,13 @@ export function addStudyDistillOptions(cmd: Command): Command {
     .option('--runs-dir <dir>', 'root of the run directories', './runs')
     .option('--version <n>', 'resume study version N: finished members are read, an interrupted one resumes its own run (default: start a new version)', int)
     .option('--quick', 'CI mode: lenet5 x0.5 -> x0.25 on 10 % of the bundled digits, 3 epochs, seeds 0,1, losses kd,at; well under a minute (default: off)')
-    .option('--json', 'print one JSON object with the table on the last stdout line (the log goes to stderr) (default: off)');
+    .option('--json', 'print one JSON object with the table on the last stdout line (the log goes to stderr) (default: off)')
+    .addHelpText(
+      'after',
+      '\nCtrl-C stops after the current step: the finished members are kept and reported (exit code 130); --version N resumes (the interrupted member resumes its own run).' +
+        '\n\nExamples:\n  slimnet study distill --quick' +
+        '\n  slimnet study distill' +
+        '\n  slimnet study distill --seeds 0,1,2,3,4 --losses kd,dkd --epochs 20' +
+        '\n  slimnet study distill --version 0',
+    );
 }

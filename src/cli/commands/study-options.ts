@@ -85,5 +85,14 @@ export function addStudyThesisOptions(cmd: Command): Command {
     .option('--version <n>', 'resume study version N: its configuration, base model and finished curves are reused (default: start a new version)', int)
     .option('--dry-run', 'print the grid (curves, steps, retraining iterations) and the time estimate, then exit without training or pruning (default: off)')
     .option('--quick', 'CI mode: a quarter-width lenet5 on 5 % of the data, 2 steps per curve, 1/2/3 retraining iterations; checks the whole grid end to end in seconds (default: off)')
-    .option('--json', 'print one JSON object summarising Table 4.1 on the last stdout line (the log goes to stderr) (default: off)');
+    .option('--json', 'print one JSON object summarising Table 4.1 on the last stdout line (the log goes to stderr) (default: off)')
+    .addHelpText(
+      'after',
+      '\nAt the start it prints the grid (curves, steps, retraining iterations) and a time estimate; a progress bar with ETA follows the whole grid.' +
+        '\nCtrl-C stops after the current step and writes the report of the finished curves (exit code 130); --version N resumes.' +
+        '\n\nExamples:\n  slimnet study thesis --quick' +
+        '\n  slimnet study thesis --dataset mnist-digits' +
+        '\n  slimnet study thesis --checkpoint runs/train/mnist-digits-lenet5/version_0/best.safetensors --parts none,table' +
+        '\n  slimnet study thesis --version 0',
+    );
 }

@@ -8,6 +8,7 @@ import { extname } from 'node:path';
 import { Option, type Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { UsageError } from '../../util/errors.js';
+import { number } from '../parse-args.js';
 import { TRAIN_OPTIONS, flagOf, parseFlagValue, parseOptionValue, trainConfigKeys, trainOption, type TrainConfig } from '../../workflows/train-spec.js';
 
 /** The flags that are not part of a run's configuration. */
@@ -67,4 +68,27 @@ export function givenTrainOptions(cmd: Command, fileValues: Partial<TrainConfig>
   const out: Partial<Record<keyof TrainConfig, unknown>> = { ...fileValues };
   for (const s of TRAIN_OPTIONS) if (cmd.getOptionValueSource(s.key) === 'cli') out[s.key] = opts[s.key];
   return out as Partial<TrainConfig>;
+}
+
+/** Every flag and the help text of `slimnet train`: the run options, then the flags that are not part of a run's configuration. */
+export function addTrainCommandOptions(cmd: Command): Command {
+  return addTrainOptions(cmd)
+    .option('--config <file>', 'read options from a JSON or YAML file (keys like batchSize or batch-size); command-line flags override it (default: none)')
+    .option('--runs-dir <dir>', 'root of the run directories', './runs')
+    .option('--show-versions', 'list the runs of this command/dataset/arch (version, epochs done, best validation accuracy, status, date) and exit (default: off)')
+    .option('--version <n>', 'resume run version N exactly where it stopped (weights, optimizer, schedule, epoch, RNG), with its own configuration; with a larger --epochs, extend it (also a complete run) to that many epochs in all (default: start a new version)', number('int'))
+    .option('--export-onnx [path]', 'also write the final model as ONNX, checked in onnxruntime (default path: model.onnx in the run directory)')
+    .option('--json', 'print the result as one JSON object on stdout (the log goes to stderr) (default: off)')
+    .addHelpText(
+      'after',
+      '\nCtrl-C stops after the current step, saves a resumable state and prints the --version command that resumes it (exit code 130).' +
+        '\nSIGTERM (docker stop, Slurm, timeout) does the same (exit code 143), and so does a closed output pipe (| head: exit code 141).' +
+        '\nA NaN / infinite loss stops training with exit code 1 and keeps the last good checkpoint.' +
+        '\nExtending: --version N --epochs M (M above the configured epochs) trains run N on to M epochs; a cosine schedule is re-planned over the M epochs' +
+        ' (the next epochs follow the longer cosine from where the run stands), step / multistep / exponential / constant schedules go on as configured;' +
+        ' config.json gets the new epochs and status.json records the extension. A run that early stopping ended is not extended.' +
+        '\nThe training batch must fit in memory: a batch whose estimate (every layer\'s activations per sample, plus weights, gradients and optimizer state) exceeds the memory available is refused before anything is allocated.' +
+        '\nA validation split smaller than the number of classes is refused (its accuracy would mean nothing).' +
+        '\n\nExamples:\n  slimnet train --dataset fashion-mnist --arch lenet5 --epochs 10\n  slimnet train --dataset mnist-digits --fraction 0.1 --epochs 1\n  slimnet train --config recipe.yaml --lr 3e-4\n  slimnet train --dataset fashion-mnist --arch lenet5 --show-versions\n  slimnet train --dataset fashion-mnist --arch lenet5 --version 2\n  slimnet train --dataset fashion-mnist --arch lenet5 --version 2 --epochs 15',
+    );
 }

@@ -27,5 +27,11 @@ export function addTransTailorOptions(cmd: Command): Command {
     .option('--max-iterations <n>', 'stop after this many iterations (default: only τ stops)', number('int'))
     .option('--latency-runs <n>', 'timed runs per model and batch size of the latency measurement', number('int'), 100)
     .option('--runs-dir <dir>', 'root of the run directories', './runs')
-    .option('--json', 'print the result as one JSON object on stdout (the log goes to stderr) (default: off)');
+    .option('--json', 'print the result as one JSON object on stdout (the log goes to stderr) (default: off)')
+    .addHelpText(
+      'after',
+      '\nCtrl-C stops after the current step; the last model within τ is still saved and reported (exit code 130). Resuming a run (--version) is not supported yet.' +
+        '\n\nExamples:\n  slimnet transtailor --source runs/train/fashion-mnist-lenet5/version_0/best.safetensors --dataset mnist-digits --tau 1' +
+        '\n  slimnet transtailor --source best.safetensors --dataset fashion-mnist --classes Sandal,Sneaker,"Ankle boot" --prune-share 0.05 --alpha-init random',
+    );
 }

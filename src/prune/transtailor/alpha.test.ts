@@ -6,12 +6,12 @@
 // residual one (resnet20, a tiny residual net with BatchNorm).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { F, manualSeed, noGrad, randint, randn, setNumThreads, tensor, type Tensor } from '../../tensor/index.js';
+import { F, manualSeed, noGrad, randn, setNumThreads, tensor, type Tensor } from '../../tensor/index.js';
 import { GraphBuilder, GraphError, Model, type Graph } from '../../graph/index.js';
 import { buildArch } from '../../models/index.js';
 import { exportOnnx } from '../../export/onnx/export.js';
 import { verifyOnnx } from '../../export/onnx/verify.js';
-import { signSource } from '../../train/testing.js';
+import { randomSource, signSource } from '../../train/testing.js';
 import type { Batch, BatchSource } from '../../train/index.js';
 import { UsageError } from '../../util/errors.js';
 import { tinyNet } from '../testing.js';
@@ -42,18 +42,6 @@ function withStats(graph: Graph, seed: number): Model {
     }
   });
   return m.eval();
-}
-
-function randomSource(n: number, batch: number, shape: readonly number[], classes: number, seed: number): BatchSource {
-  manualSeed(seed);
-  const xs = Array.from({ length: n }, () => randn([batch, ...shape]));
-  const ys = Array.from({ length: n }, () => randint(0, classes, [batch]));
-  return {
-    length: n,
-    epoch: async function* () {
-      for (let i = 0; i < n; i++) yield { x: xs[i]!.clone(), y: ys[i]!.clone(), indices: new Int32Array(batch) } satisfies Batch;
-    },
-  };
 }
 
 function outputs(model: Model, x: Tensor): Float32Array {

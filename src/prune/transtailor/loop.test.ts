@@ -5,14 +5,15 @@
 // work, and bad options are UsageErrors naming the field.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { manualSeed, randint, randn, setNumThreads } from '../../tensor/index.js';
+import { setNumThreads } from '../../tensor/index.js';
 import { Model, summarize } from '../../graph/index.js';
 import { buildArch } from '../../models/index.js';
 import { exportOnnx } from '../../export/onnx/export.js';
 import { verifyOnnx } from '../../export/onnx/verify.js';
-import { evaluate, type Batch, type BatchSource } from '../../train/index.js';
+import { evaluate } from '../../train/index.js';
 import { UsageError } from '../../util/errors.js';
 import { trainedTinyNet } from '../testing.js';
+import { randomSource } from '../../train/testing.js';
 import { DependencyGraph } from '../dependency.js';
 import { transtailor, type TransTailorOptions } from './loop.js';
 
@@ -92,18 +93,6 @@ test('transtailor: τ = 0 and a certain drop (95 % of the filters, no real fine-
   r.model.dispose();
   model.dispose();
 });
-
-function randomSource(n: number, batch: number, shape: readonly number[], classes: number, seed: number): BatchSource {
-  manualSeed(seed);
-  const xs = Array.from({ length: n }, () => randn([batch, ...shape]));
-  const ys = Array.from({ length: n }, () => randint(0, classes, [batch]));
-  return {
-    length: n,
-    epoch: async function* () {
-      for (let i = 0; i < n; i++) yield { x: xs[i]!.clone(), y: ys[i]!.clone(), indices: new Int32Array(batch) } satisfies Batch;
-    },
-  };
-}
 
 test('transtailor: resnet20 (width 0.25), one iteration with early-stopped fine-tuning: residual groups pruned, no α left, onnxruntime matches', async () => {
   const model = Model.create(buildArch('resnet20', { widthMultiplier: 0.25 }), { seed: 1 }).eval();
