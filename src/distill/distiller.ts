@@ -6,12 +6,12 @@
 // loss, the weighted cross-entropy as the main loss, and the adapters as
 // auxiliary modules. Nothing here loops over data: the trainer does.
 import { F, keep, noGrad, tensor, tidy, type Tensor } from '../tensor/index.js';
-import type { Hooks, Model } from '../graph/index.js';
+import { inputShape, type Hooks, type Model } from '../graph/index.js';
 import type { AuxiliaryModule, BatchSource, LossContext, LossFn, LossTerm, StepContextFn } from '../train/index.js';
 import { distillLoss, resolveLossParams, type DistillLoss, type FeaturePairTensors } from './losses/index.js';
 import { pairFeatures, type FeaturePair, type Pairing } from './pairs.js';
 import { applyAdapter, createAdapters, type Adapter } from './adapters.js';
-import { TeacherRunner, classCount, inputShape } from './teacher.js';
+import { TeacherRunner, classCount } from './teacher.js';
 import { DistillError } from './errors.js';
 
 export interface DistillLossSpec {

@@ -27,8 +27,6 @@ export function classCount(graph: Graph): number {
   return s[0]!;
 }
 
-/** Per-sample input shape of a graph. */
-export const inputShape = (graph: Graph): readonly number[] => graph.shape(graph.inputs[0]!.name);
 
 /**
  * Loads a teacher from a checkpoint (.safetensors) or an ONNX file (.onnx, or

@@ -11,7 +11,7 @@
 // zeroed). The top set of a map is its round(fraction · H·W) highest pixels
 // (at least one), ties by pixel index as in the faithfulness curves.
 import { noGrad, tidy, type Tensor } from '../tensor/index.js';
-import type { Model } from '../graph/index.js';
+import { inputShape, type Model } from '../graph/index.js';
 import { ExplainError } from './errors.js';
 import { atInputSize, pixelOrder } from './faithfulness.js';
 
@@ -101,13 +101,6 @@ export interface NamedModel {
   model: Model;
 }
 
-/** The per-sample input shape of a model. */
-export function inputShape(model: Model): number[] {
-  const input = model.graph.inputs[0];
-  if (!input) throw new ExplainError(`${model.graph.name} has no input`);
-  return [...model.graph.shape(input.name)];
-}
-
 /** Refuses models that do not take the same input (the first one names the reference). */
 export function checkSameInput(models: readonly NamedModel[]): number[] {
   if (models.length === 0) throw new ExplainError('nothing to compare: no model given');
@@ -116,7 +109,7 @@ export function checkSameInput(models: readonly NamedModel[]): number[] {
     const s = inputShape(m.model);
     if (s.join() !== ref.join()) throw new ExplainError(`models with different input shapes cannot be compared: ${models[0]!.name} takes [${ref.join(', ')}], ${m.name} takes [${s.join(', ')}]`);
   }
-  return ref;
+  return [...ref];
 }
 
 /** Predicted class per image (eval mode, no gradient). */

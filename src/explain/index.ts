@@ -17,4 +17,4 @@ export { gradientShap, type GradientShapOptions } from './methods/gradientshap.j
 export { occlusion, type OcclusionOptions } from './methods/occlusion.js';
 export { deletionInsertion, perturbationCurve, gaussianBlur, atInputSize, pixelOrder, trapezoid, type CurveMode, type CurveOptions, type CurveResult, type FaithfulnessResult, type PerturbBaseline } from './faithfulness.js';
 export { modelRandomisation, randomisationOrder, type SanityOptions, type SanityReport, type SanityStep } from './sanity.js';
-export { compareModels, mapAgreement, spearman, averageRanks, topOverlap, checkSameInput, inputShape, predictions, type ComparisonInput, type ComparisonReport, type ClassSummary, type Disagreement, type MapAgreement, type NamedModel, type PairComparison } from './compare.js';
+export { compareModels, mapAgreement, spearman, averageRanks, topOverlap, checkSameInput, predictions, type ComparisonInput, type ComparisonReport, type ClassSummary, type Disagreement, type MapAgreement, type NamedModel, type PairComparison } from './compare.js';
