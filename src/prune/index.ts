@@ -17,5 +17,5 @@ export { snapToGrid, snapSearch, gridGroups, gridLimits, gridTarget, SnapCandida
 export { refineMacs, type RefineOptions, type RefineAttempt, type RefineResult } from './refine.js';
 export { channelCosts } from './cost.js';
 export { finishPruning, type FinishOptions, type FinishHooks, type FinishResult } from './finish.js';
-export { attachAlpha, trainAlpha, alphaImportance, normaliseImportance, alphaContributions, alphaValues, foldAlpha, type AlphaGroup, type AlphaModel, type AttachAlphaOptions, type TrainAlphaOptions, type TrainAlphaResult, type AlphaImportance } from './transtailor/alpha.js';
+export { attachAlpha, trainAlpha, alphaImportance, alphaContributions, alphaValues, foldAlpha, type AlphaGroup, type AlphaModel, type AttachAlphaOptions, type TrainAlphaOptions, type TrainAlphaResult, type AlphaImportance } from './transtailor/alpha.js';
 export { transtailor, validateTransTailor, PAPER_OPTIMIZER, type TransTailorData, type TransTailorOptions, type TransTailorIteration, type TransTailorResult, type TransTailorHooks } from './transtailor/loop.js';

@@ -3,6 +3,7 @@
 // Every check runs before a run directory exists, so a bad value leaves no
 // failed run behind; the messages name the flag.
 import type { ClassRef } from '../data/index.js';
+import { NORMS, type Norm } from '../prune/select.js';
 import { validateTransTailor, type TransTailorOptions } from '../prune/transtailor/loop.js';
 import { UsageError } from '../util/errors.js';
 
@@ -27,6 +28,8 @@ export interface TransTailorSpec {
   alphaLr?: number;
   /** Batches β is computed on per iteration. Default 10. */
   importanceBatches?: number;
+  /** Per-layer normalisation of β before the global ranking: l2 (default, the paper's), l1, max or none. */
+  importanceNorm?: Norm;
   /**
    * Fine-tuning epochs, with early stopping on validation balanced accuracy:
    * of the transferred model before pruning, and after each removal (unless
@@ -62,6 +65,7 @@ export const TRANSTAILOR_DEFAULTS = {
   alphaIters: 50,
   alphaLr: 0.01,
   importanceBatches: 10,
+  importanceNorm: 'l2',
   finetuneEpochs: 10,
   patience: 3,
   batchSize: 64,
@@ -90,6 +94,7 @@ export function resolveTransTailorSpec(spec: TransTailorSpec): ResolvedTransTail
   if (!(s.pruneShare > 0 && s.pruneShare < 1)) throw new UsageError(`--prune-share is the share of the remaining filters removed per iteration, in (0, 1) (e.g. 0.05); got ${s.pruneShare}`);
   if (s.alphaInit !== 'ones' && s.alphaInit !== 'random') throw new UsageError(`--alpha-init must be ones or random, got '${String(s.alphaInit)}'`);
   if (!(Number.isInteger(s.alphaIters) && s.alphaIters >= 0)) throw new UsageError(`--alpha-iters must be a whole number >= 0, got ${s.alphaIters}`);
+  if (!NORMS.includes(s.importanceNorm)) throw new UsageError(`--importance-norm must be one of ${NORMS.join(', ')}, got '${String(s.importanceNorm)}'`);
   if (!(Number.isFinite(s.alphaLr) && s.alphaLr > 0)) throw new UsageError(`--alpha-lr must be a number > 0, got ${s.alphaLr}`);
   if (!(Number.isInteger(s.finetuneEpochs) && s.finetuneEpochs >= 0)) throw new UsageError(`--finetune-epochs must be a whole number of epochs (0: no fine-tuning of the transferred model), got ${s.finetuneEpochs}`);
   if (!(Number.isInteger(s.patience) && s.patience >= 0)) throw new UsageError(`--patience must be a whole number >= 0, got ${s.patience}`);
@@ -114,6 +119,7 @@ export function transtailorOptions(s: ResolvedTransTailorSpec): TransTailorOptio
     alphaIters: s.alphaIters,
     alphaLr: s.alphaLr,
     importanceBatches: s.importanceBatches,
+    importanceNorm: s.importanceNorm,
     fineTune: s.finetuneIters !== undefined ? { iters: s.finetuneIters } : { epochs: s.finetuneEpochs, patience: s.patience },
     ...(s.maxIterations !== undefined ? { maxIterations: s.maxIterations } : {}),
     seed: s.seed,

@@ -106,7 +106,7 @@ export function transtailorResultJson(r: TransTailorReport): Record<string, unkn
 }
 
 /** iterations.csv: header and one row per iteration (removed per group as JSON). */
-export const ITERATIONS_CSV_HEADER = ['iteration', 'removed', 'removed_total', 'params', 'macs', 'val_balanced_acc_before', 'val_balanced_acc_after', 'kept', 'seconds'] as const;
+export const ITERATIONS_CSV_HEADER = ['iteration', 'removed', 'removed_total', 'params', 'macs', 'val_balanced_acc_before', 'val_balanced_acc_after', 'fine_tune_epochs', 'kept', 'seconds'] as const;
 const iterationRow = (it: TransTailorIteration): unknown[] => [
   it.iteration,
   JSON.stringify(it.removed),
@@ -115,6 +115,7 @@ const iterationRow = (it: TransTailorIteration): unknown[] => [
   it.macs,
   it.balancedAccuracyBefore,
   it.balancedAccuracyAfter,
+  it.fineTuneEpochs,
   it.kept,
   it.seconds,
 ];

@@ -16,6 +16,7 @@ export function addTransTailorOptions(cmd: Command): Command {
     .option('--alpha-iters <n>', 'α updates per iteration, every weight frozen', number('int'), 50)
     .option('--alpha-lr <x>', 'SGD learning rate of α', number('float'), 0.01)
     .option('--importance-batches <n>', 'batches β = |α · ∂L/∂α| is computed on per iteration', number('int'), 10)
+    .option('--importance-norm <norm>', "per-layer normalisation of β before the global ranking: l2 (the paper's β/‖β‖₂; wide layers lose filters first), l1, max or none", 'l2')
     .option('--finetune-epochs <n>', "fine-tuning epochs (SGD, lr 0.005 fully connected / 0.0005 conv, early stopping on validation balanced accuracy) of the transferred model and of each pruned model", number('int'), 10)
     .option('--patience <n>', 'epochs without a better validation balanced accuracy before early stopping', number('int'), 3)
     .option('--finetune-iters <n>', 'fine-tune each pruned model for this many updates instead of --finetune-epochs (no early stopping)', number('int'))

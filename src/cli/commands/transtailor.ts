@@ -10,20 +10,22 @@ import { progressBars } from '../progress.js';
 import { printLog } from './common.js';
 
 /** The options commander hands over (strings where the spec has lists or unions). */
-export interface TransTailorCliOptions extends Omit<TransTailorSpec, 'classes' | 'alphaInit'> {
+export interface TransTailorCliOptions extends Omit<TransTailorSpec, 'classes' | 'alphaInit' | 'importanceNorm'> {
   /** Comma-separated class names or indices. */
   classes?: string;
   alphaInit?: string;
+  importanceNorm?: string;
   json?: boolean;
 }
 
 /** The spec the flags say; resolveTransTailorSpec checks the values (a wrong one names its flag). */
 export function transtailorSpecFromFlags(o: TransTailorCliOptions): TransTailorSpec {
-  const { json: _json, classes, alphaInit, ...rest } = o;
+  const { json: _json, classes, alphaInit, importanceNorm, ...rest } = o;
   return {
     ...rest,
     ...(classes !== undefined ? { classes: classes.split(',').map((c) => c.trim()).filter(Boolean) } : {}),
     ...(alphaInit !== undefined ? { alphaInit: alphaInit as TransTailorSpec['alphaInit'] } : {}),
+    ...(importanceNorm !== undefined ? { importanceNorm: importanceNorm as TransTailorSpec['importanceNorm'] } : {}),
   };
 }
 

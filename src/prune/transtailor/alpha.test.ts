@@ -17,7 +17,7 @@ import { UsageError } from '../../util/errors.js';
 import { tinyNet } from '../testing.js';
 import { DependencyGraph, PruneError } from '../dependency.js';
 import { scoreChannels } from '../criteria.js';
-import { alphaContributions, alphaImportance, alphaValues, attachAlpha, foldAlpha, normaliseImportance, trainAlpha, type AlphaGroup } from './alpha.js';
+import { alphaContributions, alphaImportance, alphaValues, attachAlpha, foldAlpha, trainAlpha, type AlphaGroup } from './alpha.js';
 
 if (!process.env.SLIMNET_NUM_THREADS) setNumThreads(1);
 
@@ -261,13 +261,7 @@ test('alphaImportance: a residual group sums its tied nodes (finite differences 
   model.dispose();
 });
 
-test('normaliseImportance divides each group by its L2 norm; alphaContributions feed scoreChannels on the α model', () => {
-  const n = normaliseImportance([
-    { group: 'a', beta: Float32Array.from([3, 4]) },
-    { group: 'b', beta: Float32Array.from([0, 0, 0]) },
-  ]);
-  assert.deepEqual(Array.from(n[0]!.beta), [0.6000000238418579, 0.800000011920929]);
-  assert.deepEqual(Array.from(n[1]!.beta), [0, 0, 0]);
+test('alphaContributions feed scoreChannels on the α model (one score per group channel, the group named)', () => {
   const { model, alphas } = attachAlpha(Model.create(tinyNet(), { seed: 1 }));
   const importance = alphas.map((a) => ({ group: a.group, beta: Float32Array.from({ length: a.channels }, (_, p) => p + 1) }));
   const dep = new DependencyGraph(model.graph);

@@ -285,20 +285,6 @@ export async function alphaImportance(model: Model, alphas: readonly AlphaGroup[
 }
 
 /**
- * Each group's β divided by its L2 norm (all zeros stay zeros), so groups of
- * different size and gradient scale share one global ranking. This is the
- * paper's layer-wise normalisation (β̂ = β / ‖β‖₂ over a layer's filters,
- * the form Molchanov et al. use for the Taylor criterion), and the 'l2'
- * normalisation seed 003 found best for a global ranking here.
- */
-export function normaliseImportance(importance: readonly AlphaImportance[]): AlphaImportance[] {
-  return importance.map(({ group, beta }) => {
-    const norm = Math.sqrt(beta.reduce((s, v) => s + v * v, 0));
-    return { group, beta: norm > 0 ? beta.map((v) => v / norm) : Float32Array.from(beta) };
-  });
-}
-
-/**
  * β as criterion contributions on the α-model's graph (keyed by each group's
  * first α node), for scoreChannels / selectChannels on a DependencyGraph of
  * that model.

@@ -33,8 +33,8 @@ import { UsageError } from '../../util/errors.js';
 import { scoreChannels } from '../criteria.js';
 import { DependencyGraph } from '../dependency.js';
 import { removeChannels } from '../remove.js';
-import { selectChannels } from '../select.js';
-import { alphaContributions, alphaImportance, attachAlpha, foldAlpha, normaliseImportance, trainAlpha } from './alpha.js';
+import { NORMS, selectChannels, type Norm } from '../select.js';
+import { alphaContributions, alphaImportance, attachAlpha, foldAlpha, trainAlpha } from './alpha.js';
 
 export interface TransTailorData {
   /** The target task's training batches (α training, β and fine-tuning); read as an endless stream of epochs. */
@@ -60,6 +60,14 @@ export interface TransTailorOptions {
   alphaLr?: number;
   /** Batches β is computed on (default 10), taken from the training stream. */
   importanceBatches?: number;
+  /**
+   * How β is normalised per group before the global ranking (select.ts's
+   * norms; default 'l2', the paper's β / ‖β‖₂ over a layer's filters). With
+   * 'l2' a wide group's filters score lower each (its squares share one unit
+   * norm), so the ranking removes from wide layers first; 'max' and 'none'
+   * are the alternatives the study can compare.
+   */
+  importanceNorm?: Norm;
   /**
    * Fine-tuning after each removal: `iters` optimizer updates, or `epochs`
    * with early stopping on validation balanced accuracy (patience, default 3;
@@ -90,6 +98,8 @@ export interface TransTailorIteration {
   /** Validation balanced accuracy (0..1) of the pruned model, α folded, before and after the fine-tuning. */
   balancedAccuracyBefore: number;
   balancedAccuracyAfter: number;
+  /** Fine-tuning epochs run (early stopping may end them sooner; updates / batches per epoch with a fixed update count). */
+  fineTuneEpochs: number;
   /** Whether the fine-tuned model stayed within τ of the last kept model (and became the kept model). */
   kept: boolean;
   /** Wall time of the iteration. */
@@ -131,6 +141,7 @@ export function validateTransTailor(o: TransTailorOptions): void {
   if (o.alphaIters !== undefined && !(Number.isInteger(o.alphaIters) && o.alphaIters >= 0)) throw new UsageError(`transtailor: alphaIters must be an integer >= 0, got ${o.alphaIters}`);
   if (o.alphaLr !== undefined && !(Number.isFinite(o.alphaLr) && o.alphaLr > 0)) throw new UsageError(`transtailor: alphaLr must be a number > 0, got ${o.alphaLr}`);
   positiveInt(o.importanceBatches, 'importanceBatches');
+  if (o.importanceNorm !== undefined && !NORMS.includes(o.importanceNorm)) throw new UsageError(`transtailor: importanceNorm must be one of ${NORMS.join(', ')}, got '${String(o.importanceNorm)}'`);
   positiveInt(o.maxIterations, 'maxIterations');
   positiveInt(o.minChannels, 'minChannels');
   if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new UsageError(`transtailor: seed must be an integer, got ${o.seed}`);
@@ -147,8 +158,8 @@ export function validateTransTailor(o: TransTailorOptions): void {
 
 const balancedAccuracy = async (model: Model, data: TransTailorData): Promise<number> => (await evaluate(model, data.val, data.classes)).balancedAccuracy;
 
-/** Fine-tunes `model` in place (train mode while training, eval mode after). */
-async function fineTune(model: Model, data: TransTailorData, stream: BatchStream, o: TransTailorOptions, hooks: TransTailorHooks, iteration: number): Promise<void> {
+/** Fine-tunes `model` in place (train mode while training, eval mode after); returns the epochs run. */
+async function fineTune(model: Model, data: TransTailorData, stream: BatchStream, o: TransTailorOptions, hooks: TransTailorHooks, iteration: number): Promise<number> {
   const ft = o.fineTune ?? { epochs: 10 };
   const total = 'iters' in ft ? ft.iters : ft.epochs * data.train.length;
   let done = 0;
@@ -161,12 +172,14 @@ async function fineTune(model: Model, data: TransTailorData, stream: BatchStream
   try {
     if ('iters' in ft) {
       await trainer.fit(stream.take(ft.iters), { epochs: 1, ...signal });
+      return ft.iters / data.train.length;
     } else {
       const stop = new EarlyStopping({ monitor: 'val.balancedAccuracy', mode: 'max', patience: ft.patience ?? 3, restoreBest: true });
       try {
         await trainer.fit(data.train, { epochs: ft.epochs, validation: data.val, earlyStopping: stop, ...signal });
         // An epoch limit (not a stop) leaves the last weights in: put the best epoch's back.
         stop.restore(model);
+        return trainer.history.length;
       } finally {
         stop.dispose();
       }
@@ -193,11 +206,10 @@ async function pruneOnce(current: Model, stream: BatchStream, o: TransTailorOpti
       if (r.interrupted) return null;
     }
     const n = o.importanceBatches ?? 10;
-    const beta = normaliseImportance(await alphaImportance(withAlpha, alphas, () => stream.take(n).epoch(0)));
+    const beta = await alphaImportance(withAlpha, alphas, () => stream.take(n).epoch(0));
     const dep = new DependencyGraph(withAlpha.graph);
     const scores = scoreChannels(dep, { primary: alphaContributions(alphas, beta) });
-    // β is normalised per group already (normaliseImportance): the global ranking adds none.
-    const chosen = selectChannels(dep, scores, { scope: 'global', norm: 'none', amount: { fraction: o.pruneShare ?? 0.05 }, minChannels: o.minChannels ?? 1 });
+    const chosen = selectChannels(dep, scores, { scope: 'global', norm: o.importanceNorm ?? 'l2', amount: { fraction: o.pruneShare ?? 0.05 }, minChannels: o.minChannels ?? 1 });
     if (chosen.length === 0) return null;
     const removed: Record<string, number> = {};
     for (const c of chosen) {
@@ -250,7 +262,7 @@ export async function transtailor(model: Model, data: TransTailorData, o: TransT
       let accepted = false;
       try {
         const before = await balancedAccuracy(candidate, data);
-        await fineTune(candidate, data, stream, o, hooks, iteration);
+        const fineTuneEpochs = await fineTune(candidate, data, stream, o, hooks, iteration);
         if (hooks.signal?.aborted) {
           // A cut-short fine-tuning is not a measurement of this iteration.
           stoppedBecause = 'interrupted';
@@ -267,6 +279,7 @@ export async function transtailor(model: Model, data: TransTailorData, o: TransT
           macs: totals.macs,
           balancedAccuracyBefore: before,
           balancedAccuracyAfter: after,
+          fineTuneEpochs,
           kept: accepted,
           seconds: (performance.now() - t0) / 1000,
         };
