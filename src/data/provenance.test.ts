@@ -33,3 +33,24 @@ test('checkpointData: an image folder takes the recorded size unless an override
   assert.deepEqual(checkpointData({ ...meta, imageSize: 12 }, { dataset: 'mnist-digits' }).train.sampleShape, [1, 28, 28]);
   assert.deepEqual(checkpointData({ dataset: 'mnist-digits', validation: 0, seed: 0, imageSize: null }).train.sampleShape, [1, 28, 28]);
 });
+
+test('readProvenance: classSubset is a non-empty list of class names or indices as text', () => {
+  assert.deepEqual(readProvenance({ classSubset: ['Sandal', '7'] }, 'a').classSubset, ['Sandal', '7']);
+  assert.equal('classSubset' in readProvenance({}, 'a'), false, 'every class: absent');
+  for (const bad of [[], 'Sandal', [7], [''], null])
+    assert.throws(() => readProvenance({ classSubset: bad }, 'x.safetensors'), (e: unknown) => e instanceof UsageError && e.message === `x.safetensors: metadata field 'classSubset' must be a non-empty list of class names or indices (strings), got ${JSON.stringify(bad)}`);
+});
+
+test('checkpointData: a recorded class subset is taken again on the same data set, replaced by o.classes, dropped on another data set', () => {
+  const meta = { dataset: 'mnist-digits', validation: 0, seed: 0, classes: ['7', '3'], classSubset: ['7', '3'] };
+  const data = checkpointData(meta);
+  assert.deepEqual(data.classes, ['7', '3']);
+  // Independently: the full test split's 7s and 3s, in order, relabelled 7 → 0 and 3 → 1.
+  const full = checkpointData({ dataset: 'mnist-digits', validation: 0, seed: 0 });
+  const want = [...full.test.labels()].flatMap((l) => (l === 7 ? [0] : l === 3 ? [1] : []));
+  assert.deepEqual([...data.test.labels()], want);
+  assert.equal(data.train.length, [...full.train.labels()].filter((l) => l === 7 || l === 3).length);
+  assert.deepEqual(checkpointData(meta, { classes: ['1', '2', '3'] }).classes, ['1', '2', '3'], 'an explicit subset wins');
+  assert.equal(checkpointData({ ...meta, dataset: 'mnist' }, { dataset: 'mnist-digits' }).classes.length, 10, "another data set: not the checkpoint's subset");
+  assert.throws(() => checkpointData({ ...meta, classes: ['3', '7'] }, {}, 'x.safetensors'), (e: unknown) => e instanceof UsageError && e.message === "x.safetensors: metadata field 'classSubset' (7, 3) selects the classes 7, 3 of mnist-digits, but 'classes' records 3, 7");
+});

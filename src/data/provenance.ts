@@ -4,6 +4,7 @@
 // typed record and rejects fields of the wrong type with the file's name.
 import { datasetNames, type DatasetName } from './registry.js';
 import { resolveData, type NormalizeSpec, type ResolvedData } from './spec.js';
+import type { ClassRef } from './classes.js';
 import { UsageError } from '../util/errors.js';
 
 /** What training records in a checkpoint's metadata about its data and model. */
@@ -16,6 +17,12 @@ export interface Provenance {
   arch?: string;
   width?: number;
   classes?: string[];
+  /**
+   * The class subset the model was trained on (names or indices as text,
+   * relabelled 0..k-1 in this order: DataSpec.classes); absent: every class
+   * of the data set. `classes` then holds the subset's names.
+   */
+  classSubset?: string[];
   normalize?: NormalizeSpec;
   /** Seed of the share and the split. */
   seed?: number;
@@ -42,6 +49,8 @@ export interface DataOverrides {
   seed?: number;
   /** Image height and width of the 'folder' data set (default: the checkpoint's recorded imageSize, else 224); see DataSpec.imageSize. */
   imageSize?: number | readonly [number, number];
+  /** Only these classes (DataSpec.classes), instead of the checkpoint's recorded subset. */
+  classes?: readonly ClassRef[];
 }
 
 const isNumArray = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
@@ -84,6 +93,11 @@ export function readProvenance(meta: Readonly<Record<string, unknown>>, where: s
     if (!Array.isArray(meta.classes) || !meta.classes.every((c) => typeof c === 'string')) bad('classes', 'a list of strings');
     out.classes = [...(meta.classes as string[])];
   }
+  if (meta.classSubset !== undefined) {
+    const v = meta.classSubset;
+    if (!Array.isArray(v) || v.length === 0 || !v.every((c) => typeof c === 'string' && c !== '')) bad('classSubset', 'a non-empty list of class names or indices (strings)');
+    out.classSubset = [...(v as string[])];
+  }
   if (meta.normalize !== undefined) {
     const n = meta.normalize as Partial<NormalizeSpec> | null;
     if (!n || typeof n !== 'object' || !isNumArray(n.mean) || !isNumArray(n.std) || n.mean.length !== n.std.length) bad('normalize', 'an object { mean: number[], std: number[] }');
@@ -93,9 +107,21 @@ export function readProvenance(meta: Readonly<Record<string, unknown>>, where: s
 }
 
 /**
+ * The class subset to take from `dataset` for a checkpoint: its recorded one
+ * when `dataset` is the one it was trained on, else none (another data set's
+ * classes are not the checkpoint's). For commands that load a split
+ * themselves (eval, explain): selectClasses(ds, subset) when defined.
+ */
+export function recordedClassSubset(p: Provenance, dataset: string): string[] | undefined {
+  return p.classSubset !== undefined && (p.dataset === undefined || p.dataset === dataset) ? [...p.classSubset] : undefined;
+}
+
+/**
  * The data a checkpoint was trained on, rebuilt from its provenance: the same
- * data set, the same seeded train / validation split and normalisation, so
- * pruning and fine-tuning see what training saw and measure on data it held out.
+ * data set, the same seeded train / validation split and normalisation, and
+ * the same class subset (classSubset), so pruning and fine-tuning see what
+ * training saw and measure on data it held out. `o.classes` takes another
+ * subset; another data set (`o.dataset`) takes none unless `o.classes` says so.
  */
 export function checkpointData(meta: Readonly<Record<string, unknown>>, o: DataOverrides = {}, where = 'checkpoint'): ResolvedData {
   const p = readProvenance(meta, where);
@@ -112,5 +138,21 @@ export function checkpointData(meta: Readonly<Record<string, unknown>>, o: DataO
   const fraction = o.fraction ?? (sameData ? p.fraction : undefined) ?? 1;
   // An image folder is resized as training resized it (what the model takes), unless the caller says otherwise.
   const imageSize = o.imageSize ?? (sameData && dataset === 'folder' && p.imageSize != null ? p.imageSize : undefined);
-  return resolveData({ dataset: dataset as DatasetName, root, validation, fraction, seed, ...(sameData && p.normalize ? { normalize: p.normalize } : {}), ...(imageSize !== undefined ? { imageSize } : {}) });
+  const recorded = sameData ? recordedClassSubset(p, dataset) : undefined;
+  const classes = o.classes ?? recorded;
+  const data = resolveData({
+    dataset: dataset as DatasetName,
+    root,
+    validation,
+    fraction,
+    seed,
+    ...(sameData && p.normalize ? { normalize: p.normalize } : {}),
+    ...(imageSize !== undefined ? { imageSize } : {}),
+    ...(classes !== undefined ? { classes } : {}),
+  });
+  // The recorded subset must give the classes the checkpoint says it predicts, in its order (its outputs' meaning).
+  if (o.classes === undefined && recorded !== undefined && p.classes !== undefined && data.classes.join('\u0000') !== p.classes.join('\u0000')) {
+    throw new UsageError(`${where}: metadata field 'classSubset' (${recorded.join(', ')}) selects the classes ${data.classes.join(', ')} of ${dataset}, but 'classes' records ${p.classes.join(', ')}`);
+  }
+  return data;
 }

@@ -6,6 +6,7 @@ import { NORMS, REDUCES, SCOPES, criterionNames, pruningMethodNames, type Norm, 
 // Importing src/distill registers the 'distill' recovery and pruning method.
 import { DistillError, parseRecoveryLosses, resolveRecoveryOptions, type DistillLossSpec } from '../distill/index.js';
 import { UsageError } from '../util/errors.js';
+import type { ClassRef } from '../data/classes.js';
 
 export interface PruneSpec {
   /** The trained model to prune (a slimnet checkpoint carrying its data provenance). */
@@ -94,6 +95,12 @@ export interface PruneSpec {
   dataset?: string;
   /** Data folder (default: the checkpoint's). */
   root?: string;
+  /**
+   * Only these classes (names or indices), relabelled 0..k-1 in this order;
+   * the model must have k outputs. Default: the checkpoint's recorded subset
+   * (classSubset) on its own data set, else every class.
+   */
+  classes?: readonly ClassRef[];
   /** Validation split the floor is checked on, a count or a fraction (default: the checkpoint's own). */
   validation?: number;
   /** Seed of the split and of the pruning (default: the checkpoint's). */
@@ -187,6 +194,8 @@ function check(o: ResolvedPruneSpec): void {
     throw new UsageError(`--validation is a count of images or a fraction in [0, 1) (0: none), got ${o.validation}`);
   }
   if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new UsageError(`--seed must be an integer, got ${o.seed}`);
+  const ref = (c: unknown): boolean => (typeof c === 'string' && c.trim() !== '') || (typeof c === 'number' && Number.isInteger(c) && c >= 0);
+  if (o.classes !== undefined && (!Array.isArray(o.classes) || o.classes.length === 0 || !o.classes.every(ref))) throw new UsageError(`--classes must name at least one class (comma-separated names or indices), got ${JSON.stringify(o.classes)}`);
 }
 
 /**

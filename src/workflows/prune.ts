@@ -47,8 +47,8 @@ export async function pruneRun(spec: PruneSpec, observer: Observer = {}): Promis
     // Image folders are resized to what the model takes (the other data sets have one size).
     const input = base.graph.shape(base.graph.inputs[0]!.name);
     const imageSize = (s.dataset ?? meta.dataset) === 'folder' ? ([input[1]!, input[2]!] as const) : undefined;
-    const data = checkpointData(meta, { dataset: s.dataset, root: s.root, validation: s.validation, seed: s.seed, imageSize }, s.checkpoint);
-    checkDataFits(base, data, s.checkpoint);
+    const data = checkpointData(meta, { dataset: s.dataset, root: s.root, validation: s.validation, seed: s.seed, imageSize, ...(s.classes ? { classes: s.classes } : {}) }, s.checkpoint);
+    checkDataFits(base, data, s.checkpoint, s.classes);
     run = Run.create({ root: s.runsDir, command: 'prune', dataset: data.dataset, arch }, { ...s, dataset: data.dataset, arch });
     const r = run;
     const say = (line: string): void => {
@@ -168,7 +168,9 @@ export async function pruneRun(spec: PruneSpec, observer: Observer = {}): Promis
 
     // Files: checkpoint, ONNX, plots, per-layer table.
     const ckpt = r.file('pruned.safetensors');
-    saveCheckpoint(ckpt, pruned, { ...meta, command: 'prune', version: r.version, prunedFrom: s.checkpoint, criterion: s.criterion, protocol: s.protocol });
+    // A subset given here is the pruned model's: recorded so later commands take it (on the checkpoint's own data set, which the metadata names).
+    const subset = s.classes && (meta.dataset === undefined || meta.dataset === data.dataset) ? { classes: [...data.classes], classSubset: [...data.classes] } : {};
+    saveCheckpoint(ckpt, pruned, { ...meta, ...subset, command: 'prune', version: r.version, prunedFrom: s.checkpoint, criterion: s.criterion, protocol: s.protocol });
     const onnxPath = r.file('pruned.onnx');
     saveOnnx(pruned, onnxPath);
     await saveAccuracyPlot(r.file('accuracy.png'), result.base, result, floor, split, finish);
@@ -248,7 +250,7 @@ function prunableLayers(base: Model, s: ResolvedPruneSpec): DependencyGraph {
 }
 
 /** The model must take the data's images and have an output per class: else say so now, in words, before a run directory exists. */
-function checkDataFits(model: Model, data: ResolvedData, checkpoint: string): void {
+function checkDataFits(model: Model, data: ResolvedData, checkpoint: string, classes?: PruneSpec['classes']): void {
   const g = model.graph;
   const input = g.shape(g.inputs[0]!.name);
   const images = data.train.sampleShape;
@@ -256,7 +258,10 @@ function checkDataFits(model: Model, data: ResolvedData, checkpoint: string): vo
     throw new UsageError(`${checkpoint} takes [${input.join(', ')}] inputs, but ${data.dataset} has [${images.join(', ')}] images: give the data set it was trained on (--dataset, --root)`);
   }
   const outputs = g.shape(g.outputs[0]!).at(-1)!;
-  if (outputs !== data.classes.length) throw new UsageError(`${checkpoint} has ${outputs} outputs, but ${data.dataset} has ${data.classes.length} classes: give the data set it was trained on (--dataset, --root)`);
+  if (outputs !== data.classes.length && classes) {
+    throw new UsageError(`${checkpoint} has ${outputs} outputs, but --classes ${classes.join(',')} selects ${data.classes.length} classes of ${data.dataset}: give as many classes as the model has outputs, in the order of its head`);
+  }
+  if (outputs !== data.classes.length) throw new UsageError(`${checkpoint} has ${outputs} outputs, but ${data.dataset} has ${data.classes.length} classes: give the data set it was trained on (--dataset, --root), or the classes of a subset (--classes)`);
 }
 
 /** What the data sets ask to be told (e.g. a test folder without some classes), each once. */

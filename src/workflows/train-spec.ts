@@ -9,6 +9,8 @@ import { UsageError } from '../util/errors.js';
 import { plural } from '../report/format.js';
 import type { ScheduleSpec } from '../train/index.js';
 import type { OptimizerSpec } from '../train/optim/spec.js';
+import type { ParamCategory } from '../train/optim/groups.js';
+import type { ClassRef } from '../data/classes.js';
 import { imageSizeOf } from '../data/folder.js';
 import { AUGMENT_PRESETS, NORMALIZE_CHOICES, augmentSteps, parseAugment, type Augment, type DataSpec, type NormalizeChoice } from '../data/spec.js';
 import { RECIPES, applyRecipe, recipesHelp, type RecipeName, type RecipePurpose } from './recipes.js';
@@ -19,6 +21,13 @@ export const SCHEDULES = ['cosine', 'step', 'multistep', 'exponential', 'constan
 /** The augmentation presets (--augment also takes a comma list of transforms: data/spec.ts AUGMENT_TRANSFORMS). */
 export const AUGMENTS = ['none', 'standard', 'seed002'] as const satisfies readonly (keyof typeof AUGMENT_PRESETS)[];
 export const MONITORS = ['val.loss', 'val.accuracy', 'val.balancedAccuracy', 'train.loss', 'train.accuracy'] as const;
+/**
+ * The layer families --lr-by-kind takes, with groups.ts's aliases (fc is
+ * linear, bn is norm). A library caller may also key OptimizerSpec.lrByKind
+ * by exact node kinds; the flag keeps to families, which every model has.
+ */
+export const LR_FAMILIES = ['conv', 'linear', 'fc', 'norm', 'bn', 'other'] as const satisfies readonly (ParamCategory | 'fc' | 'bn')[];
+const LR_ALIAS: Readonly<Record<string, string>> = { fc: 'linear', bn: 'norm' };
 
 /** The resolved configuration of a training run (config.json): every option with its final value. */
 export interface TrainConfig {
@@ -31,6 +40,8 @@ export interface TrainConfig {
    * the others (which are never resized: another size is refused).
    */
   imageSize: number | [number, number] | null;
+  /** Only these classes (names or indices), relabelled 0..k-1 in this order; the model gets k outputs. null: every class. */
+  classes: ClassRef[] | null;
   arch: string;
   /** Width multiplier of the architecture. */
   width: number;
@@ -41,6 +52,8 @@ export interface TrainConfig {
   evalBatchSize: number;
   optimizer: (typeof OPTIMIZERS)[number];
   lr: number;
+  /** Learning rate per layer family (LR_FAMILIES), over lr; null: lr for every parameter. */
+  lrByKind: Record<string, number> | null;
   momentum: number;
   nesterov: boolean;
   weightDecay: number;
@@ -86,7 +99,7 @@ export interface TrainSpec extends Partial<TrainConfig> {
   resume?: number;
 }
 
-export type OptionKind = 'int' | 'float' | 'string' | 'bool' | 'intList' | 'nullableFloat' | 'nullableInt' | 'imageSize' | 'augment';
+export type OptionKind = 'int' | 'float' | 'string' | 'bool' | 'intList' | 'nullableFloat' | 'nullableInt' | 'imageSize' | 'augment' | 'classList' | 'lrByKind';
 
 /** One option of the configuration. */
 export interface TrainOption {
@@ -114,6 +127,14 @@ export const TRAIN_OPTIONS: readonly TrainOption[] = [
     defaultText: "224 for folder, the data set's own size otherwise",
     desc: 'image folders (--dataset folder): resize every image to N x N pixels (or H,W); the zoo architectures are built for this input. The other data sets have a fixed size (28 for the MNISTs, 32 for CIFAR) and are not resized: another value is refused',
   },
+  {
+    key: 'classes',
+    arg: '<list>',
+    kind: 'classList',
+    def: null,
+    defaultText: 'every class',
+    desc: "only these classes, comma-separated names or indices (e.g. Sandal,Sneaker or 5,7), relabelled 0..k-1 in this order in every split; the model gets k outputs, and its checkpoints record the subset (classSubset), so prune, slim and the studies take the same classes from them",
+  },
   { key: 'arch', arg: '<name>', kind: 'string', def: 'lenet5', desc: 'zoo architecture (slimnet summary --arch NAME lists them)' },
   { key: 'width', arg: '<x>', kind: 'float', def: 1, desc: "width multiplier on every layer's channel count" },
   { key: 'recipe', arg: '<name>', kind: 'string', choices: RECIPES, def: 'none', desc: `named defaults, under every option given explicitly (recorded in config.json with the values they set): ${recipesHelp()}` },
@@ -122,6 +143,14 @@ export const TRAIN_OPTIONS: readonly TrainOption[] = [
   { key: 'evalBatchSize', arg: '<n>', kind: 'int', def: 500, desc: 'batch size for validation and test' },
   { key: 'optimizer', arg: '<name>', kind: 'string', choices: OPTIMIZERS, def: 'adam', desc: 'optimizer' },
   { key: 'lr', arg: '<x>', kind: 'float', def: undefined, derive: (c) => (c.optimizer === 'sgd' ? 0.01 : 1e-3), defaultText: '0.001 for adam/adamw, 0.01 for sgd', desc: 'base learning rate' },
+  {
+    key: 'lrByKind',
+    arg: '<list>',
+    kind: 'lrByKind',
+    def: null,
+    defaultText: '--lr for every layer',
+    desc: `learning rate per layer family, comma-separated family=lr pairs over --lr (which the others keep), scaled by the schedule like it: families ${LR_FAMILIES.join(', ')} (fc is linear, bn is norm); e.g. linear=0.005,conv=0.0005 fine-tunes a new head 10x faster than the features (seed 000's transfer setting, with --early-stopping-monitor val.balancedAccuracy --early-stopping-patience N); 0 freezes a family`,
+  },
   { key: 'momentum', arg: '<x>', kind: 'float', def: 0.9, desc: 'SGD momentum (sgd only)' },
   { key: 'nesterov', kind: 'bool', def: false, desc: 'Nesterov momentum (sgd only)' },
   { key: 'weightDecay', arg: '<x>', kind: 'float', def: undefined, derive: (c) => (c.optimizer === 'adamw' ? 0.01 : 0), defaultText: '0.01 for adamw, 0 otherwise', desc: 'weight decay (L2 for sgd/adam, decoupled for adamw); BatchNorm parameters and biases are not decayed' },
@@ -210,10 +239,56 @@ function parseImageSize(v: unknown): { value: number | [number, number] } | { pr
   return { value: hw[0] === hw[1] ? hw[0] : hw };
 }
 
+/**
+ * A class list: 'Sandal,Sneaker' or '5,7' (names or indices, resolved against
+ * the data set by classes.ts when the data is loaded), or a list of names and
+ * whole numbers from a config file.
+ */
+function parseClassList(v: unknown): { value: ClassRef[] } | { problem: string } {
+  const parts: unknown[] | undefined = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',').map((x) => x.trim()) : typeof v === 'number' ? [v] : undefined;
+  const ok = (x: unknown): x is ClassRef => (typeof x === 'string' && x.trim() !== '') || (typeof x === 'number' && Number.isInteger(x) && x >= 0);
+  if (!parts || parts.length === 0 || !parts.every(ok)) return { problem: 'must be a comma-separated list of class names or indices (e.g. Sandal,Sneaker or 5,7)' };
+  return { value: parts.map((x) => (typeof x === 'string' ? x.trim() : x)) };
+}
+
+/**
+ * Learning rates by layer family: 'linear=0.005,conv=0.0005', or a mapping
+ * from a config file. Unknown families, a family named twice (also through
+ * its alias: fc and linear) and rates that are not numbers >= 0 are refused.
+ */
+function parseLrByKind(v: unknown): { value: Record<string, number> } | { problem: string } {
+  const form = `must be comma-separated family=lr pairs (e.g. linear=0.005,conv=0.0005), families ${LR_FAMILIES.join(', ')}`;
+  let pairs: [string, unknown][];
+  if (typeof v === 'string') {
+    const items = v.split(',').map((x) => x.trim());
+    if (items.some((x) => !/^[^=]+=[^=]+$/.test(x))) return { problem: form };
+    pairs = items.map((x) => x.split('=').map((y) => y.trim()) as [string, string]);
+  } else if (v !== null && typeof v === 'object' && !Array.isArray(v)) pairs = Object.entries(v);
+  else return { problem: form };
+  if (pairs.length === 0) return { problem: form };
+  const out: Record<string, number> = {};
+  const seen = new Map<string, string>();
+  for (const [key, raw] of pairs) {
+    if (!(LR_FAMILIES as readonly string[]).includes(key)) return { problem: `${form}: unknown family '${key}'` };
+    const lr = typeof raw === 'number' ? raw : typeof raw === 'string' && raw !== '' ? Number(raw) : NaN;
+    if (!(Number.isFinite(lr) && lr >= 0)) return { problem: `${form}: the lr of '${key}' must be a number >= 0, got ${JSON.stringify(raw)}` };
+    const family = LR_ALIAS[key] ?? key;
+    const first = seen.get(family);
+    if (first !== undefined) return { problem: `${form}: names ${family} twice${first === key ? '' : ` (as ${first} and ${key})`}` };
+    seen.set(family, key);
+    out[key] = lr;
+  }
+  return { value: out };
+}
+
 /** An option's value parsed, or what is wrong with it ('must be an integer'). */
 function parseValue(s: TrainOption, v: unknown): { value: unknown } | { problem: string } {
-  if (v === null && (s.kind === 'nullableFloat' || s.kind === 'nullableInt' || s.kind === 'imageSize' || s.key === 'root')) return { value: null };
+  if (v === null && (s.kind === 'nullableFloat' || s.kind === 'nullableInt' || s.kind === 'imageSize' || s.kind === 'classList' || s.kind === 'lrByKind' || s.key === 'root')) return { value: null };
   switch (s.kind) {
+    case 'classList':
+      return parseClassList(v);
+    case 'lrByKind':
+      return parseLrByKind(v);
     case 'imageSize':
       return parseImageSize(v);
     case 'int':
@@ -328,6 +403,10 @@ export function validateTrainConfig(c: TrainConfig): void {
   need(c.nesterov === false || (c.optimizer === 'sgd' && c.momentum > 0), `--nesterov needs --optimizer sgd and --momentum > 0`);
   if (c.schedule === 'multistep') need(c.milestones.length > 0 && c.milestones.every((m, i) => m >= 0 && (i === 0 || m > c.milestones[i - 1]!)), `--milestones must be increasing epochs, got ${c.milestones.join(',')}`);
   need(c.dataset !== 'folder' || c.root !== null, `--dataset folder needs --root DIR`);
+  for (const [key, v] of [['classes', c.classes], ['lrByKind', c.lrByKind]] as const) {
+    const r = v === null || v === undefined ? null : key === 'classes' ? parseClassList(v) : parseLrByKind(v);
+    need(r === null || !('problem' in r), `${flagOf(key)} ${r && 'problem' in r ? r.problem : ''}, got ${JSON.stringify(v)}`);
+  }
   need(c.imageSize === null || !('problem' in parseImageSize(c.imageSize)), `--image-size must be a whole number of pixels N or H,W, got ${JSON.stringify(c.imageSize)}`);
 }
 
@@ -373,7 +452,15 @@ export interface ResumedConfig {
  */
 export function resumedConfig(savedFile: Partial<TrainConfig>, given: Partial<TrainConfig>, version: number, progress: { epochsDone: number; complete: boolean } = { epochsDone: 0, complete: false }): ResumedConfig {
   // Runs saved before an option existed resume with its default (and a given value is compared with that).
-  const defaults: Pick<TrainConfig, 'earlyStoppingMonitor' | 'earlyStoppingMinDelta' | 'imageSize' | 'recipe' | 'normalize'> = { earlyStoppingMonitor: 'val.loss', earlyStoppingMinDelta: 0, imageSize: null, recipe: 'none', normalize: 'dataset' };
+  const defaults: Pick<TrainConfig, 'earlyStoppingMonitor' | 'earlyStoppingMinDelta' | 'imageSize' | 'recipe' | 'normalize' | 'classes' | 'lrByKind'> = {
+    earlyStoppingMonitor: 'val.loss',
+    earlyStoppingMinDelta: 0,
+    imageSize: null,
+    recipe: 'none',
+    normalize: 'dataset',
+    classes: null,
+    lrByKind: null,
+  };
   const saved: Partial<TrainConfig> = { ...savedFile }; // in the file's order (config.json is rewritten from it on an extension)
   for (const [k, v] of Object.entries(defaults) as [keyof TrainConfig, unknown][]) if (saved[k] === undefined) Object.assign(saved, { [k]: v });
   const conflicts = trainConfigKeys().filter((k) => given[k] !== undefined && JSON.stringify(given[k]) !== JSON.stringify(saved[k]));
@@ -409,8 +496,8 @@ export function checkValidationSplit(validation: number, held: { validation: num
 
 /**
  * The data a configuration names, as resolveData takes it: the split, the
- * share, the normalisation choice, and the image size (image folders only:
- * checkImageSize refuses it elsewhere).
+ * share, the normalisation choice, the class subset, and the image size
+ * (image folders only: checkImageSize refuses it elsewhere).
  */
 export function trainDataSpec(c: TrainConfig): DataSpec {
   return {
@@ -421,6 +508,7 @@ export function trainDataSpec(c: TrainConfig): DataSpec {
     seed: c.seed,
     normalize: c.normalize,
     ...(c.dataset === 'folder' && c.imageSize !== null ? { imageSize: c.imageSize } : {}),
+    ...(c.classes !== null ? { classes: c.classes } : {}),
   };
 }
 
@@ -443,5 +531,5 @@ export function scheduleOf(c: TrainConfig): ScheduleSpec {
 
 /** The optimizer of a configuration (BatchNorm parameters and biases are not decayed). */
 export function optimizerOf(c: TrainConfig): OptimizerSpec {
-  return { type: c.optimizer, lr: c.lr, momentum: c.momentum, nesterov: c.nesterov, weightDecay: c.weightDecay, noDecayOnNormAndBias: true };
+  return { type: c.optimizer, lr: c.lr, momentum: c.momentum, nesterov: c.nesterov, weightDecay: c.weightDecay, noDecayOnNormAndBias: true, ...(c.lrByKind !== null ? { lrByKind: c.lrByKind } : {}) };
 }

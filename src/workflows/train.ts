@@ -447,6 +447,8 @@ async function train<Cfg extends TrainConfig>(plan: TrainPlan<Cfg>, ctx: TrainCo
       arch: config.arch,
       width: config.width,
       classes: [...data.train.classes],
+      // The subset by its resolved names (a name always resolves to itself), under transtailor's key: checkpointData takes it again.
+      ...(config.classes !== null ? { classSubset: [...data.train.classes] } : {}),
       normalize: data.norm,
       seed: config.seed,
       validation: config.validation,
@@ -496,11 +498,11 @@ async function train<Cfg extends TrainConfig>(plan: TrainPlan<Cfg>, ctx: TrainCo
 
     say(`run ${rel(run.path)} (version ${run.version})`);
     if (memory.warning) say(`warning: ${memory.warning}`);
-    say(`data: ${config.dataset}: ${data.train.length} train / ${data.validation?.length ?? 0} validation / ${data.test.length} test, ${data.train.classes.length} classes, [${data.train.sampleShape.join(', ')}] per sample`);
+    say(`data: ${config.dataset}: ${data.train.length} train / ${data.validation?.length ?? 0} validation / ${data.test.length} test, ${data.train.classes.length} classes${config.classes !== null ? ` (${data.train.classes.join(', ')})` : ''}, [${data.train.sampleShape.join(', ')}] per sample`);
     for (const w of dataWarnings(data.train, data.validation, data.test)) say(`warning: ${w}`);
     say(`model: ${plan.command === 'train' ? `${config.arch} (width ${config.width})` : label}: ${humanCount(totals.params)} parameters, ${humanCount(totals.macs)} MACs per sample`);
     say(
-      `recipe: ${config.optimizer} lr ${config.lr}${config.optimizer === 'sgd' ? ` momentum ${config.momentum}` : ''} weight decay ${config.weightDecay}, ${config.schedule} schedule` +
+      `recipe: ${config.optimizer} lr ${config.lr}${config.lrByKind !== null ? ` (${Object.entries(config.lrByKind).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}${config.optimizer === 'sgd' ? ` momentum ${config.momentum}` : ''} weight decay ${config.weightDecay}, ${config.schedule} schedule` +
         `${config.warmupEpochs ? ` after ${plural(config.warmupEpochs, 'warm-up epoch')}` : ''}, batch ${config.batchSize}, ${plural(config.epochs, 'epoch')}, augment ${config.augment}` +
         `${config.labelSmoothing ? `, label smoothing ${config.labelSmoothing}` : ''}${config.gradClip !== null ? `, grad clip ${config.gradClip}` : ''}${config.earlyStoppingPatience !== null ? `, early stopping on ${config.earlyStoppingMonitor} (patience ${config.earlyStoppingPatience}${config.earlyStoppingMinDelta ? `, min delta ${config.earlyStoppingMinDelta}` : ''})` : ''}, seed ${config.seed}`,
     );

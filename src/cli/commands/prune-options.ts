@@ -45,6 +45,7 @@ export function addPruneOptions(cmd: Command): Command {
     .option('--latency-runs <n>', 'timed runs per model and batch size of the latency measurement, in 5 interleaved rounds (a pruned LeNet runs batch 64 in about 2 ms: fewer runs are noise)', number('int'), 100)
     .option('--dataset <name>', "data set (default: the checkpoint's)")
     .option('--root <dir>', "data folder (default: the checkpoint's)")
+    .option('--classes <list>', "only these classes, comma-separated names or indices, relabelled 0..k-1 in this order; the model must have as many outputs (e.g. a checkpoint whose head was replaced for them) (default: the checkpoint's recorded subset on its own data set, else every class)")
     .option('--validation <n>', "validation split the floor is checked on: a count or a fraction (default: the checkpoint's own split)", number('float'))
     .option('--seed <n>', "seed of the split and of the pruning (default: the checkpoint's)", number('int'))
     .option('--runs-dir <dir>', 'root of the run directories', './runs')

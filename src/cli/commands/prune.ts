@@ -11,7 +11,7 @@ import { progressBars } from '../progress.js';
 import { printLog } from './common.js';
 
 /** The options commander hands over (strings where the spec has lists or unions). */
-export interface PruneCliOptions extends Omit<PruneSpec, 'scope' | 'norm' | 'reduce' | 'protocol' | 'layers' | 'exclude' | 'noFloor'> {
+export interface PruneCliOptions extends Omit<PruneSpec, 'scope' | 'norm' | 'reduce' | 'protocol' | 'layers' | 'exclude' | 'noFloor' | 'classes'> {
   scope?: string;
   norm?: string;
   reduce?: string;
@@ -19,6 +19,8 @@ export interface PruneCliOptions extends Omit<PruneSpec, 'scope' | 'norm' | 'red
   /** Comma-separated layer names. */
   layers?: string;
   exclude?: string;
+  /** Comma-separated class names or indices. */
+  classes?: string;
   /** false with --no-floor (commander's negated flag; true otherwise). */
   floor?: boolean;
   json?: boolean;
@@ -28,7 +30,7 @@ const list = (s: string | undefined): string[] | undefined => (s ? s.split(',').
 
 /** The spec the flags say; resolvePruneSpec checks the values (a wrong one names its flag). */
 export function pruneSpecFromFlags(o: PruneCliOptions): PruneSpec {
-  const { json: _json, layers, exclude, floor, ...rest } = o;
+  const { json: _json, layers, exclude, classes, floor, ...rest } = o;
   return {
     ...rest,
     scope: o.scope as Scope | undefined,
@@ -37,6 +39,7 @@ export function pruneSpecFromFlags(o: PruneCliOptions): PruneSpec {
     protocol: o.protocol as Protocol | undefined,
     layers: list(layers),
     exclude: list(exclude),
+    ...(classes !== undefined ? { classes: classes.split(',').map((x) => x.trim()) } : {}),
     ...(floor === false ? { noFloor: true } : {}),
   };
 }

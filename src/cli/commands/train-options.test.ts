@@ -26,3 +26,15 @@ test('--image-size: N or H,W from the command line and from a config file, docum
   writeFileSync(yaml, 'image_size: 64\n');
   assert.deepEqual(givenTrainOptions(parsed(['--image-size', '32']), readConfigFile(yaml)), { imageSize: 32 }, 'the flag over the file');
 });
+
+test('--classes and --lr-by-kind: from the command line and a config file, documented in --help', (t) => {
+  assert.deepEqual(givenTrainOptions(parsed(['--classes', 'Sandal,Sneaker', '--lr-by-kind', 'linear=0.005,conv=0.0005']), {}), { classes: ['Sandal', 'Sneaker'], lrByKind: { linear: 0.005, conv: 0.0005 } });
+  assert.throws(() => parsed(['--lr-by-kind', 'head=0.1']), (e: unknown) => e instanceof UsageError && /^--lr-by-kind must be comma-separated family=lr pairs .*: unknown family 'head', got 'head=0.1'$/.test(e.message));
+  const help = addTrainOptions(new Command('train')).helpInformation().replace(/\s+/g, ' ');
+  assert.match(help, /--classes <list> only these classes, comma-separated names or indices/);
+  assert.match(help, /--lr-by-kind <list> learning rate per layer family.*--early-stopping-monitor val\.balancedAccuracy/);
+  const dir = tempDir(t);
+  const yaml = join(dir, 'c.yaml');
+  writeFileSync(yaml, 'classes: [Sandal, 7]\nlr_by_kind: { linear: 0.005, conv: 0.0005 }\n');
+  assert.deepEqual(readConfigFile(yaml), { classes: ['Sandal', 7], lrByKind: { linear: 0.005, conv: 0.0005 } });
+});

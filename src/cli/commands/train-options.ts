@@ -89,6 +89,8 @@ export function addTrainCommandOptions(cmd: Command): Command {
         ' config.json gets the new epochs and status.json records the extension. A run that early stopping ended is not extended.' +
         '\nThe training batch must fit in memory: a batch whose estimate (every layer\'s activations per sample, plus weights, gradients and optimizer state) exceeds the memory available is refused before anything is allocated.' +
         '\nA validation split smaller than the number of classes is refused (its accuracy would mean nothing).' +
-        '\n\nExamples:\n  slimnet train --dataset fashion-mnist --arch lenet5 --epochs 10\n  slimnet train --dataset mnist-digits --fraction 0.1 --epochs 1\n  slimnet train --config recipe.yaml --lr 3e-4\n  slimnet train --dataset fashion-mnist --arch lenet5 --show-versions\n  slimnet train --dataset fashion-mnist --arch lenet5 --version 2\n  slimnet train --dataset fashion-mnist --arch lenet5 --version 2 --epochs 15',
+        '\n\nExamples:\n  slimnet train --dataset fashion-mnist --arch lenet5 --epochs 10\n  slimnet train --dataset mnist-digits --fraction 0.1 --epochs 1\n  slimnet train --config recipe.yaml --lr 3e-4\n  slimnet train --dataset fashion-mnist --arch lenet5 --show-versions\n  slimnet train --dataset fashion-mnist --arch lenet5 --version 2\n  slimnet train --dataset fashion-mnist --arch lenet5 --version 2 --epochs 15' +
+        '\n  slimnet train --dataset fashion-mnist --classes Sandal,Sneaker,"Ankle boot" --epochs 5' +
+        '\n  slimnet train --optimizer sgd --momentum 0.9 --lr 0.0005 --lr-by-kind linear=0.005,conv=0.0005 --early-stopping-monitor val.balancedAccuracy --early-stopping-patience 3',
     );
 }
