@@ -235,34 +235,9 @@ addSlimOptions(slimCmd)
     process.exitCode = await slimCommand(slimCmd);
   });
 
-// Studies (seed 003's grid): options in commands/study-options.ts (light), the command loads on use.
-const { addStudyThesisOptions } = await import('./commands/study-options.js');
-const studyCmd = program.command('study').description("experiment grids that reproduce a seed's results, each with one report");
-addStudyThesisOptions(
-  studyCmd
-    .command('thesis')
-    .description(
-      "seed 003's pruning laboratory on a lenet5 (a checkpoint, or one trained here with the thesis recipe): accuracy-vs-maps-removed curves for criteria x scope x normalisation without retraining, retraining 10/50/100 iterations, layer-retrain and once, then Table 4.1 (prune to a floor, train the pruned architecture from scratch, measured latency); writes runs/study-thesis/<dataset>-<arch>/version_N with results.json, curves.csv, one PNG per thesis figure, table41.csv and report.md",
-    ),
-)
-  .action(async (o: import('./commands/study-options.js').StudyRawOptions, cmd: Command) => {
-    const { studyThesisCommand } = await import('./commands/study.js');
-    process.exitCode = await studyThesisCommand(o, Object.keys(o).filter((k) => cmd.getOptionValueSource(k) === 'cli'));
-  });
-
-// Seed 002's distillation table: options in commands/study-distill-options.ts (light), the command loads on use.
-const { addStudyDistillOptions } = await import('./commands/study-distill-options.js');
-addStudyDistillOptions(
-  studyCmd
-    .command('distill')
-    .description(
-      "seed 002's distillation study: for each seed a teacher, a student from scratch and the student distilled with each loss (seed002 recipe), then the table (test and balanced accuracy, best- and last-epoch, agreement with the teacher, training time, mean ± std over seeds, the difference to scratch against the seed spread); writes runs/study-distill/<dataset>-<teacher>/version_N with results.json, results.csv, report.md, two PNG figures and every member's run",
-    ),
-)
-  .action(async (o: import('./commands/study-distill-options.js').StudyDistillRawOptions) => {
-    const { studyDistillCommand } = await import('./commands/study-distill.js');
-    process.exitCode = await studyDistillCommand(o);
-  });
+// Studies (seeds 003, 002, 000): options in commands/study-commands.ts (light), each command loads on use.
+const { addStudyCommands } = await import('./commands/study-commands.js');
+const studyCmd = addStudyCommands(program);
 
 program
   .command('info')
