@@ -8,8 +8,8 @@ import { validateTransTailor, type TransTailorOptions } from '../prune/transtail
 import { UsageError } from '../util/errors.js';
 
 export interface TransTailorSpec {
-  /** The pre-trained source model: a slimnet checkpoint (from `slimnet train` or `slimnet import`). */
-  source: string;
+  /** The pre-trained source model: a slimnet checkpoint (from `slimnet train` or `slimnet import`). Required, except with resume. */
+  source?: string;
   /** The target data set (its train split is the task; its test split is only reported). */
   dataset: string;
   /** Data folder of the target data set (default: its usual location). */
@@ -56,6 +56,15 @@ export interface TransTailorSpec {
   latencyRuns?: number;
   /** Root of the run directories. Default './runs'. */
   runsDir?: string;
+  /**
+   * Resume this version of runs/transtailor/<dataset>-<arch> (CLI --version),
+   * an interrupted or failed run, with its own configuration (config.json):
+   * runsDir, dataset and source find the run (source gives the architecture;
+   * without it, the one `<dataset>-<arch>` family that has the version); any
+   * other field given must equal config.json's value, else a UsageError names
+   * its flag. A complete run cannot be resumed.
+   */
+  resume?: number;
 }
 
 export const TRANSTAILOR_DEFAULTS = {
@@ -78,7 +87,20 @@ export const TRANSTAILOR_DEFAULTS = {
 } as const satisfies Partial<TransTailorSpec>;
 
 /** A spec with every default filled in (what config.json records). */
-export type ResolvedTransTailorSpec = TransTailorSpec & { -readonly [K in keyof typeof TRANSTAILOR_DEFAULTS]-?: NonNullable<TransTailorSpec[K]> };
+export type ResolvedTransTailorSpec = TransTailorSpec & { source: string } & { -readonly [K in keyof typeof TRANSTAILOR_DEFAULTS]-?: NonNullable<TransTailorSpec[K]> };
+
+/** Spec fields that find a resumed run; any other given with resume must equal its config.json's value. */
+export const TRANSTAILOR_RESUME_FIELDS: ReadonlySet<keyof TransTailorSpec> = new Set<keyof TransTailorSpec>(['resume', 'runsDir', 'dataset', 'source']);
+
+/** The CLI flag of a spec field (resume is --version). */
+export const transtailorFlagOf = (field: string): string => (field === 'resume' ? '--version' : `--${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+
+/** Checks a resuming spec before anything is read: a whole version number and a target data set (the rest is compared with config.json). */
+export function checkTransTailorResume(spec: TransTailorSpec): void {
+  if (!(Number.isInteger(spec.resume) && spec.resume! >= 0)) throw new UsageError(`--version must be a run version (an integer >= 0), got ${spec.resume}`);
+  if (typeof spec.dataset !== 'string' || spec.dataset === '') throw new UsageError(`--dataset is required with --version (the run's target data set), got ${JSON.stringify(spec.dataset)}`);
+  if (spec.source !== undefined && (typeof spec.source !== 'string' || spec.source === '')) throw new UsageError(`--source must be a checkpoint path, got ${JSON.stringify(spec.source)}`);
+}
 
 const positiveInt = (flag: string, v: number | undefined): void => {
   if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new UsageError(`--${flag} must be a positive integer, got ${v}`);
@@ -89,7 +111,7 @@ export function resolveTransTailorSpec(spec: TransTailorSpec): ResolvedTransTail
   if (typeof spec?.source !== 'string' || spec.source === '') throw new UsageError(`--source is required (the pre-trained checkpoint), got ${JSON.stringify(spec?.source)}`);
   if (typeof spec.dataset !== 'string' || spec.dataset === '') throw new UsageError(`--dataset is required (the target data set), got ${JSON.stringify(spec.dataset)}`);
   const defined = Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== undefined)) as TransTailorSpec;
-  const s: ResolvedTransTailorSpec = { ...TRANSTAILOR_DEFAULTS, ...defined };
+  const s: ResolvedTransTailorSpec = { ...TRANSTAILOR_DEFAULTS, ...defined, source: spec.source };
   if (!(Number.isFinite(s.tau) && s.tau >= 0 && s.tau <= 100)) throw new UsageError(`--tau is the largest accepted drop of validation balanced accuracy in percentage points, in [0, 100]; got ${s.tau}`);
   if (!(s.pruneShare > 0 && s.pruneShare < 1)) throw new UsageError(`--prune-share is the share of the remaining filters removed per iteration, in (0, 1) (e.g. 0.05); got ${s.pruneShare}`);
   if (s.alphaInit !== 'ones' && s.alphaInit !== 'random') throw new UsageError(`--alpha-init must be ones or random, got '${String(s.alphaInit)}'`);

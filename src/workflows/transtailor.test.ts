@@ -2,8 +2,9 @@
 // of the bundled digits by trainRun is the source; the target is three of the
 // digit classes. The report is checked against the run directory, the final
 // checkpoint (evaluated here independently) and its ONNX file run in
-// onnxruntime; then bad input (before any run directory exists) and an
-// aborted signal.
+// onnxruntime; then bad input (before any run directory exists), an
+// aborted signal, and a run interrupted after iteration 1 and resumed
+// (--version), compared with the same run uninterrupted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { evaluate } from '../train/index.js';
 import { SlimnetError, UsageError } from '../util/errors.js';
 import type { ProgressEvent } from '../util/events.js';
 import { trainRun } from './train.js';
+import type { TransTailorIteration } from '../prune/transtailor/loop.js';
 import { transtailorResultJson, transtailorRun, type TransTailorSpec } from './transtailor.js';
 
 if (!process.env.SLIMNET_NUM_THREADS) setNumThreads(1);
@@ -49,7 +51,7 @@ test('transtailorRun: files, complete records, a smaller final model with proven
   assert.equal(r.interrupted, false);
   assert.equal(r.run, join(dir, 'transtailor', 'mnist-digits-lenet5', 'version_0'));
   assert.deepEqual(r.classes, ['0', '1', '2']);
-  for (const f of ['config.json', 'status.json', 'run.log', 'iterations.jsonl', 'iterations.csv', 'final.safetensors', 'final.onnx', 'accuracy.png', 'channels.png', 'result.json']) assert.ok(existsSync(join(r.run, f)), f);
+  for (const f of ['config.json', 'status.json', 'run.log', 'iterations.jsonl', 'iterations.csv', 'finetuned.safetensors', 'kept.safetensors', 'final.safetensors', 'final.onnx', 'accuracy.png', 'channels.png', 'result.json']) assert.ok(existsSync(join(r.run, f)), f);
   assert.deepEqual(JSON.parse(readFileSync(join(r.run, 'result.json'), 'utf8')), JSON.parse(JSON.stringify(transtailorResultJson(r))));
   assert.equal(readFileSync(join(r.run, 'run.log'), 'utf8'), lines.map((l) => `${l}\n`).join(''));
   assert.equal(JSON.parse(readFileSync(join(r.run, 'status.json'), 'utf8')).status, 'complete');
@@ -130,4 +132,74 @@ test('transtailorRun: an aborted signal returns an interrupted report with the f
   assert.equal(r.paramsAfter, r.paramsBefore);
   assert.equal(JSON.parse(readFileSync(join(r.run, 'status.json'), 'utf8')).status, 'interrupted');
   assert.ok(existsSync(r.checkpoint) && existsSync(r.onnx));
+  // Stopped before the transfer fine-tuning ended: no fine-tuned model to resume from, so a resume starts over in the same directory.
+  assert.equal(existsSync(join(r.run, 'finetuned.safetensors')), false);
+  const lines: string[] = [];
+  const again = await transtailorRun({ dataset: TINY.dataset, runsDir: dir, resume: 0 }, { onLog: (l) => lines.push(l) });
+  assert.equal(again.run, r.run);
+  assert.ok(lines.some((l) => /transfer fine-tuning, which starts over/.test(l)) && lines.some((l) => /^new head/.test(l)));
+  assert.deepEqual(again.iterations.map((it) => it.iteration), [1, 2]);
+  assert.ok(existsSync(join(r.run, 'finetuned.safetensors')));
+});
+
+/** Every weight of a checkpoint as plain numbers, by name. */
+function weightsOf(path: string): Record<string, number[]> {
+  const { model } = loadCheckpoint(path);
+  try {
+    return Object.fromEntries(Array.from(model.namedTensors(), ([k, t]) => [k, t.toArray()]));
+  } finally {
+    model.dispose();
+  }
+}
+const withoutTime = ({ seconds: _s, ...rest }: TransTailorIteration): Omit<TransTailorIteration, 'seconds'> => rest;
+
+test('transtailorRun: interrupted after iteration 1, --version continues at iteration 2 and ends as the uninterrupted run does', async (t) => {
+  const src = await source();
+  const dir = tempDir(t, 'slimnet-tt-resume-');
+  const whole = await transtailorRun({ ...TINY, source: src, runsDir: join(dir, 'whole') });
+  assert.equal(whole.iterations.length, 2);
+
+  const ac = new AbortController();
+  const first = await transtailorRun({ ...TINY, source: src, runsDir: dir }, { signal: ac.signal, onLog: (l) => l.startsWith('iteration 1:') && ac.abort() });
+  assert.equal(first.interrupted, true);
+  assert.deepEqual(first.iterations.map(withoutTime), [withoutTime(whole.iterations[0]!)]);
+  assert.equal(JSON.parse(readFileSync(join(first.run, 'status.json'), 'utf8')).status, 'interrupted');
+  // What a resume reads: the fine-tuned model and iteration 1's model with its accuracy (the next τ reference).
+  const kept = loadCheckpoint(join(first.run, 'kept.safetensors'));
+  const point = kept.meta.transtailorResume as { iteration: number; valBalancedAccuracy: number; trainBatches: number };
+  assert.equal(summarize(kept.model.graph).totals.params, first.iterations[0]!.params);
+  kept.model.dispose();
+  assert.deepEqual([point.iteration, point.valBalancedAccuracy, point.trainBatches], [1, first.iterations[0]!.balancedAccuracyAfter, first.iterations[0]!.trainBatches]);
+  assert.deepEqual(weightsOf(join(first.run, 'finetuned.safetensors')), weightsOf(join(whole.run, 'finetuned.safetensors')));
+
+  // Flags that contradict config.json, or no such version: clear errors, the run untouched.
+  const resume = { dataset: TINY.dataset, runsDir: dir, resume: first.version };
+  await assert.rejects(transtailorRun({ ...resume, tau: 5, seed: 3 }), (e) => e instanceof UsageError && /was run with --tau 100, --seed 0.*drop --tau, --seed/.test((e as Error).message));
+  await assert.rejects(transtailorRun({ ...resume, resume: 7 }), (e) => e instanceof UsageError && /no transtailor run version 7 for mnist-digits/.test((e as Error).message));
+  await assert.rejects(transtailorRun({ ...resume, dataset: 'mnist' }), (e) => e instanceof UsageError && /no transtailor run version 0 for mnist/.test((e as Error).message));
+  assert.equal(JSON.parse(readFileSync(join(first.run, 'status.json'), 'utf8')).status, 'interrupted');
+
+  // The resume, with flags equal to its own (as a study passes them): iteration 2 only, the same as the uninterrupted run's.
+  const lines: string[] = [];
+  const second = await transtailorRun({ ...resume, source: src, tau: TINY.tau, classes: TINY.classes }, { onLog: (l) => lines.push(l) });
+  assert.equal(second.run, first.run);
+  assert.equal(second.interrupted, false);
+  assert.ok(lines.some((l) => /continuing at iteration 2/.test(l)) && !lines.some((l) => /^iteration 1:|^new head/.test(l)), lines.join('\n'));
+  assert.deepEqual(second.iterations.map((it) => it.iteration), [1, 2]);
+  assert.deepEqual(second.iterations.map(withoutTime), whole.iterations.map(withoutTime));
+  assert.equal(second.keptIterations, 2);
+  assert.equal(second.fineTunedValBalancedAccuracy, whole.fineTunedValBalancedAccuracy);
+  assert.equal(second.transferEpochs, whole.transferEpochs);
+  assert.equal(second.finalTestBalancedAccuracy, whole.finalTestBalancedAccuracy);
+  assert.equal(second.paramsAfter, whole.iterations[1]!.params);
+  assert.deepEqual(weightsOf(second.checkpoint), weightsOf(whole.checkpoint));
+  assert.deepEqual(weightsOf(join(second.run, 'kept.safetensors')), weightsOf(second.checkpoint));
+  const jsonl = readFileSync(join(second.run, 'iterations.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(jsonl, JSON.parse(JSON.stringify(second.iterations)));
+  assert.equal(readFileSync(join(second.run, 'iterations.csv'), 'utf8').trim().split('\n').length, 3);
+  assert.deepEqual(JSON.parse(readFileSync(join(second.run, 'result.json'), 'utf8')), JSON.parse(JSON.stringify(transtailorResultJson(second))));
+  assert.equal(JSON.parse(readFileSync(join(second.run, 'status.json'), 'utf8')).status, 'complete');
+
+  // A complete run is not resumed.
+  await assert.rejects(transtailorRun(resume), (e) => e instanceof UsageError && /version 0 is complete/.test((e as Error).message));
 });

@@ -1,12 +1,18 @@
 // The options of `slimnet transtailor`, declared apart from src/cli/main.ts
 // so the command list stays readable; registering them loads no engine code.
 // The workflow's spec (src/workflows/transtailor-spec.ts) holds the checks.
+//
+// The defaults below are TRANSTAILOR_DEFAULTS' values, shown by --help; a
+// preAction hook removes every value that is only a default before the
+// command runs, so the spec holds the flags typed and a resumed run
+// (--version) can tell a typed flag that contradicts its config.json from an
+// untyped default. The workflow fills in the same defaults.
 import type { Command } from 'commander';
 import { number } from '../parse-args.js';
 
 export function addTransTailorOptions(cmd: Command): Command {
   return cmd
-    .requiredOption('--source <path>', 'the pre-trained source model: a slimnet checkpoint (from slimnet train or slimnet import) that takes the target images as they are')
+    .option('--source <path>', 'the pre-trained source model: a slimnet checkpoint (from slimnet train or slimnet import) that takes the target images as they are (required, except with --version, where it only gives the architecture)')
     .requiredOption('--dataset <name>', 'the target data set (mnist-digits, mnist, fashion-mnist, cifar10, cifar100, folder)')
     .option('--root <dir>', "the target data set's folder (default: its usual location)")
     .option('--classes <list>', 'only these target classes, comma-separated names or indices, relabelled 0..k-1 in this order (default: every class)')
@@ -28,11 +34,21 @@ export function addTransTailorOptions(cmd: Command): Command {
     .option('--max-iterations <n>', 'stop after this many iterations (default: only τ stops)', number('int'))
     .option('--latency-runs <n>', 'timed runs per model and batch size of the latency measurement', number('int'), 100)
     .option('--runs-dir <dir>', 'root of the run directories', './runs')
+    .option('--version <n>', 'resume run version N (interrupted or failed) with its own configuration: --dataset, --source and --runs-dir find it, other flags must equal its own (default: start a new version)', number('int'))
     .option('--json', 'print the result as one JSON object on stdout (the log goes to stderr) (default: off)')
     .addHelpText(
       'after',
-      '\nCtrl-C stops after the current step; the last model within τ is still saved and reported (exit code 130). Resuming a run (--version) is not supported yet.' +
+      '\nCtrl-C stops after the current step; the last model within τ is still saved and reported (exit code 130), and --version N resumes the run: ' +
+        'the transfer fine-tuning is not run again (finetuned.safetensors), the loop goes on from the last kept model (kept.safetensors) at the next iteration, with the same τ reference, training batches and random state, ' +
+        'so the iterations are those of an uninterrupted run (what an interrupted iteration had done is run again); the report, iterations.csv and plots include the earlier iterations. A complete run cannot be resumed.' +
         '\n\nExamples:\n  slimnet transtailor --source runs/train/fashion-mnist-lenet5/version_0/best.safetensors --dataset mnist-digits --tau 1' +
-        '\n  slimnet transtailor --source best.safetensors --dataset fashion-mnist --classes Sandal,Sneaker,"Ankle boot" --prune-share 0.05 --alpha-init random',
-    );
+        '\n  slimnet transtailor --source best.safetensors --dataset fashion-mnist --classes Sandal,Sneaker,"Ankle boot" --prune-share 0.05 --alpha-init random' +
+        '\n  slimnet transtailor --dataset mnist-digits --version 0',
+    )
+    .hook('preAction', (_root, action) => {
+      for (const opt of action.options) {
+        const key = opt.attributeName();
+        if (action.getOptionValueSource(key) === 'default') action.setOptionValueWithSource(key, undefined, 'default');
+      }
+    });
 }

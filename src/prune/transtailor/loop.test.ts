@@ -15,7 +15,7 @@ import { UsageError } from '../../util/errors.js';
 import { trainedTinyNet } from '../testing.js';
 import { randomSource } from '../../train/testing.js';
 import { DependencyGraph } from '../dependency.js';
-import { transtailor, type TransTailorOptions } from './loop.js';
+import { transtailor, type TransTailorIteration, type TransTailorOptions } from './loop.js';
 
 if (!process.env.SLIMNET_NUM_THREADS) setNumThreads(1);
 
@@ -78,6 +78,33 @@ test('transtailor: two iterations on a trained tinyNet, each removes pruneShare 
   model.dispose();
 });
 
+/** Every weight of a model as plain numbers, by name. */
+const weights = (m: Model): Record<string, number[]> => Object.fromEntries(Array.from(m.namedTensors(), ([k, t]) => [k, t.toArray()]));
+const withoutTime = ({ seconds: _s, ...rest }: TransTailorIteration): Omit<TransTailorIteration, 'seconds'> => rest;
+
+test('transtailor: start continues a loop stopped after iteration 1 exactly as the uninterrupted loop runs iteration 2', async () => {
+  const { model, train, val } = await trainedTinyNet(8);
+  const data = { train, val, classes: 2 };
+  // 4 α updates + 2 β batches + 8 fine-tuning updates = 14 batches per iteration: iteration 2 starts inside the stream's second epoch (8 batches).
+  const o: TransTailorOptions = { tau: 100, pruneShare: 0.25, alphaIters: 4, alphaLr: 0.05, importanceBatches: 2, fineTune: { iters: 8 }, optimizer: sgd };
+  const whole = await transtailor(model, data, { ...o, maxIterations: 2 });
+  const first = await transtailor(model, data, { ...o, maxIterations: 1 });
+  assert.deepEqual(whole.iterations.map((it) => it.trainBatches), [14, 28]);
+  assert.deepEqual(withoutTime(first.iterations[0]!), withoutTime(whole.iterations[0]!));
+  const keptRefs: number[] = [];
+  const rest = await transtailor(first.model, data, { ...o, maxIterations: 2, start: { iteration: 2, balancedAccuracy: first.balancedAccuracy, trainBatches: first.iterations[0]!.trainBatches! } }, { onKept: (m, it) => keptRefs.push(it.iteration, summarize(m.graph).totals.params) });
+  assert.equal(rest.baseBalancedAccuracy, first.balancedAccuracy, 'the reference is the kept model\'s accuracy, not evaluated again');
+  assert.deepEqual(rest.iterations.map(withoutTime), [withoutTime(whole.iterations[1]!)]);
+  assert.deepEqual(keptRefs, [2, whole.iterations[1]!.params]);
+  assert.match(rest.stoppedBecause, /2 iterations done/);
+  assert.deepEqual(weights(rest.model), weights(whole.model));
+  // Started past maxIterations: nothing runs, the input comes back.
+  const none = await transtailor(rest.model, data, { ...o, maxIterations: 2, start: { iteration: 3, balancedAccuracy: rest.balancedAccuracy, trainBatches: 28 } });
+  assert.equal(none.iterations.length, 0);
+  assert.deepEqual(weights(none.model), weights(whole.model));
+  for (const m of [whole.model, first.model, rest.model, none.model, model]) m.dispose();
+});
+
 test('transtailor: τ = 0 and a certain drop (95 % of the filters, no real fine-tuning) stops at once and returns the last kept model', async () => {
   const { model, train, val } = await trainedTinyNet(8);
   const r = await transtailor(model, { train, val, classes: 2 }, { tau: 0, pruneShare: 0.95, alphaIters: 0, importanceBatches: 1, fineTune: { iters: 1 }, optimizer: { type: 'sgd', lr: 1e-9 } });
@@ -124,6 +151,9 @@ test('transtailor: bad options are UsageErrors naming the field', async () => {
     [{ fineTune: { iters: 0 } }, /fineTune\.iters/],
     [{ fineTune: { epochs: 2, patience: -1 } }, /fineTune\.patience/],
     [{ optimizer: { type: 'sgd', lr: -1 } }, /lr/],
+    [{ start: { iteration: 0, balancedAccuracy: 0.5 } }, /start\.iteration/],
+    [{ start: { iteration: 2, balancedAccuracy: 50 } }, /start\.balancedAccuracy/],
+    [{ start: { iteration: 2, balancedAccuracy: 0.5, trainBatches: -1 } }, /start\.trainBatches/],
   ];
   for (const [o, message] of bad) await assert.rejects(transtailor(model, data, o), (e: Error) => e instanceof UsageError && message.test(e.message));
   model.dispose();

@@ -27,6 +27,13 @@
 // implemented: re-weighting the filters by β itself (β mixes α with a loss
 // gradient and has no scale that keeps the function), nor keeping α as a
 // trainable parameter during the fine-tuning (folding makes it redundant).
+//
+// Resuming (options.start): the loop's randomness is its training stream and
+// the global generator (dropout); random α draws from seed + iteration. Every
+// record carries trainBatches, the stream's position after it, so a loop
+// started from a kept model with start = { next iteration, its accuracy, its
+// trainBatches } and the global random state of that moment runs the
+// iterations the uninterrupted loop would have run.
 import { summarize, type Model } from '../../graph/index.js';
 import { BatchStream, EarlyStopping, Trainer, buildOptimizer, evaluate, validateOptimizerSpec, type BatchSource, type OptimizerSpec } from '../../train/index.js';
 import { UsageError } from '../../util/errors.js';
@@ -85,6 +92,25 @@ export interface TransTailorOptions {
   minChannels?: number;
   /** Seed of the random α (iteration i uses seed + i; default 0). */
   seed?: number;
+  /**
+   * Continue an earlier loop (a resumed run) whose last kept model is the
+   * input: the next iteration's number, the kept model's validation balanced
+   * accuracy (the τ reference; the input is not evaluated again) and the
+   * training batches the earlier iterations took from the stream (the last
+   * kept record's trainBatches), so the stream goes on where it was. With
+   * the same options and the global random state of that moment, the
+   * iterations are those an uninterrupted loop would have run.
+   */
+  start?: TransTailorStart;
+}
+
+export interface TransTailorStart {
+  /** The first iteration this call runs (>= 1); maxIterations still counts from 1. */
+  iteration: number;
+  /** Validation balanced accuracy (0..1) of the input model. */
+  balancedAccuracy: number;
+  /** Batches of the training stream already taken (default 0). */
+  trainBatches?: number;
 }
 
 export interface TransTailorIteration {
@@ -104,12 +130,14 @@ export interface TransTailorIteration {
   kept: boolean;
   /** Wall time of the iteration. */
   seconds: number;
+  /** Batches the training stream had handed out by the end of this iteration, counted from the first iteration of the run (a resume's start.trainBatches). */
+  trainBatches?: number;
 }
 
 export interface TransTailorResult {
   /** The last model within τ (a copy of the input when no iteration was kept), α folded, in eval mode; owned by the caller. */
   model: Model;
-  /** Validation balanced accuracy of the input model, the reference of the first iteration. */
+  /** Validation balanced accuracy of the input model, the reference of the first iteration (start.balancedAccuracy when given). */
   baseBalancedAccuracy: number;
   /** Validation balanced accuracy of the returned model. */
   balancedAccuracy: number;
@@ -122,6 +150,8 @@ export interface TransTailorHooks {
   /** Aborting stops the loop between its steps (α training and fine-tuning stop after the current update). */
   signal?: AbortSignal;
   onIteration?(r: TransTailorIteration): void;
+  /** After onIteration of a kept iteration: `model` is the new kept model (the loop's; read it, e.g. save it, but do not modify or dispose it). */
+  onKept?(model: Model, r: TransTailorIteration): void;
   /** After each α or fine-tuning update: which phase, the update (1-based), how many the phase has (epochs × batches when early stopping), the loss. */
   onUpdate?(phase: 'alpha' | 'fine-tune', iteration: number, update: number, updates: number, loss: number): void;
 }
@@ -154,6 +184,33 @@ export function validateTransTailor(o: TransTailorOptions): void {
     } else throw new UsageError('transtailor: fineTune must give iters or epochs');
   }
   if (o.optimizer) validateOptimizerSpec(o.optimizer, 'transtailor: optimizer');
+  const st = o.start;
+  if (st !== undefined) {
+    positiveInt(st.iteration, 'start.iteration');
+    if (!(Number.isFinite(st.balancedAccuracy) && st.balancedAccuracy >= 0 && st.balancedAccuracy <= 1)) throw new UsageError(`transtailor: start.balancedAccuracy must be in [0, 1], got ${st.balancedAccuracy}`);
+    if (st.trainBatches !== undefined && !(Number.isInteger(st.trainBatches) && st.trainBatches >= 0)) throw new UsageError(`transtailor: start.trainBatches must be an integer >= 0, got ${st.trainBatches}`);
+  }
+}
+
+/**
+ * The training source as the loop's stream reads it: `skip` batches on (whole
+ * epochs by their index, the rest by reading them), counting what it hands
+ * out. Epoch e of a DataLoader is a function of e alone, so the batches are
+ * those an uninterrupted stream would give.
+ */
+function countedSource(src: BatchSource, skip: number): { source: BatchSource; taken: () => number; rest: number } {
+  const offset = Math.floor(skip / src.length);
+  let taken = offset * src.length;
+  const source: BatchSource = {
+    length: src.length,
+    epoch: async function* (e: number) {
+      for await (const b of src.epoch(e + offset)) {
+        taken++;
+        yield b;
+      }
+    },
+  };
+  return { source, taken: () => taken, rest: skip - offset * src.length };
 }
 
 const balancedAccuracy = async (model: Model, data: TransTailorData): Promise<number> => (await evaluate(model, data.val, data.classes)).balancedAccuracy;
@@ -227,6 +284,11 @@ async function pruneOnce(current: Model, stream: BatchStream, o: TransTailorOpti
   }
 }
 
+/** Why the loop stopped at `it`, an iteration beyond τ of the kept model's accuracy `keptBa`. */
+export function tauStopReason(it: Pick<TransTailorIteration, 'balancedAccuracyAfter'>, keptBa: number, tau: number): string {
+  return `validation balanced accuracy fell ${((keptBa - it.balancedAccuracyAfter) * 100).toFixed(2)} pp below the last kept model's (${(keptBa * 100).toFixed(2)} %), more than tau ${tau} pp`;
+}
+
 /**
  * TransTailor's pruning loop on a model already fine-tuned on the target
  * (see the file's head). `model` is never modified.
@@ -236,14 +298,20 @@ export async function transtailor(model: Model, data: TransTailorData, o: TransT
   if (data.train.length === 0) throw new UsageError('transtailor: the training data yields no batches');
   if (data.val.length === 0) throw new UsageError('transtailor: the validation data yields no batches');
   const tau = o.tau ?? 1;
-  const stream = new BatchStream(data.train);
+  const counted = countedSource(data.train, o.start?.trainBatches ?? 0);
+  const stream = new BatchStream(counted.source);
   let kept = model.clone().eval();
   try {
-    const baseBalancedAccuracy = await balancedAccuracy(kept, data);
+    for (let i = 0; i < counted.rest; i++) {
+      const b = await stream.next();
+      b.x.dispose();
+      b.y.dispose();
+    }
+    const baseBalancedAccuracy = o.start ? o.start.balancedAccuracy : await balancedAccuracy(kept, data);
     let keptBa = baseBalancedAccuracy;
     const iterations: TransTailorIteration[] = [];
     let stoppedBecause = '';
-    for (let iteration = 1; ; iteration++) {
+    for (let iteration = o.start?.iteration ?? 1; ; iteration++) {
       if (hooks.signal?.aborted) {
         stoppedBecause = 'interrupted';
         break;
@@ -282,16 +350,18 @@ export async function transtailor(model: Model, data: TransTailorData, o: TransT
           fineTuneEpochs,
           kept: accepted,
           seconds: (performance.now() - t0) / 1000,
+          trainBatches: counted.taken(),
         };
         iterations.push(record);
         hooks.onIteration?.(record);
         if (!accepted) {
-          stoppedBecause = `validation balanced accuracy fell ${drop.toFixed(2)} pp below the last kept model's (${(keptBa * 100).toFixed(2)} %), more than tau ${tau} pp`;
+          stoppedBecause = tauStopReason(record, keptBa, tau);
           break;
         }
         kept.dispose();
         kept = candidate;
         keptBa = after;
+        hooks.onKept?.(kept, record);
       } finally {
         if (!accepted) candidate.dispose();
       }
