@@ -13,7 +13,7 @@
 // is done; `resume: N` reads the finished members, resumes an interrupted
 // source or TransTailor run through that run's own resume, and runs an
 // interrupted baseline again (they are short).
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { datasetNames } from '../data/index.js';
 import { archNames } from '../models/index.js';
@@ -24,6 +24,7 @@ import { UsageError } from '../util/errors.js';
 import { ProgressTask, type Observer } from '../util/events.js';
 import { trainRun, type TrainConfig } from './train.js';
 import { transtailorRun, type TransTailorReport } from './transtailor.js';
+import type { TransTailorIteration } from '../prune/transtailor/loop.js';
 import { pruneBaseline } from './study-transtailor-baseline.js';
 import { TRANSTAILOR_STUDY_FILES, studyRows, tableText, writeStudyResults, writeTransTailorStudyReport, type StudyMember, type StudyRow } from './study-transtailor-report.js';
 import { TRANSTAILOR_STUDY_RESUME_FIELDS, checkTransTailorStudy, resolveTransTailorStudy, studyFlagOf, transtailorStudyDefaults, type StudyTarget, type TransTailorStudyConfig, type TransTailorStudySpec } from './study-transtailor-spec.js';
@@ -117,7 +118,10 @@ function memberRun(dir: string, command: string): string | null {
   return null;
 }
 
-const ttMember = (p: Planned, study: string, r: TransTailorReport, seconds: number): StudyMember => ({
+/** What the study reads of a TransTailor run. */
+type TransTailorFigures = Pick<TransTailorReport, 'run' | 'finalTestBalancedAccuracy' | 'finalValBalancedAccuracy' | 'fineTunedTestBalancedAccuracy' | 'fineTunedValBalancedAccuracy' | 'paramsBefore' | 'paramsAfter' | 'macsBefore' | 'macsAfter' | 'transferEpochs' | 'keptIterations' | 'stoppedBecause' | 'iterations' | 'interrupted'>;
+
+const ttMember = (p: Planned, study: string, r: TransTailorFigures, seconds: number): StudyMember => ({
   key: p.key,
   method: p.method,
   target: p.target!.name,
@@ -135,8 +139,19 @@ const ttMember = (p: Planned, study: string, r: TransTailorReport, seconds: numb
   seconds,
 });
 
+/** The parts of a complete transtailorRun's report the study reads, from its result.json and iterations.jsonl. */
+function transtailorReportFromFiles(dir: string): TransTailorFigures {
+  const j = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as Record<string, number> & { stop_reason: string };
+  const iterations = readFileSync(join(dir, 'iterations.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as TransTailorIteration);
+  return {
+    run: dir, finalTestBalancedAccuracy: j.final_test_balanced_acc, finalValBalancedAccuracy: j.final_val_balanced_acc, fineTunedTestBalancedAccuracy: j.finetuned_test_balanced_acc,
+    fineTunedValBalancedAccuracy: j.finetuned_val_balanced_acc, paramsBefore: j.params_before, paramsAfter: j.params_after, macsBefore: j.macs_before, macsAfter: j.macs_after,
+    transferEpochs: j.transfer_epochs, keptIterations: j.kept_iterations, stoppedBecause: j.stop_reason, iterations, interrupted: false,
+  } as TransTailorFigures;
+}
+
 /** Fine-tuning epochs of the kept iterations: the budget the baselines get. */
-const keptFineTuneEpochs = (r: TransTailorReport): number => r.iterations.filter((it) => it.kept).reduce((a, it) => a + it.fineTuneEpochs, 0);
+const keptFineTuneEpochs = (r: TransTailorFigures): number => r.iterations.filter((it) => it.kept).reduce((a, it) => a + it.fineTuneEpochs, 0);
 
 /** Runs (or resumes) the TransTailor study; an interrupted study returns its report with `interrupted: true`. */
 export async function transtailorStudyRun(spec: TransTailorStudySpec, observer: Observer = {}): Promise<TransTailorStudyReport> {
@@ -206,7 +221,8 @@ export async function transtailorStudyRun(spec: TransTailorStudySpec, observer: 
         const t = p.target!;
         const source = find('source', null, p.seed)!;
         const existing = memberRun(dir, 'transtailor');
-        const r = await transtailorRun(
+        // A member run that completed before the study recorded it (stopped in between) is read, not run again.
+        const r = existing && readStatus(existing)?.status === 'complete' ? transtailorReportFromFiles(existing) : await transtailorRun(
           {
             source: join(run.path, source.run), dataset: t.dataset, ...(t.classes ? { classes: t.classes } : {}), fraction: t.fraction, seed: p.seed,
             tau: c.tau, pruneShare: c.pruneShare, alphaIters: c.alphaIters, finetuneEpochs: c.finetuneEpochs, patience: c.patience, maxIterations: c.maxIterations,
