@@ -9,5 +9,5 @@ export { loadImageFolder, ImageFolderDataset, type FolderOptions } from './folde
 export * from './transforms.js';
 export { resolveData, normalizationFor, trainTransform, evalTransform, type DataSpec, type ResolvedData, type NormalizeSpec, type Augment } from './spec.js';
 export { AUGMENT_PRESETS, AUGMENT_TRANSFORMS, NORMALIZE_CHOICES, augmentChoicesText, augmentSteps, normalizationOf, parseAugment, type AugmentPreset, type AugmentTransform, type NormalizeChoice } from './spec.js';
-export { readProvenance, checkpointData, type Provenance, type DataOverrides } from './provenance.js';
+export { readProvenance, checkpointData, recordedClassSubset, type Provenance, type DataOverrides } from './provenance.js';
 export { selectClasses, classIndices, type ClassRef } from './classes.js';

@@ -43,8 +43,20 @@ export interface PruneOptions extends Omit<SelectOptions, 'layers'>, Omit<Contro
   retrainChecks?: number;
   /** Adam learning rate of retraining (default 1e-4, the thesis' training rate). */
   lr?: number;
-  /** Epochs of the fine-tune recovery (default 1). */
+  /**
+   * Learning rate per layer family or kind over `lr` (OptimizerSpec.lrByKind:
+   * 'conv', 'linear'/'fc', 'norm'/'bn', 'other', or exact node kinds), in
+   * every recovery that trains; 0 freezes a family. Default: lr everywhere.
+   */
+  lrByKind?: Readonly<Record<string, number>>;
+  /** Epochs of the fine-tune recovery (default 1; with fineTunePatience, at most this many). */
   fineTuneEpochs?: number;
+  /**
+   * Early stopping of the fine-tune recovery: stop after this many epochs
+   * without a better balanced accuracy on the evaluation split, and keep the
+   * best epoch's weights. Default: none (every epoch runs, the last weights).
+   */
+  fineTunePatience?: number;
   /** Batches the data-driven criteria read per scoring (default 10). */
   scoreBatches?: number;
   /** The loss the gradient criteria (taylor) differentiate (default cross-entropy). */

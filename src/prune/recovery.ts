@@ -7,10 +7,14 @@
 //   retrain        the whole network, retrainIters iterations of Adam
 //   layer-retrain  only the layers that just lost channels (and their norms)
 //   fine-tune      the whole network for fineTuneEpochs passes over the
-//                  training data, kept only if the floor's split does not get worse
+//                  training data (with fineTunePatience: early stopping on
+//                  the balanced accuracy), kept only if the floor's split
+//                  does not get worse
+// Every one trains with Adam at lr through buildOptimizer, per layer family
+// at lrByKind's rates where given.
 import { hasTrait, type Model } from '../graph/index.js';
 import type { Tensor } from '../tensor/index.js';
-import { Adam, EarlyStopping, Trainer, evaluate, type BatchSource, type BatchStream, type Metrics, type TrainerOptions } from '../train/index.js';
+import { EarlyStopping, Trainer, buildOptimizer, evaluate, fineTune, paramGroupsFor, type BaseHyper, type BatchSource, type BatchStream, type Metrics, type Optimizer, type OptimizerSpec, type ParamGroupInit, type TrainerOptions } from '../train/index.js';
 import { PruneError } from './dependency.js';
 import type { PruneData, PruneHooks, PruneOptions } from './protocol.js';
 
@@ -65,6 +69,11 @@ export function validateRecovery(o: PruneOptions, r: Recovery): void {
   if (!(Number.isInteger(checks) && checks >= 1 && checks <= Math.max(1, iters))) throw new PruneError(`retrainChecks must be an integer from 1 to retrainIters (${iters}), got ${o.retrainChecks}`);
   const epochs = o.fineTuneEpochs ?? 1;
   if (!(Number.isInteger(epochs) && epochs >= 1)) throw new PruneError(`fineTuneEpochs must be a positive integer, got ${o.fineTuneEpochs}`);
+  const patience = o.fineTunePatience;
+  if (patience !== undefined && !(Number.isInteger(patience) && patience >= 1)) throw new PruneError(`fineTunePatience must be a positive integer (epochs), got ${patience}`);
+  for (const [k, v] of Object.entries(o.lrByKind ?? {})) {
+    if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new PruneError(`lrByKind: the learning rate of '${k}' must be a number >= 0, got ${v}`);
+  }
   r.validate?.(o);
 }
 
@@ -83,6 +92,26 @@ export function layerParameters(model: Model, groups: readonly string[]): Tensor
     .namedParameters()
     .filter(([k]) => nodes.has(k.slice(0, k.lastIndexOf('.'))))
     .map(([, t]) => t);
+}
+
+/**
+ * Adam at `lr` over `params` of `model` (all of them by default), at
+ * lrByKind's rate per layer family where given; `extra` (auxiliary modules)
+ * at lr. Without lrByKind: one group of the tensors, as `new Adam(params,
+ * { lr })` builds it.
+ */
+export function recoveryOptimizer(model: Model, o: { lr: number; lrByKind?: Readonly<Record<string, number>> | undefined }, params?: readonly Tensor[], extra: readonly Tensor[] = []): Optimizer<BaseHyper> {
+  const spec: OptimizerSpec = { type: 'adam', lr: o.lr, ...(o.lrByKind ? { lrByKind: o.lrByKind } : {}) };
+  if (!o.lrByKind) return buildOptimizer(params ?? model.parameters(), spec, extra);
+  if (!params) return buildOptimizer(model, spec, extra);
+  // The model's groups, cut down to the tensors given (layer-retrain trains only some layers).
+  const wanted = new Set(params);
+  const groups: ParamGroupInit<BaseHyper>[] = paramGroupsFor(model, { lrByKind: o.lrByKind })
+    .map((g) => ({ ...g, params: g.params.filter((t) => wanted.has(t)) }))
+    .filter((g) => g.params.length > 0);
+  const grouped = groups.reduce((n, g) => n + g.params.length, 0);
+  if (grouped !== wanted.size) throw new PruneError(`recoveryOptimizer: ${wanted.size - grouped} of the ${wanted.size} tensors to train are not parameters of '${model.graph.name}'`);
+  return buildOptimizer(groups, spec, extra);
 }
 
 /**
@@ -107,7 +136,7 @@ export async function retrainIterations<C = unknown>(ctx: RecoveryContext, param
   const trainer = new Trainer<C>({
     ...setup,
     model,
-    optimizer: new Adam(aux.length ? [...params, ...aux] : params, { lr: o.lr ?? 1e-4 }),
+    optimizer: recoveryOptimizer(model, { lr: o.lr ?? 1e-4, lrByKind: o.lrByKind }, params, aux),
     callbacks: [
       {
         onStepEnd: (info) => {
@@ -138,9 +167,18 @@ export async function retrainIterations<C = unknown>(ctx: RecoveryContext, param
 }
 
 export interface FineTuneOptions {
+  /** Epochs (with patience: at most this many). */
   epochs: number;
   /** Adam learning rate. */
   lr: number;
+  /** Learning rate per layer family or kind over lr (OptimizerSpec.lrByKind). */
+  lrByKind?: Readonly<Record<string, number>>;
+  /**
+   * Early stopping on the balanced accuracy of `evalSource`: stop after this
+   * many epochs without a better one and keep the best epoch's weights
+   * (src/train/fine-tune.ts). Absent: every epoch runs, the last weights.
+   */
+  patience?: number;
   classes: number;
   /** Stops after the current step; the check still runs, on the weights reached. */
   signal?: AbortSignal;
@@ -154,32 +192,54 @@ export interface FineTuneResult {
   after: Metrics;
   /** Whether the fine-tuned weights were kept (accuracy not lower); otherwise the weights from before are back. */
   kept: boolean;
+  /** Epochs run (fewer than asked after early stopping or an abort). */
+  epochs: number;
+  /** With patience: the 1-based epoch whose weights `after` measured. */
+  bestEpoch?: number;
 }
 
 /**
  * Fine-tunes `model` in place for `epochs` epochs of `train` (epoch indices
- * 0, 1, ...) with Adam, and keeps the result only if the accuracy on
- * `evalSource` does not fall: the model before it met the floor, and a few
- * epochs of Adam on a small network near its limit can overshoot.
+ * 0, 1, ...) with Adam (with `patience`: early stopping on the balanced
+ * accuracy of `evalSource`, best epoch restored), and keeps the result only
+ * if the accuracy on `evalSource` does not fall: the model before it met the
+ * floor, and a few epochs of Adam on a small network near its limit can
+ * overshoot. Early stopping picks by balanced accuracy, but the keep rule
+ * stays the floor's measure, the accuracy.
  */
 export async function fineTuneIfNotWorse(model: Model, train: BatchSource, evalSource: BatchSource, o: FineTuneOptions): Promise<FineTuneResult> {
   model.eval();
   const before = await evaluate(model, evalSource, o.classes);
   const saved = model.stateDict();
   try {
-    const trainer = new Trainer({
-      model,
-      optimizer: new Adam(model.parameters(), { lr: o.lr }),
-      callbacks: o.onStep ? [{ onStepEnd: (i) => o.onStep!(i.epoch, i.stepInEpoch, i.stepsInEpoch, i.loss) }] : [],
-    });
-    for (let e = 0; e < o.epochs && !o.signal?.aborted; e++) await trainer.fit(train, { epochs: e + 1, ...(o.signal ? { signal: o.signal } : {}) });
-    trainer.optimizer.dispose();
+    let epochs = 0;
+    let bestEpoch: number | undefined;
+    if (o.patience !== undefined) {
+      const r = await fineTune(model, train, evalSource, {
+        epochs: o.epochs,
+        patience: o.patience,
+        optimizer: { type: 'adam', lr: o.lr, ...(o.lrByKind ? { lrByKind: o.lrByKind } : {}) },
+        monitor: 'val.balancedAccuracy',
+        ...(o.signal ? { signal: o.signal } : {}),
+        ...(o.onStep ? { onStep: (i) => o.onStep!(i.epoch, i.stepInEpoch, i.stepsInEpoch, i.loss) } : {}),
+      });
+      epochs = r.epochs;
+      bestEpoch = r.bestEpoch;
+    } else {
+      const trainer = new Trainer({
+        model,
+        optimizer: recoveryOptimizer(model, o),
+        callbacks: o.onStep ? [{ onStepEnd: (i) => o.onStep!(i.epoch, i.stepInEpoch, i.stepsInEpoch, i.loss) }] : [],
+      });
+      for (; epochs < o.epochs && !o.signal?.aborted; epochs++) await trainer.fit(train, { epochs: epochs + 1, ...(o.signal ? { signal: o.signal } : {}) });
+      trainer.optimizer.dispose();
+    }
     model.eval();
     const after = await evaluate(model, evalSource, o.classes);
     const kept = after.accuracy >= before.accuracy;
     if (!kept) model.loadStateDict(saved);
     for (const p of model.parameters()) p.grad = null;
-    return { before, after, kept };
+    return { before, after, kept, epochs, ...(bestEpoch !== undefined ? { bestEpoch } : {}) };
   } finally {
     for (const t of Object.values(saved)) t.dispose();
   }
@@ -212,7 +272,7 @@ defineRecovery({
 
 defineRecovery({
   name: 'fine-tune',
-  description: 'fine-tune the whole network for fineTuneEpochs passes over the training data (Adam, lr), kept only if the evaluation accuracy does not fall',
+  description: 'fine-tune the whole network for fineTuneEpochs passes over the training data (Adam, lr, lrByKind; with fineTunePatience: early stopping on the balanced accuracy, best epoch kept), kept only if the evaluation accuracy does not fall',
   iterations: false,
   async recover(ctx) {
     const epochs = ctx.options.fineTuneEpochs ?? 1;
@@ -221,6 +281,8 @@ defineRecovery({
     await fineTuneIfNotWorse(ctx.model, ctx.stream.take(steps), ctx.data.eval, {
       epochs,
       lr: ctx.options.lr ?? 1e-4,
+      ...(ctx.options.lrByKind ? { lrByKind: ctx.options.lrByKind } : {}),
+      ...(ctx.options.fineTunePatience !== undefined ? { patience: ctx.options.fineTunePatience } : {}),
       classes: ctx.data.classes,
       ...(ctx.hooks.signal ? { signal: ctx.hooks.signal } : {}),
       onStep: (_e, _s, _n, loss) => ctx.hooks.onRetrain?.(ctx.step, ++done, epochs * steps, loss),

@@ -10,6 +10,7 @@ import { Model, saveCheckpoint } from '../graph/index.js';
 import { buildArch } from '../models/index.js';
 import { full } from '../tensor/index.js';
 import { tempDir } from '../data/testing.js';
+import { loadDataset } from '../data/index.js';
 import { cli } from '../cli/testing.js';
 import { evaluateRun } from './evaluate.js';
 
@@ -67,4 +68,21 @@ test('an image folder is resized as the checkpoint records, else to the model in
     const r = await evaluateRun({ checkpoint: ckpt });
     assert.equal(r.count, 2, `${size} px: both test images (not the 224 px default, which the model does not take)`);
   }
+});
+
+test('a checkpoint trained on a class subset (classSubset) is evaluated on those classes, relabelled in its order', async (t) => {
+  const dir = tempDir(t, 'slimnet-eval-subset-');
+  const path = join(dir, 'two.safetensors');
+  const model = Model.create(buildArch('lenet5', { classes: 2, widthMultiplier: 0.25 }), { seed: 0 });
+  saveCheckpoint(path, model, { dataset: 'mnist-digits', arch: 'lenet5', classes: ['5', '3'], classSubset: ['5', '3'] });
+  model.dispose();
+  const r = await evaluateRun({ checkpoint: path });
+  // Counted here on the whole test split: the 5s are class 0, the 3s class 1.
+  const labels = Array.from(loadDataset('mnist-digits', 'test').labels());
+  const fives = labels.filter((l) => l === 5).length;
+  const threes = labels.filter((l) => l === 3).length;
+  assert.deepEqual(r.classes, ['5', '3']);
+  assert.equal(r.count, fives + threes);
+  assert.deepEqual(r.perClass.map((c) => c.support), [fives, threes]);
+  assert.deepEqual(r.confusion.map((row) => row.length), [2, 2]);
 });

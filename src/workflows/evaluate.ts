@@ -1,9 +1,9 @@
 // Evaluating a checkpoint on a split of a data set: accuracy, balanced
 // accuracy, top-5, per-class support / recall / precision and the confusion
-// matrix. The data set, its folder, its normalisation and an image folder's
-// image size default to the checkpoint's provenance (what `slimnet train`
-// recorded in it).
-import { DataLoader, datasetNames, evalTransform, loadDataset, normalizationFor, readProvenance, type DatasetName, type NormalizeSpec, type Split } from '../data/index.js';
+// matrix. The data set, its folder, its normalisation, an image folder's
+// image size and a class subset default to the checkpoint's provenance (what
+// `slimnet train` recorded in it).
+import { DataLoader, datasetNames, evalTransform, loadDataset, normalizationFor, readProvenance, recordedClassSubset, selectClasses, type DatasetName, type NormalizeSpec, type Split } from '../data/index.js';
 import { loadCheckpoint, type Model } from '../graph/index.js';
 import { evaluate, type Batch, type BatchSource } from '../train/index.js';
 import { ProgressTask, type Observer } from '../util/events.js';
@@ -117,7 +117,10 @@ export async function evaluateRun(spec: EvalSpec, observer: Observer = {}): Prom
     const inShape = model.graph.shape(model.graph.inputs[0]!.name);
     // An image folder is resized as training resized it (the provenance's imageSize), else to what the model takes.
     const imageSize = dataset === 'folder' ? ((sameData ? p.imageSize : null) ?? ([inShape[1]!, inShape[2]!] as const)) : undefined;
-    const ds = loadDataset(dataset as DatasetName, split as Split, { ...(root !== undefined ? { root } : {}), ...(imageSize !== undefined ? { imageSize } : {}) });
+    const whole = loadDataset(dataset as DatasetName, split as Split, { ...(root !== undefined ? { root } : {}), ...(imageSize !== undefined ? { imageSize } : {}) });
+    // A model trained on some of the data set's classes predicts those, relabelled in its order.
+    const subset = recordedClassSubset(p, dataset);
+    const ds = subset ? selectClasses(whole, subset) : whole;
     if (inShape.length !== ds.sampleShape.length || inShape.some((d, i) => d !== ds.sampleShape[i])) {
       throw new UsageError(`the checkpoint's input is [${inShape.join(', ')}], ${dataset} samples are [${ds.sampleShape.join(', ')}]`);
     }

@@ -12,6 +12,7 @@ import { Model, saveCheckpoint } from '../graph/index.js';
 import { buildArch } from '../models/index.js';
 import { loadTensors } from '../tensor/index.js';
 import { tempDir } from '../data/testing.js';
+import { loadDataset } from '../data/index.js';
 import { cli, isPng } from '../cli/testing.js';
 import { SlimnetError } from '../util/errors.js';
 import { ExplainError } from '../explain/index.js';
@@ -152,4 +153,24 @@ test('slimnet explain prints the tables and the files, or one JSON object with -
   assert.deepEqual(report.indices, [4]);
   assert.deepEqual(report.faithfulness, []);
   assert.equal(report.models[0]!.targets.length, 1);
+});
+
+test('a checkpoint trained on a class subset (classSubset) explains images of those classes, labelled in its order', async (t) => {
+  const dir = tempDir(t, 'slimnet-explain-subset-');
+  const path = join(dir, 'two.safetensors');
+  const model = Model.create(buildArch('lenet5', { classes: 2, widthMultiplier: 0.25 }), { seed: 0 });
+  saveCheckpoint(path, model, { dataset: 'mnist-digits', arch: 'lenet5', classes: ['5', '3'], classSubset: ['5', '3'] });
+  model.dispose();
+  const r = await explainRun({ checkpoint: path, out: join(dir, 'out'), images: 4, methods: ['saliency'], target: 'label', faithfulness: false });
+  assert.deepEqual(r.classes, ['5', '3']);
+  // The subset's first 4 images: found here in the whole test split, 5 → 0 and 3 → 1.
+  const labels = Array.from(loadDataset('mnist-digits', 'test').labels());
+  const first = labels.flatMap((l, i) => (l === 5 || l === 3 ? [i] : [])).slice(0, 4);
+  assert.deepEqual(r.labels, first.map((i) => (labels[i] === 5 ? 0 : 1)));
+  const { tensors } = loadTensors(join(dir, 'out', 'maps.safetensors'));
+  try {
+    assert.deepEqual(Array.from(tensors['targets.a']!.data<'int64'>(), Number), r.labels, '--target label explains each image\'s own class');
+  } finally {
+    for (const x of Object.values(tensors)) x.dispose();
+  }
 });

@@ -8,7 +8,7 @@
 // (CSV + metrics.json) and report.html.
 import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { datasetNames, evalTransform, loadDataset, normalizationFor, readProvenance, type Dataset, type DatasetName, type NormalizeSpec, type Sample } from '../data/index.js';
+import { datasetNames, evalTransform, loadDataset, normalizationFor, readProvenance, recordedClassSubset, selectClasses, type Dataset, type DatasetName, type NormalizeSpec, type Sample } from '../data/index.js';
 import { loadCheckpoint, type Model } from '../graph/index.js';
 import { tensor, type Tensor, saveTensors, tidy } from '../tensor/index.js';
 import {
@@ -133,7 +133,13 @@ function loadImages(s: ResolvedExplainSpec, a: Loaded): Images {
   const inShape = a.model.graph.shape(a.model.graph.inputs[0]!.name);
   const imageSize = dataset === 'folder' ? ((sameData ? p.imageSize : null) ?? ([inShape[1]!, inShape[2]!] as const)) : undefined;
   const opts = { ...(root !== undefined ? { root } : {}), ...(imageSize !== undefined ? { imageSize } : {}) };
-  const ds = loadDataset(dataset as DatasetName, s.split, opts);
+  // A model trained on some of the data set's classes sees those, relabelled in its order (labels are --target label's classes).
+  const subset = recordedClassSubset(p, dataset);
+  const load = (split: 'train' | 'test'): Dataset => {
+    const whole = loadDataset(dataset as DatasetName, split, opts);
+    return subset ? selectClasses(whole, subset) : whole;
+  };
+  const ds = load(s.split);
   if (inShape.join() !== ds.sampleShape.join()) throw new UsageError(`the checkpoint's input is [${inShape.join(', ')}], ${dataset} samples are [${ds.sampleShape.join(', ')}]`);
   const norm = p.normalize && sameData ? p.normalize : normalizationFor(dataset, ds.sampleShape[0]!);
   const indices = s.indices ?? Array.from({ length: Math.min(s.images!, ds.length) }, (_, i) => i);
@@ -147,7 +153,7 @@ function loadImages(s: ResolvedExplainSpec, a: Loaded): Images {
     labels: samples.map((x) => x.label),
     raw: samples.map((x) => ({ data: x.image, channels: c, height: h, width: w })),
     norm,
-    trainSet: () => (s.split === 'train' ? ds : loadDataset(dataset as DatasetName, 'train', opts)),
+    trainSet: () => (s.split === 'train' ? ds : load('train')),
   };
 }
 

@@ -2,11 +2,12 @@
 // a library caller's object), its defaults, and the checks. Defaults are the
 // command line's, so a library call with only a checkpoint does what
 // `slimnet prune --checkpoint X` does.
-import { NORMS, REDUCES, SCOPES, criterionNames, pruningMethodNames, type Norm, type PruneOptions, type Protocol, type Reduce, type Scope } from '../prune/index.js';
+import { NORMS, REDUCES, SCOPES, criterionNames, pruningMethod, pruningMethodNames, type Norm, type PruneOptions, type Protocol, type Reduce, type Scope } from '../prune/index.js';
 // Importing src/distill registers the 'distill' recovery and pruning method.
 import { DistillError, parseRecoveryLosses, resolveRecoveryOptions, type DistillLossSpec } from '../distill/index.js';
 import { UsageError } from '../util/errors.js';
 import type { ClassRef } from '../data/classes.js';
+import { parseLrByKind } from './train-spec.js';
 
 export interface PruneSpec {
   /** The trained model to prune (a slimnet checkpoint carrying its data provenance). */
@@ -34,6 +35,13 @@ export interface PruneSpec {
   retrainIters?: number;
   /** Adam learning rate of retraining and fine-tuning. Default 1e-4. */
   lr?: number;
+  /**
+   * Learning rate per layer family over lr in retraining and fine-tuning:
+   * 'linear=0.005,conv=0.0005' (the --lr-by-kind text, train's parser) or a
+   * mapping; families conv, linear (fc), norm (bn), other; 0 freezes one.
+   * Resolved to the mapping, which config.json records. Default: lr everywhere.
+   */
+  lrByKind?: string | Readonly<Record<string, number>>;
   /** Batch size of scoring, retraining and fine-tuning. Default 100. */
   batchSize?: number;
   /** Batch size of evaluation. Default 500. */
@@ -87,6 +95,13 @@ export interface PruneSpec {
   scoreBatches?: number;
   /** Fine-tuning epochs of the kept model (kept only if not worse on the floor's split). Default 0. */
   finetuneEpochs?: number;
+  /**
+   * Early stopping of the fine-tuning (finetuneEpochs, and a method whose
+   * recovery is 'fine-tune'): stop after this many epochs without a better
+   * balanced accuracy on the floor's split, best epoch restored. Default:
+   * none (every epoch runs).
+   */
+  fineTunePatience?: number;
   /** Epochs of training the pruned architecture from scratch (0: none). Default 0. */
   fromScratchEpochs?: number;
   /** Timed runs per model and batch size of the latency measurement. Default 100. */
@@ -147,6 +162,7 @@ export function resolvePruneSpec(spec: PruneSpec): ResolvedPruneSpec {
   const defined = Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== undefined)) as PruneSpec;
   const s: ResolvedPruneSpec = { ...PRUNE_DEFAULTS, ...defined };
   check(s);
+  resolveLrByKind(s);
   resolveDistill(s);
   // The floor is what keeps a pruned model useful: a step limit or a target
   // does not switch it off (`--max-steps 5` once kept a 10 % model and called
@@ -190,12 +206,24 @@ function check(o: ResolvedPruneSpec): void {
   for (const [flag, v] of [['finetune-epochs', o.finetuneEpochs], ['from-scratch-epochs', o.fromScratchEpochs]] as const) {
     if (!(Number.isInteger(v) && v >= 0)) throw new UsageError(`--${flag} must be a whole number of epochs (0: none), got ${v}`);
   }
+  if (o.fineTunePatience !== undefined) {
+    if (!(Number.isInteger(o.fineTunePatience) && o.fineTunePatience >= 1)) throw new UsageError(`--fine-tune-patience must be a positive whole number of epochs, got ${o.fineTunePatience}`);
+    if (o.finetuneEpochs === 0 && pruningMethod(o.protocol).recovery !== 'fine-tune') throw new UsageError('--fine-tune-patience stops the fine-tuning early: give its epochs too (--finetune-epochs N)');
+  }
   if (o.validation !== undefined && !(o.validation >= 0 && (o.validation < 1 || Number.isInteger(o.validation)))) {
     throw new UsageError(`--validation is a count of images or a fraction in [0, 1) (0: none), got ${o.validation}`);
   }
   if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new UsageError(`--seed must be an integer, got ${o.seed}`);
   const ref = (c: unknown): boolean => (typeof c === 'string' && c.trim() !== '') || (typeof c === 'number' && Number.isInteger(c) && c >= 0);
   if (o.classes !== undefined && (!Array.isArray(o.classes) || o.classes.length === 0 || !o.classes.every(ref))) throw new UsageError(`--classes must name at least one class (comma-separated names or indices), got ${JSON.stringify(o.classes)}`);
+}
+
+/** --lr-by-kind as a mapping (in place, so config.json records it), parsed as `slimnet train` parses it. */
+function resolveLrByKind(s: ResolvedPruneSpec): void {
+  if (s.lrByKind === undefined) return;
+  const r = parseLrByKind(s.lrByKind);
+  if ('problem' in r) throw new UsageError(`--lr-by-kind ${r.problem}, got ${JSON.stringify(s.lrByKind)}`);
+  s.lrByKind = r.value;
 }
 
 /**
@@ -237,6 +265,8 @@ export function pruneOptions(s: ResolvedPruneSpec, floor: number | undefined, se
     macsWeight: s.macsWeight,
     retrainIters: s.retrainIters,
     lr: s.lr,
+    ...(s.lrByKind !== undefined ? { lrByKind: s.lrByKind as Readonly<Record<string, number>> } : {}),
+    ...(s.fineTunePatience !== undefined ? { fineTunePatience: s.fineTunePatience } : {}),
     minAccuracy: floor,
     targetParamsX: s.targetParamsX,
     targetMacsX: s.targetMacsX,

@@ -141,11 +141,22 @@ export async function pruneRun(spec: PruneSpec, observer: Observer = {}): Promis
     let after: Metrics | undefined;
     if (s.finetuneEpochs > 0) {
       const progress = epochProgress(observer.onProgress, { id: 'prune.finetune', label: 'fine-tune', epochs: s.finetuneEpochs });
-      const ft = await fineTuneIfNotWorse(pruned, trainLoader, evalLoader, { epochs: s.finetuneEpochs, lr: s.lr, classes: pd.classes, signal: observer.signal, onStep: progress.step });
+      const ft = await fineTuneIfNotWorse(pruned, trainLoader, evalLoader, {
+        epochs: s.finetuneEpochs,
+        lr: s.lr,
+        ...(opts.lrByKind ? { lrByKind: opts.lrByKind } : {}),
+        ...(s.fineTunePatience !== undefined ? { patience: s.fineTunePatience } : {}),
+        classes: pd.classes,
+        signal: observer.signal,
+        onStep: progress.step,
+      });
       progress.end();
       after = ft.kept ? ft.after : ft.before;
-      finetune = { epochs: s.finetuneEpochs, beforeAccuracy: ft.before.accuracy, afterAccuracy: ft.after.accuracy, kept: ft.kept };
-      say(`fine-tuning ${plural(s.finetuneEpochs, 'epoch')}: ${split} accuracy ${pct(ft.before.accuracy)} -> ${pct(ft.after.accuracy)} %${ft.kept ? '' : '; lower, so the weights from before it are kept'}`);
+      // With early stopping the report says how many epochs ran; without, the epochs asked (as before).
+      const epochs = ft.bestEpoch !== undefined ? ft.epochs : s.finetuneEpochs;
+      finetune = { epochs, beforeAccuracy: ft.before.accuracy, afterAccuracy: ft.after.accuracy, kept: ft.kept };
+      const early = ft.bestEpoch !== undefined ? ` (early stopping on ${split} balanced accuracy, patience ${s.fineTunePatience}: ${plural(ft.epochs, 'epoch')} run, epoch ${ft.bestEpoch} kept)` : '';
+      say(`fine-tuning ${early ? 'up to ' : ''}${plural(s.finetuneEpochs, 'epoch')}${early}: ${split} accuracy ${pct(ft.before.accuracy)} -> ${pct(ft.after.accuracy)} %${ft.kept ? '' : '; lower, so the weights from before it are kept'}`);
     }
     pruned.eval();
     after ??= await evaluate(pruned, evalLoader, pd.classes);
@@ -273,11 +284,17 @@ function dataWarnings(...sets: (Dataset | undefined)[]): string[] {
 function settingsLine(s: ResolvedPruneSpec, floor: number | undefined): string {
   return (
     `pruning: criterion ${s.criterion}, scope ${s.scope}${s.scope === 'global' ? `, norm ${s.norm}${s.macsWeight > 0 ? `, MAC weight ${s.macsWeight}` : ''}` : ''}, protocol ${s.protocol}` +
-    `${s.protocol !== 'none' ? ` (${plural(s.retrainIters, 'iteration')} of Adam lr ${s.lr}, batch ${s.batchSize}${distillText(s)})` : ''}, ` +
+    `${s.protocol !== 'none' ? ` (${plural(s.retrainIters, 'iteration')} of Adam lr ${s.lr}${lrByKindText(s)}, batch ${s.batchSize}${distillText(s)})` : ''}, ` +
     `${s.stepMaps ? plural(s.stepMaps, 'map') : `${(s.stepFraction * 100).toFixed(1)} % of the removable channels`} per step` +
     `${floor !== undefined ? `, floor ${pct(floor, 3)} %` : ', no accuracy floor'}${s.targetParamsX ? `, target ${s.targetParamsX}× params` : ''}${s.targetMacsX ? `, target ${s.targetMacsX}× MACs` : ''}` +
     `${s.maxSteps ? `, at most ${plural(s.maxSteps, 'step')}` : ''}${s.patience ? `, patience ${plural(s.patience, 'step')}` : ''}${s.backtrack ? ', backtracking with half the step at the floor' : ''}`
   );
+}
+
+/** The per-family rates as the settings line states them ('' without --lr-by-kind). */
+function lrByKindText(s: ResolvedPruneSpec): string {
+  if (s.lrByKind === undefined || typeof s.lrByKind === 'string') return '';
+  return ` (${Object.entries(s.lrByKind).map(([k, v]) => `${k} ${v}`).join(', ')})`;
 }
 
 /** Protocol distill's losses as the settings line states them ('' for the other protocols). */

@@ -9,7 +9,7 @@ import { UsageError } from '../util/errors.js';
 import { plural } from '../report/format.js';
 import type { ScheduleSpec } from '../train/index.js';
 import type { OptimizerSpec } from '../train/optim/spec.js';
-import type { ParamCategory } from '../train/optim/groups.js';
+import { LR_ALIASES, LR_FAMILIES } from '../train/optim/groups.js';
 import type { ClassRef } from '../data/classes.js';
 import { imageSizeOf } from '../data/folder.js';
 import { AUGMENT_PRESETS, NORMALIZE_CHOICES, augmentSteps, parseAugment, type Augment, type DataSpec, type NormalizeChoice } from '../data/spec.js';
@@ -21,13 +21,6 @@ export const SCHEDULES = ['cosine', 'step', 'multistep', 'exponential', 'constan
 /** The augmentation presets (--augment also takes a comma list of transforms: data/spec.ts AUGMENT_TRANSFORMS). */
 export const AUGMENTS = ['none', 'standard', 'seed002'] as const satisfies readonly (keyof typeof AUGMENT_PRESETS)[];
 export const MONITORS = ['val.loss', 'val.accuracy', 'val.balancedAccuracy', 'train.loss', 'train.accuracy'] as const;
-/**
- * The layer families --lr-by-kind takes, with groups.ts's aliases (fc is
- * linear, bn is norm). A library caller may also key OptimizerSpec.lrByKind
- * by exact node kinds; the flag keeps to families, which every model has.
- */
-export const LR_FAMILIES = ['conv', 'linear', 'fc', 'norm', 'bn', 'other'] as const satisfies readonly (ParamCategory | 'fc' | 'bn')[];
-const LR_ALIAS: Readonly<Record<string, string>> = { fc: 'linear', bn: 'norm' };
 
 /** The resolved configuration of a training run (config.json): every option with its final value. */
 export interface TrainConfig {
@@ -255,8 +248,9 @@ function parseClassList(v: unknown): { value: ClassRef[] } | { problem: string }
  * Learning rates by layer family: 'linear=0.005,conv=0.0005', or a mapping
  * from a config file. Unknown families, a family named twice (also through
  * its alias: fc and linear) and rates that are not numbers >= 0 are refused.
+ * The one parser of --lr-by-kind (train, prune).
  */
-function parseLrByKind(v: unknown): { value: Record<string, number> } | { problem: string } {
+export function parseLrByKind(v: unknown): { value: Record<string, number> } | { problem: string } {
   const form = `must be comma-separated family=lr pairs (e.g. linear=0.005,conv=0.0005), families ${LR_FAMILIES.join(', ')}`;
   let pairs: [string, unknown][];
   if (typeof v === 'string') {
@@ -272,7 +266,7 @@ function parseLrByKind(v: unknown): { value: Record<string, number> } | { proble
     if (!(LR_FAMILIES as readonly string[]).includes(key)) return { problem: `${form}: unknown family '${key}'` };
     const lr = typeof raw === 'number' ? raw : typeof raw === 'string' && raw !== '' ? Number(raw) : NaN;
     if (!(Number.isFinite(lr) && lr >= 0)) return { problem: `${form}: the lr of '${key}' must be a number >= 0, got ${JSON.stringify(raw)}` };
-    const family = LR_ALIAS[key] ?? key;
+    const family: string = LR_ALIASES[key as keyof typeof LR_ALIASES] ?? key;
     const first = seen.get(family);
     if (first !== undefined) return { problem: `${form}: names ${family} twice${first === key ? '' : ` (as ${first} and ${key})`}` };
     seen.set(family, key);

@@ -4,6 +4,7 @@
 // holds the checks and the defaults that depend on other options.
 import type { Command } from 'commander';
 import { ortChannelBlock } from '../../measure/blocks.js';
+import { LR_FAMILIES } from '../../train/optim/groups.js';
 import { channelMultiple, number } from '../parse-args.js';
 
 export function addPruneOptions(cmd: Command): Command {
@@ -18,6 +19,7 @@ export function addPruneOptions(cmd: Command): Command {
     .option('--distill-ce-weight <x>', "cross-entropy factor of --protocol distill (default: the losses' anchor setting, 0.1 for kd)", number('float'))
     .option('--retrain-iters <n>', 'retraining iterations (batches) after each step', number('int'), 100)
     .option('--lr <x>', 'Adam learning rate of retraining and fine-tuning', number('float'), 1e-4)
+    .option('--lr-by-kind <list>', `learning rate per layer family in retraining and fine-tuning, comma-separated family=lr pairs over --lr (which the others keep): families ${LR_FAMILIES.join(', ')} (fc is linear, bn is norm); e.g. linear=0.005,conv=0.0005; 0 freezes a family (default: --lr for every layer)`)
     .option('--batch-size <n>', 'batch size of scoring, retraining and fine-tuning', number('int'), 100)
     .option('--eval-batch-size <n>', 'batch size of evaluation', number('int'), 500)
     .option('--step-fraction <x>', 'channels removed per step, as a share of those still removable', number('float'), 0.05)
@@ -41,6 +43,7 @@ export function addPruneOptions(cmd: Command): Command {
     .option('--macs-weight <x>', "global ranking: subtract this times a channel's MAC cost (relative to the costliest layer's channel) from its normalised score, so costly channels go first among equals (Molchanov et al.'s FLOPs regularisation; 0: off)", number('float'), 0)
     .option('--score-batches <n>', 'batches data-driven criteria (activation, apoz, taylor) read per step', number('int'), 10)
     .option('--finetune-epochs <n>', 'epochs of fine-tuning of the kept model after pruning', number('int'), 0)
+    .option('--fine-tune-patience <n>', 'early stopping of --finetune-epochs: stop after this many epochs without a better balanced accuracy on the validation split and keep the best epoch (default: off, every epoch runs)', number('int'))
     .option('--from-scratch-epochs <n>', 'also train the pruned architecture from scratch for this many epochs and report its test accuracy (seed 003, Table 4.1)', number('int'), 0)
     .option('--latency-runs <n>', 'timed runs per model and batch size of the latency measurement, in 5 interleaved rounds (a pruned LeNet runs batch 64 in about 2 ms: fewer runs are noise)', number('int'), 100)
     .option('--dataset <name>', "data set (default: the checkpoint's)")

@@ -42,8 +42,16 @@ export function categoryOf(kind: string): ParamCategory {
   return 'other';
 }
 
-const ALIASES: Record<string, ParamCategory> = { fc: 'linear', bn: 'norm' };
-const KNOWN_FAMILIES = new Set<string>(['conv', 'linear', 'norm', 'other', ...Object.keys(ALIASES)]);
+/** Other names of two families in lrByKind keys. */
+export const LR_ALIASES: Readonly<Record<'fc' | 'bn', ParamCategory>> = { fc: 'linear', bn: 'norm' };
+
+/**
+ * The family keys lrByKind takes, with the aliases (fc is linear, bn is
+ * norm). Every model has these families; exact node kinds are keys too, but
+ * the command-line flags keep to families.
+ */
+export const LR_FAMILIES = ['conv', 'linear', 'fc', 'norm', 'bn', 'other'] as const satisfies readonly (ParamCategory | keyof typeof LR_ALIASES)[];
+const KNOWN_FAMILIES = new Set<string>(LR_FAMILIES);
 
 /** Every trainable parameter with its node kind and family, in model order. */
 export function classifyParameters(model: Model): ParamInfo[] {
@@ -74,7 +82,7 @@ export function paramGroupsFor(model: Model, o: ParamGroupsOptions = {}): ParamG
   const lrFor = (p: ParamInfo): number | undefined => {
     if (lrByKind[p.kind] !== undefined) return lrByKind[p.kind];
     if (lrByKind[p.category] !== undefined) return lrByKind[p.category];
-    for (const [alias, cat] of Object.entries(ALIASES)) if (cat === p.category && lrByKind[alias] !== undefined) return lrByKind[alias];
+    for (const [alias, cat] of Object.entries(LR_ALIASES)) if (cat === p.category && lrByKind[alias] !== undefined) return lrByKind[alias];
     return undefined;
   };
   const groups = new Map<string, { params: Tensor[]; lr?: number; weightDecay: number; families: Set<string> }>();
