@@ -90,6 +90,7 @@ const CASES: Record<string, Case[]> = {
     { inputs: [[3, 3, 3]], attrs: { output: 7 }, label: 'upsampling' },
     { inputs: [[3, 6, 6]], attrs: { output: 1 } },
   ],
+  blend: [{ inputs: [[3, 4, 4], [3, 4, 4]] }, { inputs: [[5], [5]] }],
   add: [
     { inputs: [[3, 4, 4], [3, 4, 4]] },
     { inputs: [[6], [6], [6]] },

@@ -227,7 +227,8 @@ channelRules.register('softmax', {
 
 // ---- joins ----------------------------------------------------------------------
 
-channelRules.register('add', {
+// add and blend (α·a + (1 − α)·b): equal shapes, channel i of every input feeds channel i.
+for (const k of ['add', 'blend']) channelRules.register(k, {
   propagate(c) {
     const first = c.input(0);
     for (let i = 1; i < c.node.inputs.length; i++) c.unite(first, c.input(i));

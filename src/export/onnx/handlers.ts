@@ -322,4 +322,17 @@ for (const [kind, op] of [['mul', 'Mul'], ['sub', 'Sub'], ['div', 'Div']] as con
   c.emit(op, aligned, [c.output]);
 });
 
+onnxHandlers.register('blend', (c) => {
+  // y = α·a + (1 − α)·b; α is a [1] initializer, broadcast over [N, C, ...].
+  const n = c.node.name;
+  const alpha = c.tensor('alpha');
+  const beta = c.temp(`${n}.one_minus_alpha`);
+  c.emit('Sub', [c.constFloat(`${n}.one`, [1], [1]), alpha], [beta]);
+  const x = c.temp(`${n}.a_scaled`);
+  const y = c.temp(`${n}.b_scaled`);
+  c.emit('Mul', [c.input(0), alpha], [x]);
+  c.emit('Mul', [c.input(1), beta], [y]);
+  c.emit('Add', [x, y], [c.output]);
+});
+
 onnxHandlers.register('concat', (c) => c.emit('Concat', c.node.inputs.map((_, i) => c.input(i)), [c.output], { axis: int(concatAxis(c.node, c.inputShapes[0]!.length)) }));

@@ -102,3 +102,29 @@ defineKind({
   forward: (node, inputs) => F.cat(inputs, concatAxis(node, inputs[0]!.ndim - 1)),
   cost: () => ({ macs: 0 }),
 });
+
+// Progressive replacement's blend (seed 001): y = α · a + (1 − α) · b, with a
+// the original layer's output, b its replacement branch's, and α a saved,
+// untrained buffer that a schedule moves from 1 to 0. At α = 1 the output is
+// exactly a (b is multiplied by an exact 0), at α = 0 exactly b.
+defineKind({
+  kind: 'blend',
+  traits: ['merge', 'elementwise'],
+  arity: 2,
+  validate: () => {},
+  inferShape(node, [a, b]) {
+    if (!same(a!, b!)) throw new GraphError(`blend inputs must have equal shapes, got [${a!.join(', ')}] and [${b!.join(', ')}] (from ${node.inputs.join(', ')})`, node.name);
+    return a!;
+  },
+  tensors: () => ({ params: {}, buffers: { alpha: { shape: [1], init: { kind: 'ones' } } } }),
+  forward(_node, [a, b], t) {
+    const alpha = t.alpha!;
+    const beta = alpha.neg().add(1);
+    const x = a!.mul(alpha);
+    const y = b!.mul(beta);
+    const out = x.add(y);
+    for (const z of [beta, x, y]) z.dispose();
+    return out;
+  },
+  cost: () => ({ macs: 0 }),
+});
