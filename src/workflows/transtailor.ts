@@ -43,7 +43,7 @@ import { count, pct, plural } from '../report/format.js';
 import { linePlot, savePlot } from '../report/plot.js';
 import { RUN_FILES, Run, RunFileError, readJson, versionDir } from '../runs/index.js';
 import { getRngState, manualSeed, setRngState, tensor } from '../tensor/index.js';
-import { EarlyStopping, Trainer, buildOptimizer, evaluate, type BatchSource } from '../train/index.js';
+import { evaluate, fineTune, type BatchSource, type StepInfo } from '../train/index.js';
 import { SlimnetError, UsageError } from '../util/errors.js';
 import { ProgressTask, aborted, type Observer } from '../util/events.js';
 import { VERIFY_TOLERANCE } from './export.js';
@@ -481,29 +481,18 @@ async function fineTuneTransferred(model: Model, train: BatchSource, val: BatchS
   if (epochs === 0) return 0;
   let task: ProgressTask | undefined;
   let epoch = -1;
-  const trainer = new Trainer({
-    model,
-    optimizer: buildOptimizer(model, PAPER_OPTIMIZER),
-    callbacks: [{ onStepEnd: (info) => {
-      if (info.epoch !== epoch) {
-        task?.end();
-        epoch = info.epoch;
-        task = new ProgressTask(observer.onProgress, { id: 'transtailor.transfer', label: `fine-tune ${epoch + 1}/${epochs}`, total: train.length, unit: 'batches' });
-      }
-      task!.tick(1, `loss ${info.loss.toFixed(4)}`);
-    } }],
-  });
-  const stop = new EarlyStopping({ monitor: 'val.balancedAccuracy', mode: 'max', patience, restoreBest: true });
+  const onStep = (info: StepInfo): void => {
+    if (info.epoch !== epoch) {
+      task?.end();
+      epoch = info.epoch;
+      task = new ProgressTask(observer.onProgress, { id: 'transtailor.transfer', label: `fine-tune ${epoch + 1}/${epochs}`, total: train.length, unit: 'batches' });
+    }
+    task!.tick(1, `loss ${info.loss.toFixed(4)}`);
+  };
   try {
-    await trainer.fit(train, { epochs, validation: val, earlyStopping: stop, ...(observer.signal ? { signal: observer.signal } : {}) });
-    // An epoch limit (not a stop) leaves the last weights in: put the best epoch's back.
-    stop.restore(model);
-    return trainer.history.length;
+    return (await fineTune(model, train, val, { epochs, patience, optimizer: PAPER_OPTIMIZER, onStep, ...(observer.signal ? { signal: observer.signal } : {}) })).epochs;
   } finally {
     task?.end();
-    stop.dispose();
-    trainer.optimizer.dispose();
-    for (const p of model.parameters()) p.grad = null;
   }
 }
 

@@ -35,7 +35,7 @@
 // trainBatches } and the global random state of that moment runs the
 // iterations the uninterrupted loop would have run.
 import { summarize, type Model } from '../../graph/index.js';
-import { BatchStream, EarlyStopping, Trainer, buildOptimizer, evaluate, validateOptimizerSpec, type BatchSource, type OptimizerSpec } from '../../train/index.js';
+import { BatchStream, Trainer, buildOptimizer, evaluate, fineTune, validateOptimizerSpec, type BatchSource, type OptimizerSpec, type StepInfo } from '../../train/index.js';
 import { UsageError } from '../../util/errors.js';
 import { scoreChannels } from '../criteria.js';
 import { DependencyGraph } from '../dependency.js';
@@ -216,31 +216,20 @@ function countedSource(src: BatchSource, skip: number): { source: BatchSource; t
 const balancedAccuracy = async (model: Model, data: TransTailorData): Promise<number> => (await evaluate(model, data.val, data.classes)).balancedAccuracy;
 
 /** Fine-tunes `model` in place (train mode while training, eval mode after); returns the epochs run. */
-async function fineTune(model: Model, data: TransTailorData, stream: BatchStream, o: TransTailorOptions, hooks: TransTailorHooks, iteration: number): Promise<number> {
+async function fineTuneCandidate(model: Model, data: TransTailorData, stream: BatchStream, o: TransTailorOptions, hooks: TransTailorHooks, iteration: number): Promise<number> {
   const ft = o.fineTune ?? { epochs: 10 };
   const total = 'iters' in ft ? ft.iters : ft.epochs * data.train.length;
   let done = 0;
-  const trainer = new Trainer({
-    model,
-    optimizer: buildOptimizer(model, o.optimizer ?? PAPER_OPTIMIZER),
-    callbacks: hooks.onUpdate ? [{ onStepEnd: (info) => hooks.onUpdate!('fine-tune', iteration, ++done, total, info.loss) }] : [],
-  });
-  const signal = hooks.signal ? { signal: hooks.signal } : {};
+  const onStep = (info: StepInfo) => hooks.onUpdate?.('fine-tune', iteration, ++done, total, info.loss);
+  const optimizer = o.optimizer ?? PAPER_OPTIMIZER;
+  if (!('iters' in ft)) {
+    const r = await fineTune(model, data.train, data.val, { epochs: ft.epochs, patience: ft.patience ?? 3, optimizer, onStep, ...(hooks.signal ? { signal: hooks.signal } : {}) });
+    return r.epochs;
+  }
+  const trainer = new Trainer({ model, optimizer: buildOptimizer(model, optimizer), callbacks: [{ onStepEnd: onStep }] });
   try {
-    if ('iters' in ft) {
-      await trainer.fit(stream.take(ft.iters), { epochs: 1, ...signal });
-      return ft.iters / data.train.length;
-    } else {
-      const stop = new EarlyStopping({ monitor: 'val.balancedAccuracy', mode: 'max', patience: ft.patience ?? 3, restoreBest: true });
-      try {
-        await trainer.fit(data.train, { epochs: ft.epochs, validation: data.val, earlyStopping: stop, ...signal });
-        // An epoch limit (not a stop) leaves the last weights in: put the best epoch's back.
-        stop.restore(model);
-        return trainer.history.length;
-      } finally {
-        stop.dispose();
-      }
-    }
+    await trainer.fit(stream.take(ft.iters), { epochs: 1, ...(hooks.signal ? { signal: hooks.signal } : {}) });
+    return ft.iters / data.train.length;
   } finally {
     trainer.optimizer.dispose();
     for (const p of model.parameters()) p.grad = null;
@@ -330,7 +319,7 @@ export async function transtailor(model: Model, data: TransTailorData, o: TransT
       let accepted = false;
       try {
         const before = await balancedAccuracy(candidate, data);
-        const fineTuneEpochs = await fineTune(candidate, data, stream, o, hooks, iteration);
+        const fineTuneEpochs = await fineTuneCandidate(candidate, data, stream, o, hooks, iteration);
         if (hooks.signal?.aborted) {
           // A cut-short fine-tuning is not a measurement of this iteration.
           stoppedBecause = 'interrupted';
