@@ -1,4 +1,4 @@
-// `prune --lr-by-kind` and `--fine-tune-patience` through the workflow: the
+// `prune --lr-by-kind` and `--finetune-patience` through the workflow: the
 // spec parses the rates as `train` does and checks the patience, and a run
 // whose every family is frozen retrains and fine-tunes to the very weights of
 // a run that does not retrain at all, while early stopping ends the
@@ -14,8 +14,8 @@ import { UsageError } from '../util/errors.js';
 import { pruneOptions, resolvePruneSpec } from './prune-spec.js';
 import { pruneRun, type PruneSpec } from './prune.js';
 
-test('resolvePruneSpec: --lr-by-kind is parsed as train parses it and reaches the loop; --fine-tune-patience is checked', () => {
-  const s = resolvePruneSpec({ checkpoint: 'a', lrByKind: 'linear=0.005, conv=0.0005', fineTunePatience: 2, finetuneEpochs: 5 });
+test('resolvePruneSpec: --lr-by-kind is parsed as train parses it and reaches the loop; --finetune-patience is checked', () => {
+  const s = resolvePruneSpec({ checkpoint: 'a', lrByKind: 'linear=0.005, conv=0.0005', finetunePatience: 2, finetuneEpochs: 5 });
   assert.deepEqual(s.lrByKind, { linear: 0.005, conv: 0.0005 });
   const o = pruneOptions(s, 0.9, 0);
   assert.deepEqual(o.lrByKind, { linear: 0.005, conv: 0.0005 });
@@ -29,8 +29,8 @@ test('resolvePruneSpec: --lr-by-kind is parsed as train parses it and reaches th
     [{ lrByKind: 'dense=0.1' }, /^--lr-by-kind must be comma-separated family=lr pairs .*: unknown family 'dense', got "dense=0.1"$/],
     [{ lrByKind: 'conv=-1' }, /^--lr-by-kind .*the lr of 'conv' must be a number >= 0/],
     [{ lrByKind: 'fc=0.1,linear=0.2' }, /^--lr-by-kind .*names linear twice \(as fc and linear\)/],
-    [{ fineTunePatience: 0, finetuneEpochs: 3 }, /^--fine-tune-patience must be a positive whole number of epochs, got 0$/],
-    [{ fineTunePatience: 2 }, /^--fine-tune-patience stops the fine-tuning early: give its epochs too \(--finetune-epochs N\)$/],
+    [{ finetunePatience: 0, finetuneEpochs: 3 }, /^--finetune-patience must be a positive whole number of epochs, got 0$/],
+    [{ finetunePatience: 2 }, /^--finetune-patience stops the fine-tuning early: give its epochs too \(--finetune-epochs N\)$/],
   ];
   for (const [spec, re] of cases) {
     assert.throws(() => resolvePruneSpec({ checkpoint: 'a', ...spec }), (e: unknown) => e instanceof UsageError && re.test(e.message), JSON.stringify(spec));
@@ -48,7 +48,7 @@ test('pruneRun: every family at rate 0 retrains and fine-tunes to the weights of
 
   const none = await pruneRun({ ...common, protocol: 'none' });
   const lines: string[] = [];
-  const frozen = await pruneRun({ ...common, protocol: 'retrain', retrainIters: 3, lrByKind: 'conv=0,linear=0,norm=0,other=0', finetuneEpochs: 4, fineTunePatience: 1 }, { onLog: (l) => lines.push(l) });
+  const frozen = await pruneRun({ ...common, protocol: 'retrain', retrainIters: 3, lrByKind: 'conv=0,linear=0,norm=0,other=0', finetuneEpochs: 4, finetunePatience: 1 }, { onLog: (l) => lines.push(l) });
 
   const a = loadCheckpoint(none.checkpoint);
   const b = loadCheckpoint(frozen.checkpoint);

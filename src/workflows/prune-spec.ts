@@ -101,7 +101,7 @@ export interface PruneSpec {
    * balanced accuracy on the floor's split, best epoch restored. Default:
    * none (every epoch runs).
    */
-  fineTunePatience?: number;
+  finetunePatience?: number;
   /** Epochs of training the pruned architecture from scratch (0: none). Default 0. */
   fromScratchEpochs?: number;
   /** Timed runs per model and batch size of the latency measurement. Default 100. */
@@ -206,9 +206,9 @@ function check(o: ResolvedPruneSpec): void {
   for (const [flag, v] of [['finetune-epochs', o.finetuneEpochs], ['from-scratch-epochs', o.fromScratchEpochs]] as const) {
     if (!(Number.isInteger(v) && v >= 0)) throw new UsageError(`--${flag} must be a whole number of epochs (0: none), got ${v}`);
   }
-  if (o.fineTunePatience !== undefined) {
-    if (!(Number.isInteger(o.fineTunePatience) && o.fineTunePatience >= 1)) throw new UsageError(`--fine-tune-patience must be a positive whole number of epochs, got ${o.fineTunePatience}`);
-    if (o.finetuneEpochs === 0 && pruningMethod(o.protocol).recovery !== 'fine-tune') throw new UsageError('--fine-tune-patience stops the fine-tuning early: give its epochs too (--finetune-epochs N)');
+  if (o.finetunePatience !== undefined) {
+    if (!(Number.isInteger(o.finetunePatience) && o.finetunePatience >= 1)) throw new UsageError(`--finetune-patience must be a positive whole number of epochs, got ${o.finetunePatience}`);
+    if (o.finetuneEpochs === 0 && pruningMethod(o.protocol).recovery !== 'fine-tune') throw new UsageError('--finetune-patience stops the fine-tuning early: give its epochs too (--finetune-epochs N)');
   }
   if (o.validation !== undefined && !(o.validation >= 0 && (o.validation < 1 || Number.isInteger(o.validation)))) {
     throw new UsageError(`--validation is a count of images or a fraction in [0, 1) (0: none), got ${o.validation}`);
@@ -266,7 +266,7 @@ export function pruneOptions(s: ResolvedPruneSpec, floor: number | undefined, se
     retrainIters: s.retrainIters,
     lr: s.lr,
     ...(s.lrByKind !== undefined ? { lrByKind: s.lrByKind as Readonly<Record<string, number>> } : {}),
-    ...(s.fineTunePatience !== undefined ? { fineTunePatience: s.fineTunePatience } : {}),
+    ...(s.finetunePatience !== undefined ? { fineTunePatience: s.finetunePatience } : {}),
     minAccuracy: floor,
     targetParamsX: s.targetParamsX,
     targetMacsX: s.targetMacsX,

@@ -145,7 +145,7 @@ export async function pruneRun(spec: PruneSpec, observer: Observer = {}): Promis
         epochs: s.finetuneEpochs,
         lr: s.lr,
         ...(opts.lrByKind ? { lrByKind: opts.lrByKind } : {}),
-        ...(s.fineTunePatience !== undefined ? { patience: s.fineTunePatience } : {}),
+        ...(s.finetunePatience !== undefined ? { patience: s.finetunePatience } : {}),
         classes: pd.classes,
         signal: observer.signal,
         onStep: progress.step,
@@ -155,7 +155,7 @@ export async function pruneRun(spec: PruneSpec, observer: Observer = {}): Promis
       // With early stopping the report says how many epochs ran; without, the epochs asked (as before).
       const epochs = ft.bestEpoch !== undefined ? ft.epochs : s.finetuneEpochs;
       finetune = { epochs, beforeAccuracy: ft.before.accuracy, afterAccuracy: ft.after.accuracy, kept: ft.kept };
-      const early = ft.bestEpoch !== undefined ? ` (early stopping on ${split} balanced accuracy, patience ${s.fineTunePatience}: ${plural(ft.epochs, 'epoch')} run, epoch ${ft.bestEpoch} kept)` : '';
+      const early = ft.bestEpoch !== undefined ? ` (early stopping on ${split} balanced accuracy, patience ${s.finetunePatience}: ${plural(ft.epochs, 'epoch')} run, epoch ${ft.bestEpoch} kept)` : '';
       say(`fine-tuning ${early ? 'up to ' : ''}${plural(s.finetuneEpochs, 'epoch')}${early}: ${split} accuracy ${pct(ft.before.accuracy)} -> ${pct(ft.after.accuracy)} %${ft.kept ? '' : '; lower, so the weights from before it are kept'}`);
     }
     pruned.eval();

@@ -43,7 +43,7 @@ export function addPruneOptions(cmd: Command): Command {
     .option('--macs-weight <x>', "global ranking: subtract this times a channel's MAC cost (relative to the costliest layer's channel) from its normalised score, so costly channels go first among equals (Molchanov et al.'s FLOPs regularisation; 0: off)", number('float'), 0)
     .option('--score-batches <n>', 'batches data-driven criteria (activation, apoz, taylor) read per step', number('int'), 10)
     .option('--finetune-epochs <n>', 'epochs of fine-tuning of the kept model after pruning', number('int'), 0)
-    .option('--fine-tune-patience <n>', 'early stopping of --finetune-epochs: stop after this many epochs without a better balanced accuracy on the validation split and keep the best epoch (default: off, every epoch runs)', number('int'))
+    .option('--finetune-patience <n>', 'early stopping of --finetune-epochs: stop after this many epochs without a better balanced accuracy on the validation split and keep the best epoch (default: off, every epoch runs)', number('int'))
     .option('--from-scratch-epochs <n>', 'also train the pruned architecture from scratch for this many epochs and report its test accuracy (seed 003, Table 4.1)', number('int'), 0)
     .option('--latency-runs <n>', 'timed runs per model and batch size of the latency measurement, in 5 interleaved rounds (a pruned LeNet runs batch 64 in about 2 ms: fewer runs are noise)', number('int'), 100)
     .option('--dataset <name>', "data set (default: the checkpoint's)")
