@@ -23,7 +23,8 @@
 // measure, export) and reads data (→ data); distill trains (→ train), takes
 // teachers from ONNX (→ export), caches teacher logits over a data set (→
 // data) and joins prune's recovery registry (→ prune); explain reads data
-// (backgrounds, superpixels of images) and draws (→ data, report). Anything else — a trainer that
+// (backgrounds, superpixels of images) and draws (→ data, report); replace edits
+// graphs and fits its branches on training batches (→ train, data). Anything else — a trainer that
 // prunes, a data set that formats a table — is a workflow's job.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,7 +35,7 @@ import { sourceFiles, stripComments } from './util/testing/source.js';
 
 const SRC = fileURLToPath(new URL('.', import.meta.url));
 
-const FEATURES = ['data', 'report', 'runs', 'export', 'measure', 'train', 'prune', 'distill', 'explain'] as const;
+const FEATURES = ['data', 'report', 'runs', 'export', 'measure', 'train', 'prune', 'distill', 'explain', 'replace'] as const;
 type Feature = (typeof FEATURES)[number];
 
 /** Which features each feature may import (directly). */
@@ -48,6 +49,7 @@ const FEATURE_DEPS: Record<Feature, readonly Feature[]> = {
   prune: ['train', 'measure', 'export', 'data'],
   distill: ['train', 'export', 'data', 'prune'],
   explain: ['data', 'report'],
+  replace: ['train', 'data'],
 };
 
 /** Rank of each layer: an import must go to a lower rank (features: see FEATURE_DEPS). */
