@@ -35,6 +35,8 @@ export interface StudyMember {
   keptIterations?: number;
   stoppedBecause?: string;
   seconds: number;
+  /** Why a member is not what its method usually gives (a baseline with nothing to match). */
+  note?: string;
 }
 
 export const TRANSTAILOR_STUDY_FILES = { results: 'results.json', csv: 'results.csv', report: 'report.md', accuracy: 'fig_test_balanced_accuracy.png', tradeoff: 'fig_accuracy_vs_macs.png' } as const;

@@ -243,6 +243,17 @@ export async function transtailorStudyRun(spec: TransTailorStudySpec, observer: 
         const t = p.target!;
         const tt = find('transtailor', t.name, p.seed)!;
         const ft = find('finetuned', t.name, p.seed)!;
+        if (tt.macs >= ft.macs) {
+          // TransTailor kept no pruned model: at its MACs the baseline is the unpruned model itself.
+          add.push({ ...ft, key: p.key, method: p.method, fineTuneEpochs: 0, seconds: 0, note: 'TransTailor kept no iteration: the unpruned model' });
+          members.push(...add);
+          done.add(p.key);
+          ran++;
+          writeStudyResults(run, members);
+          task.tick(1, p.key);
+          say(`${p.key}: TransTailor kept no iteration, so the baseline at its MACs is the unpruned model`);
+          continue;
+        }
         mkdirSync(dir, { recursive: true });
         const r = await pruneBaseline(
           { finetuned: join(run.path, ft.run), criterion: p.method, targetMacs: tt.macs, stepShare: BASELINE_STEP, fineTuneEpochs: Math.max(c.finetuneEpochs, tt.fineTuneEpochs ?? 0), patience: c.patience, batchSize: c.batchSize, seed: p.seed, out: join(dir, 'final.safetensors') },
