@@ -12,7 +12,9 @@ import type { OptimizerSpec } from '../train/optim/spec.js';
 import { LR_ALIASES, LR_FAMILIES } from '../train/optim/groups.js';
 import type { ClassRef } from '../data/classes.js';
 import { imageSizeOf } from '../data/folder.js';
-import { AUGMENT_PRESETS, NORMALIZE_CHOICES, augmentSteps, parseAugment, type Augment, type DataSpec, type NormalizeChoice } from '../data/spec.js';
+import { AUGMENT_PRESETS, NORMALIZE_CHOICES, augmentSteps, evalTransform, parseAugment, trainTransform, type Augment, type DataSpec, type NormalizeChoice, type ResolvedData } from '../data/spec.js';
+import { noiseProblem, withNoise, type NoiseSpec } from '../data/augment.js';
+import type { Transform } from '../data/transforms.js';
 import { RECIPES, applyRecipe, recipesHelp, type RecipeName, type RecipePurpose } from './recipes.js';
 
 export const DATASETS = ['mnist', 'mnist-digits', 'fashion-mnist', 'cifar10', 'cifar100', 'folder'] as const;
@@ -72,6 +74,10 @@ export interface TrainConfig {
   fraction: number;
   /** A preset (AUGMENTS) or a comma list of transforms, applied in that order (data/spec.ts). */
   augment: Augment;
+  /** Probability that a training image gets Gaussian noise (after normalisation, data/augment.ts); null: no noise. */
+  noiseShare: number | null;
+  /** Standard deviation of that noise, in normalised-input units; set exactly when noiseShare is. */
+  noiseStd: number | null;
   /** How images are normalised: the data set's mean / std, ImageNet's, or none (data/spec.ts NORMALIZE_CHOICES). */
   normalize: NormalizeChoice;
   seed: number;
@@ -183,6 +189,22 @@ export const TRAIN_OPTIONS: readonly TrainOption[] = [
         .filter(([n]) => n !== 'none')
         .map(([n, l]) => `${n} = ${l.join(',')}`)
         .join('; ')} (seed 002's set, in an order where the colour jitter sees only the image and the fill stays black). Digits are never flipped: the presets skip flip for them`,
+  },
+  {
+    key: 'noiseShare',
+    arg: '<p>',
+    kind: 'nullableFloat',
+    def: null,
+    defaultText: 'off',
+    desc: "add Gaussian noise to this share of the training images, drawn afresh per image and epoch (seed 001: 0.5, half the images); needs --noise-std. Validation and test images are never noised",
+  },
+  {
+    key: 'noiseStd',
+    arg: '<x>',
+    kind: 'nullableFloat',
+    def: null,
+    defaultText: 'off',
+    desc: 'standard deviation of that noise, in normalised-input units (added after --normalize, not clamped: 0.1 with the data set\'s normalisation is a tenth of its pixel std); needs --noise-share',
   },
   {
     key: 'normalize',
@@ -401,7 +423,33 @@ export function validateTrainConfig(c: TrainConfig): void {
     const r = v === null || v === undefined ? null : key === 'classes' ? parseClassList(v) : parseLrByKind(v);
     need(r === null || !('problem' in r), `${flagOf(key)} ${r && 'problem' in r ? r.problem : ''}, got ${JSON.stringify(v)}`);
   }
+  const noise = noiseProblemOf(c);
+  need(noise === null, noise ?? '');
   need(c.imageSize === null || !('problem' in parseImageSize(c.imageSize)), `--image-size must be a whole number of pixels N or H,W, got ${JSON.stringify(c.imageSize)}`);
+}
+
+/** What is wrong with a configuration's noise options (naming the flags), or null. */
+function noiseProblemOf(c: Pick<TrainConfig, 'noiseShare' | 'noiseStd'>): string | null {
+  const share = c.noiseShare ?? null;
+  const std = c.noiseStd ?? null;
+  if (share === null && std === null) return null;
+  if (std === null) return `--noise-share ${share} needs --noise-std (the noise's standard deviation, in normalised-input units)`;
+  if (share === null) return `--noise-std ${std} needs --noise-share (the share of training images that get noise, e.g. 0.5)`;
+  return noiseProblem({ share, std }, { share: '--noise-share', std: '--noise-std' });
+}
+
+/** The training noise a configuration asks for (data/augment.ts withNoise), or null. */
+export function noiseOf(c: Pick<TrainConfig, 'noiseShare' | 'noiseStd'>): NoiseSpec | null {
+  return c.noiseShare !== null && c.noiseShare !== undefined && c.noiseStd !== null && c.noiseStd !== undefined ? { share: c.noiseShare, std: c.noiseStd } : null;
+}
+
+/**
+ * The transforms of a configuration's loaders: training images get the
+ * augmentation, the normalisation and then the noise; validation and test
+ * images only the normalisation (they are never noised).
+ */
+export function loaderTransforms(c: TrainConfig, data: Pick<ResolvedData, 'train' | 'norm'>): { train: Transform; eval: Transform } {
+  return { train: withNoise(trainTransform(c.dataset, data.train, c.augment, data.norm), noiseOf(c)), eval: evalTransform(data.norm) };
 }
 
 /** An image size as its flag's text: 32, or 32,48. */
@@ -446,7 +494,7 @@ export interface ResumedConfig {
  */
 export function resumedConfig(savedFile: Partial<TrainConfig>, given: Partial<TrainConfig>, version: number, progress: { epochsDone: number; complete: boolean } = { epochsDone: 0, complete: false }): ResumedConfig {
   // Runs saved before an option existed resume with its default (and a given value is compared with that).
-  const defaults: Pick<TrainConfig, 'earlyStoppingMonitor' | 'earlyStoppingMinDelta' | 'imageSize' | 'recipe' | 'normalize' | 'classes' | 'lrByKind'> = {
+  const defaults: Pick<TrainConfig, 'earlyStoppingMonitor' | 'earlyStoppingMinDelta' | 'imageSize' | 'recipe' | 'normalize' | 'classes' | 'lrByKind' | 'noiseShare' | 'noiseStd'> = {
     earlyStoppingMonitor: 'val.loss',
     earlyStoppingMinDelta: 0,
     imageSize: null,
@@ -454,6 +502,8 @@ export function resumedConfig(savedFile: Partial<TrainConfig>, given: Partial<Tr
     normalize: 'dataset',
     classes: null,
     lrByKind: null,
+    noiseShare: null,
+    noiseStd: null,
   };
   const saved: Partial<TrainConfig> = { ...savedFile }; // in the file's order (config.json is rewritten from it on an extension)
   for (const [k, v] of Object.entries(defaults) as [keyof TrainConfig, unknown][]) if (saved[k] === undefined) Object.assign(saved, { [k]: v });

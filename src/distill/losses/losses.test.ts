@@ -182,6 +182,22 @@ test('logit regression is the squared distance per sample, batch mean', () => {
   });
 });
 
+test("seed 001's logit regression: the sum over output values of their MSE to the pretrained logits; the issue's sum of squared differences, per sample", () => {
+  // B = 3 samples, K = 2 outputs. Seed 001: "the sum over the mean squared errors between each output value and
+  // corresponding logit of the pretrained model": class 0's MSE over the batch (1 + 4 + 4) / 3 = 3, class 1's
+  // (4 + 9 + 4) / 3 = 17 / 3, summed 26 / 3. Issue 18: "the sum of the squared differences between the model's logits
+  // and the pre-trained model's logits", 26 over the batch, is the same per sample (a batch's loss is its mean, so the
+  // step size does not grow with the batch). PyTorch's MSELoss() (mean over B·K values) is 26 / 6: this loss is K times it.
+  tidy(() => {
+    const s = tensor([1, 2, 3, 4, 0, 0], [3, 2], { dtype: 'float64' });
+    const t = tensor([0, 0, 1, 1, 2, 2], [3, 2], { dtype: 'float64' });
+    const v = value('logits', logitInputs(s, t, tensor([0, 1, 0], [3], { dtype: 'int64' })));
+    assert.ok(Math.abs(v - 26 / 3) < 1e-12, String(v));
+    assert.ok(Math.abs(v - 2 * (26 / 6)) < 1e-12, 'K × MSELoss(mean)');
+    assert.equal(distillLoss('logits').ceWeight, 0, 'instead of cross-entropy, as in the seed');
+  });
+});
+
 test('DKD warm-up: factor (epoch + 1) / warmup with the 0-based epoch (mdistiller\'s 1-based min(epoch / 20, 1)), 1 once reached, 1 with warmup 0', () => {
   assert.equal(dkdWarmupFactor(0, 20), 1 / 20);
   assert.equal(dkdWarmupFactor(4, 20), 5 / 20);
