@@ -4,3 +4,4 @@ export { ReplaceError } from './errors.js';
 export { BRANCH_INITS, alphaOf, attachBranches, blendName, branchName, finishReplacement, originalKeys, replaceability, replacedConvs, setAlpha, type AttachOptions, type BranchInit } from './branch.js';
 export { DEFAULT_EXP_FLOOR, SCHEDULE_KINDS, alphaSequence, parseSchedule, scheduleText, type Schedule } from './schedule.js';
 export { candidates, selectConvs, type Candidate, type Selection } from './select.js';
+export { fitBranches, type BranchFit } from './fit.js';

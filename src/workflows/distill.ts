@@ -17,7 +17,7 @@ import { CachedLogits, Distillation, DistillError, agreement, classCount, distil
 import { duration, pctText, plural } from '../report/format.js';
 import type { Observer } from '../util/events.js';
 import { UsageError } from '../util/errors.js';
-import { givenOptions, resolveTrainConfig, resumedConfig, type TrainConfig, type TrainSpec } from './train-spec.js';
+import { givenOptions, noiseOf, resolveTrainConfig, resumedConfig, type TrainConfig, type TrainSpec } from './train-spec.js';
 import { exportFinal, runTraining, trainData, type TrainExtension, type TrainPlan, type TrainReport } from './train.js';
 import type { ExportReport } from './export.js';
 
@@ -178,9 +178,9 @@ export async function distillRun(spec: DistillSpec, observer: Observer = {}): Pr
       const logitsOnly = probe.logitsOnly;
       probe.o.student.dispose();
       probe.dispose();
-      const cache = (spec.cacheTeacherLogits ?? true) && logitsOnly && base.augment === 'none';
+      const cache = (spec.cacheTeacherLogits ?? true) && logitsOnly && base.augment === 'none' && noiseOf(base) === null;
       if (spec.cacheTeacherLogits === true && !cache) {
-        throw new UsageError(`--cache-teacher-logits needs logit-only losses (kd, logits, dkd) and --augment none: the teacher must see each augmented image${logitsOnly ? '' : ` (and ${names.filter((n) => distillLoss(n).needs === 'features').join(', ')} read${names.length === 1 ? 's' : ''} features)`}`);
+        throw new UsageError(`--cache-teacher-logits needs logit-only losses (kd, logits, dkd) and --augment none without --noise-share: the teacher must see each augmented image${logitsOnly ? '' : ` (and ${names.filter((n) => distillLoss(n).needs === 'features').join(', ')} read${names.length === 1 ? 's' : ''} features)`}`);
       }
       const config: DistillConfig = {
         ...base,
