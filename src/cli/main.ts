@@ -9,10 +9,11 @@ import { addExportOptions } from './commands/export-options.js';
 import { addPruneOptions } from './commands/prune-options.js';
 import { addPipelineOptions } from './commands/pipeline-options.js';
 import { addTransTailorOptions } from './commands/transtailor-options.js';
+import { addReplaceOptions } from './commands/replace-options.js';
 import { SlimnetError } from '../util/errors.js';
 import { stopExitCode, watchOutputs } from './interrupt.js';
 
-const TRAINING_COMMANDS = new Set(['demo', 'train', 'distill', 'prune', 'pipeline', 'slim', 'thesis', 'transtailor']);
+const TRAINING_COMMANDS = new Set(['demo', 'train', 'distill', 'prune', 'pipeline', 'slim', 'thesis', 'transtailor', 'replace']);
 
 // A closed stdout / stderr (`slimnet train | head`) stops the command cleanly, never with an EPIPE stack trace.
 watchOutputs();
@@ -187,6 +188,14 @@ addTransTailorOptions(
     const { transtailorCommand } = await import('./commands/transtailor.js');
     process.exitCode = await transtailorCommand(o);
   });
+
+const replaceCmd = program
+  .command('replace')
+  .description("progressive replacement (seed 001): blend convs of a trained checkpoint with parallel 1×1 branches, y = α·conv + (1−α)·branch, train while α steps down a schedule (--patience epochs each) until the originals are removed (or merged exactly, if validation accuracy collapses first); writes runs/replace/<dataset>-<arch>/version_N (resumable) with per-epoch α, plots, final checkpoint and ONNX, and the before/after table with measured latency");
+addReplaceOptions(replaceCmd).action(async () => {
+  const { replaceCommand } = await import('./commands/replace.js');
+  process.exitCode = await replaceCommand(replaceCmd);
+});
 
 addPipelineOptions(program.command('pipeline'))
   .description('the whole story: train a baseline, prune it (Taylor, global, L2 normalisation, retraining) to an accuracy floor, export the pruned model to ONNX and print the before/after table with measured latency')

@@ -1,0 +1,119 @@
+// The replacement spec: what `slimnet replace` / replaceRun take (the
+// checkpoint, the convs to replace, the α schedule and the variants of seed
+// 001), their defaults, and the checks that name the flag. The training
+// options (lr, optimizer, batch size, augmentation, noise, ...) are the
+// training workflow's; the data, the architecture and the seed come from the
+// checkpoint, and the epoch count is the schedule's (α values × patience).
+import { BRANCH_INITS, ReplaceError, alphaSequence, parseSchedule, scheduleText, type BranchInit } from '../replace/index.js';
+import { UsageError } from '../util/errors.js';
+import type { TrainConfig, TrainSpec } from './train-spec.js';
+
+export const REPLACE_LOSSES = ['ce', 'logit-mse'] as const;
+export type ReplaceLoss = (typeof REPLACE_LOSSES)[number];
+
+/** Training options a replacement does not take: the checkpoint decides them, or the schedule does (epochs), or --collapse-pp does (early stopping). */
+export const NOT_REPLACE_OPTIONS = ['dataset', 'root', 'imageSize', 'classes', 'arch', 'width', 'validation', 'fraction', 'seed', 'epochs', 'earlyStoppingPatience', 'earlyStoppingMonitor', 'earlyStoppingMinDelta'] as const satisfies readonly (keyof TrainConfig)[];
+type NotReplaceOption = (typeof NOT_REPLACE_OPTIONS)[number];
+
+/** What replaceRun takes: the training recipe (TrainSpec without the options above) and the replacement's own options. */
+export interface ReplaceSpec extends Omit<TrainSpec, NotReplaceOption> {
+  /** A trained slimnet checkpoint; its data, split, normalisation and seed are the run's. */
+  checkpoint: string;
+  /** Share of the original parameters to remove (the fewest convs reaching it; default 0.65 when `layers` is not given). */
+  paramShare?: number;
+  /** Convs to replace by name (a list or 'a,b'); instead of paramShare. */
+  layers?: string | readonly string[];
+  /** α schedule string (replace/schedule.ts; default exp:0.05, seed 001's); the CLI's --schedule (the learning-rate schedule, `schedule`, is --lr-schedule there; default constant). */
+  alphaSchedule?: string;
+  /** Epochs at each α (default 1). */
+  patience?: number;
+  /** How the 1×1 branch starts: the original kernel's centre tap (default) or random. */
+  branchInit?: BranchInit;
+  /** Freeze the replaced convs' original weights (default false: they train with the rest). */
+  freezeOriginal?: boolean;
+  /** ce: cross-entropy on the labels (default); logit-mse: seed 001's regression on the original model's logits instead. */
+  loss?: ReplaceLoss;
+  /** Stop the schedule when validation accuracy falls more than this many points (%) below the original's (default 10). */
+  collapsePp?: number;
+  /** Timed runs per model and batch of the latency comparison (default 50). */
+  latencyRuns?: number;
+}
+
+/** The replacement's part of config.json, every value resolved. */
+export interface ReplaceOptions {
+  checkpoint: string;
+  /** The share asked (null when layers were named). */
+  paramShare: number | null;
+  /** The replaced convs (selected or named). */
+  layers: string[];
+  alphaSchedule: string;
+  /** The α of each schedule step, in order (each held `patience` epochs). */
+  alphas: number[];
+  patience: number;
+  branchInit: BranchInit;
+  freezeOriginal: boolean;
+  loss: ReplaceLoss;
+  collapsePp: number;
+}
+
+export interface ReplaceConfig extends TrainConfig, ReplaceOptions {}
+
+export const REPLACE_DEFAULTS = { paramShare: 0.65, alphaSchedule: 'exp:0.05', lrSchedule: 'constant', patience: 1, branchInit: 'centre', freezeOriginal: false, loss: 'ce', collapsePp: 10, latencyRuns: 50 } as const;
+
+/** The keys of ReplaceSpec that are not training options. */
+export const REPLACE_KEYS = ['checkpoint', 'paramShare', 'layers', 'alphaSchedule', 'patience', 'branchInit', 'freezeOriginal', 'loss', 'collapsePp', 'latencyRuns'] as const;
+
+/** 'a, b' or ['a', 'b'] → ['a', 'b']; undefined or empty → null. */
+export function layerList(layers: ReplaceSpec['layers']): string[] | null {
+  if (layers === undefined) return null;
+  const list = (typeof layers === 'string' ? layers.split(',') : [...layers]).map((s) => s.trim()).filter(Boolean);
+  return list.length ? list : null;
+}
+
+/** A ReplaceError from the feature code as a UsageError naming the flag. */
+export function asUsage<T>(flag: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof ReplaceError) throw new UsageError(`${flag}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Checks and resolves the replacement's own options (not the convs: they need the model, see replace.ts). */
+export function resolveReplaceOptions(spec: ReplaceSpec): Omit<ReplaceOptions, 'layers'> & { layersGiven: string[] | null; latencyRuns: number } {
+  if (!spec.checkpoint) throw new UsageError('give --checkpoint PATH (a trained slimnet checkpoint)');
+  const layersGiven = layerList(spec.layers);
+  if (layersGiven && spec.paramShare !== undefined) throw new UsageError('give either --layers or --param-share, not both');
+  const paramShare = layersGiven ? null : (spec.paramShare ?? REPLACE_DEFAULTS.paramShare);
+  if (paramShare !== null && !(paramShare > 0 && paramShare < 1)) throw new UsageError(`--param-share must be in (0, 1), got ${paramShare}`);
+  const schedule = asUsage('--schedule', () => parseSchedule(spec.alphaSchedule ?? REPLACE_DEFAULTS.alphaSchedule));
+  const patience = spec.patience ?? REPLACE_DEFAULTS.patience;
+  if (!(Number.isInteger(patience) && patience >= 1)) throw new UsageError(`--patience must be a whole number of epochs >= 1, got ${patience}`);
+  const branchInit = spec.branchInit ?? REPLACE_DEFAULTS.branchInit;
+  if (!BRANCH_INITS.includes(branchInit)) throw new UsageError(`--branch-init must be one of ${BRANCH_INITS.join(', ')}, got '${String(branchInit)}'`);
+  const loss = spec.loss ?? REPLACE_DEFAULTS.loss;
+  if (!(REPLACE_LOSSES as readonly string[]).includes(loss)) throw new UsageError(`--loss must be one of ${REPLACE_LOSSES.join(', ')}, got '${String(loss)}'`);
+  const collapsePp = spec.collapsePp ?? REPLACE_DEFAULTS.collapsePp;
+  if (!(Number.isFinite(collapsePp) && collapsePp >= 0 && collapsePp <= 100)) throw new UsageError(`--collapse-pp must be in [0, 100] percentage points, got ${collapsePp}`);
+  const latencyRuns = spec.latencyRuns ?? REPLACE_DEFAULTS.latencyRuns;
+  if (!(Number.isInteger(latencyRuns) && latencyRuns >= 1)) throw new UsageError(`--latency-runs must be an integer >= 1, got ${latencyRuns}`);
+  return {
+    checkpoint: spec.checkpoint,
+    paramShare,
+    layersGiven,
+    alphaSchedule: scheduleText(schedule),
+    alphas: alphaSequence(schedule),
+    patience,
+    branchInit,
+    freezeOriginal: spec.freezeOriginal ?? REPLACE_DEFAULTS.freezeOriginal,
+    loss,
+    collapsePp,
+    latencyRuns,
+  };
+}
+
+/** α during 0-based epoch `epoch`: the schedule's values, each held `patience` epochs. */
+export function alphaAt(c: Pick<ReplaceOptions, 'alphas' | 'patience'>, epoch: number): number {
+  return c.alphas[Math.min(Math.floor(epoch / c.patience), c.alphas.length - 1)]!;
+}

@@ -1,0 +1,330 @@
+// Progressive replacement as a training run (seed 001): `slimnet replace`
+// blends chosen convolutions of a trained checkpoint with parallel 1×1
+// branches (y = α·conv + (1 − α)·branch) and trains the blended model while α
+// steps down the schedule, `patience` epochs per value. It is the training
+// workflow with a replace plan (train.ts TrainPlan): the same loop, run
+// directory (runs/replace/<dataset>-<arch>/version_N), checkpoints, resume
+// with --version N, Ctrl-C safety and NaN guard.
+//
+// α is a function of the epoch index, set before each step's forward (the
+// step context): a resumed run, whose epoch comes back with the trainer
+// state, trains each epoch at the α an uninterrupted one would. α is also a
+// buffer saved with the weights, so every checkpoint computes what it did.
+//
+// Collapse: after each epoch, a validation accuracy more than --collapse-pp
+// points under the original model's stops the schedule. The kept weights are
+// the last epoch within the bound: after every such epoch last.safetensors is
+// copied to kept.safetensors (on disk, so a resumed run has it too); on a
+// collapse it is loaded back and becomes the run's last.safetensors (the
+// original weights at α = 1 when the first epoch already collapsed).
+//
+// After training: finishReplacement (α = 0: the originals removed; α > 0: the
+// branches merged exactly into the k×k kernels), final.safetensors with the
+// provenance, final.onnx checked in onnxruntime, measured latency before and
+// after, the table, result.json, epochs.csv and the α-coloured plots.
+//
+// Adaptive patience ("until the validation metric recovers") is left out: it
+// would make α a function of the history rather than of the epoch index, and
+// the epoch count would no longer be known when the run starts.
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { basename, isAbsolute, relative } from 'node:path';
+import { DataLoader, checkpointData, evalTransform, readProvenance, type ResolvedData } from '../data/index.js';
+import { loadCheckpoint, saveCheckpoint, summarize, type Model } from '../graph/index.js';
+import { saveOnnx } from '../export/onnx/export.js';
+import { verifyOnnx } from '../export/onnx/verify.js';
+import { compareLatency } from '../measure/index.js';
+import { Distillation, type TeacherRunner } from '../distill/index.js';
+import { alphaOf, attachBranches, finishReplacement, originalKeys, selectConvs, setAlpha, type Selection } from '../replace/index.js';
+import { RUN_FILES, Run, readMetrics, type MetricsRow } from '../runs/index.js';
+import { evaluate, type Metrics, type StepInput } from '../train/index.js';
+import { pctText, plural } from '../report/format.js';
+import type { Observer } from '../util/events.js';
+import { SlimnetError, UsageError } from '../util/errors.js';
+import { VERIFY_TOLERANCE } from './export.js';
+import { flagOf, givenOptions, resolveTrainConfig, resumedConfig, type TrainSpec } from './train-spec.js';
+import { runTraining, type TrainExtension, type TrainPlan } from './train.js';
+import { NOT_REPLACE_OPTIONS, REPLACE_DEFAULTS, REPLACE_KEYS, alphaAt, asUsage, resolveReplaceOptions, type ReplaceConfig, type ReplaceOptions, type ReplaceSpec } from './replace-spec.js';
+import { EPOCH_CSV_HEADERS, epochCsvRows, finalTable, latencyPair, replaceResultJson, savePlots, type Collapse, type ModelFigures, type ReplaceEpoch, type ReplaceFinal, type ReplaceReport } from './replace-report.js';
+
+export type { ReplaceConfig, ReplaceSpec } from './replace-spec.js';
+export type { ReplaceReport } from './replace-report.js';
+export { replaceResultJson } from './replace-report.js';
+
+/** Files of a replacement run beside the training run's. */
+export const REPLACE_FILES = { kept: 'kept.safetensors', alpha: 'alpha.jsonl', epochs: 'epochs.csv', final: 'final.safetensors', onnx: 'final.onnx', result: 'result.json' } as const;
+
+const WHY_NOT: Record<(typeof NOT_REPLACE_OPTIONS)[number], string> = {
+  dataset: 'the data, its split and normalisation are the checkpoint\'s',
+  root: 'the data are the checkpoint\'s',
+  imageSize: 'the data are the checkpoint\'s',
+  classes: 'the classes are the checkpoint\'s',
+  arch: 'the architecture is the checkpoint\'s',
+  width: 'the architecture is the checkpoint\'s',
+  validation: 'the split is the checkpoint\'s',
+  fraction: 'the data are the checkpoint\'s',
+  seed: 'the seed (split, shuffling, branch initialisation) is the checkpoint\'s',
+  epochs: 'the epochs are the schedule\'s α values times --patience',
+  earlyStoppingPatience: '--collapse-pp stops the schedule',
+  earlyStoppingMonitor: '--collapse-pp stops the schedule',
+  earlyStoppingMinDelta: '--collapse-pp stops the schedule',
+};
+
+/** The shared α of a blended model (replace trains one α for every replaced conv). */
+function sharedAlpha(model: Model): number {
+  return Object.values(alphaOf(model))[0]!;
+}
+
+/** α per 1-based epoch as alpha.jsonl recorded it. */
+function readAlphas(path: string): Map<number, number> {
+  if (!existsSync(path)) return new Map();
+  const rows = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as { epoch: number; alpha: number });
+  return new Map(rows.map((r) => [r.epoch, r.alpha]));
+}
+
+/** The options the resumed run's config.json must agree with, as given (resolved) in this call. */
+function givenReplaceOptions(spec: ReplaceSpec, o: ReturnType<typeof resolveReplaceOptions>): Partial<ReplaceOptions> {
+  const out: Partial<ReplaceOptions> = { checkpoint: o.checkpoint };
+  if (spec.paramShare !== undefined) out.paramShare = o.paramShare;
+  if (o.layersGiven) out.layers = o.layersGiven;
+  if (spec.alphaSchedule !== undefined) out.alphaSchedule = o.alphaSchedule;
+  if (spec.patience !== undefined) out.patience = o.patience;
+  if (spec.branchInit !== undefined) out.branchInit = o.branchInit;
+  if (spec.freezeOriginal !== undefined) out.freezeOriginal = o.freezeOriginal;
+  if (spec.loss !== undefined) out.loss = o.loss;
+  if (spec.collapsePp !== undefined) out.collapsePp = o.collapsePp;
+  return out;
+}
+
+/** The CLI flag of a replace option (the α schedule is --schedule there). */
+const replaceFlag = (k: keyof ReplaceOptions): string => (k === 'alphaSchedule' ? '--schedule' : flagOf(k));
+
+const rel = (p: string): string => (isAbsolute(p) ? p : relative(process.cwd(), p) || '.');
+
+/**
+ * Replaces convolutions of `spec.checkpoint` progressively in a new run, or
+ * resumes `spec.resume`; see ReplaceReport. Every check (the flags, the
+ * checkpoint, the convs, the schedule) runs before the run directory exists.
+ */
+export async function replaceRun(spec: ReplaceSpec, observer: Observer = {}): Promise<ReplaceReport> {
+  const opts = resolveReplaceOptions(spec);
+  const trainPart = Object.fromEntries(Object.entries(spec).filter(([k]) => !(REPLACE_KEYS as readonly string[]).includes(k))) as TrainSpec;
+  for (const k of NOT_REPLACE_OPTIONS) if (trainPart[k] !== undefined) throw new UsageError(`${flagOf(k)} does not apply to replace: ${WHY_NOT[k]}`);
+  const given = givenOptions(trainPart, 'replace spec');
+  if (!existsSync(opts.checkpoint)) throw new UsageError(`--checkpoint ${opts.checkpoint} does not exist`);
+  const loaded = loadCheckpoint(opts.checkpoint);
+  const original = loaded.model.eval();
+  let student: Model | undefined;
+  let taken = false;
+  const loaders: DataLoader[] = [];
+  try {
+    const p = readProvenance(loaded.meta, opts.checkpoint);
+    const data = checkpointData(loaded.meta, {}, opts.checkpoint);
+    if (!data.validation?.length) {
+      throw new UsageError(`--checkpoint ${opts.checkpoint} was trained without a validation split: replace stops a collapsing schedule on validation accuracy (--collapse-pp); use a checkpoint trained with --validation > 0`);
+    }
+    // A resumed run replaces the convs its config.json names; a new one checks the selection here, before any run directory.
+    const selection: Selection | null =
+      spec.resume === undefined ? asUsage(opts.layersGiven ? '--layers' : '--param-share', () => selectConvs(original.graph, opts.layersGiven ? { layers: opts.layersGiven } : { paramShare: opts.paramShare! })) : null;
+    const arch = p.arch ?? basename(opts.checkpoint).replace(/\.safetensors$/, '');
+    const base = resolveTrainConfig(
+      {
+        // The learning rate stays put across the α schedule unless told otherwise (a cosine over all α values would starve the last, hardest ones).
+        ...(given.schedule === undefined && given.recipe === undefined ? { schedule: REPLACE_DEFAULTS.lrSchedule } : {}),
+        ...given,
+        dataset: data.dataset,
+        root: p.root ?? null,
+        imageSize: p.imageSize ?? null,
+        classes: p.classSubset ?? null,
+        arch,
+        width: p.width ?? 1,
+        validation: p.validation ?? 0,
+        fraction: p.fraction ?? 1,
+        seed: data.seed,
+        epochs: opts.alphas.length * opts.patience,
+      },
+      opts.loss === 'logit-mse' ? 'distill' : 'baseline',
+    );
+    const { layersGiven: _l, latencyRuns, ...own } = opts;
+    const config: ReplaceConfig = { ...base, ...own, layers: selection?.convs ?? [] };
+
+    const evalLoader = (d: ResolvedData['test']): DataLoader => {
+      const l = new DataLoader(d, { batchSize: base.evalBatchSize, transform: evalTransform(data.norm) });
+      loaders.push(l);
+      return l;
+    };
+    const originalVal = (await evaluate(original, evalLoader(data.validation), data.classes)).accuracy;
+
+    // Set by the extension during training (closures: held in an object so the reads after runTraining see them).
+    const seen: { runner: TeacherRunner | null; collapse: Collapse | null } = { runner: null, collapse: null };
+    const plan: TrainPlan<ReplaceConfig> = {
+      command: 'replace',
+      data: () => data,
+      model(cfg) {
+        student = asUsage('--layers', () => attachBranches(original, cfg.layers, { init: cfg.branchInit, seed: cfg.seed }));
+        const blended = student;
+        return {
+          graph: blended.graph,
+          label: `${cfg.arch}${cfg.width !== 1 ? ` (width ${cfg.width})` : ''} with ${plural(cfg.layers.length, 'conv')} blended with 1×1 branches`,
+          create: () => {
+            taken = true;
+            return blended;
+          },
+        };
+      },
+      extend(model, cfg): TrainExtension {
+        const frozen = cfg.freezeOriginal ? model.freeze(originalKeys(model)) : [];
+        const bound = originalVal - cfg.collapsePp / 100;
+        let current: number | null = null;
+        const alphaFor = (input: StepInput): void => {
+          const a = alphaAt(cfg, input.epoch);
+          if (a !== current) setAlpha(model, a);
+          current = a;
+        };
+        let trainer: TrainExtension['trainer'];
+        let dist: Distillation | undefined;
+        if (cfg.loss === 'logit-mse') {
+          // Seed 001's loss: the regression on the original model's logits (the distillation 'logits' term, CE weight 0), the original run once per step as a frozen teacher.
+          dist = new Distillation({ teacher: original, student: model, losses: [{ name: 'logits', params: {} }], ceWeight: 0, labelSmoothing: 0 });
+          seen.runner = dist.runner;
+          const o = dist.trainerOptions();
+          trainer = { ...o, stepContext: (input: StepInput) => (alphaFor(input), o.stepContext(input)) } as unknown as TrainExtension['trainer'];
+        } else trainer = { stepContext: (input: StepInput) => void alphaFor(input) };
+        const alphas = cfg.alphas.map((a) => +a.toPrecision(4));
+        return {
+          trainer,
+          extraParams: [],
+          meta: { replace: { checkpoint: cfg.checkpoint, layers: cfg.layers, alphaSchedule: cfg.alphaSchedule, patience: cfg.patience, branchInit: cfg.branchInit, freezeOriginal: cfg.freezeOriginal, loss: cfg.loss } },
+          lines: [
+            `replace: ${cfg.layers.length} conv${cfg.layers.length === 1 ? '' : 's'} (${cfg.layers.join(', ')}) blended with 1×1 branches (${cfg.branchInit} init)${cfg.paramShare !== null ? ` for a ${(cfg.paramShare * 100).toFixed(0)} % parameter share` : ''}${frozen.length ? `; originals frozen (${frozen.length} tensors)` : '; originals train'}`,
+            `α schedule ${cfg.alphaSchedule}: α ${alphas.length > 8 ? `${alphas.slice(0, 4).join(', ')}, …, ${alphas.slice(-2).join(', ')}` : alphas.join(', ')} (${plural(alphas.length, 'value')}), ${plural(cfg.patience, 'epoch')} each; loss ${cfg.loss === 'ce' ? 'cross-entropy' : 'logit regression on the original model (run once per step)'}`,
+            `collapse: the schedule stops when validation accuracy falls under ${pctText(bound)} % (the original's ${pctText(originalVal)} % minus ${cfg.collapsePp} points)`,
+          ],
+          afterEpoch(row: MetricsRow, run: Run): string | null {
+            const alpha = sharedAlpha(model);
+            const alphaFile = run.file(REPLACE_FILES.alpha);
+            const recorded = [...readAlphas(alphaFile)].filter(([e]) => e < row.epoch).map(([e, a]) => ({ epoch: e, alpha: a }));
+            run.writeText(REPLACE_FILES.alpha, [...recorded, { epoch: row.epoch, alpha }].map((r) => JSON.stringify(r) + '\n').join(''));
+            const kept = run.file(REPLACE_FILES.kept);
+            if (row.val_acc !== null && row.val_acc < bound) {
+              let keptEpoch = 0;
+              if (existsSync(kept)) {
+                const k = loadCheckpoint(kept);
+                try {
+                  model.loadStateDict(Object.fromEntries(k.model.namedTensors()));
+                  keptEpoch = typeof k.meta.epoch === 'number' ? k.meta.epoch : row.epoch - 1;
+                } finally {
+                  k.model.dispose();
+                }
+              } else {
+                // The first α collapsed already: the original weights (α = 1, the branches do not count).
+                model.loadStateDict({ ...Object.fromEntries(model.namedTensors()), ...Object.fromEntries(original.namedTensors()) });
+                setAlpha(model, 1);
+              }
+              const collapse: Collapse = { epoch: row.epoch, alpha, valAccuracy: row.val_acc, keptEpoch, keptAlpha: sharedAlpha(model) };
+              seen.collapse = collapse;
+              run.update({ collapse });
+              return `collapse: validation accuracy ${pctText(row.val_acc)} % at α ${+alpha.toPrecision(4)} (epoch ${row.epoch}) is more than ${cfg.collapsePp} points under the original's ${pctText(originalVal)} %: the schedule stops; the final weights are ${keptEpoch === 0 ? "the original's (α 1)" : `epoch ${keptEpoch}'s (α ${+collapse.keptAlpha.toPrecision(4)})`}`;
+            }
+            copyFileSync(run.file(RUN_FILES.last), kept);
+            return null;
+          },
+          dispose: () => dist?.dispose(),
+        };
+      },
+      resumeCommand: (cfg, runsDir, version) => `slimnet replace --checkpoint ${cfg.checkpoint}${runsDir !== './runs' && runsDir !== 'runs' ? ` --runs-dir ${runsDir}` : ''} --version ${version}`,
+    };
+
+    const report = await runTraining(
+      plan,
+      {
+        config,
+        given,
+        runsDir: spec.runsDir,
+        resume: spec.resume,
+        resumed: (saved, version, progress) => {
+          const mine = givenReplaceOptions(spec, opts);
+          const differ = (Object.keys(mine) as (keyof ReplaceOptions)[]).filter((k) => JSON.stringify(mine[k]) !== JSON.stringify(saved[k]));
+          if (differ.length) {
+            throw new UsageError(`version ${version} was run with ${differ.map((k) => `${replaceFlag(k)} ${JSON.stringify(saved[k])}`).join(', ')}; --version resumes a run with its own configuration (drop ${differ.map(replaceFlag).join(', ')} or start a new run)`);
+          }
+          const r = resumedConfig(saved, given, version, progress);
+          return { config: { ...(saved as ReplaceConfig), ...r.config }, extendedFrom: r.extendedFrom };
+        },
+      },
+      observer,
+    );
+
+    const cfg = report.config;
+    const sel = selectConvs(original.graph, { layers: cfg.layers });
+    const bound = originalVal - cfg.collapsePp / 100;
+    const alphas = readAlphas(`${report.run}/${REPLACE_FILES.alpha}`);
+    const epochs: ReplaceEpoch[] = readMetrics(report.run).map((r) => ({ ...r, alpha: alphas.get(r.epoch) ?? alphaAt(cfg, r.epoch - 1) }));
+    const partial = {
+      selection: { convs: sel.convs, paramsBefore: sel.paramsBefore, paramsAfter: sel.paramsAfter, share: sel.share },
+      collapseBound: bound,
+      collapse: seen.collapse ?? (report.runStatus as { collapse?: Collapse }).collapse ?? null,
+      epochs,
+      teacherForwards: seen.runner ? seen.runner.forwards : null,
+    };
+    const s0 = summarize(original.graph).totals;
+    if (report.status === 'interrupted') {
+      return { ...report, ...partial, original: { params: s0.params, macs: s0.macs, accuracy: NaN, balancedAccuracy: NaN, valAccuracy: originalVal }, final: null, plots: [] };
+    }
+
+    // ---- the finished model ------------------------------------------------------------------
+    const run = Run.open({ root: spec.runsDir ?? './runs', command: 'replace', dataset: cfg.dataset, arch: cfg.arch }, report.version);
+    const say = (line: string): void => {
+      run.say(line);
+      observer.onLog?.(line);
+    };
+    const test = evalLoader(data.test);
+    const figures = (m: Metrics, model: Model): ModelFigures => {
+      const t = summarize(model.graph).totals;
+      return { params: t.params, macs: t.macs, accuracy: m.accuracy, balancedAccuracy: m.balancedAccuracy };
+    };
+    const originalFigures = { ...figures(await evaluate(original, test, data.classes), original), valAccuracy: originalVal };
+    const last = loadCheckpoint(report.checkpoints.last);
+    let finished: Model | undefined;
+    try {
+      const alpha = sharedAlpha(last.model);
+      finished = finishReplacement(last.model).eval();
+      if (finished.graph.nodes.some((n) => n.kind === 'blend')) throw new SlimnetError('finishReplacement left a blend node in the final model');
+      const finalPath = run.file(REPLACE_FILES.final);
+      saveCheckpoint(finalPath, finished, { ...last.meta, command: 'replace', version: report.version, replacedFrom: cfg.checkpoint, replace: { layers: cfg.layers, alpha, merged: alpha > 0, alphaSchedule: cfg.alphaSchedule } });
+      const onnxPath = run.file(REPLACE_FILES.onnx);
+      const verified = await verifyOnnx(finished, saveOnnx(finished, onnxPath), { batch: 2 });
+      if (!(verified.maxAbsDiff <= VERIFY_TOLERANCE) || verified.problems.length) throw new SlimnetError(`final.onnx differs from the final model in onnxruntime by ${verified.maxAbsDiff} (${verified.problems.join('; ')})`);
+      say(`\nfinal model: ${alpha === 0 ? 'the replaced convs are their 1×1 branches (originals removed)' : `the branches merged into the k×k kernels at α ${+alpha.toPrecision(4)}`}; ${rel(finalPath)}, ${rel(onnxPath)} (onnxruntime max |diff| ${verified.maxAbsDiff.toExponential(2)})`);
+      say(`measuring latency (onnxruntime CPU, batch 1 and 64, ${latencyRuns} runs each, interleaved)...`);
+      const lat = await compareLatency(original, finished, { batches: [1, 64], runs: latencyRuns, warmup: Math.min(5, latencyRuns), engine: false });
+      const final: ReplaceFinal = {
+        ...figures(await evaluate(finished, test, data.classes), finished),
+        checkpoint: finalPath,
+        onnx: onnxPath,
+        onnxMaxAbsDiff: verified.maxAbsDiff,
+        alpha,
+        merged: alpha > 0,
+        latency: { ortB1: latencyPair(lat.ort[1]!), ortB64: latencyPair(lat.ort[64]!) },
+      };
+      say(`\n${finalTable(originalFigures, final)}`);
+      run.writeCsv(REPLACE_FILES.epochs, EPOCH_CSV_HEADERS, epochCsvRows(epochs));
+      const plots = await savePlots(epochs, (n) => run.file(n), { originalVal, bound });
+      say(`files: ${[run.file(REPLACE_FILES.epochs), ...plots, run.file(REPLACE_FILES.result)].map(rel).join(', ')}`);
+      const out: ReplaceReport = { ...report, ...partial, original: originalFigures, final, plots };
+      run.writeJson(REPLACE_FILES.result, replaceResultJson(out));
+      run.update({ replaced: { params: final.params, macs: final.macs, test: { accuracy: final.accuracy, balancedAccuracy: final.balancedAccuracy }, alpha } });
+      return out;
+    } finally {
+      finished?.dispose();
+      last.model.dispose();
+    }
+  } finally {
+    for (const l of loaders) await l.close();
+    if (student && !taken) student.dispose();
+    original.dispose();
+  }
+}
+
