@@ -280,3 +280,16 @@ test('trainRun: a test class that train/ lacks is a DataError before any run exi
   model.dispose();
   assert.equal(meta.imageSize, null, 'not resized');
 });
+
+test('trainRun --noise-share / --noise-std: recorded in config.json, the same noise on a rerun, other weights than without noise', async (t) => {
+  const root = tempDir(t, 'slimnet-wf-train-noise-');
+  const spec: TrainSpec = { ...SMALL, fraction: 0.02, epochs: 1, noiseShare: 0.5, noiseStd: 0.5 };
+  const a = await trainRun({ ...spec, runsDir: join(root, 'a') });
+  const b = await trainRun({ ...spec, runsDir: join(root, 'b') });
+  const clean = await trainRun({ ...SMALL, fraction: 0.02, epochs: 1, runsDir: join(root, 'c') });
+  const config = JSON.parse(readFileSync(join(a.run, RUN_FILES.config), 'utf8')) as Record<string, unknown>;
+  assert.deepEqual([config.noiseShare, config.noiseStd], [0.5, 0.5]);
+  const [wa, wb, wc] = [a, b, clean].map((r) => bytesOf(r.checkpoints.last));
+  assert.deepEqual(wa, wb, 'seeded noise repeats');
+  assert.notDeepEqual(wa, wc, 'the noise reaches the training batches');
+});

@@ -39,7 +39,7 @@ import { duration, nowIso, pctText, plural } from '../report/format.js';
 import { ProgressTask, type Observer } from '../util/events.js';
 import { SlimnetError, UsageError } from '../util/errors.js';
 import { checkTrainingMemory } from './train-memory.js';
-import { checkImageSize, checkValidationSplit, givenOptions, optimizerOf, resolveTrainConfig, resumedConfig, scheduleOf, trainDataSpec, type TrainConfig, type TrainSpec } from './train-spec.js';
+import { checkImageSize, checkValidationSplit, givenOptions, loaderTransforms, optimizerOf, resolveTrainConfig, resumedConfig, scheduleOf, trainDataSpec, type TrainConfig, type TrainSpec } from './train-spec.js';
 
 export type { TrainConfig, TrainSpec } from './train-spec.js';
 
@@ -144,6 +144,12 @@ export interface TrainExtension {
   beforeFit?(say: (line: string) => void, signal?: AbortSignal): Promise<void>;
   /** After the test evaluation of the final weights: further results for the log. */
   afterTest?(model: Model, testLoader: DataLoader, say: (line: string) => void, signal?: AbortSignal): Promise<void>;
+  /**
+   * After each completed epoch, once its files are written (metrics row, last, best, state). A message ends the run
+   * there as early-stopped with that message; the model's weights as the hook leaves them (it may restore an earlier
+   * epoch's) become last.safetensors, the final weights.
+   */
+  afterEpoch?(row: MetricsRow, run: Run): string | null;
   dispose(): void;
 }
 
@@ -431,9 +437,10 @@ async function train<Cfg extends TrainConfig>(plan: TrainPlan<Cfg>, ctx: TrainCo
   }
   const totals = summarize(model.graph).totals;
   const schedule = new LrSchedule(optimizer, scheduleOf(config));
-  const trainLoader = new DataLoader(data.train, { batchSize: config.batchSize, shuffle: true, seed: config.seed, transform: trainTransform(config.dataset, data.train, config.augment, data.norm) });
-  const valLoader = data.validation ? new DataLoader(data.validation, { batchSize: config.evalBatchSize, transform: evalTransform(data.norm) }) : undefined;
-  const testLoader = new DataLoader(data.test, { batchSize: config.evalBatchSize, transform: evalTransform(data.norm) });
+  const transforms = loaderTransforms(config, data); // training: augmentation, normalisation, noise (--noise-share); evaluation: normalisation only
+  const trainLoader = new DataLoader(data.train, { batchSize: config.batchSize, shuffle: true, seed: config.seed, transform: transforms.train });
+  const valLoader = data.validation ? new DataLoader(data.validation, { batchSize: config.evalBatchSize, transform: transforms.eval }) : undefined;
+  const testLoader = new DataLoader(data.test, { batchSize: config.evalBatchSize, transform: transforms.eval });
   const earlyStopping = config.earlyStoppingPatience !== null ? new EarlyStopping({ monitor: config.earlyStoppingMonitor, minDelta: config.earlyStoppingMinDelta, patience: config.earlyStoppingPatience }) : undefined;
 
   try {
@@ -549,6 +556,13 @@ async function train<Cfg extends TrainConfig>(plan: TrainPlan<Cfg>, ctx: TrainCo
           say(stopMessage);
           // The restored best weights are the run's final weights.
           checkpointing.saveLast(trainer, { epoch: trainer.epoch, restoredEpoch: restored });
+          break;
+        }
+        const halt = s ? (ext?.afterEpoch?.(s.row, run) ?? null) : null;
+        if (halt) {
+          stopMessage = halt;
+          say(halt);
+          checkpointing.saveLast(trainer, { epoch: trainer.epoch, note: halt });
           break;
         }
       }
