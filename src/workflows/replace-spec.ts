@@ -4,7 +4,11 @@
 // options (lr, optimizer, batch size, augmentation, noise, ...) are the
 // training workflow's; the data, the architecture and the seed come from the
 // checkpoint, and the epoch count is the schedule's (α values × patience).
-import { BRANCH_INITS, ReplaceError, alphaSequence, parseSchedule, scheduleText, type BranchInit } from '../replace/index.js';
+import { BRANCH_INITS, ReplaceError, alphaSequence, parseSchedule, scheduleText } from '../replace/index.js';
+
+/** How a branch starts: the graph edit's inits, or 'lsq', the least-squares fit of the original conv's output on training images (replace/fit.ts). */
+export type ReplaceBranchInit = (typeof BRANCH_INITS)[number] | 'lsq';
+export const REPLACE_BRANCH_INITS: readonly ReplaceBranchInit[] = [...BRANCH_INITS, 'lsq'];
 import { UsageError } from '../util/errors.js';
 import type { TrainConfig, TrainSpec } from './train-spec.js';
 
@@ -27,8 +31,8 @@ export interface ReplaceSpec extends Omit<TrainSpec, NotReplaceOption> {
   alphaSchedule?: string;
   /** Epochs at each α (default 1). */
   patience?: number;
-  /** How the 1×1 branch starts: the original kernel's centre tap (default) or random. */
-  branchInit?: BranchInit;
+  /** How the 1×1 branch starts: the original kernel's centre tap (default; the 1×1 kernel nearest the k×k one), lsq (the 1×1 conv that best reproduces the original conv's output on training images) or random. */
+  branchInit?: ReplaceBranchInit;
   /** Freeze the replaced convs' original weights (default false: they train with the rest). */
   freezeOriginal?: boolean;
   /** ce: cross-entropy on the labels (default); logit-mse: seed 001's regression on the original model's logits instead. */
@@ -50,7 +54,7 @@ export interface ReplaceOptions {
   /** The α of each schedule step, in order (each held `patience` epochs). */
   alphas: number[];
   patience: number;
-  branchInit: BranchInit;
+  branchInit: ReplaceBranchInit;
   freezeOriginal: boolean;
   loss: ReplaceLoss;
   collapsePp: number;
@@ -91,7 +95,7 @@ export function resolveReplaceOptions(spec: ReplaceSpec): Omit<ReplaceOptions, '
   const patience = spec.patience ?? REPLACE_DEFAULTS.patience;
   if (!(Number.isInteger(patience) && patience >= 1)) throw new UsageError(`--patience must be a whole number of epochs >= 1, got ${patience}`);
   const branchInit = spec.branchInit ?? REPLACE_DEFAULTS.branchInit;
-  if (!BRANCH_INITS.includes(branchInit)) throw new UsageError(`--branch-init must be one of ${BRANCH_INITS.join(', ')}, got '${String(branchInit)}'`);
+  if (!REPLACE_BRANCH_INITS.includes(branchInit)) throw new UsageError(`--branch-init must be one of ${REPLACE_BRANCH_INITS.join(', ')}, got '${String(branchInit)}'`);
   const loss = spec.loss ?? REPLACE_DEFAULTS.loss;
   if (!(REPLACE_LOSSES as readonly string[]).includes(loss)) throw new UsageError(`--loss must be one of ${REPLACE_LOSSES.join(', ')}, got '${String(loss)}'`);
   const collapsePp = spec.collapsePp ?? REPLACE_DEFAULTS.collapsePp;

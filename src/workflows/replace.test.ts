@@ -189,3 +189,18 @@ test('replaceRun: bad input is one UsageError naming the flag, before any run di
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('replaceRun --branch-init lsq: the branches start from the least-squares fit (logged per conv), not the centre tap', async () => {
+  const dir = join(root, 'lsq');
+  const common: ReplaceSpec = { ...RUN, checkpoint: original, paramShare: 0.5, alphaSchedule: 'step:0', optimizer: 'sgd', lr: 1e-12, collapsePp: 100, runsDir: dir };
+  const lines: string[] = [];
+  const lsq = await replaceRun({ ...common, branchInit: 'lsq' }, { onLog: (l) => lines.push(l) });
+  const centre = await replaceRun({ ...common, branchInit: 'centre' });
+  const fit = lines.find((l) => l.startsWith('lsq branch init on 512 training images'));
+  const convs = lsq.selection.convs;
+  assert.ok(fit && convs.every((c) => fit.includes(c)), `the fit is logged per conv: ${fit}`);
+  const a = weights(lsq.final!.checkpoint, convs.map((c) => `${c}.weight`));
+  const b = weights(centre.final!.checkpoint, convs.map((c) => `${c}.weight`));
+  assert.deepEqual(Object.keys(a), Object.keys(b));
+  assert.ok(Object.keys(a).every((k) => a[k] !== b[k]), 'lsq and centre give other branch weights');
+});

@@ -34,7 +34,8 @@ import { saveOnnx } from '../export/onnx/export.js';
 import { verifyOnnx } from '../export/onnx/verify.js';
 import { compareLatency } from '../measure/index.js';
 import { Distillation, type TeacherRunner } from '../distill/index.js';
-import { alphaOf, attachBranches, finishReplacement, originalKeys, selectConvs, setAlpha, type Selection } from '../replace/index.js';
+import { alphaOf, attachBranches, finishReplacement, fitBranches, originalKeys, selectConvs, setAlpha, type BranchFit, type Selection } from '../replace/index.js';
+import type { Tensor } from '../tensor/index.js';
 import { RUN_FILES, Run, readMetrics, type MetricsRow } from '../runs/index.js';
 import { evaluate, type Metrics, type StepInput } from '../train/index.js';
 import { pctText, plural } from '../report/format.js';
@@ -101,6 +102,9 @@ function givenReplaceOptions(spec: ReplaceSpec, o: ReturnType<typeof resolveRepl
 /** The CLI flag of a replace option (the α schedule is --schedule there). */
 const replaceFlag = (k: keyof ReplaceOptions): string => (k === 'alphaSchedule' ? '--schedule' : flagOf(k));
 
+/** Training images the least-squares branch fit reads (--branch-init lsq). */
+const LSQ_FIT_IMAGES = 512;
+
 const rel = (p: string): string => (isAbsolute(p) ? p : relative(process.cwd(), p) || '.');
 
 /**
@@ -157,13 +161,30 @@ export async function replaceRun(spec: ReplaceSpec, observer: Observer = {}): Pr
     };
     const originalVal = (await evaluate(original, evalLoader(data.validation), data.classes)).accuracy;
 
+    // --branch-init lsq: the fit's images (normalised, not augmented), read here because the plan's model() is synchronous; a resumed run's branches come from its state.
+    const fitImages: Tensor[] = [];
+    if (config.branchInit === 'lsq' && spec.resume === undefined) {
+      const fitLoader = new DataLoader(data.train, { batchSize: base.batchSize, shuffle: true, seed: base.seed, transform: evalTransform(data.norm) });
+      loaders.push(fitLoader);
+      for await (const b of fitLoader.epoch(0)) {
+        b.y.dispose();
+        fitImages.push(b.x);
+        if (fitImages.length * base.batchSize >= LSQ_FIT_IMAGES) break;
+      }
+    }
+    let fits: BranchFit[] = [];
+
     // Set by the extension during training (closures: held in an object so the reads after runTraining see them).
     const seen: { runner: TeacherRunner | null; collapse: Collapse | null } = { runner: null, collapse: null };
     const plan: TrainPlan<ReplaceConfig> = {
       command: 'replace',
       data: () => data,
       model(cfg) {
-        student = asUsage('--layers', () => attachBranches(original, cfg.layers, { init: cfg.branchInit, seed: cfg.seed }));
+        student = asUsage('--layers', () => attachBranches(original, cfg.layers, { init: cfg.branchInit === 'lsq' ? 'centre' : cfg.branchInit, seed: cfg.seed }));
+        if (fitImages.length) {
+          fits = fitBranches(original, student, fitImages);
+          for (const t of fitImages.splice(0)) t.dispose();
+        }
         const blended = student;
         return {
           graph: blended.graph,
@@ -199,6 +220,7 @@ export async function replaceRun(spec: ReplaceSpec, observer: Observer = {}): Pr
           meta: { replace: { checkpoint: cfg.checkpoint, layers: cfg.layers, alphaSchedule: cfg.alphaSchedule, patience: cfg.patience, branchInit: cfg.branchInit, freezeOriginal: cfg.freezeOriginal, loss: cfg.loss } },
           lines: [
             `replace: ${cfg.layers.length} conv${cfg.layers.length === 1 ? '' : 's'} (${cfg.layers.join(', ')}) blended with 1×1 branches (${cfg.branchInit} init)${cfg.paramShare !== null ? ` for a ${(cfg.paramShare * 100).toFixed(0)} % parameter share` : ''}${frozen.length ? `; originals frozen (${frozen.length} tensors)` : '; originals train'}`,
+            ...(fits.length ? [`lsq branch init on ${LSQ_FIT_IMAGES} training images: output MSE per conv ${fits.map((f) => `${f.conv} ${f.mse.toExponential(2)}`).join(', ')}`] : []),
             `α schedule ${cfg.alphaSchedule}: α ${alphas.length > 8 ? `${alphas.slice(0, 4).join(', ')}, …, ${alphas.slice(-2).join(', ')}` : alphas.join(', ')} (${plural(alphas.length, 'value')}), ${plural(cfg.patience, 'epoch')} each; loss ${cfg.loss === 'ce' ? 'cross-entropy' : 'logit regression on the original model (run once per step)'}`,
             `collapse: the schedule stops when validation accuracy falls under ${pctText(bound)} % (the original's ${pctText(originalVal)} % minus ${cfg.collapsePp} points)`,
           ],

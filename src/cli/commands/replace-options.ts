@@ -7,9 +7,8 @@
 // only what was given); the defaults are in the help text.
 import { Option, type Command } from 'commander';
 import { number } from '../parse-args.js';
-import { BRANCH_INITS } from '../../replace/index.js';
 import { SCHEDULES } from '../../workflows/train-spec.js';
-import { NOT_REPLACE_OPTIONS, REPLACE_DEFAULTS, REPLACE_LOSSES } from '../../workflows/replace-spec.js';
+import { NOT_REPLACE_OPTIONS, REPLACE_BRANCH_INITS, REPLACE_DEFAULTS, REPLACE_LOSSES } from '../../workflows/replace-spec.js';
 import { addTrainOptions } from './train-options.js';
 
 /** Registers every flag and the help text of `slimnet replace`. */
@@ -20,7 +19,7 @@ export function addReplaceOptions(cmd: Command): Command {
     .option('--layers <list>', 'replace these convs by name, comma-separated (instead of --param-share)')
     .option('--schedule <spec>', `α schedule: exp:R (α ← α·(1−R), to 0 under the floor; exp:R:FLOOR), linear:N, cosine:N or step:a,b,... (default: ${REPLACE_DEFAULTS.alphaSchedule}, seed 001's)`)
     .option('--patience <n>', `epochs at each α (default: ${REPLACE_DEFAULTS.patience})`, number('int'))
-    .addOption(new Option('--branch-init <how>', `the 1×1 branch starts as the original kernel's centre tap (also its least-squares 1×1 fit) or random (default: ${REPLACE_DEFAULTS.branchInit})`).choices(BRANCH_INITS))
+    .addOption(new Option('--branch-init <how>', `how the 1×1 branch starts: centre (the original kernel's centre tap, the 1×1 kernel nearest the k×k one), lsq (the 1×1 conv that best reproduces the original conv's output on 512 training images, least squares) or random (default: ${REPLACE_DEFAULTS.branchInit})`).choices(REPLACE_BRANCH_INITS))
     .option('--freeze-original', 'freeze the replaced convs\' original weights: only the branches and the other layers train (default: off)')
     .addOption(new Option('--loss <loss>', `ce: cross-entropy on the labels; logit-mse: seed 001's regression on the original model's logits (run once per step) instead (default: ${REPLACE_DEFAULTS.loss})`).choices(REPLACE_LOSSES))
     .option('--collapse-pp <x>', `stop the schedule when validation accuracy falls more than X points (%) below the original's; the last epoch within is kept (default: ${REPLACE_DEFAULTS.collapsePp})`, number('float'))

@@ -2,7 +2,7 @@
 // → the printed lines and --json.
 import type { Command } from 'commander';
 import { replaceResultJson, replaceRun } from '../../workflows/replace.js';
-import type { BranchInit } from '../../replace/index.js';
+import type { ReplaceBranchInit } from '../../workflows/replace-spec.js';
 import type { ReplaceLoss } from '../../workflows/replace-spec.js';
 import type { TrainConfig } from '../../workflows/train-spec.js';
 import { EXIT_INTERRUPTED, onInterrupt } from '../interrupt.js';
@@ -16,7 +16,7 @@ export interface ReplaceFlags {
   layers?: string;
   schedule?: string;
   patience?: number;
-  branchInit?: BranchInit;
+  branchInit?: ReplaceBranchInit;
   freezeOriginal?: boolean;
   loss?: ReplaceLoss;
   collapsePp?: number;
