@@ -170,6 +170,8 @@ export interface TrainAlphaOptions {
   loss?: LossFn;
   /** Aborting stops after the current update. */
   signal?: AbortSignal;
+  /** After each update: its number (1-based) and loss. */
+  onUpdate?(update: number, loss: number): void;
 }
 
 export interface TrainAlphaResult {
@@ -207,9 +209,11 @@ export async function trainAlpha(model: Model, alphas: readonly AlphaGroup[], ba
             break;
           }
           try {
-            recent.push(tidy(() => alphaStep(model, alphas, batch, loss, opt, done)));
+            const value = tidy(() => alphaStep(model, alphas, batch, loss, opt, done));
+            recent.push(value);
             if (recent.length > 10) recent.shift();
             done++;
+            o.onUpdate?.(done, value);
           } finally {
             batch.x.dispose();
             batch.y.dispose();

@@ -243,12 +243,9 @@ async function pruneOnce(current: Model, stream: BatchStream, o: TransTailorOpti
   let removedModel: Model | null = null;
   try {
     const iters = o.alphaIters ?? 50;
-    let done = 0;
-    // The loss per update is not exposed by trainAlpha; progress reports the update count (loss NaN).
     if (iters > 0) {
-      const r = await trainAlpha(withAlpha, alphas, stream.take(iters), { iters, lr: o.alphaLr ?? 0.01, ...(hooks.signal ? { signal: hooks.signal } : {}) });
-      done = r.iters;
-      hooks.onUpdate?.('alpha', iteration, done, iters, r.loss);
+      const onUpdate = hooks.onUpdate ? (update: number, loss: number) => hooks.onUpdate!('alpha', iteration, update, iters, loss) : undefined;
+      const r = await trainAlpha(withAlpha, alphas, stream.take(iters), { iters, lr: o.alphaLr ?? 0.01, ...(hooks.signal ? { signal: hooks.signal } : {}), ...(onUpdate ? { onUpdate } : {}) });
       if (r.interrupted) return null;
     }
     const n = o.importanceBatches ?? 10;
