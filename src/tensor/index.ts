@@ -10,4 +10,5 @@ export { op, listOps, OpRef } from './dispatch.js';
 export { saveTensors, loadTensors, encodeSafetensors, decodeSafetensors, readTensorFile, describeJson, type Metadata, type LoadedTensors } from './serialize.js';
 export { runInWorker, type WorkerTask, type TaskFunction } from './worker.js';
 export { SlimnetError, OpError, DisposedTensorError, SerializationError } from './errors.js';
+export { ProcessGroup, DistributedError, envRendezvous, distributedBackends, DEFAULT_TIMEOUT_MS, type ProcessGroupOptions, type Rendezvous, type ReduceOp, type DistBackend } from './distributed.js';
 export { DTYPES, isDType, isFloating, type DType } from './dtype.js';

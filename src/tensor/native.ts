@@ -12,6 +12,9 @@ export type Handle = { readonly __handle: unique symbol };
 /** An opaque resolved-operator handle. */
 export type OpHandle = { readonly __op: unique symbol };
 
+/** An opaque process-group handle (native/src/distributed.cc). */
+export type GroupHandle = { readonly __group: unique symbol };
+
 /** Values the op bridge accepts and returns, besides handles. */
 export type NativeValue = Handle | number | boolean | string | null | undefined | readonly NativeValue[];
 
@@ -59,6 +62,30 @@ export interface NativeAddon {
   setRngState(h: Handle): void;
   cudaDeviceCount(): number;
   buildInfo(): { torchVersion: string; parallel: string; cuda: boolean };
+
+  // Process groups. Collectives are issued in call order and settle when
+  // every rank has taken part; a rejection carries libtorch's or Gloo's
+  // message alone (src/tensor/distributed.ts names the op and the ranks).
+  distBackends(): string[];
+  distInit(spec: {
+    host: string;
+    port: number;
+    worldSize: number;
+    rank: number;
+    /** Bound on each collective (and on Gloo's connection setup). */
+    timeoutMs: number;
+    /** Bound on reaching the store and on waiting for every rank to join. */
+    initTimeoutMs: number;
+    /** Bind Gloo to this host's address (loopback runs). */
+    deviceHost?: string;
+    /** Or to this network interface (GLOO_SOCKET_IFNAME). */
+    deviceInterface?: string;
+  }): Promise<GroupHandle>;
+  distAllReduce(g: GroupHandle, tensors: Handle[], op: 'sum' | 'avg'): Promise<void>;
+  distBroadcast(g: GroupHandle, tensor: Handle, root: number): Promise<void>;
+  distAllGather(g: GroupHandle, tensor: Handle): Promise<Handle[]>;
+  distBarrier(g: GroupHandle): Promise<void>;
+  distDestroy(g: GroupHandle): void;
 }
 
 function addonPath(): string {

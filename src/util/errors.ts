@@ -16,3 +16,21 @@ export class SlimnetError extends Error {
  * message names the field (or flag) and the value.
  */
 export class UsageError extends SlimnetError {}
+
+/**
+ * A collective or the rendezvous of a process group failed: a peer left,
+ * timed out or could not be reached. The message names the operation, this
+ * rank and, where it is known, the peer.
+ */
+export class DistributedError extends SlimnetError {
+  constructor(
+    readonly op: string,
+    readonly rank: number,
+    readonly worldSize: number,
+    message: string,
+    readonly details: { peer?: number; timedOut: boolean },
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
