@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libtorch-dev libopenblas0-openmp python3-torch dataset-fashion-mnist cmake g++ ninja-build)
+APT_PACKAGES=(libtorch-dev libgloo-dev libopenblas0-openmp python3-torch dataset-fashion-mnist cmake g++ ninja-build)
 
 missing=()
 if [ "${SLIMNET_SKIP_APT:-0}" != "1" ] && command -v dpkg-query >/dev/null; then
