@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { addStudyThesisOptions, type StudyRawOptions } from './study-options.js';
 import { addStudyDistillOptions, type StudyDistillRawOptions } from './study-distill-options.js';
 import { addStudyTransTailorOptions, type StudyTransTailorRawOptions } from './study-transtailor-options.js';
+import { addStudyReplaceOptions, type StudyReplaceRawOptions } from './study-replace-options.js';
 
 /** Adds `study` and its subcommands to `program`; returns the `study` command. */
 export function addStudyCommands(program: Command): Command {
@@ -38,6 +39,16 @@ export function addStudyCommands(program: Command): Command {
   ).action(async (o: StudyTransTailorRawOptions) => {
     const { studyTransTailorCommand } = await import('./study-transtailor.js');
     process.exitCode = await studyTransTailorCommand(o);
+  });
+  addStudyReplaceOptions(
+    studyCmd
+      .command('replace')
+      .description(
+        "issue 18's progressive replacement study (seed 001): for each seed a source model with BatchNorm, then replacement variants from it at the same parameter share (schedules, noise, logit regression, frozen originals, branch init) against the base variant, and two baselines at its size (its architecture from scratch, channel pruning to its MACs); test accuracy and balanced accuracy mean ± std over seeds, params, MACs, final α, the difference to the base variant against the seed spread; writes runs/study-replace/<dataset>-<arch>/version_N with results.json, results.csv, report.md, PNG figures and every member's run",
+      ),
+  ).action(async (o: StudyReplaceRawOptions) => {
+    const { studyReplaceCommand } = await import('./study-replace.js');
+    process.exitCode = await studyReplaceCommand(o);
   });
   return studyCmd;
 }
