@@ -56,6 +56,24 @@ export interface DataLoaderOptions {
   prefetch?: number;
   /** Use a worker thread for prefetching when possible (default true). */
   worker?: boolean;
+  /** This process's part of the data in data-parallel training (see LoaderShard). */
+  shard?: LoaderShard;
+}
+
+/**
+ * Data-parallel sharding, over the order one process would use (the same
+ * seeded shuffle). `of: 'batch'` (training): `batchSize` is the global batch,
+ * and rank r of `world` takes positions ⌊r·m/world⌋ … ⌊(r+1)·m/world⌋ of
+ * every global batch of m samples, so N ranks see together exactly the
+ * batches one process sees (a last batch with fewer samples than ranks is
+ * dropped, so that no rank gets an empty one). `of: 'split'` (evaluation):
+ * rank r takes the contiguous share ⌊r·n/world⌋ … ⌊(r+1)·n/world⌋ of the
+ * whole order, in batches of `batchSize`.
+ */
+export interface LoaderShard {
+  rank: number;
+  world: number;
+  of?: 'batch' | 'split';
 }
 
 // The entry has this module's own extension: loader-worker.ts under tsx,
@@ -134,6 +152,11 @@ class BatchWorker {
   }
 }
 
+/** Rank r's share [lo, hi) of n items split into `world` contiguous parts. */
+function splitBounds(n: number, rank: number, world: number): [number, number] {
+  return [Math.floor((rank * n) / world), Math.floor(((rank + 1) * n) / world)];
+}
+
 export class DataLoader {
   readonly batchSize: number;
   readonly shuffle: boolean;
@@ -141,6 +164,7 @@ export class DataLoader {
   readonly dropLast: boolean;
   readonly prefetch: number;
   readonly transform: Transform | undefined;
+  readonly shard: Required<LoaderShard> | undefined;
   /** [C, H, W] of the batches' samples (after the transform). */
   readonly sampleShape: ImageShape;
   /** Where batches are built: 'worker' (a producer thread), 'main' (async on this thread) or 'sync' (prefetch 0). */
@@ -160,6 +184,15 @@ export class DataLoader {
     this.prefetch = o.prefetch ?? 2;
     if (!Number.isInteger(this.prefetch) || this.prefetch < 0) throw new RangeError(`DataLoader: prefetch must be an integer >= 0, got ${o.prefetch}`);
     this.transform = o.transform;
+    if (o.shard) {
+      const { rank, world } = o.shard;
+      const of = o.shard.of ?? 'batch';
+      if (!(Number.isInteger(world) && world >= 1)) throw new RangeError(`DataLoader: shard.world must be a positive integer, got ${world}`);
+      if (!(Number.isInteger(rank) && rank >= 0 && rank < world)) throw new RangeError(`DataLoader: shard.rank must be an integer in [0, ${world - 1}], got ${rank}`);
+      if (of !== 'batch' && of !== 'split') throw new RangeError(`DataLoader: shard.of must be 'batch' or 'split', got '${String(of)}'`);
+      if (of === 'batch' && this.batchSize < world) throw new RangeError(`DataLoader: the global batch (${this.batchSize}) must have at least one sample per rank (${world} ranks)`);
+      this.shard = { rank, world, of };
+    }
     const s = o.transform ? o.transform.outputShape([...dataset.sampleShape]) : dataset.sampleShape;
     this.sampleShape = [s[0], s[1], s[2]];
     const spec = this.prefetch > 0 && (o.worker ?? true) ? datasetSpec(dataset) : undefined;
@@ -168,16 +201,29 @@ export class DataLoader {
     this.workerData = portable ? { dataset: spec, transform: o.transform?.spec, outShape: this.sampleShape } : undefined;
   }
 
-  /** Batches per epoch. */
+  /** Batches per epoch (the same on every rank of a 'batch' shard). */
   get length(): number {
-    const n = this.dataset.length;
-    return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
+    const sh = this.shard;
+    const n = sh?.of === 'split' ? splitBounds(this.dataset.length, sh.rank, sh.world)[1] - splitBounds(this.dataset.length, sh.rank, sh.world)[0] : this.dataset.length;
+    const tail = n % this.batchSize;
+    return this.dropLast || (sh?.of === 'batch' && tail > 0 && tail < sh.world) ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
   }
 
-  /** The data-set indices epoch `epochIndex` visits, in order. */
+  /** The data-set indices epoch `epochIndex` visits, in order (one process's: a 'split' shard's share of it). */
   order(epochIndex: number): Int32Array {
     const n = this.dataset.length;
-    return this.shuffle ? permutation(n, hashSeed(this.seed, epochIndex)) : Int32Array.from({ length: n }, (_, i) => i);
+    const all = this.shuffle ? permutation(n, hashSeed(this.seed, epochIndex)) : Int32Array.from({ length: n }, (_, i) => i);
+    if (this.shard?.of !== 'split') return all;
+    const [lo, hi] = splitBounds(n, this.shard.rank, this.shard.world);
+    return all.slice(lo, hi);
+  }
+
+  /** The data-set indices of batch `k` of an epoch's order (a 'batch' shard's part of it). */
+  private batchIndices(order: Int32Array, k: number): Int32Array {
+    const whole = order.slice(k * this.batchSize, Math.min((k + 1) * this.batchSize, order.length));
+    if (this.shard?.of !== 'batch') return whole;
+    const [lo, hi] = splitBounds(whole.length, this.shard.rank, this.shard.world);
+    return whole.slice(lo, hi);
   }
 
   private build(indices: Int32Array, epochIndex: number): Promise<BatchArrays> {
@@ -192,7 +238,7 @@ export class DataLoader {
   async *epoch(epochIndex: number): AsyncIterableIterator<Batch> {
     const order = this.order(epochIndex);
     const count = this.length;
-    const slice = (k: number): Int32Array => order.slice(k * this.batchSize, Math.min((k + 1) * this.batchSize, order.length));
+    const slice = (k: number): Int32Array => this.batchIndices(order, k);
     const queue: Promise<BatchArrays>[] = [];
     let requested = 0;
     const fill = (upTo: number): void => {

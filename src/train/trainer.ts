@@ -253,6 +253,23 @@ export function disposeTrainerState(s: TrainerState): void {
 
 // ---- the trainer ----------------------------------------------------------------------------
 
+/**
+ * Training across processes (src/train/data-parallel.ts): what the trainer
+ * awaits after each backward and around validation. Every participant must
+ * run the same steps, so stopping is agreed here too.
+ */
+export interface TrainerCollective {
+  /**
+   * After backward and the onAfterBackward callbacks, before clipping and
+   * the update: combine the gradients of `params` (this process's batch had
+   * `batchSize` samples). `stop`: this process was asked to stop; resolves
+   * true when any participant was, and then all stop after this step.
+   */
+  afterBackward(params: readonly Tensor[], batchSize: number, stop: boolean): Promise<boolean>;
+  /** Validation: `run` evaluates this process's shard; the result is over every participant's. */
+  evaluate(model: Model, run: () => Promise<Metrics>): Promise<Metrics>;
+}
+
 export interface TrainerOptions<C = unknown> {
   model: Model;
   /** Updates the model's parameters and every auxiliary module's (the trainer checks the latter). */
@@ -277,6 +294,8 @@ export interface TrainerOptions<C = unknown> {
   hooks?: Hooks;
   /** Yield to the event loop every this many steps (default 1). */
   yieldEvery?: number;
+  /** Data-parallel training: gradients combined across processes after each backward (see TrainerCollective). */
+  collective?: TrainerCollective;
 }
 
 export interface FitOptions {
@@ -316,6 +335,7 @@ export class Trainer<C = unknown> {
   private readonly clip: { maxNorm: number; normType: number } | undefined;
   private readonly hooks: Hooks | undefined;
   private readonly yieldEvery: number;
+  private readonly collective: TrainerCollective | undefined;
   private stopReason: string | null = null;
   private partial: PartialEpoch | null = null;
   private pendingEarlyStopping: { meta: EarlyStoppingStateMeta; weights: Record<string, Tensor> | null } | null = null;
@@ -343,6 +363,7 @@ export class Trainer<C = unknown> {
     }
     this.hooks = o.hooks;
     this.yieldEvery = o.yieldEvery ?? 1;
+    this.collective = o.collective;
     if (!(Number.isInteger(this.yieldEvery) && this.yieldEvery >= 1)) throw new RangeError(`Trainer: yieldEvery must be a positive integer`);
   }
 
@@ -419,8 +440,9 @@ export class Trainer<C = unknown> {
         continue;
       }
       let info: StepInfo;
+      let stopAgreed: boolean | undefined;
       try {
-        info = this.trainStep(batch, epoch, acc.steps, steps);
+        [info, stopAgreed] = await this.trainStep(batch, epoch, acc.steps, steps);
       } finally {
         batch.x.dispose();
         batch.y.dispose();
@@ -434,7 +456,9 @@ export class Trainer<C = unknown> {
       for (const cb of this.callbacks) if ((await cb.onStepEnd?.(info, this)) === 'stop') this.stopReason ??= 'callback';
       o.onProgress?.({ phase: 'train', epoch, epochs: o.epochs, step: acc.steps, steps, loss: acc.lossSum / acc.samples, accuracy: acc.correct / acc.samples, lr: info.lr });
       if (acc.steps % this.yieldEvery === 0) await yieldToEventLoop();
-      if (this.stopReason !== null && acc.steps < steps) {
+      // Across processes every participant stops at the step they agreed on; a local request made later goes with the next step.
+      if (stopAgreed === true) this.stopReason ??= 'stopped by another process';
+      if ((stopAgreed ?? this.stopReason !== null) && acc.steps < steps) {
         interrupted = true;
         break;
       }
@@ -455,10 +479,13 @@ export class Trainer<C = unknown> {
     let val: Metrics | undefined;
     if (o.validation) {
       const v0 = performance.now();
-      val = await evaluate(this.model, o.validation, undefined, {
-        loss: o.validationLoss,
-        onProgress: o.onProgress ? (step, n, m) => o.onProgress!({ phase: 'val', epoch, epochs: o.epochs, step, steps: n, loss: m.loss, accuracy: m.accuracy, lr: acc.lrs[0]! }) : undefined,
-      });
+      const validation = o.validation;
+      const run = (): Promise<Metrics> =>
+        evaluate(this.model, validation, undefined, {
+          loss: o.validationLoss,
+          onProgress: o.onProgress ? (step, n, m) => o.onProgress!({ phase: 'val', epoch, epochs: o.epochs, step, steps: n, loss: m.loss, accuracy: m.accuracy, lr: acc.lrs[0]! }) : undefined,
+        });
+      val = this.collective ? await this.collective.evaluate(this.model, run) : await run();
       acc.seconds += (performance.now() - v0) / 1000;
     }
     this.schedule?.onEpochEnd();
@@ -466,10 +493,15 @@ export class Trainer<C = unknown> {
     return { epoch, train: trainSummary, ...(val ? { val } : {}), lr: acc.lrs[0]!, lrs: acc.lrs, seconds: acc.seconds, completed: true };
   }
 
-  /** One optimizer step on one batch; synchronous, in one tidy scope. */
-  private trainStep(batch: Batch, epoch: number, stepInEpoch: number, stepsInEpoch: number): StepInfo {
+  /**
+   * One optimizer step on one batch, in one synchronous tidy scope; with a
+   * collective, the update runs in a second scope after its afterBackward
+   * (whose agreement to stop comes back with the step's info).
+   */
+  private async trainStep(batch: Batch, epoch: number, stepInEpoch: number, stepsInEpoch: number): Promise<[StepInfo, boolean | undefined]> {
     const n = batch.x.size(0);
     let stepContext: C | undefined;
+    const sync = this.collective;
     const r = tidy(() => {
       try {
         this.optimizer.zeroGrad();
@@ -495,20 +527,17 @@ export class Trainer<C = unknown> {
         for (const cb of this.callbacks) cb.onBeforeBackward?.(total, ctx, this);
         total.backward();
         for (const cb of this.callbacks) cb.onAfterBackward?.(ctx, this);
-        let norm: number | undefined;
-        if (this.clip) {
-          norm = clipGradNorm(this.optimizer.paramGroups.flatMap((g) => g.params), this.clip.maxNorm, this.clip.normType);
-          if (!Number.isFinite(norm)) {
-            this.optimizer.zeroGrad();
-            throw new NonFiniteLossError(epoch, stepInEpoch, this.globalStep, norm, 'gradient norm');
-          }
-        }
-        this.optimizer.step();
+        const norm = sync ? undefined : this.update(epoch, stepInEpoch);
         return { totalV, mainV, extraV, correct, norm };
       } finally {
         disposeContext(stepContext);
       }
     });
+    let stopAgreed: boolean | undefined;
+    if (sync) {
+      stopAgreed = await sync.afterBackward(this.optimizer.paramGroups.flatMap((g) => g.params), n, this.stopReason !== null);
+      r.norm = tidy(() => this.update(epoch, stepInEpoch));
+    }
     this.globalStep += 1;
     this.schedule?.onStepEnd();
     const info: StepInfo = {
@@ -524,7 +553,21 @@ export class Trainer<C = unknown> {
       extra: Object.fromEntries(this.terms.map((t, i) => [t.name, r.extraV[i]!])),
       ...(r.norm !== undefined ? { gradNorm: r.norm } : {}),
     };
-    return info;
+    return [info, stopAgreed];
+  }
+
+  /** Clipping (returns the norm before it, when clipping) and the optimizer step. */
+  private update(epoch: number, stepInEpoch: number): number | undefined {
+    let norm: number | undefined;
+    if (this.clip) {
+      norm = clipGradNorm(this.optimizer.paramGroups.flatMap((g) => g.params), this.clip.maxNorm, this.clip.normType);
+      if (!Number.isFinite(norm)) {
+        this.optimizer.zeroGrad();
+        throw new NonFiniteLossError(epoch, stepInEpoch, this.globalStep, norm, 'gradient norm');
+      }
+    }
+    this.optimizer.step();
+    return norm;
   }
 
   private lrs(): number[] {

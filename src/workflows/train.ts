@@ -9,9 +9,10 @@
 // current step, saves a resumable state and returns an interrupted report; a
 // non-finite loss stops with a TrainingStoppedError and leaves the last good
 // checkpoint as it was.
-import { isAbsolute, join, relative } from 'node:path';
+import { basename, isAbsolute, join, relative } from 'node:path';
+import { tmpdir } from 'node:os';
 import { exportRun, type ExportReport } from './export.js';
-import { existsSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { DataLoader, evalTransform, resolveData, trainTransform, type Dataset, type NormalizeSpec, type ResolvedData } from '../data/index.js';
 import { Model, humanCount, loadCheckpoint, summarize, type Graph } from '../graph/index.js';
 import type { Tensor } from '../tensor/index.js';
@@ -33,6 +34,7 @@ import {
   type BaseHyper,
 } from '../train/index.js';
 import { Checkpointing, bestValidation, metricsRow, type EpochSaved } from '../train/checkpointing.js';
+import type { DataParallel } from '../train/data-parallel.js';
 import { RUN_FILES, Run, readMetrics, type MetricsRow, type RunExtension, type RunIdentity, type RunStatusFile } from '../runs/index.js';
 import { TableLines, renderTable } from '../report/table.js';
 import { duration, nowIso, pctText, plural } from '../report/format.js';
@@ -251,11 +253,11 @@ export function trainResultJson(r: TrainReport): Record<string, unknown> {
  * and status.json (`extensions`).
  */
 export async function trainRun(spec: TrainRunSpec, observer: Observer = {}): Promise<TrainReport> {
-  const { exportOnnx, ...trainSpec } = spec;
+  const { exportOnnx, parallel, ...trainSpec } = spec;
   const given = givenOptions(trainSpec);
   const config = resolveTrainConfig(given);
   if (!archNames().includes(config.arch)) throw new UsageError(`unknown architecture '${config.arch}' (available: ${archNames().join(', ')})`);
-  const report = await runTraining(BASELINE_PLAN, { config, given, runsDir: spec.runsDir, resume: spec.resume }, observer);
+  const report = await runTraining(BASELINE_PLAN, { config, given, runsDir: spec.runsDir, resume: spec.resume, ...(parallel ? { parallel } : {}) }, observer);
   return { ...report, onnx: await exportFinal(report, exportOnnx, 'model.onnx', observer) };
 }
 
@@ -263,6 +265,8 @@ export async function trainRun(spec: TrainRunSpec, observer: Observer = {}): Pro
 export interface TrainRunSpec extends TrainSpec {
   /** Also write the final weights (last.safetensors) as ONNX, checked in onnxruntime: a path, or true for <run>/model.onnx. */
   exportOnnx?: string | boolean;
+  /** Data-parallel training: this process is one rank of the group (see runTraining). */
+  parallel?: DataParallel;
 }
 
 /** The final model of a finished run as ONNX (verified in onnxruntime), when asked; null otherwise. */
@@ -282,10 +286,43 @@ export async function exportFinal(report: TrainReport<TrainConfig>, exportOnnx: 
  */
 export async function runTraining<Cfg extends TrainConfig>(
   plan: TrainPlan<Cfg>,
-  o: { config: Cfg; given: Partial<TrainConfig>; runsDir?: string | undefined; resume?: number | undefined; resumed?: (saved: Partial<Cfg>, version: number, progress: { epochsDone: number; complete: boolean }) => { config: Cfg; extendedFrom: number | null } },
+  o: {
+    config: Cfg;
+    given: Partial<TrainConfig>;
+    runsDir?: string | undefined;
+    resume?: number | undefined;
+    resumed?: (saved: Partial<Cfg>, version: number, progress: { epochsDone: number; complete: boolean }) => { config: Cfg; extendedFrom: number | null };
+    /**
+     * Data-parallel training: this process is one rank of the group, the
+     * batch size is the global batch (each rank takes its part of every
+     * batch), validation and test metrics are over the whole splits. Rank 0
+     * alone writes the run directory; the other ranks keep theirs in a
+     * temporary directory removed at the end (a resume copies the run there
+     * first, so the run directory must be readable by every rank).
+     */
+    parallel?: DataParallel;
+  },
   observer: Observer = {},
 ): Promise<TrainReport<Cfg>> {
-  const runsDir = o.runsDir ?? DEFAULT_RUNS_DIR;
+  const dp = o.parallel;
+  if (!dp || dp.rank === 0) return trainIn(plan, o, o.runsDir ?? DEFAULT_RUNS_DIR, dp, observer);
+  if (o.resume !== undefined && !(Number.isInteger(o.resume) && o.resume >= 0)) throw new UsageError(`resume (--version) must be a run version (an integer >= 0), got ${o.resume}`);
+  const shadow = mkdtempSync(join(tmpdir(), `slimnet-rank${dp.rank}-`));
+  try {
+    if (o.resume !== undefined) {
+      // The rank resumes from a copy of the run (its config and trainer state), taken before rank 0 writes to it (rank 0 waits for this rank at the first broadcast).
+      const id = { root: o.runsDir ?? DEFAULT_RUNS_DIR, command: plan.command, dataset: o.config.dataset, arch: o.config.arch };
+      const from = Run.open(id, o.resume).path;
+      cpSync(from, join(Run.configurationDir({ ...id, root: shadow }), basename(from)), { recursive: true });
+    }
+    return await trainIn(plan, o, shadow, dp, observer);
+  } finally {
+    rmSync(shadow, { recursive: true, force: true });
+  }
+}
+
+/** runTraining with the run directories under `runsDir` (a rank other than 0: its temporary one). */
+async function trainIn<Cfg extends TrainConfig>(plan: TrainPlan<Cfg>, o: Parameters<typeof runTraining<Cfg>>[1], runsDir: string, parallel: DataParallel | undefined, observer: Observer): Promise<TrainReport<Cfg>> {
   const given = o.given;
   let config = o.config;
   const spec = { resume: o.resume };
@@ -335,7 +372,7 @@ export async function runTraining<Cfg extends TrainConfig>(
 
   const open = (): Run => (run ??= Run.create(identity, config, { epochs: config.epochs }));
   try {
-    return await train(plan, { open, config, resuming, extendedFrom, runsDir, say, observer });
+    return await train(plan, { open, config, resuming, extendedFrom, runsDir, say, observer, parallel });
   } catch (e) {
     if (e instanceof TrainingStoppedError || run === undefined) throw e; // recorded already, or no run yet
     const failed = run;
@@ -405,12 +442,18 @@ interface TrainContext<Cfg extends TrainConfig> {
   runsDir: string;
   say(line: string): void;
   observer: Observer;
+  parallel: DataParallel | undefined;
 }
 
 async function train<Cfg extends TrainConfig>(plan: TrainPlan<Cfg>, ctx: TrainContext<Cfg>): Promise<TrainReport<Cfg>> {
-  const { config, resuming, runsDir, say, observer } = ctx;
+  const { config, resuming, runsDir, say, observer, parallel: dp } = ctx;
   const signal = observer.signal;
-  const aborted = (): boolean => signal?.aborted === true;
+  // Across processes a stop is agreed (DataParallel.stopRequested: any rank's), so that every rank leaves at the same point.
+  const aborted = (): boolean => signal?.aborted === true || dp?.stopRequested === true;
+  /** aborted(), agreed by every rank where there are several (each one of them must call it). */
+  const agreedAbort = async (): Promise<boolean> => (dp ? dp.any(aborted()) : aborted());
+  if (dp && config.batchSize < dp.size) throw new UsageError(`--batch-size ${config.batchSize} is the global batch, split over ${dp.size} processes: it needs at least one sample per process`);
+  const shard = dp ? { rank: dp.rank, world: dp.size } : undefined;
 
   // ---- data, model, optimizer, schedule (before any run directory exists) -----------------
   const data = plan.data(config);
@@ -438,9 +481,14 @@ async function train<Cfg extends TrainConfig>(plan: TrainPlan<Cfg>, ctx: TrainCo
   const totals = summarize(model.graph).totals;
   const schedule = new LrSchedule(optimizer, scheduleOf(config));
   const transforms = loaderTransforms(config, data); // training: augmentation, normalisation, noise (--noise-share); evaluation: normalisation only
-  const trainLoader = new DataLoader(data.train, { batchSize: config.batchSize, shuffle: true, seed: config.seed, transform: transforms.train });
-  const valLoader = data.validation ? new DataLoader(data.validation, { batchSize: config.evalBatchSize, transform: transforms.eval }) : undefined;
-  const testLoader = new DataLoader(data.test, { batchSize: config.evalBatchSize, transform: transforms.eval });
+  // Several ranks: each trains on its part of every global batch and evaluates its share of the splits.
+  const trainLoader = new DataLoader(data.train, { batchSize: config.batchSize, shuffle: true, seed: config.seed, transform: transforms.train, ...(shard ? { shard } : {}) });
+  const evalShard = shard ? { shard: { ...shard, of: 'split' as const } } : {};
+  const valLoader = data.validation ? new DataLoader(data.validation, { batchSize: config.evalBatchSize, transform: transforms.eval, ...evalShard }) : undefined;
+  const testLoader = new DataLoader(data.test, { batchSize: config.evalBatchSize, transform: transforms.eval, ...evalShard });
+  // An extension's own test results (afterTest) are per process, on the whole split.
+  const fullTestLoader = dp ? new DataLoader(data.test, { batchSize: config.evalBatchSize, transform: transforms.eval }) : testLoader;
+  const evaluateAll = (m: Model, loader: DataLoader): Promise<Metrics> => (dp ? dp.evaluate(m, () => evaluate(m, loader, data.test.classes)) : evaluate(m, loader, data.test.classes));
   const earlyStopping = config.earlyStoppingPatience !== null ? new EarlyStopping({ monitor: config.earlyStoppingMonitor, minDelta: config.earlyStoppingMinDelta, patience: config.earlyStoppingPatience }) : undefined;
 
   try {
@@ -474,7 +522,8 @@ async function train<Cfg extends TrainConfig>(plan: TrainPlan<Cfg>, ctx: TrainCo
       ...(ext?.trainer.loss ? {} : { labelSmoothing: config.labelSmoothing }),
       ...ext?.trainer,
       ...(config.gradClip !== null ? { gradClip: config.gradClip } : {}),
-      callbacks: [{ onStepEnd: (info) => void (stepImages = info.batchSize) }, checkpointing],
+      callbacks: [{ onStepEnd: (info) => void (stepImages = info.batchSize * (dp?.size ?? 1)) }, checkpointing],
+      ...(dp ? { collective: dp } : {}),
     });
 
     // Steps of an interrupted epoch already done (where a resume starts, and what an interruption reports).
@@ -500,6 +549,8 @@ async function train<Cfg extends TrainConfig>(plan: TrainPlan<Cfg>, ctx: TrainCo
           `resuming version ${run.version} at epoch ${trainer.epoch + 1}/${config.epochs}${st.meta.partial ? ` (step ${st.meta.partial.steps + 1} of ${trainLoader.length})` : ''}`,
       );
     } else checkpointing.saveInitial(trainer);
+    // Rank 0's weights on every rank (each built its own); after a resume every rank loaded the same state, and this also waits for all of them.
+    if (dp) await dp.broadcastModel(model, ext?.extraParams ?? []);
     const extensions = extension ? [...(run.status.extensions ?? []), extension] : run.status.extensions;
     run.start({ epochs: config.epochs, epochsDone: trainer.epoch, params: totals.params, macs: totals.macs, ...(extensions ? { extensions } : {}) });
 
@@ -514,6 +565,7 @@ async function train<Cfg extends TrainConfig>(plan: TrainPlan<Cfg>, ctx: TrainCo
         `${config.labelSmoothing ? `, label smoothing ${config.labelSmoothing}` : ''}${config.gradClip !== null ? `, grad clip ${config.gradClip}` : ''}${config.earlyStoppingPatience !== null ? `, early stopping on ${config.earlyStoppingMonitor} (patience ${config.earlyStoppingPatience}${config.earlyStoppingMinDelta ? `, min delta ${config.earlyStoppingMinDelta}` : ''})` : ''}, seed ${config.seed}`,
     );
 
+    if (dp) say(`data parallel: ${dp.size} processes (Gloo), each batch of ${config.batchSize} split between them; train loss and accuracy are rank 0's part, validation and test are over the whole splits`);
     for (const line of ext?.lines ?? []) say(line);
     await ext?.beforeFit?.(say, signal);
 
@@ -536,7 +588,7 @@ async function train<Cfg extends TrainConfig>(plan: TrainPlan<Cfg>, ctx: TrainCo
     const epochLines = new EpochLines(config.epochs);
     let lastRecord: EpochRecord | undefined;
     try {
-      while (trainer.epoch < config.epochs && !aborted()) {
+      while (trainer.epoch < config.epochs && !(await agreedAbort())) {
         const images = data.train.length;
         trainTask = new ProgressTask(observer.onProgress, { id: 'train', label: `epoch ${trainer.epoch + 1}/${config.epochs}`, total: images, unit: 'img', initial: Math.min(images, partialSteps * config.batchSize) });
         valTask = undefined;
@@ -595,7 +647,7 @@ async function train<Cfg extends TrainConfig>(plan: TrainPlan<Cfg>, ctx: TrainCo
       ...extra,
     });
 
-    if (aborted()) {
+    if (await agreedAbort()) {
       checkpointing.saveState(trainer);
       const at = partialSteps > 0 ? `epoch ${trainer.epoch + 1}, step ${partialSteps} of ${trainLoader.length}` : `the end of epoch ${trainer.epoch}`;
       checkpointing.saveLast(trainer, { epoch: trainer.epoch, note: `interrupted at ${at}` });
@@ -606,8 +658,8 @@ async function train<Cfg extends TrainConfig>(plan: TrainPlan<Cfg>, ctx: TrainCo
 
     // ---- results --------------------------------------------------------------------------
     say(`\n${epochTable(trainer.history.filter((r) => r.completed).map(metricsRow), config.epochs)}`);
-    const test: Metrics = await evaluate(model, testLoader, data.test.classes);
-    if (aborted()) {
+    const test: Metrics = await evaluateAll(model, testLoader);
+    if (await agreedAbort()) {
       const message = 'interrupted during the test evaluation (training is complete)';
       run.interrupt({ message });
       return report('interrupted');
@@ -620,7 +672,7 @@ async function train<Cfg extends TrainConfig>(plan: TrainPlan<Cfg>, ctx: TrainCo
       const { model: bm } = loadCheckpoint(checkpointing.paths.best);
       try {
         bm.eval();
-        bestTest = await evaluate(bm, testLoader, data.test.classes);
+        bestTest = await evaluateAll(bm, testLoader);
       } finally {
         bm.dispose();
       }
@@ -633,7 +685,7 @@ async function train<Cfg extends TrainConfig>(plan: TrainPlan<Cfg>, ctx: TrainCo
         (bestTest ? `\n  test accuracy of best.safetensors (epoch ${b!.epoch}) ${pctText(bestTest.accuracy)} % (balanced ${pctText(bestTest.balancedAccuracy)} %); the figures above are epoch ${trainer.epoch}'s weights` : '') +
         `\n  checkpoints and metrics in ${rel(run.path)}`,
     );
-    await ext?.afterTest?.(model, testLoader, say, signal);
+    await ext?.afterTest?.(model, fullTestLoader, say, signal);
     run.complete({
       epochsDone: trainer.epoch,
       test: { accuracy: test.accuracy, balancedAccuracy: test.balancedAccuracy, loss: test.loss, count: test.count },
@@ -648,6 +700,7 @@ async function train<Cfg extends TrainConfig>(plan: TrainPlan<Cfg>, ctx: TrainCo
     await trainLoader.close();
     await valLoader?.close();
     await testLoader.close();
+    if (fullTestLoader !== testLoader) await fullTestLoader.close();
     earlyStopping?.dispose();
     optimizer.dispose();
     ext?.dispose();

@@ -19,6 +19,7 @@ export interface TrainMetaOptions {
   version?: number;
   json?: boolean;
   exportOnnx?: string | boolean;
+  nproc?: number;
 }
 
 /** Registers the run options on the train command (and, without --arch, on distill: its student is --student). */
@@ -79,6 +80,11 @@ export function addTrainCommandOptions(cmd: Command): Command {
     .option('--version <n>', 'resume run version N exactly where it stopped (weights, optimizer, schedule, epoch, RNG), with its own configuration; with a larger --epochs, extend it (also a complete run) to that many epochs in all (default: start a new version)', number('int'))
     .option('--export-onnx [path]', 'also write the final model as ONNX, checked in onnxruntime (default path: model.onnx in the run directory)')
     .option('--json', 'print the result as one JSON object on stdout (the log goes to stderr) (default: off)')
+    .option(
+      '--nproc <n>',
+      'data-parallel training in N local processes (DistributedDataParallel over Gloo): --batch-size is the global batch, each process takes its part of every batch and the same weights result; rank 0 writes the run directory, the others log to files (default: 1; a process started with torchrun\'s MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK joins that group instead)',
+      number('int'),
+    )
     .addHelpText(
       'after',
       '\nCtrl-C stops after the current step, saves a resumable state and prints the --version command that resumes it (exit code 130).' +
