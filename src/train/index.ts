@@ -38,3 +38,4 @@ export { saveTrainerState, loadTrainerState } from './state-file.js';
 export { BatchStream } from './stream.js';
 export { fineTune, type FineTuneOptions, type FineTuneResult } from './fine-tune.js';
 export { Checkpointing, metricsRow, bestValidation, type CheckpointingOptions, type EpochSaved } from './checkpointing.js';
+export { DataParallel } from './data-parallel.js';
