@@ -16,7 +16,8 @@ import { evaluate, fineTune } from '../train/index.js';
 export interface BaselineSpec {
   /** The fine-tuned, unpruned model (a TransTailor run's finetuned.safetensors); its provenance gives the target data and splits. */
   finetuned: string;
-  criterion: string;
+  /** The pruning criterion; null: no pruning (the fine-tuned model fine-tuned on with the same budget). */
+  criterion: string | null;
   /** Prune until the MACs are at most this. */
   targetMacs: number;
   /** Share of the remaining filters removed per pruning step (small, so the last step overshoots little). */
@@ -57,18 +58,21 @@ export async function pruneBaseline(s: BaselineSpec, signal?: AbortSignal): Prom
   try {
     model.eval();
     const macs0 = summarize(model.graph).totals.macs;
-    const r = await prune(
-      model,
-      { train, eval: val, classes: k },
-      { criterion: s.criterion, protocol: 'none', scope: 'global', norm: 'l2', amount: { fraction: s.stepShare }, targetMacsX: macs0 / s.targetMacs, seed: s.seed },
-      signal ? { signal } : {},
-    );
-    pruned = r.best;
+    // criterion null: no pruning, only the fine-tuning (the unpruned model with the baselines' budget).
+    const r = s.criterion === null
+      ? null
+      : await prune(
+          model,
+          { train, eval: val, classes: k },
+          { criterion: s.criterion, protocol: 'none', scope: 'global', norm: 'l2', amount: { fraction: s.stepShare }, targetMacsX: macs0 / s.targetMacs, seed: s.seed },
+          signal ? { signal } : {},
+        );
+    pruned = r ? r.best : model.clone();
     const valPruned = (await evaluate(pruned, val, k)).balancedAccuracy;
     const ft = await fineTune(pruned, train, val, { epochs: s.fineTuneEpochs, patience: s.patience, optimizer: PAPER_OPTIMIZER, ...(signal ? { signal } : {}) });
     const v = await evaluate(pruned, val, k);
     const t = await evaluate(pruned, test, k);
-    saveCheckpoint(s.out, pruned, { ...meta, command: 'study transtailor', prunedBy: s.criterion, prunedFrom: s.finetuned });
+    saveCheckpoint(s.out, pruned, { ...meta, command: 'study transtailor', ...(s.criterion ? { prunedBy: s.criterion } : {}), from: s.finetuned });
     const totals = summarize(pruned.graph).totals;
     return {
       params: totals.params,
@@ -78,7 +82,7 @@ export async function pruneBaseline(s: BaselineSpec, signal?: AbortSignal): Prom
       testBalancedAccuracy: t.balancedAccuracy,
       testAccuracy: t.accuracy,
       fineTuneEpochs: ft.epochs,
-      steps: r.history.length,
+      steps: r ? r.history.length : 0,
       seconds: (performance.now() - t0) / 1000,
       interrupted: ft.interrupted || signal?.aborted === true,
     };

@@ -42,9 +42,10 @@ export interface StudyMember {
 export const TRANSTAILOR_STUDY_FILES = { results: 'results.json', csv: 'results.csv', report: 'report.md', accuracy: 'fig_test_balanced_accuracy.png', tradeoff: 'fig_accuracy_vs_macs.png' } as const;
 
 /** The methods of a target's table, in order. */
-export const STUDY_METHODS = ['finetuned', 'transtailor', 'transtailor-random', 'taylor', 'l1', 'random'] as const;
+export const STUDY_METHODS = ['finetuned', 'unpruned-budget', 'transtailor', 'transtailor-random', 'taylor', 'l1', 'random'] as const;
 const LABELS: Record<string, string> = {
-  finetuned: 'fine-tuned, unpruned',
+  finetuned: 'unpruned, transfer fine-tuning only',
+  'unpruned-budget': 'unpruned, baselines\' fine-tuning budget',
   transtailor: 'TransTailor (α = 1)',
   'transtailor-random': 'TransTailor (random α)',
   taylor: 'Taylor, equal MACs',
@@ -179,6 +180,7 @@ export async function writeTransTailorStudyReport(run: Run, r: StudyReportInput)
     `- Targets: ${c.targets.map((t) => `**${t.name}** = ${t.dataset}${t.classes ? ` classes ${t.classes.join(', ')}` : ''} (${t.fraction} of its training split, a tenth of that held out for validation)`).join('; ')}.`,
     `- Transfer: a new head, fine-tuning with SGD (lr 0.005 fully connected, 0.0005 the rest, momentum 0.9), up to ${c.finetuneEpochs} epochs, early stopping on validation balanced accuracy (patience ${c.patience}).`,
     `- TransTailor: τ ${c.tau} pp, ${c.pruneShare} of the remaining filters per iteration, ${c.alphaIters} α updates, β L2-normalised per layer, the same fine-tuning after each removal, at most ${c.maxIterations} iterations; α = 1 and random α (uniform [0, 1)).`,
+    '- Unpruned references: the transferred model after its transfer fine-tuning, and the same model fine-tuned on with the baselines\' budget (below), since TransTailor\'s iterations and the baselines train longer than the transfer did.',
     `- Baselines (${c.baselines.join(', ')}): the fine-tuned model pruned without retraining (global ranking, L2 per layer, steps of 2 % of the remaining filters) until its MACs are at most TransTailor's final model's (same seed), then fine-tuned once with the same optimizer and early stopping, for as many epochs as TransTailor's kept iterations fine-tuned in all.`,
     '- Every decision (early stopping, τ) reads the validation split; the table is the test split, read once per final model.',
     `- Sizes: ${c.sizing}.`,

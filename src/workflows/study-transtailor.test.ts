@@ -29,11 +29,11 @@ test('transtailorStudyRun (--quick, one target): members, files, equal-MACs base
 
   const r = await transtailorStudyRun({ quick: true, resume: 0, runsDir: root });
   assert.equal(r.status, 'complete');
-  assert.equal(r.ran, 4, 'random α and the three baselines ran; the source and TransTailor were read');
+  assert.equal(r.ran, 5, 'random α, the three baselines and the unpruned reference at their budget ran; the source and TransTailor were read');
   assert.equal(r.run, join(root, 'study-transtailor', 'fashion-mnist-lenet5', 'version_0'));
   for (const f of [RUN_FILES.config, RUN_FILES.status, RUN_FILES.log, TRANSTAILOR_STUDY_FILES.results, TRANSTAILOR_STUDY_FILES.csv, TRANSTAILOR_STUDY_FILES.report, TRANSTAILOR_STUDY_FILES.tradeoff, 'fig_test_balanced_accuracy_digits.png']) assert.ok(existsSync(join(r.run, f)), f);
   const members = (JSON.parse(readFileSync(join(r.run, TRANSTAILOR_STUDY_FILES.results), 'utf8')) as { members: StudyMember[] }).members;
-  assert.deepEqual(members.map((m) => m.key), ['source-s0', 'transtailor-digits-s0', 'finetuned-digits-s0', 'transtailor-random-digits-s0', 'taylor-digits-s0', 'l1-digits-s0', 'random-digits-s0']);
+  assert.deepEqual(members.map((m) => m.key), ['source-s0', 'transtailor-digits-s0', 'finetuned-digits-s0', 'transtailor-random-digits-s0', 'taylor-digits-s0', 'l1-digits-s0', 'random-digits-s0', 'unpruned-budget-digits-s0']);
   const by = (method: string) => members.find((m) => m.method === method)!;
   const tt = by('transtailor');
   const ft = by('finetuned');
@@ -52,11 +52,14 @@ test('transtailorStudyRun (--quick, one target): members, files, equal-MACs base
     assert.equal(summarize(model.graph).totals.macs, b.macs);
     model.dispose();
   }
+  const ub = by('unpruned-budget');
+  assert.deepEqual([ub.macs, ub.params], [ft.macs, ft.params], 'the unpruned reference keeps every filter');
+  assert.ok(ub.fineTuneEpochs! >= 1 && ub.fineTuneEpochs! <= Math.max(1, tt.fineTuneEpochs!), 'the baselines\' budget');
   // The TransTailor member's run directory has its own result, and its final model is what the study measured.
   const ttResult = JSON.parse(readFileSync(join(r.run, tt.run, 'result.json'), 'utf8')) as { macs_after: number; final_test_balanced_acc: number };
   assert.deepEqual([ttResult.macs_after, ttResult.final_test_balanced_acc], [tt.macs, tt.testBalancedAccuracy]);
   const md = readFileSync(join(r.run, TRANSTAILOR_STUDY_FILES.report), 'utf8');
-  for (const text of ['| digits | TransTailor (α = 1) |', '| digits | Taylor, equal MACs |', '| digits | fine-tuned, unpruned |', '| digits | TransTailor (random α) |', 'fig_accuracy_vs_macs.png', 'τ 100 pp']) assert.ok(md.includes(text), text);
+  for (const text of ['| digits | TransTailor (α = 1) |', '| digits | Taylor, equal MACs |', '| digits | unpruned, transfer fine-tuning only |', "| digits | unpruned, baselines' fine-tuning budget |", '| digits | TransTailor (random α) |', 'fig_accuracy_vs_macs.png', 'τ 100 pp']) assert.ok(md.includes(text), text);
   const again = await transtailorStudyRun({ quick: true, resume: 0, runsDir: root });
   assert.equal(again.status, 'already-complete');
 });
@@ -95,6 +98,6 @@ test('transtailorStudyRun: bad specs are UsageErrors naming the flag, before any
 test('plannedMembers: seed by seed, the source first, TransTailor before the baselines that need its MACs', () => {
   const c = resolveTransTailorStudy({ quick: true });
   const keys = plannedMembers(c).map((p) => p.key);
-  assert.equal(keys.length, 2 * (1 + 2 * 5));
-  assert.deepEqual(keys.slice(0, 7), ['source-s0', 'transtailor-digits-s0', 'transtailor-random-digits-s0', 'taylor-digits-s0', 'l1-digits-s0', 'random-digits-s0', 'transtailor-fashion-tops-s0']);
+  assert.equal(keys.length, 2 * (1 + 2 * 6));
+  assert.deepEqual(keys.slice(0, 8), ['source-s0', 'transtailor-digits-s0', 'transtailor-random-digits-s0', 'taylor-digits-s0', 'l1-digits-s0', 'random-digits-s0', 'unpruned-budget-digits-s0', 'transtailor-fashion-tops-s0']);
 });

@@ -34,6 +34,13 @@ export { TRANSTAILOR_STUDY_FILES, studyRows, type StudyMember, type StudyRow } f
 
 const COMMAND_DIR = 'study-transtailor';
 const DEFAULT_RUNS_DIR = './runs';
+/**
+ * The unpruned model fine-tuned on with the baselines' budget: the transfer
+ * fine-tuning alone is shorter than what TransTailor's iterations and the
+ * baselines add, so this is the unpruned reference at equal training.
+ */
+const UNPRUNED_BUDGET = 'unpruned-budget';
+
 /** The baselines prune in steps of this share of the remaining filters, so their last step overshoots TransTailor's MACs by little. */
 const BASELINE_STEP = 0.02;
 
@@ -69,7 +76,7 @@ interface Planned {
 export function plannedMembers(c: Pick<TransTailorStudyConfig, 'seeds' | 'targets' | 'baselines'>): Planned[] {
   return c.seeds.flatMap((seed) => [
     { key: `source-s${seed}`, method: 'source', target: null, seed },
-    ...c.targets.flatMap((t) => ['transtailor', 'transtailor-random', ...c.baselines].map((method) => ({ key: `${method}-${t.name}-s${seed}`, method, target: t, seed }))),
+    ...c.targets.flatMap((t) => ['transtailor', 'transtailor-random', ...c.baselines, UNPRUNED_BUDGET].map((method) => ({ key: `${method}-${t.name}-s${seed}`, method, target: t, seed }))),
   ]);
 }
 
@@ -180,18 +187,19 @@ export async function transtailorStudyRun(spec: TransTailorStudySpec, observer: 
     seconds: (performance.now() - t0) / 1000,
     resumeCommand: status === 'interrupted' ? resumeCommand : null,
   });
-  if (opened.complete) {
+  const planned = plannedMembers(c);
+  const done = new Set(members.map((m) => m.key));
+  // A study completed before this version planned more members (the unpruned reference at the baselines' budget) runs just those.
+  if (opened.complete && planned.every((p) => done.has(p.key))) {
     say(`study version ${run.version} is already complete: ${run.file(TRANSTAILOR_STUDY_FILES.report)}`);
     return report('already-complete', 0, run.file(TRANSTAILOR_STUDY_FILES.report));
   }
   if (spec.resume !== undefined) run.start();
-  const planned = plannedMembers(c);
-  const done = new Set(members.map((m) => m.key));
   const started = nowIso();
-  say(`${spec.resume !== undefined ? `--- ${started}: resuming` : 'TransTailor study'} ${run.path} (version ${run.version}): ${c.arch} x${c.width} from ${c.sourceDataset} to ${c.targets.map((t) => t.name).join(', ')}; seeds ${c.seeds.join(',')}; ${planned.length} members${done.size ? `, ${done.size} already finished` : ''}`);
+  say(`${spec.resume !== undefined ? `--- ${started}: resuming` : 'TransTailor study'} ${run.path} (version ${run.version}): ${c.arch} x${c.width} from ${c.sourceDataset} to ${c.targets.map((t) => t.name).join(', ')}; seeds ${c.seeds.join(',')}; ${planned.length} members${done.size ? `, ${planned.filter((p) => done.has(p.key)).length} already finished` : ''}`);
   say(`sizes: ${c.sizing}`);
 
-  const task = new ProgressTask(observer.onProgress, { id: 'study', label: 'study', total: planned.length, unit: 'member', initial: done.size });
+  const task = new ProgressTask(observer.onProgress, { id: 'study', label: 'study', total: planned.length, unit: 'member', initial: planned.filter((p) => done.has(p.key)).length });
   const sub = { signal, onProgress: observer.onProgress };
   const find = (method: string, target: string | null, seed: number) => members.find((m) => m.method === method && m.target === target && m.seed === seed);
   let ran = 0;
@@ -243,7 +251,7 @@ export async function transtailorStudyRun(spec: TransTailorStudySpec, observer: 
         const t = p.target!;
         const tt = find('transtailor', t.name, p.seed)!;
         const ft = find('finetuned', t.name, p.seed)!;
-        if (tt.macs >= ft.macs) {
+        if (tt.macs >= ft.macs && p.method !== UNPRUNED_BUDGET) {
           // TransTailor kept no pruned model: at its MACs the baseline is the unpruned model itself.
           add.push({ ...ft, key: p.key, method: p.method, fineTuneEpochs: 0, seconds: 0, note: 'TransTailor kept no iteration: the unpruned model' });
           members.push(...add);
@@ -256,7 +264,7 @@ export async function transtailorStudyRun(spec: TransTailorStudySpec, observer: 
         }
         mkdirSync(dir, { recursive: true });
         const r = await pruneBaseline(
-          { finetuned: join(run.path, ft.run), criterion: p.method, targetMacs: tt.macs, stepShare: BASELINE_STEP, fineTuneEpochs: Math.max(c.finetuneEpochs, tt.fineTuneEpochs ?? 0), patience: c.patience, batchSize: c.batchSize, seed: p.seed, out: join(dir, 'final.safetensors') },
+          { finetuned: join(run.path, ft.run), criterion: p.method === UNPRUNED_BUDGET ? null : p.method, targetMacs: tt.macs, stepShare: BASELINE_STEP, fineTuneEpochs: Math.max(c.finetuneEpochs, tt.fineTuneEpochs ?? 0), patience: c.patience, batchSize: c.batchSize, seed: p.seed, out: join(dir, 'final.safetensors') },
           signal,
         );
         if (r.interrupted) {
@@ -279,8 +287,9 @@ export async function transtailorStudyRun(spec: TransTailorStudySpec, observer: 
     if (rows.length) say(`\n${tableText(rows)}`);
     if (path) say(`\nreport: ${path}`);
     if (interrupted) {
-      say(`interrupted after ${members.filter((m) => m.method !== 'finetuned').length} of ${planned.length} members: resume with ${resumeCommand}`);
-      run.interrupt({ message: `interrupted after ${done.size} of ${planned.length} members` });
+      const finished = planned.filter((p) => done.has(p.key)).length;
+      say(`interrupted after ${finished} of ${planned.length} members: resume with ${resumeCommand}`);
+      run.interrupt({ message: `interrupted after ${finished} of ${planned.length} members` });
       return report('interrupted', ran, path);
     }
     run.complete();
