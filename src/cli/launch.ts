@@ -10,6 +10,7 @@
 // closes); the launcher still stops any that linger after a grace period,
 // and the command fails with an error naming the rank and its log.
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Command } from 'commander';
 import { createWriteStream, mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,7 @@ import { join } from 'node:path';
 import { DataParallel } from '../train/data-parallel.js';
 import { envRendezvous } from '../tensor/distributed.js';
 import { SlimnetError, UsageError } from '../util/errors.js';
+import { number } from './parse-args.js';
 
 /** A worker of a local launch failed; `rank` names it, `log` is where its output went. */
 export class LaunchError extends SlimnetError {
@@ -166,4 +168,39 @@ export async function joinFromEnv(env: NodeJS.ProcessEnv = process.env): Promise
   const timeoutMs = t !== undefined && t.trim() !== '' ? Number(t) : undefined;
   if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs > 0)) throw new UsageError(`SLIMNET_DIST_TIMEOUT_MS must be a positive integer (milliseconds), got '${t}'`);
   return DataParallel.join(rv, timeoutMs !== undefined ? { timeoutMs, initTimeoutMs: Math.max(timeoutMs, 60_000) } : {});
+}
+
+/** The --nproc help of every data-parallel command; `detail` says what that command adds (which steps only rank 0 does). */
+const NPROC_HELP =
+  "data-parallel training in N local processes (DistributedDataParallel over Gloo): --batch-size is the global batch, each process takes its part of every batch and the same weights result; rank 0 writes the run directory, the others log to files (default: 1; a process started with torchrun's MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK joins that group instead)";
+
+/** Registers `--nproc <n>` (runDistributed's flag) on a training command. */
+export function addNprocOption(cmd: Command, detail?: string): Command {
+  return cmd.option('--nproc <n>', detail ? `${NPROC_HELP}; ${detail}` : NPROC_HELP, number('int'));
+}
+
+/**
+ * A training command, data parallel where asked. With `nproc` > 1 this
+ * process is the launcher: it starts that many local workers running its
+ * own command line without --nproc and returns rank 0's exit code (a failed
+ * worker rejects with a LaunchError). Otherwise it is one process: it joins
+ * the group torchrun's variables describe (none without WORLD_SIZE > 1),
+ * runs `body` with it and leaves the group, also when `body` throws.
+ */
+export async function runDistributed(nproc: number | undefined, body: (parallel?: DataParallel) => Promise<number>, o: { argv?: readonly string[]; env?: NodeJS.ProcessEnv } = {}): Promise<number> {
+  const env = o.env ?? process.env;
+  if (nproc !== undefined && nproc !== 1) {
+    if (!(Number.isInteger(nproc) && nproc >= 1)) throw new UsageError(`--nproc must be a positive integer, got ${nproc}`);
+    if (env.WORLD_SIZE !== undefined) throw new UsageError(`--nproc starts its own workers: it cannot be combined with a torchrun-style launch (WORLD_SIZE=${env.WORLD_SIZE} is set)`);
+    const argv = o.argv ?? process.argv;
+    // Each worker runs this command line without --nproc; rank 0's exit code is the command's.
+    const exits = await launchLocal({ nproc, args: [argv[1]!, ...withoutNproc(argv.slice(2))], env });
+    return exits[0]!.code ?? 1;
+  }
+  const parallel = await joinFromEnv(env);
+  try {
+    return await body(parallel);
+  } finally {
+    parallel?.dispose();
+  }
 }

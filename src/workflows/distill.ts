@@ -20,6 +20,7 @@ import { UsageError } from '../util/errors.js';
 import { givenOptions, noiseOf, resolveTrainConfig, resumedConfig, type TrainConfig, type TrainSpec } from './train-spec.js';
 import { exportFinal, runTraining, trainData, type TrainExtension, type TrainPlan, type TrainReport } from './train.js';
 import type { ExportReport } from './export.js';
+import type { DataParallel } from '../train/data-parallel.js';
 
 /** What distillRun takes: the training options (the student's recipe) and the distillation's own. */
 export interface DistillSpec extends Omit<TrainSpec, 'arch'> {
@@ -44,8 +45,10 @@ export interface DistillSpec extends Omit<TrainSpec, 'arch'> {
   cacheTeacherLogits?: boolean;
   /** Per-sample input [C, H, W] of an ONNX teacher whose input dimensions are symbolic. */
   teacherInputShape?: readonly number[];
-  /** Also write the final student as ONNX (a path; true: student.onnx in the run directory). */
+  /** Also write the final student as ONNX (a path; true: student.onnx in the run directory); under data parallel, rank 0 alone writes it. */
   exportOnnx?: string | boolean;
+  /** Data-parallel training: this process is one rank of the group (see runTraining). */
+  parallel?: DataParallel;
 }
 
 /** config.json of a distillation run: the training options plus the distillation's, every value resolved. */
@@ -75,11 +78,11 @@ export interface DistillReport extends TrainReport<DistillConfig> {
   trainingSeconds: number;
   /** Seconds spent caching the teacher's logits (null when it ran live). */
   cacheSeconds: number | null;
-  /** The ONNX export of the final student, when asked. */
+  /** The ONNX export of the final student, when asked (null on the ranks other than 0 of a data-parallel run). */
   onnx: ExportReport | null;
 }
 
-const DISTILL_KEYS = ['teacher', 'student', 'loss', 'lossParams', 'ceWeight', 'pairs', 'cacheTeacherLogits', 'teacherInputShape', 'exportOnnx'] as const;
+const DISTILL_KEYS = ['teacher', 'student', 'loss', 'lossParams', 'ceWeight', 'pairs', 'cacheTeacherLogits', 'teacherInputShape', 'exportOnnx', 'parallel'] as const;
 
 function lossNames(loss: DistillSpec['loss']): string[] {
   const list = loss === undefined ? ['kd'] : typeof loss === 'string' ? loss.split(',') : [...loss];
@@ -154,6 +157,7 @@ function studentPlan(spec: DistillSpec, teacher: Teacher, config: TrainConfig, d
 export async function distillRun(spec: DistillSpec, observer: Observer = {}): Promise<DistillReport> {
   if (!spec.teacher) throw new UsageError('give --teacher PATH (a slimnet checkpoint or an ONNX file)');
   const names = lossNames(spec.loss);
+  const dp = spec.parallel;
   const params = lossParamsByLoss(spec.lossParams, names);
   const trainPart = Object.fromEntries(Object.entries(spec).filter(([k]) => !(DISTILL_KEYS as readonly string[]).includes(k))) as TrainSpec;
   const teacher = loadTeacher(spec.teacher, spec.teacherInputShape ? { inputShape: spec.teacherInputShape } : {});
@@ -217,6 +221,7 @@ export async function distillRun(spec: DistillSpec, observer: Observer = {}): Pr
             `distillation: ${desc.losses.map((l) => `${l.name} (${Object.entries(l.params).map(([k, v]) => `${k} ${v}`).join(', ')})`).join(' + ')} + ${desc.ceWeight} x cross-entropy${desc.labelSmoothing ? ` (label smoothing ${desc.labelSmoothing})` : ''}`,
             ...(desc.pairing ? [`feature pairs (${desc.pairing.mode}): ${desc.pairing.pairs.map((x) => `${x.student} [${x.studentShape.join('x')}] -> ${x.teacher} [${x.teacherShape.join('x')}]`).join(', ')}`] : []),
             ...(desc.adapters.length ? [`adapters: ${desc.adapters.map((a) => `${a.name} ${a.from} -> ${a.to} channels`).join(', ')} (1x1, trained with the student, saved in the trainer state)`] : []),
+            ...(dp ? [`distillation data parallel over ${dp.size} processes: each runs the teacher on its own part of every batch${cfg.cacheTeacherLogits ? ' (each caches the logits of the whole training set, looked up by sample index, so its part of a batch gets its own rows)' : ''}; the teacher's test accuracy and the agreement are computed by each process on the whole test split; rank 0 alone writes the run directory${spec.exportOnnx !== undefined && spec.exportOnnx !== false ? ' and the ONNX file' : ''}`] : []),
           ];
           return {
             // The trainer is built over an unknown step context; the distillation's terms read the TeacherOutputs its own stepContext makes.
@@ -252,6 +257,7 @@ export async function distillRun(spec: DistillSpec, observer: Observer = {}): Pr
         given,
         runsDir: spec.runsDir,
         resume: spec.resume,
+        ...(dp ? { parallel: dp } : {}),
         resumed: (saved, version, progress) => {
           for (const [k, v] of [['teacher', teacher.path], ['student', config.student]] as const) {
             if (saved[k] !== undefined && saved[k] !== v) throw new UsageError(`version ${version} distilled ${k} ${JSON.stringify(saved[k])}, not ${JSON.stringify(v)}: --version resumes a run with its own configuration`);
@@ -263,7 +269,8 @@ export async function distillRun(spec: DistillSpec, observer: Observer = {}): Pr
           return { config: { ...(saved as DistillConfig), ...r.config }, extendedFrom: r.extendedFrom };
         },
       }, observer);
-      const onnx = await exportFinal(report, spec.exportOnnx, 'student.onnx', observer);
+      // The other ranks' run directories were temporary (removed): the export is rank 0's.
+      const onnx = !dp || dp.rank === 0 ? await exportFinal(report, spec.exportOnnx, 'student.onnx', observer) : null;
       return {
         ...report,
         teacher: { path: teacher.path, kind: teacher.kind, params: tTotals.params, macs: tTotals.macs, test: teacherTest ? { accuracy: (teacherTest as Metrics).accuracy, balancedAccuracy: (teacherTest as Metrics).balancedAccuracy } : null },

@@ -63,7 +63,7 @@ export interface ReplaceReport extends TrainReport<ReplaceConfig> {
   collapse: Collapse | null;
   /** Every completed epoch with its α. */
   epochs: ReplaceEpoch[];
-  /** The finished model; null when the run did not reach the end (interrupted). */
+  /** The finished model; null when the run did not reach the end (interrupted), and on the ranks other than 0 of a data-parallel run (rank 0 finishes it). */
   final: ReplaceFinal | null;
   /** Forward passes of the original model as the logit-mse teacher in this call (null with --loss ce). */
   teacherForwards: number | null;

@@ -10,6 +10,7 @@ import { BRANCH_INITS, ReplaceError, alphaSequence, parseSchedule, scheduleText 
 export type ReplaceBranchInit = (typeof BRANCH_INITS)[number] | 'lsq';
 export const REPLACE_BRANCH_INITS: readonly ReplaceBranchInit[] = [...BRANCH_INITS, 'lsq'];
 import { UsageError } from '../util/errors.js';
+import type { DataParallel } from '../train/data-parallel.js';
 import type { TrainConfig, TrainSpec } from './train-spec.js';
 
 export const REPLACE_LOSSES = ['ce', 'logit-mse'] as const;
@@ -41,6 +42,8 @@ export interface ReplaceSpec extends Omit<TrainSpec, NotReplaceOption> {
   collapsePp?: number;
   /** Timed runs per model and batch of the latency comparison (default 50). */
   latencyRuns?: number;
+  /** Data-parallel training: this process is one rank of the group (see runTraining); rank 0 alone finishes the model and writes its files. */
+  parallel?: DataParallel;
 }
 
 /** The replacement's part of config.json, every value resolved. */
@@ -65,7 +68,7 @@ export interface ReplaceConfig extends TrainConfig, ReplaceOptions {}
 export const REPLACE_DEFAULTS = { paramShare: 0.65, alphaSchedule: 'exp:0.05', lrSchedule: 'constant', patience: 1, branchInit: 'centre', freezeOriginal: false, loss: 'ce', collapsePp: 10, latencyRuns: 50 } as const;
 
 /** The keys of ReplaceSpec that are not training options. */
-export const REPLACE_KEYS = ['checkpoint', 'paramShare', 'layers', 'alphaSchedule', 'patience', 'branchInit', 'freezeOriginal', 'loss', 'collapsePp', 'latencyRuns'] as const;
+export const REPLACE_KEYS = ['checkpoint', 'paramShare', 'layers', 'alphaSchedule', 'patience', 'branchInit', 'freezeOriginal', 'loss', 'collapsePp', 'latencyRuns', 'parallel'] as const;
 
 /** 'a, b' or ['a', 'b'] → ['a', 'b']; undefined or empty → null. */
 export function layerList(layers: ReplaceSpec['layers']): string[] | null {

@@ -43,7 +43,7 @@ import type { Observer } from '../util/events.js';
 import { SlimnetError, UsageError } from '../util/errors.js';
 import { VERIFY_TOLERANCE } from './export.js';
 import { flagOf, givenOptions, resolveTrainConfig, resumedConfig, type TrainSpec } from './train-spec.js';
-import { runTraining, type TrainExtension, type TrainPlan } from './train.js';
+import { runTraining, type TrainExtension, type TrainPlan, type TrainReport } from './train.js';
 import { NOT_REPLACE_OPTIONS, REPLACE_DEFAULTS, REPLACE_KEYS, alphaAt, asUsage, resolveReplaceOptions, type ReplaceConfig, type ReplaceOptions, type ReplaceSpec } from './replace-spec.js';
 import { EPOCH_CSV_HEADERS, epochCsvRows, finalTable, latencyPair, replaceResultJson, savePlots, type Collapse, type ModelFigures, type ReplaceEpoch, type ReplaceFinal, type ReplaceReport } from './replace-report.js';
 
@@ -105,6 +105,18 @@ const replaceFlag = (k: keyof ReplaceOptions): string => (k === 'alphaSchedule' 
 /** Training images the least-squares branch fit reads (--branch-init lsq). */
 const LSQ_FIT_IMAGES = 512;
 
+/** metrics.jsonl's row of an epoch of the report's history. */
+const metricsRowOf = (s: TrainReport['history'][number]): MetricsRow => ({
+  epoch: s.epoch,
+  lr: s.lr,
+  train_loss: s.trainLoss,
+  train_acc: s.trainAccuracy,
+  val_loss: s.valLoss,
+  val_acc: s.valAccuracy,
+  val_balanced_acc: s.valBalancedAccuracy,
+  seconds: s.seconds,
+});
+
 const rel = (p: string): string => (isAbsolute(p) ? p : relative(process.cwd(), p) || '.');
 
 /**
@@ -114,6 +126,7 @@ const rel = (p: string): string => (isAbsolute(p) ? p : relative(process.cwd(), 
  */
 export async function replaceRun(spec: ReplaceSpec, observer: Observer = {}): Promise<ReplaceReport> {
   const opts = resolveReplaceOptions(spec);
+  const dp = spec.parallel;
   const trainPart = Object.fromEntries(Object.entries(spec).filter(([k]) => !(REPLACE_KEYS as readonly string[]).includes(k))) as TrainSpec;
   for (const k of NOT_REPLACE_OPTIONS) if (trainPart[k] !== undefined) throw new UsageError(`${flagOf(k)} does not apply to replace: ${WHY_NOT[k]}`);
   const given = givenOptions(trainPart, 'replace spec');
@@ -162,6 +175,7 @@ export async function replaceRun(spec: ReplaceSpec, observer: Observer = {}): Pr
     const originalVal = (await evaluate(original, evalLoader(data.validation), data.classes)).accuracy;
 
     // --branch-init lsq: the fit's images (normalised, not augmented), read here because the plan's model() is synchronous; a resumed run's branches come from its state.
+    // Under data parallel every rank reads the same images (this loader is not sharded: the whole split in the seeded order), so every rank fits the same branches; runTraining broadcasts rank 0's weights at the start in any case.
     const fitImages: Tensor[] = [];
     if (config.branchInit === 'lsq' && spec.resume === undefined) {
       const fitLoader = new DataLoader(data.train, { batchSize: base.batchSize, shuffle: true, seed: base.seed, transform: evalTransform(data.norm) });
@@ -223,6 +237,7 @@ export async function replaceRun(spec: ReplaceSpec, observer: Observer = {}): Pr
             ...(fits.length ? [`lsq branch init on ${LSQ_FIT_IMAGES} training images: output MSE per conv ${fits.map((f) => `${f.conv} ${f.mse.toExponential(2)}`).join(', ')}`] : []),
             `α schedule ${cfg.alphaSchedule}: α ${alphas.length > 8 ? `${alphas.slice(0, 4).join(', ')}, …, ${alphas.slice(-2).join(', ')}` : alphas.join(', ')} (${plural(alphas.length, 'value')}), ${plural(cfg.patience, 'epoch')} each; loss ${cfg.loss === 'ce' ? 'cross-entropy' : 'logit regression on the original model (run once per step)'}`,
             `collapse: the schedule stops when validation accuracy falls under ${pctText(bound)} % (the original's ${pctText(originalVal)} % minus ${cfg.collapsePp} points)`,
+            ...(dp ? [`replace data parallel over ${dp.size} processes: every process sets α from the epoch index and checks the collapse bound on the validation accuracy of the whole split (the same number on each); rank 0 alone finishes the model (final.safetensors, final.onnx, latency, epochs.csv, plots, result.json)`] : []),
           ],
           afterEpoch(row: MetricsRow, run: Run): string | null {
             const alpha = sharedAlpha(model);
@@ -266,6 +281,7 @@ export async function replaceRun(spec: ReplaceSpec, observer: Observer = {}): Pr
         given,
         runsDir: spec.runsDir,
         resume: spec.resume,
+        ...(dp ? { parallel: dp } : {}),
         resumed: (saved, version, progress) => {
           const mine = givenReplaceOptions(spec, opts);
           const differ = (Object.keys(mine) as (keyof ReplaceOptions)[]).filter((k) => JSON.stringify(mine[k]) !== JSON.stringify(saved[k]));
@@ -282,8 +298,11 @@ export async function replaceRun(spec: ReplaceSpec, observer: Observer = {}): Pr
     const cfg = report.config;
     const sel = selectConvs(original.graph, { layers: cfg.layers });
     const bound = originalVal - cfg.collapsePp / 100;
-    const alphas = readAlphas(`${report.run}/${REPLACE_FILES.alpha}`);
-    const epochs: ReplaceEpoch[] = readMetrics(report.run).map((r) => ({ ...r, alpha: alphas.get(r.epoch) ?? alphaAt(cfg, r.epoch - 1) }));
+    // Another rank's run directory was temporary and is gone: its epochs are the report's history, at the α the epoch index gives (what alpha.jsonl records).
+    const lead = !dp || dp.rank === 0;
+    const alphas = lead ? readAlphas(`${report.run}/${REPLACE_FILES.alpha}`) : new Map<number, number>();
+    const rows: MetricsRow[] = lead ? readMetrics(report.run) : report.history.map(metricsRowOf);
+    const epochs: ReplaceEpoch[] = rows.map((r) => ({ ...r, alpha: alphas.get(r.epoch) ?? alphaAt(cfg, r.epoch - 1) }));
     const partial = {
       selection: { convs: sel.convs, paramsBefore: sel.paramsBefore, paramsAfter: sel.paramsAfter, share: sel.share },
       collapseBound: bound,
@@ -292,7 +311,8 @@ export async function replaceRun(spec: ReplaceSpec, observer: Observer = {}): Pr
       teacherForwards: seen.runner ? seen.runner.forwards : null,
     };
     const s0 = summarize(original.graph).totals;
-    if (report.status === 'interrupted') {
+    // The finished model and its files are rank 0's (the other ranks trained the same weights; nothing after this point is collective).
+    if (report.status === 'interrupted' || !lead) {
       return { ...report, ...partial, original: { params: s0.params, macs: s0.macs, accuracy: NaN, balancedAccuracy: NaN, valAccuracy: originalVal }, final: null, plots: [] };
     }
 

@@ -3,6 +3,7 @@
 // is --student), and the run flags.
 import type { Command } from 'commander';
 import { number } from '../parse-args.js';
+import { addNprocOption } from '../launch.js';
 import { addTrainOptions } from './train-options.js';
 
 /** Registers every flag and the help text of `slimnet distill`. */
@@ -18,11 +19,12 @@ export function addDistillOptions(cmd: Command): Command {
     .option('--no-cache-teacher-logits', 'run the teacher at every step even where its logits could be cached')
     .option('--teacher-input-shape <C,H,W>', "per-sample input of an ONNX teacher with symbolic input dims (default: the file's)", (v: string) => v.split(',').map((x) => number('int')(x.trim())))
     .option('--export-onnx [path]', 'also write the final student as ONNX, checked in onnxruntime (default path: student.onnx in the run directory)');
-  return addTrainOptions(cmd, { exclude: ['arch'] })
+  addTrainOptions(cmd, { exclude: ['arch'] })
     .option('--config <file>', 'read training options from a JSON or YAML file; command-line flags override it (default: none)')
     .option('--runs-dir <dir>', 'root of the run directories', './runs')
     .option('--version <n>', 'resume distillation run version N exactly where it stopped, with its own configuration (default: start a new version)', number('int'))
-    .option('--json', 'print the result as one JSON object on stdout (the log goes to stderr) (default: off)')
+    .option('--json', 'print the result as one JSON object on stdout (the log goes to stderr) (default: off)');
+  return addNprocOption(cmd, 'the teacher runs on each process\'s part of every batch (cached teacher logits are looked up by sample index); rank 0 alone writes --export-onnx')
     .addHelpText(
       'after',
       '\nThe student reads the images as the teacher was trained on them: a checkpoint teacher\'s data set and normalisation are the defaults.' +

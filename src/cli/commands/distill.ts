@@ -6,6 +6,7 @@ import { trainResultJson } from '../../workflows/train.js';
 import { UsageError } from '../../util/errors.js';
 import { EXIT_INTERRUPTED, onInterrupt } from '../interrupt.js';
 import { progressBars } from '../progress.js';
+import { runDistributed } from '../launch.js';
 import { printLog } from './common.js';
 import { givenTrainOptions, readConfigFile, type TrainMetaOptions } from './train-options.js';
 
@@ -38,28 +39,31 @@ export async function distillCommand(cmd: Command): Promise<number> {
   const f = cmd.opts<DistillFlags>();
   const json = f.json === true;
   const given = givenTrainOptions(cmd, f.config !== undefined ? readConfigFile(f.config) : {});
-  const interrupt = onInterrupt('stopping after the current step and saving a resumable state (Ctrl-C again to quit at once)');
-  try {
-    const report = await distillRun(
-      {
-        ...given,
-        teacher: f.teacher,
-        ...(f.student !== undefined ? { student: f.student } : {}),
-        loss: f.loss,
-        lossParams: Object.fromEntries((f.lossParam ?? []).map(parseLossParam)),
-        ...(f.ceWeight !== undefined ? { ceWeight: f.ceWeight } : {}),
-        ...(f.pairs !== undefined ? { pairs: f.pairs } : {}),
-        ...(f.cacheTeacherLogits !== undefined ? { cacheTeacherLogits: f.cacheTeacherLogits } : {}),
-        ...(f.teacherInputShape !== undefined ? { teacherInputShape: f.teacherInputShape } : {}),
-        ...(f.exportOnnx !== undefined ? { exportOnnx: f.exportOnnx } : {}),
-        runsDir: f.runsDir,
-        ...(f.version !== undefined ? { resume: f.version } : {}),
-      },
-      { signal: interrupt.signal, onProgress: progressBars(), onLog: printLog(json) },
-    );
-    if (json) process.stdout.write(`${JSON.stringify(distillResultJson(report))}\n`);
-    return report.interrupted ? EXIT_INTERRUPTED : 0;
-  } finally {
-    interrupt.release();
-  }
+  return runDistributed(f.nproc, async (parallel) => {
+    const interrupt = onInterrupt('stopping after the current step and saving a resumable state (Ctrl-C again to quit at once)');
+    try {
+      const report = await distillRun(
+        {
+          ...given,
+          teacher: f.teacher,
+          ...(f.student !== undefined ? { student: f.student } : {}),
+          loss: f.loss,
+          lossParams: Object.fromEntries((f.lossParam ?? []).map(parseLossParam)),
+          ...(f.ceWeight !== undefined ? { ceWeight: f.ceWeight } : {}),
+          ...(f.pairs !== undefined ? { pairs: f.pairs } : {}),
+          ...(f.cacheTeacherLogits !== undefined ? { cacheTeacherLogits: f.cacheTeacherLogits } : {}),
+          ...(f.teacherInputShape !== undefined ? { teacherInputShape: f.teacherInputShape } : {}),
+          ...(f.exportOnnx !== undefined ? { exportOnnx: f.exportOnnx } : {}),
+          runsDir: f.runsDir,
+          ...(f.version !== undefined ? { resume: f.version } : {}),
+          ...(parallel ? { parallel } : {}),
+        },
+        { signal: interrupt.signal, onProgress: progressBars(), onLog: printLog(json) },
+      );
+      if (json) process.stdout.write(`${JSON.stringify(distillResultJson(report))}\n`);
+      return report.interrupted ? EXIT_INTERRUPTED : 0;
+    } finally {
+      interrupt.release();
+    }
+  });
 }

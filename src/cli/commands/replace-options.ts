@@ -9,6 +9,7 @@ import { Option, type Command } from 'commander';
 import { number } from '../parse-args.js';
 import { SCHEDULES } from '../../workflows/train-spec.js';
 import { NOT_REPLACE_OPTIONS, REPLACE_BRANCH_INITS, REPLACE_DEFAULTS, REPLACE_LOSSES } from '../../workflows/replace-spec.js';
+import { addNprocOption } from '../launch.js';
 import { addTrainOptions } from './train-options.js';
 
 /** Registers every flag and the help text of `slimnet replace`. */
@@ -25,10 +26,11 @@ export function addReplaceOptions(cmd: Command): Command {
     .option('--collapse-pp <x>', `stop the schedule when validation accuracy falls more than X points (%) below the original's; the last epoch within is kept (default: ${REPLACE_DEFAULTS.collapsePp})`, number('float'))
     .addOption(new Option('--lr-schedule <name>', `learning-rate schedule over the run's epochs (default: ${REPLACE_DEFAULTS.lrSchedule})`).choices(SCHEDULES))
     .option('--latency-runs <n>', `timed runs per model and batch of the latency comparison (default: ${REPLACE_DEFAULTS.latencyRuns})`, number('int'));
-  return addTrainOptions(cmd, { exclude: [...NOT_REPLACE_OPTIONS, 'schedule'] })
+  addTrainOptions(cmd, { exclude: [...NOT_REPLACE_OPTIONS, 'schedule'] })
     .option('--runs-dir <dir>', 'root of the run directories', './runs')
     .option('--version <n>', 'resume replacement run version N exactly where it stopped, with its own configuration (default: start a new version)', number('int'))
-    .option('--json', 'print the result as one JSON object on stdout (the log goes to stderr) (default: off)')
+    .option('--json', 'print the result as one JSON object on stdout (the log goes to stderr) (default: off)');
+  return addNprocOption(cmd, 'rank 0 alone finishes the model (final.safetensors, final.onnx, latency, plots, result.json)')
     .addHelpText(
       'after',
       '\nThe epochs are the schedule\'s α values times --patience; α is set from the epoch, so --version N resumes at the same α.' +

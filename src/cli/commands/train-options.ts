@@ -9,6 +9,7 @@ import { Option, type Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { UsageError } from '../../util/errors.js';
 import { number } from '../parse-args.js';
+import { addNprocOption } from '../launch.js';
 import { TRAIN_OPTIONS, flagOf, parseFlagValue, parseOptionValue, trainConfigKeys, trainOption, type TrainConfig } from '../../workflows/train-spec.js';
 
 /** The flags that are not part of a run's configuration. */
@@ -73,18 +74,14 @@ export function givenTrainOptions(cmd: Command, fileValues: Partial<TrainConfig>
 
 /** Every flag and the help text of `slimnet train`: the run options, then the flags that are not part of a run's configuration. */
 export function addTrainCommandOptions(cmd: Command): Command {
-  return addTrainOptions(cmd)
+  addTrainOptions(cmd)
     .option('--config <file>', 'read options from a JSON or YAML file (keys like batchSize or batch-size); command-line flags override it (default: none)')
     .option('--runs-dir <dir>', 'root of the run directories', './runs')
     .option('--show-versions', 'list the runs of this command/dataset/arch (version, epochs done, best validation accuracy, status, date) and exit (default: off)')
     .option('--version <n>', 'resume run version N exactly where it stopped (weights, optimizer, schedule, epoch, RNG), with its own configuration; with a larger --epochs, extend it (also a complete run) to that many epochs in all (default: start a new version)', number('int'))
     .option('--export-onnx [path]', 'also write the final model as ONNX, checked in onnxruntime (default path: model.onnx in the run directory)')
-    .option('--json', 'print the result as one JSON object on stdout (the log goes to stderr) (default: off)')
-    .option(
-      '--nproc <n>',
-      'data-parallel training in N local processes (DistributedDataParallel over Gloo): --batch-size is the global batch, each process takes its part of every batch and the same weights result; rank 0 writes the run directory, the others log to files (default: 1; a process started with torchrun\'s MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK joins that group instead)',
-      number('int'),
-    )
+    .option('--json', 'print the result as one JSON object on stdout (the log goes to stderr) (default: off)');
+  return addNprocOption(cmd)
     .addHelpText(
       'after',
       '\nCtrl-C stops after the current step, saves a resumable state and prints the --version command that resumes it (exit code 130).' +

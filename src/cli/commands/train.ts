@@ -11,8 +11,7 @@ import { EXIT_INTERRUPTED, onInterrupt } from '../interrupt.js';
 import { progressBars } from '../progress.js';
 import { printLog } from './common.js';
 import { givenTrainOptions, readConfigFile, type TrainMetaOptions } from './train-options.js';
-import { joinFromEnv, launchLocal, withoutNproc } from '../launch.js';
-import { UsageError } from '../../util/errors.js';
+import { runDistributed } from '../launch.js';
 
 function showVersions(identity: { root: string; dataset: string; arch: string }, json: boolean): void {
   const { dir, versions } = listTrainVersions(identity);
@@ -44,30 +43,23 @@ export async function trainCommand(cmd: Command): Promise<number> {
     showVersions({ root: meta.runsDir, dataset: config.dataset, arch: config.arch }, json);
     return 0;
   }
-  if (meta.nproc !== undefined && meta.nproc !== 1) {
-    if (!(meta.nproc >= 1)) throw new UsageError(`--nproc must be a positive integer, got ${meta.nproc}`);
-    if (process.env.WORLD_SIZE !== undefined) throw new UsageError(`--nproc starts its own workers: it cannot be combined with a torchrun-style launch (WORLD_SIZE=${process.env.WORLD_SIZE} is set)`);
-    // Each worker runs this command line without --nproc; rank 0's exit code is the command's.
-    const exits = await launchLocal({ nproc: meta.nproc, args: [process.argv[1]!, ...withoutNproc(process.argv.slice(2))] });
-    return exits[0]!.code ?? 1;
-  }
-  const parallel = await joinFromEnv();
-  const interrupt = onInterrupt('stopping after the current step and saving a resumable state (Ctrl-C again to quit at once)');
-  try {
-    const report = await trainRun(
-      {
-        ...given,
-        runsDir: meta.runsDir,
-        ...(meta.version !== undefined ? { resume: meta.version } : {}),
-        ...(meta.exportOnnx !== undefined && (parallel?.rank ?? 0) === 0 ? { exportOnnx: meta.exportOnnx } : {}),
-        ...(parallel ? { parallel } : {}),
-      },
-      { signal: interrupt.signal, onProgress: progressBars(), onLog: printLog(json) },
-    );
-    if (json) process.stdout.write(`${JSON.stringify({ ...trainResultJson(report), ...(report.onnx ? { onnx: report.onnx } : {}) })}\n`);
-    return report.interrupted ? EXIT_INTERRUPTED : 0;
-  } finally {
-    interrupt.release();
-    parallel?.dispose();
-  }
+  return runDistributed(meta.nproc, async (parallel) => {
+    const interrupt = onInterrupt('stopping after the current step and saving a resumable state (Ctrl-C again to quit at once)');
+    try {
+      const report = await trainRun(
+        {
+          ...given,
+          runsDir: meta.runsDir,
+          ...(meta.version !== undefined ? { resume: meta.version } : {}),
+          ...(meta.exportOnnx !== undefined && (parallel?.rank ?? 0) === 0 ? { exportOnnx: meta.exportOnnx } : {}),
+          ...(parallel ? { parallel } : {}),
+        },
+        { signal: interrupt.signal, onProgress: progressBars(), onLog: printLog(json) },
+      );
+      if (json) process.stdout.write(`${JSON.stringify({ ...trainResultJson(report), ...(report.onnx ? { onnx: report.onnx } : {}) })}\n`);
+      return report.interrupted ? EXIT_INTERRUPTED : 0;
+    } finally {
+      interrupt.release();
+    }
+  });
 }
