@@ -172,7 +172,7 @@ export async function joinFromEnv(env: NodeJS.ProcessEnv = process.env): Promise
 
 /** The --nproc help of every data-parallel command; `detail` says what that command adds (which steps only rank 0 does). */
 const NPROC_HELP =
-  "data-parallel training in N local processes (DistributedDataParallel over Gloo): --batch-size is the global batch, each process takes its part of every batch and the same weights result; rank 0 writes the run directory, the others log to files (default: 1; a process started with torchrun's MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK joins that group instead)";
+  "data-parallel training in N local processes (DistributedDataParallel over Gloo): --batch-size is the global batch, each process takes its part of every batch, so the weights are those of one process with that batch (within float rounding; BatchNorm layers normalise each process's part separately, as DDP does); rank 0 writes the run directory, the others log to files (default: 1; a process started with torchrun's MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK joins that group instead)";
 
 /** Registers `--nproc <n>` (runDistributed's flag) on a training command. */
 export function addNprocOption(cmd: Command, detail?: string): Command {
