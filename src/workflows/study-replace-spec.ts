@@ -13,20 +13,17 @@
 // std over the seeds.
 //
 // Sizing of the full study (measured 2026-12 on this 2-core machine, 1 engine
-// thread, another study running on the other core; fashion-mnist, fraction
-// 0.05 = 2,700 training images): resnet20 at width 0.5 (68,642 params, 7.78 M
-// MACs) trains at about 500 images/s (2 epochs 5.3-6.5 s each, 19 s with the
-// test pass); a replace run (65 % of the parameters: 23,586 params, 5.58 M
-// MACs after) at about 660 images/s per epoch (4.1-5.6 s), 22 s for two α
-// values with its fixed costs (the original's and the final model's test
-// passes, ONNX check, 5 latency runs); logit-mse runs the original as teacher
-// every step: 6.8-7.5 s per epoch, 36 s; lsq adds the least-squares fit (23 s).
-// With fraction 0.2 (10,800 training images), that is about 20 s per replace
-// epoch: each variant 6 α values x 1 epoch ≈ 2 min (logit-mse ≈ 3 min), nine
-// variants ≈ 20 min; the source 5 epochs ≈ 2 min; from scratch 11 epochs of
-// the smaller model ≈ 3.5 min; pruning (about 6 Taylor steps of 30 retraining
-// iterations to 1.4x MACs, 6 fine-tuning epochs) ≈ 3 min: about 29 min per
-// seed, 1 h 30 min for three seeds, under two hours with the machine shared.
+// thread, another study running on the other core). Speeds, fashion-mnist at
+// fraction 0.05 (2,700 training images): resnet20 x0.5 (68,642 params, 7.78 M
+// MACs) trains at about 500 images/s; a replace run blending 65 % of the
+// parameters (23,586 params, 5.58 M MACs after) at about 660 images/s. The
+// default sizes, one seed run end to end (fraction 0.2: 10,800 training
+// images; variants base, logit-mse, lsq and both baselines): source (5
+// epochs) 119 s; base (6 α values x 1 epoch, its test passes, ONNX check, 10
+// latency runs) 149 s; logit-mse 186 s; lsq 155 s; from scratch (11 epochs)
+// 158 s; pruning (Taylor, 3 % steps with 30 retraining iterations to the
+// base's MACs, then 6 fine-tuning epochs) 303 s. With the other six
+// variants at the base's 149 s: about 33 min per seed, 1 h 40 min for three.
 import { alphaSequence, parseSchedule } from '../replace/schedule.js';
 import { ReplaceError } from '../replace/errors.js';
 import { UsageError } from '../util/errors.js';
@@ -167,7 +164,7 @@ export const REPLACE_STUDY_QUICK: Sizes = {
 };
 
 const SIZING = {
-  full: 'resnet20 x0.5 on 20 % of Fashion-MNIST (10,800 training images): 5 source epochs (~500 images/s measured at 1 thread), nine variants of 6 α values x 1 epoch (~660 images/s, logit-mse ~400), from scratch for 11 epochs, pruning to the base variant\'s MACs with 6 fine-tuning epochs: about 29 min per seed, 1 h 30 min for three (measured speeds, see study-replace-spec.ts)',
+  full: 'resnet20 x0.5 on 20 % of Fashion-MNIST (10,800 training images), 1 engine thread on this 2-core machine, one seed measured: source (5 epochs) 119 s, base variant (6 α values x 1 epoch) 149 s, logit-mse 186 s, lsq 155 s, from scratch (11 epochs) 158 s, pruning to the base\'s MACs with 6 fine-tuning epochs 303 s; with the other six variants at the base\'s time about 33 min per seed, 1 h 40 min for three seeds',
   quick: 'CI size: resnet20 x0.25 on 5 % of the bundled digits (360 training images), 3 source epochs, 2 α values, 3 variants and both baselines, two seeds',
 };
 
