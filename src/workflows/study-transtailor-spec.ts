@@ -135,9 +135,9 @@ export const TRANSTAILOR_STUDY_QUICK: Sizes = {
 
 const SIZING = {
   full:
-    'resnet20 at width 0.5 (7.8 M MACs on 28x28 grey) trains at about 900 images/s here (2 threads; study distill\'s measurement); source: 13,500 Fashion-MNIST images x 8 epochs (~2 min per seed); ' +
-    'per target and seed: the transfer fine-tuning (<= 3 epochs), TransTailor with α = 1 (<= 10 iterations of 50 α updates and <= 3 fine-tuning epochs), random α (usually stopped by τ at its first iteration), and three baselines (pruning without retraining, then the same fine-tuning budget): ' +
-    'about 8 min on 3,600 digits and 8 min on 2,160 garments, so about 20 min per seed and an hour for three. The prune share is 0.1 (the loop\'s default is 0.05) and 10 iterations at most so that TransTailor reaches its τ limit within that time',
+    'measured 2026-12-01 on this 2-core machine with 1 engine thread while other jobs shared the CPU: 35 min of member time for the whole default study (3 seeds): ' +
+    'a source (13,500 Fashion-MNIST images x 8 epochs, resnet20 x0.5) 2.8-3.3 min; per target and seed a TransTailor run 0.7-1.7 min (digits: 2-3 kept iterations before τ; garments: 0-2), ' +
+    'random α 0.5-2.4 min, a baseline 0.2-1.1 min. The prune share is 0.1 (the loop\'s default 0.05) and 10 iterations at most, so TransTailor reaches its τ limit within that time',
   quick: 'CI size: lenet5 x0.5, 1 source epoch on 2 % of Fashion-MNIST, 10 % of the digits and 2 % of the garments, two TransTailor iterations with τ 100 (every iteration kept), two seeds: about a minute with one thread',
 };
 
