@@ -10,7 +10,6 @@
 // closes); the launcher still stops any that linger after a grace period,
 // and the command fails with an error naming the rank and its log.
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Command } from 'commander';
 import { createWriteStream, mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,7 +17,6 @@ import { join } from 'node:path';
 import { DataParallel } from '../train/data-parallel.js';
 import { envRendezvous } from '../tensor/distributed.js';
 import { SlimnetError, UsageError } from '../util/errors.js';
-import { number } from './parse-args.js';
 
 /** A worker of a local launch failed; `rank` names it, `log` is where its output went. */
 export class LaunchError extends SlimnetError {
@@ -168,15 +166,6 @@ export async function joinFromEnv(env: NodeJS.ProcessEnv = process.env): Promise
   const timeoutMs = t !== undefined && t.trim() !== '' ? Number(t) : undefined;
   if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs > 0)) throw new UsageError(`SLIMNET_DIST_TIMEOUT_MS must be a positive integer (milliseconds), got '${t}'`);
   return DataParallel.join(rv, timeoutMs !== undefined ? { timeoutMs, initTimeoutMs: Math.max(timeoutMs, 60_000) } : {});
-}
-
-/** The --nproc help of every data-parallel command; `detail` says what that command adds (which steps only rank 0 does). */
-const NPROC_HELP =
-  "data-parallel training in N local processes (DistributedDataParallel over Gloo): --batch-size is the global batch, each process takes its part of every batch, so the weights are those of one process with that batch (within float rounding; BatchNorm layers normalise each process's part separately, as DDP does); rank 0 writes the run directory, the others log to files (default: 1; a process started with torchrun's MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK joins that group instead)";
-
-/** Registers `--nproc <n>` (runDistributed's flag) on a training command. */
-export function addNprocOption(cmd: Command, detail?: string): Command {
-  return cmd.option('--nproc <n>', detail ? `${NPROC_HELP}; ${detail}` : NPROC_HELP, number('int'));
 }
 
 /**

@@ -4,11 +4,14 @@
 // options (lr, optimizer, batch size, augmentation, noise, ...) are the
 // training workflow's; the data, the architecture and the seed come from the
 // checkpoint, and the epoch count is the schedule's (α values × patience).
-import { BRANCH_INITS, ReplaceError, alphaSequence, parseSchedule, scheduleText } from '../replace/index.js';
+import type { BranchInit } from '../replace/branch.js';
+import { ReplaceError } from '../replace/errors.js';
+import { alphaSequence, parseSchedule, scheduleText } from '../replace/schedule.js';
 
 /** How a branch starts: the graph edit's inits, or 'lsq', the least-squares fit of the original conv's output on training images (replace/fit.ts). */
-export type ReplaceBranchInit = (typeof BRANCH_INITS)[number] | 'lsq';
-export const REPLACE_BRANCH_INITS: readonly ReplaceBranchInit[] = [...BRANCH_INITS, 'lsq'];
+export type ReplaceBranchInit = BranchInit | 'lsq';
+// Spelt out (not spread from branch.ts's BRANCH_INITS) so that the CLI's option declarations load no engine code; the type checks the list.
+export const REPLACE_BRANCH_INITS = ['centre', 'lsq', 'random'] as const satisfies readonly ReplaceBranchInit[];
 import { UsageError } from '../util/errors.js';
 import type { DataParallel } from '../train/data-parallel.js';
 import type { TrainConfig, TrainSpec } from './train-spec.js';

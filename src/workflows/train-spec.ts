@@ -9,7 +9,7 @@ import { UsageError } from '../util/errors.js';
 import { plural } from '../report/format.js';
 import type { ScheduleSpec } from '../train/index.js';
 import type { OptimizerSpec } from '../train/optim/spec.js';
-import { LR_ALIASES, LR_FAMILIES } from '../train/optim/groups.js';
+import { LR_ALIASES, LR_FAMILIES } from '../train/optim/families.js';
 import type { ClassRef } from '../data/classes.js';
 import { imageSizeOf } from '../data/folder.js';
 import { AUGMENT_PRESETS, NORMALIZE_CHOICES, augmentSteps, evalTransform, parseAugment, trainTransform, type Augment, type DataSpec, type NormalizeChoice, type ResolvedData } from '../data/spec.js';

@@ -3,7 +3,7 @@
 // is --student), and the run flags.
 import type { Command } from 'commander';
 import { number } from '../parse-args.js';
-import { addNprocOption } from '../launch.js';
+import { addNprocOption } from '../nproc-option.js';
 import { addTrainOptions } from './train-options.js';
 
 /** Registers every flag and the help text of `slimnet distill`. */

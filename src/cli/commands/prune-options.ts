@@ -4,7 +4,7 @@
 // holds the checks and the defaults that depend on other options.
 import type { Command } from 'commander';
 import { ortChannelBlock } from '../../measure/blocks.js';
-import { LR_FAMILIES } from '../../train/optim/groups.js';
+import { LR_FAMILIES } from '../../train/optim/families.js';
 import { channelMultiple, number } from '../parse-args.js';
 
 export function addPruneOptions(cmd: Command): Command {

@@ -9,7 +9,7 @@ import { Option, type Command } from 'commander';
 import { number } from '../parse-args.js';
 import { SCHEDULES } from '../../workflows/train-spec.js';
 import { NOT_REPLACE_OPTIONS, REPLACE_BRANCH_INITS, REPLACE_DEFAULTS, REPLACE_LOSSES } from '../../workflows/replace-spec.js';
-import { addNprocOption } from '../launch.js';
+import { addNprocOption } from '../nproc-option.js';
 import { addTrainOptions } from './train-options.js';
 
 /** Registers every flag and the help text of `slimnet replace`. */

@@ -9,7 +9,7 @@ import { Option, type Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { UsageError } from '../../util/errors.js';
 import { number } from '../parse-args.js';
-import { addNprocOption } from '../launch.js';
+import { addNprocOption } from '../nproc-option.js';
 import { TRAIN_OPTIONS, flagOf, parseFlagValue, parseOptionValue, trainConfigKeys, trainOption, type TrainConfig } from '../../workflows/train-spec.js';
 
 /** The flags that are not part of a run's configuration. */

@@ -5,8 +5,9 @@ import { Model, hasTrait } from '../../graph/index.js';
 import type { Tensor } from '../../tensor/index.js';
 import type { ParamGroupInit } from './optimizer.js';
 
-/** Broad layer families, for lrByKind keys. */
-export type ParamCategory = 'conv' | 'linear' | 'norm' | 'other';
+import { LR_ALIASES, LR_FAMILIES, type ParamCategory } from './families.js';
+
+export { LR_ALIASES, LR_FAMILIES, type ParamCategory } from './families.js';
 
 export interface ParamInfo {
   /** State-dict key, e.g. 'conv1.weight'. */
@@ -42,15 +43,6 @@ export function categoryOf(kind: string): ParamCategory {
   return 'other';
 }
 
-/** Other names of two families in lrByKind keys. */
-export const LR_ALIASES: Readonly<Record<'fc' | 'bn', ParamCategory>> = { fc: 'linear', bn: 'norm' };
-
-/**
- * The family keys lrByKind takes, with the aliases (fc is linear, bn is
- * norm). Every model has these families; exact node kinds are keys too, but
- * the command-line flags keep to families.
- */
-export const LR_FAMILIES = ['conv', 'linear', 'fc', 'norm', 'bn', 'other'] as const satisfies readonly (ParamCategory | keyof typeof LR_ALIASES)[];
 const KNOWN_FAMILIES = new Set<string>(LR_FAMILIES);
 
 /** Every trainable parameter with its node kind and family, in model order. */
