@@ -5,7 +5,7 @@
 // its own subpath for the rest (slimnet/tensor, slimnet/graph, slimnet/models,
 // slimnet/data, slimnet/train, slimnet/prune, slimnet/export, slimnet/measure,
 // slimnet/report, slimnet/runs, slimnet/study, slimnet/workflows, slimnet/distill,
-// slimnet/explain).
+// slimnet/explain, slimnet/replace).
 export * from './workflows/index.js';
 export { Model, loadCheckpoint, saveCheckpoint, summarize, type LoadedCheckpoint, type Summary, type SummaryRow } from './graph/index.js';
 export { buildArch, archNames, type ArchOptions } from './models/index.js';
@@ -18,6 +18,8 @@ export { NonFiniteLossError, TrainerStateMismatchError } from './train/index.js'
 export { PruneError } from './prune/index.js';
 export { DistillError } from './distill/index.js';
 export { ExplainError } from './explain/index.js';
+export { ReplaceError } from './replace/index.js';
+export { DistributedError } from './util/errors.js';
 export { StudyError } from './study/index.js';
 export { LatencyError } from './measure/index.js';
 export { PlotError } from './report/index.js';
