@@ -48,15 +48,15 @@ test('--nproc 2 finishes a tiny run; its run directory has the files of a single
   assert.equal(status.status, 'complete');
 });
 
-test('a worker killed mid-run makes the command fail, naming the rank, and the other worker stop', { skip: !gloo && 'no Gloo in this addon' }, async (t) => {
+test('a worker killed mid-run makes the command fail, naming the rank, and the other worker stop; --version resumes the group to the end', { skip: !gloo && 'no Gloo in this addon' }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'slimnet-nproc-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   let killed = false;
   const t0 = Date.now();
   const r = await slimnet(['train', '--dataset', 'mnist-digits', '--fraction', '0.1', '--epochs', '5', '--batch-size', '16', '--runs-dir', dir, '--nproc', '2'], (err) => {
     const pids = /pids (\d+), (\d+)/.exec(err);
-    // Once rank 0 trains (its progress shows), kill rank 1.
-    if (!killed && pids && /epoch 1\/5/.test(err)) {
+    // Once rank 0 trains its second epoch (the first one's checkpoint is written), kill rank 1.
+    if (!killed && pids && /epoch 2\/5/.test(err)) {
       killed = true;
       process.kill(Number(pids[2]), 'SIGKILL');
     }
@@ -68,4 +68,11 @@ test('a worker killed mid-run makes the command fail, naming the rank, and the o
   assert.ok(Date.now() - t0 < 60_000);
   const status = JSON.parse(readFileSync(join(dir, 'train', 'mnist-digits-lenet5', 'version_0', 'status.json'), 'utf8')) as { status: string; message?: string; error?: string };
   assert.equal(status.status, 'failed');
+  // The whole group resumes from the last checkpoint and trains to the end.
+  const resumed = await slimnet(['train', '--dataset', 'mnist-digits', '--fraction', '0.1', '--epochs', '5', '--batch-size', '16', '--runs-dir', dir, '--nproc', '2', '--version', '0']);
+  assert.equal(resumed.code, 0, resumed.err);
+  const after = JSON.parse(readFileSync(join(dir, 'train', 'mnist-digits-lenet5', 'version_0', 'status.json'), 'utf8')) as { status: string; epochsDone: number };
+  assert.deepEqual([after.status, after.epochsDone], ['complete', 5]);
+  const rows = readFileSync(join(dir, 'train', 'mnist-digits-lenet5', 'version_0', 'metrics.csv'), 'utf8').trim().split('\n').slice(1);
+  assert.deepEqual(rows.map((r) => Number(r.split(',')[0])), [1, 2, 3, 4, 5], 'each epoch once');
 });
