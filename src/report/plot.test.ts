@@ -376,3 +376,15 @@ test('savePlot: text is rendered (needs a font fontconfig can find)', { skip: fo
   const dark = band.filter((v) => v < 100).length;
   assert.ok(dark > 50, `title glyphs drawn (${dark} dark pixels)`);
 });
+
+test('seedSpreadPlot: each seed a point at its group, the mean, a ± 1 std whisker (none with one seed), the label at the mean', async () => {
+  const { seedSpreadPlot } = await import('./plot.js');
+  const spec = seedSpreadPlot({ title: 't', xLabel: 'x', yLabel: 'y', groups: [{ label: 'a', values: [1, 3], mean: 2, std: Math.SQRT2 }, { label: 'b', values: [5], mean: 5, std: null }] });
+  const by = (name: string) => spec.series.find((s) => s.name === name)!;
+  assert.deepEqual([by('each seed').x, by('each seed').y], [[1, 1, 2], [1, 3, 5]]);
+  assert.deepEqual([by('mean').x, by('mean').y], [[1, 2], [2, 5]]);
+  assert.deepEqual(by('mean ± 1 std').x.map(String), ['1', '1', 'NaN']);
+  assert.deepEqual(by('mean ± 1 std').y.slice(0, 2), [2 - Math.SQRT2, 2 + Math.SQRT2]);
+  assert.deepEqual(spec.labels, [{ x: 1, y: 2, text: 'a' }, { x: 2, y: 5, text: 'b' }]);
+  assert.deepEqual(spec.xRange, [0.5, 2.5]);
+});

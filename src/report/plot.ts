@@ -8,3 +8,4 @@ export { MARKER_SHAPES, type MarkerShape } from './plot/markers.js';
 export { barPlot, type BarPlotSpec, type BarSeries } from './plot/bar.js';
 export { histogramPlot, computeHistogram, type HistogramSpec, type HistogramSeries, type Histogram } from './plot/histogram.js';
 export { savePlot } from './plot/save.js';
+export { seedSpreadPlot, type SpreadGroup } from './plot/spread.js';

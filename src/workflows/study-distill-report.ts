@@ -3,7 +3,7 @@
 // table, the spread rule and the sizes, and two figures (validation accuracy
 // per epoch per method; test accuracy per method with its seeds and ± std),
 // and report.md's section on the explanation (study-distill-explain.ts).
-import { linePlot, savePlot, type LineSeries, type PointLabel } from '../report/plot.js';
+import { linePlot, savePlot, seedSpreadPlot, type LineSeries } from '../report/plot.js';
 import { PALETTE } from '../report/plot.js';
 import { duration, pctText, plural } from '../report/format.js';
 import type { Run } from '../runs/index.js';
@@ -126,29 +126,14 @@ function curvesPlot(members: readonly MemberResult[], order: readonly string[]):
 /** Test accuracy per method: every seed (hollow), the mean (filled) and mean ± 1 std (a whisker). */
 function accuracyPlot(rows: readonly MethodRow[], members: readonly MemberResult[]): string | null {
   if (!rows.length) return null;
-  const xs = rows.map((_, i) => i + 1);
-  const seedsX: number[] = [];
-  const seedsY: number[] = [];
-  rows.forEach((r, i) => {
-    for (const m of members.filter((x) => x.method === r.method)) {
-      seedsX.push(i + 1);
-      seedsY.push(m.testAccuracy * 100);
-    }
-  });
-  const whiskerX: number[] = [];
-  const whiskerY: number[] = [];
-  rows.forEach((r, i) => {
-    if (r.testAccuracy.std === null) return;
-    whiskerX.push(i + 1, i + 1, NaN);
-    whiskerY.push((r.testAccuracy.mean - r.testAccuracy.std) * 100, (r.testAccuracy.mean + r.testAccuracy.std) * 100, NaN);
-  });
-  const series: LineSeries[] = [
-    ...(whiskerX.length ? [{ name: 'mean ± 1 std', x: whiskerX, y: whiskerY, marker: 'none' as const, colour: PALETTE[0] as string }] : []),
-    { name: 'mean', x: xs, y: rows.map((r) => r.testAccuracy.mean * 100), line: false, marker: 'circle', markerSize: 6, colour: PALETTE[0] as string },
-    { name: 'each seed', x: seedsX, y: seedsY, line: false, marker: 'diamond', hollow: true, colour: PALETTE[1] as string },
-  ];
-  const labels: PointLabel[] = rows.map((r, i) => ({ x: i + 1, y: r.testAccuracy.mean * 100, text: r.label }));
-  return linePlot({ title: 'Test accuracy (final weights) per method over seeds', xLabel: 'method (1 = teacher, 2 = scratch, then each loss)', yLabel: 'test accuracy (%)', series, labels, xRange: [0.5, rows.length + 0.5], xInteger: true });
+  return linePlot(
+    seedSpreadPlot({
+      title: 'Test accuracy (final weights) per method over seeds',
+      xLabel: 'method (1 = teacher, 2 = scratch, then each loss)',
+      yLabel: 'test accuracy (%)',
+      groups: rows.map((r) => ({ label: r.label, values: members.filter((x) => x.method === r.method).map((m) => m.testAccuracy * 100), mean: r.testAccuracy.mean * 100, std: r.testAccuracy.std === null ? null : r.testAccuracy.std * 100 })),
+    }),
+  );
 }
 
 /** report.md and the figures from the finished members; returns report.md's path (null when no member finished). */

@@ -7,7 +7,7 @@ import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { humanCount } from '../graph/index.js';
 import { duration, pctText } from '../report/format.js';
-import { PALETTE, linePlot, savePlot, type LinePlotSpec, type LineSeries } from '../report/plot.js';
+import { PALETTE, linePlot, savePlot, seedSpreadPlot, type LinePlotSpec, type LineSeries } from '../report/plot.js';
 import { renderTable } from '../report/table.js';
 import type { Run } from '../runs/index.js';
 import { SPREAD_RULE, beyondSpread, meanStd, pctSpread, type Spread } from './study-distill-table.js';
@@ -124,26 +124,17 @@ export function writeReplaceStudyResults(run: Run, members: readonly ReplaceStud
 
 /** Test accuracy per method: each seed a point, the mean ± 1 std a black bar. */
 export function accuracyFigure(rows: readonly ReplaceStudyRow[], members: readonly ReplaceStudyMember[]): LinePlotSpec {
-  const points: LineSeries[] = rows.map((r, i) => {
-    const ms = members.filter((m) => m.method === r.method);
-    return { name: `${i + 1}: ${r.method}`, x: ms.map(() => i + 1), y: ms.map((m) => m.testAccuracy * 100), line: false, marker: 'circle', colour: PALETTE[i % PALETTE.length]! };
-  });
-  // One series for every bar: NaN points leave the gaps between the segments.
-  const bx: number[] = [];
-  const by: number[] = [];
-  rows.forEach((r, i) => {
-    const { mean, std } = r.testAccuracy;
-    const s = std ?? 0;
-    bx.push(i + 0.7, i + 1.3, NaN, i + 1, i + 1, NaN);
-    by.push(mean * 100, mean * 100, NaN, (mean - s) * 100, (mean + s) * 100, NaN);
-  });
-  return {
-    title: 'Test accuracy per variant and baseline (points: seeds; black: mean ± 1 std)',
-    xLabel: 'method (numbered as in the legend)',
+  return seedSpreadPlot({
+    title: 'Test accuracy per variant and baseline over seeds',
+    xLabel: 'method (in the order of the table)',
     yLabel: 'test accuracy (%)',
-    xInteger: true,
-    series: [...points, { name: 'mean ± 1 std', x: bx, y: by, colour: '#000000', marker: 'none' }],
-  };
+    groups: rows.map((r) => ({
+      label: r.method,
+      values: members.filter((m) => m.method === r.method).map((m) => m.testAccuracy * 100),
+      mean: r.testAccuracy.mean * 100,
+      std: r.testAccuracy.std === null ? null : r.testAccuracy.std * 100,
+    })),
+  });
 }
 
 export interface ReplaceStudyReportInput {

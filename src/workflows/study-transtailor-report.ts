@@ -4,7 +4,7 @@
 // spread), results.json / results.csv, report.md and the figures.
 import { humanCount } from '../graph/index.js';
 import { duration, pctText } from '../report/format.js';
-import { PALETTE, linePlot, savePlot, type LineSeries } from '../report/plot.js';
+import { PALETTE, linePlot, savePlot, seedSpreadPlot, type LineSeries } from '../report/plot.js';
 import { renderTable } from '../report/table.js';
 import type { Run } from '../runs/index.js';
 import { SPREAD_RULE, beyondSpread, meanStd, type Spread } from './study-distill-table.js';
@@ -120,22 +120,20 @@ export function writeStudyResults(run: Run, members: readonly StudyMember[]): vo
   );
 }
 
-/** Test balanced accuracy per method for one target: each seed as a point, the mean ± std as a bar. */
+/** Test balanced accuracy per method for one target, over the seeds. */
 function accuracyFigure(rows: readonly StudyRow[], members: readonly StudyMember[], target: string): Parameters<typeof linePlot>[0] {
   const rs = rows.filter((r) => r.target === target);
-  const series: LineSeries[] = rs.map((r, i) => {
-    const ms = members.filter((m) => m.target === target && m.method === r.method);
-    return { name: r.label, x: ms.map(() => i + 1), y: ms.map((m) => m.testBalancedAccuracy * 100), line: false, marker: 'circle', colour: PALETTE[i % PALETTE.length]! };
+  return seedSpreadPlot({
+    title: `${target}: test balanced accuracy per method over seeds`,
+    xLabel: 'method (in the order of the table)',
+    yLabel: 'test balanced accuracy (%)',
+    groups: rs.map((r) => ({
+      label: r.label,
+      values: members.filter((m) => m.target === target && m.method === r.method).map((m) => m.testBalancedAccuracy * 100),
+      mean: r.testBalancedAccuracy.mean * 100,
+      std: r.testBalancedAccuracy.std === null ? null : r.testBalancedAccuracy.std * 100,
+    })),
   });
-  const bars: LineSeries[] = rs.flatMap((r, i) => {
-    const { mean, std } = r.testBalancedAccuracy;
-    const s = std ?? 0;
-    return [
-      { name: '', x: [i + 0.75, i + 1.25], y: [mean * 100, mean * 100], colour: PALETTE[i % PALETTE.length]!, legend: false },
-      { name: '', x: [i + 1, i + 1], y: [(mean - s) * 100, (mean + s) * 100], colour: PALETTE[i % PALETTE.length]!, legend: false },
-    ];
-  });
-  return { title: `${target}: test balanced accuracy per method (points: seeds; bar: mean ± std)`, xLabel: 'method (see legend, left to right)', yLabel: 'test balanced accuracy (%)', series: [...series, ...bars] };
 }
 
 /** Accuracy vs MACs, every member of every target (one colour per method, one marker per target). */
