@@ -4,13 +4,16 @@
 // the centre tap's, measured directly on the blended model's two outputs, and
 // no small change of the fitted weights lowers it (the least-squares
 // optimum). On a plain net (bias, rectangular kernel, stride 2, no bias) and
-// resnet20 (BatchNorm, residuals).
+// resnet20 (BatchNorm, residuals). A narrow branch (width 0.5, rank r): a
+// centre tap of rank r is recovered exactly; on random kernels the rank-r fit
+// is reported as measured, beats the truncated-SVD centre init, and no small
+// change of either factor improves it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { manualSeed, noGrad, randn, tidy, type Tensor } from '../tensor/index.js';
 import { Capture, Graph, GraphBuilder, Model, conv2dGeometry } from '../graph/index.js';
 import { buildArch } from '../models/index.js';
-import { attachBranches, branchName, replacedConvs } from './branch.js';
+import { attachBranches, branchInName, branchName, replacedConvs } from './branch.js';
 import { fitBranches } from './fit.js';
 import { ReplaceError } from './errors.js';
 import { selectConvs } from './select.js';
@@ -118,6 +121,75 @@ test('random kernels: the fitted branch is closer to the conv than the centre ta
     fittedW.dispose();
     for (const b of batches) b.dispose();
   }
+});
+
+test('a narrow branch (width 0.5): a centre tap of rank r alone is recovered exactly (B·A and the bias)', () => {
+  const base = Model.create(plainNet(), { seed: 1 }).eval();
+  const ranks: Record<string, number> = { c1: 2, c2: 2, c3: 3 }; // round(0.5 · min(Cin, Cout))
+  manualSeed(17);
+  noGrad(() => {
+    for (const c of ['c1', 'c2', 'c3']) {
+      const g = conv2dGeometry(base.graph.node(c));
+      const [ch, cw] = [(g.kernel[0] - 1) / 2, (g.kernel[1] - 1) / 2];
+      const w = base.tensor(`${c}.weight`);
+      tidy(() => {
+        const lowRank = randn([g.outChannels, ranks[c]!]).matmul(randn([ranks[c]!, g.inChannels])).mul(0.5);
+        w.zero_();
+        w.narrow(2, ch, 1).narrow(3, cw, 1).copy_(lowRank.reshape([g.outChannels, g.inChannels, 1, 1]));
+      });
+    }
+    for (const c of ['c1', 'c2']) base.tensor(`${c}.bias`).fill_(1);
+  });
+  const blended = attachBranches(base, ['c1', 'c2', 'c3'], { init: 'random', seed: 4, width: 0.5 }).eval();
+  const batches = batchesOf([3, 9, 9], 3, 11);
+  const before = residuals(blended, batches);
+  const fits = fitBranches(base, blended, batches);
+  const after = residuals(blended, batches);
+  for (const [i, c] of ['c1', 'c2', 'c3'].entries()) {
+    const g = conv2dGeometry(base.graph.node(c));
+    const [ch, cw] = [(g.kernel[0] - 1) / 2, (g.kernel[1] - 1) / 2];
+    assert.deepEqual(blended.tensor(`${branchInName(c)}.weight`).shape, [ranks[c], g.inChannels, 1, 1]);
+    const product = tidy(() => values(blended.tensor(`${branchName(c)}.weight`).reshape([g.outChannels, ranks[c]!]).matmul(blended.tensor(`${branchInName(c)}.weight`).reshape([ranks[c]!, g.inChannels])).contiguous()));
+    const want = tidy(() => values(base.tensor(`${c}.weight`).narrow(2, ch, 1).narrow(3, cw, 1).contiguous()));
+    assert.ok(maxDiff(product, want) < 1e-4, `${c}: B·A is the rank-${ranks[c]} centre tap (${maxDiff(product, want)})`);
+    if (g.bias) assert.ok(maxDiff(values(blended.tensor(`${branchName(c)}.bias`)), values(base.tensor(`${c}.bias`))) < 1e-4, `${c}: bias`);
+    assert.ok(before[c]! > 1 && after[c]! < 1e-6, `${c}: residual ${before[c]} → ${after[c]}`);
+    assert.ok(fits[i]!.mse < 1e-9, `${c}: reported mse ${fits[i]!.mse}`);
+  }
+});
+
+test('a narrow branch on random kernels: the rank-r fit is reported as measured, beats the truncated-SVD centre init, and no small change of A or B improves it', () => {
+  const base = Model.create(plainNet(), { seed: 2 }).eval();
+  const convs = ['c1', 'c2', 'c3'];
+  const batches = batchesOf([3, 9, 9], 2, 13);
+  const centre = attachBranches(base, convs, { init: 'centre', width: 0.5 }).eval();
+  const fitted = attachBranches(base, convs, { init: 'centre', width: 0.5 }).eval();
+  const full = attachBranches(base, convs, { init: 'centre' }).eval();
+  const fits = fitBranches(base, fitted, batches);
+  fitBranches(base, full, batches);
+  const [rc, rf, rfull] = [residuals(centre, batches), residuals(fitted, batches), residuals(full, batches)];
+  for (const [i, conv] of convs.entries()) {
+    const cout = conv2dGeometry(base.graph.node(conv)).outChannels;
+    assert.ok(rf[conv]! < rc[conv]!, `${conv}: rank-r lsq ${rf[conv]} vs centre SVD ${rc[conv]}`);
+    assert.ok(rf[conv]! >= rfull[conv]! * (1 - 1e-6), `${conv}: a rank-r fit cannot beat the full 1×1 fit (${rf[conv]} < ${rfull[conv]})`);
+    const measured = rf[conv]! / (fits[i]!.rows * cout);
+    assert.ok(Math.abs(fits[i]!.mse - measured) <= 1e-4 * measured + 1e-9, `${conv}: reported ${fits[i]!.mse}, measured ${measured}`);
+  }
+  manualSeed(23);
+  for (const conv of ['c2', 'c3']) {
+    for (const key of [`${branchInName(conv)}.weight`, `${branchName(conv)}.weight`, ...(conv === 'c2' ? [`${branchName(conv)}.bias`] : [])]) {
+      const t = fitted.tensor(key);
+      const kept = t.clone();
+      for (let k = 0; k < 3; k++) {
+        noGrad(() => tidy(() => void t.copy_(kept.add(randn(t.shape).mul(1e-2)))));
+        const r = residuals(fitted, batches)[conv]!;
+        assert.ok(r >= rf[conv]! * (1 - 1e-6), `${key}: a nudged factor has residual ${r} < the fit's ${rf[conv]}`);
+      }
+      noGrad(() => void t.copy_(kept));
+      kept.dispose();
+    }
+  }
+  for (const b of batches) b.dispose();
 });
 
 test('without branches or without data the fit is refused', () => {

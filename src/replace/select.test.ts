@@ -28,6 +28,21 @@ test('savings by hand; the fewest convs, largest first, reaching the share; name
   assert.deepEqual(selectConvs(g, { layers: ['a'] }).convs, ['a']);
 });
 
+test('a narrow branch (width 0.5, rank r = round(0.5 · min(Cin, Cout))) saves Cout·Cin·9 − r·(Cin + Cout), which changes the choice', () => {
+  const g = net();
+  // a: 2 → 4, r 1: 72 − 1·6 = 66; c: 4 → 8, r 2: 288 − 2·12 = 264.
+  assert.deepEqual(candidates(g, 0.5), [{ conv: 'a', saving: 66 }, { conv: 'c', saving: 264 }]);
+  // A width near 1 keeps more than one full 1×1 conv (r·(Cin + Cout) > Cin·Cout) but still less than the k×k kernel: c, r 4: 288 − 48.
+  assert.deepEqual(candidates(g, 0.99), [{ conv: 'a', saving: 72 - 2 * 6 }, { conv: 'c', saving: 288 - 4 * 12 }]);
+  const total = 76 + 296 + 72 + 1026;
+  // 264 / 1470 = 17.96 %: c alone reaches 0.179, which width 1 (256, 17.4 %) does not.
+  assert.deepEqual(selectConvs(g, { paramShare: 0.179 }).convs, ['a', 'c']);
+  const s = selectConvs(g, { paramShare: 0.179, width: 0.5 });
+  assert.deepEqual([s.convs, s.paramsAfter], [['c'], total - 264]);
+  assert.equal(selectConvs(g, { layers: ['a', 'c'], width: 0.5 }).paramsAfter, total - 66 - 264);
+  assert.throws(() => selectConvs(g, { paramShare: 0.1, width: 0 }), (e: unknown) => e instanceof ReplaceError && /branch width must be in \(0, 1\]/.test(e.message));
+});
+
 test('a share out of reach, a 1×1 or non-conv layer: ReplaceErrors that say why', () => {
   const g = net();
   assert.throws(() => selectConvs(g, { paramShare: 0.65 }), (e: unknown) => e instanceof ReplaceError && /removes 21\.8 % of its 1,470 parameters, less than the 65\.0 % asked/.test(e.message));

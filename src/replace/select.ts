@@ -3,9 +3,13 @@
 // original's parameters removed (seed 001: 65 %). Replacing a k×k conv by its
 // 1×1 branch removes (k·k − 1)/(k·k) of its weights; the largest savings are
 // taken first (ties in graph order), which removes the share with the fewest
-// replaced layers.
-import { conv2dGeometry, summarize, type Graph } from '../graph/index.js';
-import { replaceability } from './branch.js';
+// replaced layers. A narrow branch (width w < 1, rank r, see branch.ts) keeps
+// r·(Cin + Cout) weights instead: it saves Cout·Cin·k² − r·(Cin + Cout).
+// That is always positive, so every replaceable conv stays a candidate: r ≤
+// min(Cin, Cout) keeps at most 2·Cin·Cout weights, and a replaceable kernel
+// (odd, not 1×1) has k² ≥ 3 taps.
+import { conv2dGeometry, summarize, type Graph, type GraphNode } from '../graph/index.js';
+import { branchRank, checkWidth, replaceability } from './branch.js';
 import { ReplaceError } from './errors.js';
 
 export interface Candidate {
@@ -14,14 +18,19 @@ export interface Candidate {
   saving: number;
 }
 
-/** Every replaceable conv with its saving, in graph order. */
-export function candidates(graph: Graph): Candidate[] {
+/** Parameters removed when conv `node` keeps only its branch of width `width` (biases stay). */
+function savingOf(node: GraphNode, width: number): number {
+  const g = conv2dGeometry(node);
+  const kept = width < 1 ? branchRank(g.inChannels, g.outChannels, width) * (g.inChannels + g.outChannels) : g.inChannels * g.outChannels;
+  return g.outChannels * g.inChannels * g.kernel[0] * g.kernel[1] - kept;
+}
+
+/** Every replaceable conv with its saving for a branch of width `width` (default 1), in graph order. */
+export function candidates(graph: Graph, width = 1): Candidate[] {
+  checkWidth(width);
   return graph.nodes
     .filter((n) => n.kind === 'conv2d' && replaceability(graph, n.name) === null)
-    .map((n) => {
-      const g = conv2dGeometry(n);
-      return { conv: n.name, saving: g.outChannels * g.inChannels * (g.kernel[0] * g.kernel[1] - 1) };
-    });
+    .map((n) => ({ conv: n.name, saving: savingOf(n, width) }));
 }
 
 export interface Selection {
@@ -32,10 +41,11 @@ export interface Selection {
   share: number;
 }
 
-/** The convs to replace: `layers` as named (each checked), or the fewest reaching `paramShare` (in (0, 1)). */
-export function selectConvs(graph: Graph, o: { layers?: readonly string[]; paramShare?: number }): Selection {
+/** The convs to replace: `layers` as named (each checked), or the fewest reaching `paramShare` (in (0, 1)); `width` the branch width (default 1). */
+export function selectConvs(graph: Graph, o: { layers?: readonly string[]; paramShare?: number; width?: number }): Selection {
   const total = summarize(graph).totals.params;
-  const all = candidates(graph);
+  const width = o.width ?? 1;
+  const all = candidates(graph, width);
   let chosen: Candidate[];
   if (o.layers && o.layers.length) {
     chosen = o.layers.map((name) => {

@@ -39,6 +39,8 @@ export interface ReplaceSpec extends Omit<TrainSpec, NotReplaceOption> {
   branchInit?: ReplaceBranchInit;
   /** Freeze the replaced convs' original weights (default false: they train with the rest). */
   freezeOriginal?: boolean;
+  /** Branch width in (0, 1] (default 1: one 1×1 conv); below 1 the branch is two 1×1 convs through rank max(1, round(width · min(Cin, Cout))) channels (replace/branch.ts). */
+  branchWidth?: number;
   /** ce: cross-entropy on the labels (default); logit-mse: seed 001's regression on the original model's logits instead. */
   loss?: ReplaceLoss;
   /** Stop the schedule when validation accuracy falls more than this many points (%) below the original's (default 10). */
@@ -62,16 +64,18 @@ export interface ReplaceOptions {
   patience: number;
   branchInit: ReplaceBranchInit;
   freezeOriginal: boolean;
+  /** The branch width (1: one 1×1 conv; below 1: the narrow pair). */
+  branchWidth: number;
   loss: ReplaceLoss;
   collapsePp: number;
 }
 
 export interface ReplaceConfig extends TrainConfig, ReplaceOptions {}
 
-export const REPLACE_DEFAULTS = { paramShare: 0.65, alphaSchedule: 'exp:0.05', lrSchedule: 'constant', patience: 1, branchInit: 'centre', freezeOriginal: false, loss: 'ce', collapsePp: 10, latencyRuns: 50 } as const;
+export const REPLACE_DEFAULTS = { paramShare: 0.65, alphaSchedule: 'exp:0.05', lrSchedule: 'constant', patience: 1, branchInit: 'centre', freezeOriginal: false, branchWidth: 1, loss: 'ce', collapsePp: 10, latencyRuns: 50 } as const;
 
 /** The keys of ReplaceSpec that are not training options. */
-export const REPLACE_KEYS = ['checkpoint', 'paramShare', 'layers', 'alphaSchedule', 'patience', 'branchInit', 'freezeOriginal', 'loss', 'collapsePp', 'latencyRuns', 'parallel'] as const;
+export const REPLACE_KEYS = ['checkpoint', 'paramShare', 'layers', 'alphaSchedule', 'patience', 'branchInit', 'freezeOriginal', 'branchWidth', 'loss', 'collapsePp', 'latencyRuns', 'parallel'] as const;
 
 /** 'a, b' or ['a', 'b'] → ['a', 'b']; undefined or empty → null. */
 export function layerList(layers: ReplaceSpec['layers']): string[] | null {
@@ -102,6 +106,8 @@ export function resolveReplaceOptions(spec: ReplaceSpec): Omit<ReplaceOptions, '
   if (!(Number.isInteger(patience) && patience >= 1)) throw new UsageError(`--patience must be a whole number of epochs >= 1, got ${patience}`);
   const branchInit = spec.branchInit ?? REPLACE_DEFAULTS.branchInit;
   if (!REPLACE_BRANCH_INITS.includes(branchInit)) throw new UsageError(`--branch-init must be one of ${REPLACE_BRANCH_INITS.join(', ')}, got '${String(branchInit)}'`);
+  const branchWidth = spec.branchWidth ?? REPLACE_DEFAULTS.branchWidth;
+  if (!(Number.isFinite(branchWidth) && branchWidth > 0 && branchWidth <= 1)) throw new UsageError(`--branch-width must be in (0, 1] (1: one 1×1 conv), got ${branchWidth}`);
   const loss = spec.loss ?? REPLACE_DEFAULTS.loss;
   if (!(REPLACE_LOSSES as readonly string[]).includes(loss)) throw new UsageError(`--loss must be one of ${REPLACE_LOSSES.join(', ')}, got '${String(loss)}'`);
   const collapsePp = spec.collapsePp ?? REPLACE_DEFAULTS.collapsePp;
@@ -117,6 +123,7 @@ export function resolveReplaceOptions(spec: ReplaceSpec): Omit<ReplaceOptions, '
     patience,
     branchInit,
     freezeOriginal: spec.freezeOriginal ?? REPLACE_DEFAULTS.freezeOriginal,
+    branchWidth,
     loss,
     collapsePp,
     latencyRuns,

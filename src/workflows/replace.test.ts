@@ -4,7 +4,9 @@
 // counted from the original's kernels, ONNX equal), frozen originals left
 // bit for bit with the logit regression's teacher run once per step, a
 // collapse that stops the schedule and merges at α > 0, a resumed run equal
-// to an uninterrupted one, and bad input refused before any run directory.
+// to an uninterrupted one, a narrow branch (--branch-width 0.5) kept as two
+// 1×1 convs at α = 0 with the count its ranks give, and bad input refused
+// before any run directory.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -175,6 +177,8 @@ test('replaceRun: bad input is one UsageError naming the flag, before any run di
       [{ dataset: 'fashion-mnist' }, /^--dataset does not apply to replace/],
       [{ collapsePp: -1 }, /^--collapse-pp must be in \[0, 100\]/],
       [{ loss: 'kd' as 'ce' }, /^--loss must be one of ce, logit-mse/],
+      [{ branchWidth: 0 }, /^--branch-width must be in \(0, 1\]/],
+      [{ branchWidth: 1.5 }, /^--branch-width must be in \(0, 1\]/],
       [{ checkpoint: join(dir, 'missing.safetensors') }, /^--checkpoint .*missing\.safetensors does not exist/],
     ];
     for (const [spec, re] of cases) {
@@ -203,4 +207,36 @@ test('replaceRun --branch-init lsq: the branches start from the least-squares fi
   const b = weights(centre.final!.checkpoint, convs.map((c) => `${c}.weight`));
   assert.deepEqual(Object.keys(a), Object.keys(b));
   assert.ok(Object.keys(a).every((k) => a[k] !== b[k]), 'lsq and centre give other branch weights');
+});
+
+test('replaceRun --branch-width 0.5: at α = 0 each replaced conv is two 1×1 convs (c_reduce, c) of rank round(0.5 · min(Cin, Cout)), with the parameter count those ranks give; ONNX equal', async () => {
+  const dir = join(root, 'narrow');
+  const lines: string[] = [];
+  const r = await replaceRun({ ...RUN, checkpoint: original, paramShare: 0.5, branchWidth: 0.5, alphaSchedule: 'step:0.5,0', collapsePp: 100, runsDir: dir }, { onLog: (l) => lines.push(l) });
+  assert.equal(r.status, 'complete');
+  const config = JSON.parse(readFileSync(join(r.run, RUN_FILES.config), 'utf8')) as Record<string, unknown>;
+  assert.equal(config.branchWidth, 0.5);
+  const orig = loadCheckpoint(original).model;
+  // By hand: each replaced o×i×kh×kw kernel becomes r·(i + o) weights.
+  const ranks = new Map<string, number>();
+  const saved = r.selection.convs.reduce((a, c) => {
+    const [o, i, kh, kw] = orig.tensor(`${c}.weight`).shape as number[];
+    ranks.set(c, Math.max(1, Math.round(0.5 * Math.min(i!, o!))));
+    return a + o! * i! * kh! * kw! - ranks.get(c)! * (i! + o!);
+  }, 0);
+  const before = summarize(orig.graph).totals.params;
+  assert.ok(saved / before >= 0.5, 'the share asked is reached');
+  assert.ok(r.final && !r.final.merged && r.final.alpha === 0);
+  assert.equal(r.final.params, before - saved);
+  assert.equal(r.selection.paramsAfter, before - saved);
+  const fin = await checkFinal(r.final.checkpoint, r.final.onnx, r.checkpoints.last);
+  assert.equal(summarize(fin.graph).totals.params, before - saved);
+  for (const c of r.selection.convs) {
+    const [o, i] = orig.tensor(`${c}.weight`).shape as number[];
+    assert.deepEqual([fin.tensor(`${c}_reduce.weight`).shape, fin.tensor(`${c}.weight`).shape], [[ranks.get(c), i, 1, 1], [o, ranks.get(c), 1, 1]], `${c}: rank ${ranks.get(c)}`);
+  }
+  assert.ok(!fin.graph.nodes.some((n) => n.name.includes('_branch')), 'no branch node left');
+  assert.ok(lines.some((l) => /narrow 1×1 branches \(width 0\.5/.test(l)), 'the log says the branches are narrow');
+  fin.dispose();
+  orig.dispose();
 });

@@ -94,6 +94,7 @@ function givenReplaceOptions(spec: ReplaceSpec, o: ReturnType<typeof resolveRepl
   if (spec.patience !== undefined) out.patience = o.patience;
   if (spec.branchInit !== undefined) out.branchInit = o.branchInit;
   if (spec.freezeOriginal !== undefined) out.freezeOriginal = o.freezeOriginal;
+  if (spec.branchWidth !== undefined) out.branchWidth = o.branchWidth;
   if (spec.loss !== undefined) out.loss = o.loss;
   if (spec.collapsePp !== undefined) out.collapsePp = o.collapsePp;
   return out;
@@ -101,6 +102,12 @@ function givenReplaceOptions(spec: ReplaceSpec, o: ReturnType<typeof resolveRepl
 
 /** The CLI flag of a replace option (the α schedule is --schedule there). */
 const replaceFlag = (k: keyof ReplaceOptions): string => (k === 'alphaSchedule' ? '--schedule' : flagOf(k));
+
+/** The branch width of a run's configuration (1 in a config.json written before --branch-width). */
+const widthOf = (cfg: Pick<ReplaceOptions, 'branchWidth'>): number => cfg.branchWidth ?? REPLACE_DEFAULTS.branchWidth;
+
+/** The branches in words, for the log. */
+const branchText = (cfg: Pick<ReplaceOptions, 'branchWidth'>): string => (widthOf(cfg) === 1 ? '1×1 branches' : `narrow 1×1 branches (width ${widthOf(cfg)}: two 1×1 convs through round(${widthOf(cfg)} · min(Cin, Cout)) channels)`);
 
 /** Training images the least-squares branch fit reads (--branch-init lsq). */
 const LSQ_FIT_IMAGES = 512;
@@ -144,7 +151,7 @@ export async function replaceRun(spec: ReplaceSpec, observer: Observer = {}): Pr
     }
     // A resumed run replaces the convs its config.json names; a new one checks the selection here, before any run directory.
     const selection: Selection | null =
-      spec.resume === undefined ? asUsage(opts.layersGiven ? '--layers' : '--param-share', () => selectConvs(original.graph, opts.layersGiven ? { layers: opts.layersGiven } : { paramShare: opts.paramShare! })) : null;
+      spec.resume === undefined ? asUsage(opts.layersGiven ? '--layers' : '--param-share', () => selectConvs(original.graph, { ...(opts.layersGiven ? { layers: opts.layersGiven } : { paramShare: opts.paramShare! }), width: opts.branchWidth })) : null;
     const arch = p.arch ?? basename(opts.checkpoint).replace(/\.safetensors$/, '');
     const base = resolveTrainConfig(
       {
@@ -194,7 +201,7 @@ export async function replaceRun(spec: ReplaceSpec, observer: Observer = {}): Pr
       command: 'replace',
       data: () => data,
       model(cfg) {
-        student = asUsage('--layers', () => attachBranches(original, cfg.layers, { init: cfg.branchInit === 'lsq' ? 'centre' : cfg.branchInit, seed: cfg.seed }));
+        student = asUsage('--layers', () => attachBranches(original, cfg.layers, { init: cfg.branchInit === 'lsq' ? 'centre' : cfg.branchInit, seed: cfg.seed, width: widthOf(cfg) }));
         if (fitImages.length) {
           fits = fitBranches(original, student, fitImages);
           for (const t of fitImages.splice(0)) t.dispose();
@@ -202,7 +209,7 @@ export async function replaceRun(spec: ReplaceSpec, observer: Observer = {}): Pr
         const blended = student;
         return {
           graph: blended.graph,
-          label: `${cfg.arch}${cfg.width !== 1 ? ` (width ${cfg.width})` : ''} with ${plural(cfg.layers.length, 'conv')} blended with 1×1 branches`,
+          label: `${cfg.arch}${cfg.width !== 1 ? ` (width ${cfg.width})` : ''} with ${plural(cfg.layers.length, 'conv')} blended with ${branchText(cfg)}`,
           create: () => {
             taken = true;
             return blended;
@@ -231,9 +238,9 @@ export async function replaceRun(spec: ReplaceSpec, observer: Observer = {}): Pr
         return {
           trainer,
           extraParams: [],
-          meta: { replace: { checkpoint: cfg.checkpoint, layers: cfg.layers, alphaSchedule: cfg.alphaSchedule, patience: cfg.patience, branchInit: cfg.branchInit, freezeOriginal: cfg.freezeOriginal, loss: cfg.loss } },
+          meta: { replace: { checkpoint: cfg.checkpoint, layers: cfg.layers, alphaSchedule: cfg.alphaSchedule, patience: cfg.patience, branchInit: cfg.branchInit, freezeOriginal: cfg.freezeOriginal, branchWidth: widthOf(cfg), loss: cfg.loss } },
           lines: [
-            `replace: ${cfg.layers.length} conv${cfg.layers.length === 1 ? '' : 's'} (${cfg.layers.join(', ')}) blended with 1×1 branches (${cfg.branchInit} init)${cfg.paramShare !== null ? ` for a ${(cfg.paramShare * 100).toFixed(0)} % parameter share` : ''}${frozen.length ? `; originals frozen (${frozen.length} tensors)` : '; originals train'}`,
+            `replace: ${cfg.layers.length} conv${cfg.layers.length === 1 ? '' : 's'} (${cfg.layers.join(', ')}) blended with ${branchText(cfg)} (${cfg.branchInit} init)${cfg.paramShare !== null ? ` for a ${(cfg.paramShare * 100).toFixed(0)} % parameter share` : ''}${frozen.length ? `; originals frozen (${frozen.length} tensors)` : '; originals train'}`,
             ...(fits.length ? [`lsq branch init on ${LSQ_FIT_IMAGES} training images: output MSE per conv ${fits.map((f) => `${f.conv} ${f.mse.toExponential(2)}`).join(', ')}`] : []),
             `α schedule ${cfg.alphaSchedule}: α ${alphas.length > 8 ? `${alphas.slice(0, 4).join(', ')}, …, ${alphas.slice(-2).join(', ')}` : alphas.join(', ')} (${plural(alphas.length, 'value')}), ${plural(cfg.patience, 'epoch')} each; loss ${cfg.loss === 'ce' ? 'cross-entropy' : 'logit regression on the original model (run once per step)'}`,
             `collapse: the schedule stops when validation accuracy falls under ${pctText(bound)} % (the original's ${pctText(originalVal)} % minus ${cfg.collapsePp} points)`,
@@ -296,7 +303,7 @@ export async function replaceRun(spec: ReplaceSpec, observer: Observer = {}): Pr
     );
 
     const cfg = report.config;
-    const sel = selectConvs(original.graph, { layers: cfg.layers });
+    const sel = selectConvs(original.graph, { layers: cfg.layers, width: widthOf(cfg) });
     const bound = originalVal - cfg.collapsePp / 100;
     // Another rank's run directory was temporary and is gone: its epochs are the report's history, at the α the epoch index gives (what alpha.jsonl records).
     const lead = !dp || dp.rank === 0;
@@ -339,7 +346,7 @@ export async function replaceRun(spec: ReplaceSpec, observer: Observer = {}): Pr
       const onnxPath = run.file(REPLACE_FILES.onnx);
       const verified = await verifyOnnx(finished, saveOnnx(finished, onnxPath), { batch: 2 });
       if (!(verified.maxAbsDiff <= VERIFY_TOLERANCE) || verified.problems.length) throw new SlimnetError(`final.onnx differs from the final model in onnxruntime by ${verified.maxAbsDiff} (${verified.problems.join('; ')})`);
-      say(`\nfinal model: ${alpha === 0 ? 'the replaced convs are their 1×1 branches (originals removed)' : `the branches merged into the k×k kernels at α ${+alpha.toPrecision(4)}`}; ${rel(finalPath)}, ${rel(onnxPath)} (onnxruntime max |diff| ${verified.maxAbsDiff.toExponential(2)})`);
+      say(`\nfinal model: ${alpha === 0 ? `the replaced convs are their ${branchText(cfg)} (originals removed)` : `the branches merged into the k×k kernels at α ${+alpha.toPrecision(4)}`}; ${rel(finalPath)}, ${rel(onnxPath)} (onnxruntime max |diff| ${verified.maxAbsDiff.toExponential(2)})`);
       say(`measuring latency (onnxruntime CPU, batch 1 and 64, ${latencyRuns} runs each, interleaved)...`);
       const lat = await compareLatency(original, finished, { batches: [1, 64], runs: latencyRuns, warmup: Math.min(5, latencyRuns), engine: false });
       const final: ReplaceFinal = {

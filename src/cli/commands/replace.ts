@@ -19,6 +19,7 @@ export interface ReplaceFlags {
   patience?: number;
   branchInit?: ReplaceBranchInit;
   freezeOriginal?: boolean;
+  branchWidth?: number;
   loss?: ReplaceLoss;
   collapsePp?: number;
   lrSchedule?: TrainConfig['schedule'];
@@ -42,7 +43,7 @@ export async function replaceCommand(cmd: Command): Promise<number> {
       const report = await replaceRun(
         {
           ...given,
-          ...defined({ schedule: f.lrSchedule, paramShare: f.paramShare, layers: f.layers, alphaSchedule: f.schedule, patience: f.patience, branchInit: f.branchInit, freezeOriginal: f.freezeOriginal, loss: f.loss, collapsePp: f.collapsePp, latencyRuns: f.latencyRuns, resume: f.version }),
+          ...defined({ schedule: f.lrSchedule, paramShare: f.paramShare, layers: f.layers, alphaSchedule: f.schedule, patience: f.patience, branchInit: f.branchInit, branchWidth: f.branchWidth, freezeOriginal: f.freezeOriginal, loss: f.loss, collapsePp: f.collapsePp, latencyRuns: f.latencyRuns, resume: f.version }),
           checkpoint: f.checkpoint,
           runsDir: f.runsDir,
           ...(parallel ? { parallel } : {}),
