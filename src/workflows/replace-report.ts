@@ -11,7 +11,10 @@ import type { ReplaceConfig } from './replace-spec.js';
 
 /** One completed epoch with the α it trained at. */
 export interface ReplaceEpoch extends MetricsRow {
+  /** The shared α; in per-layer mode the mean over the replaced convs (one number for epochs.csv and the α-coloured plots). */
   alpha: number;
+  /** Per-layer mode: each replaced conv's α. */
+  alphas?: Record<string, number>;
 }
 
 export interface LatencyPair {
@@ -36,8 +39,11 @@ export interface ReplaceFinal extends ModelFigures {
   checkpoint: string;
   onnx: string;
   onnxMaxAbsDiff: number;
-  /** α of the kept weights; 0: the 1×1 branches alone. */
+  /** α of the kept weights; 0: the 1×1 branches alone (per-layer mode: the mean of `alphas`). */
   alpha: number;
+  /** Per-layer mode: each conv's α (0: the branch alone; > 0: merged at that α). */
+  alphas?: Record<string, number>;
+  /** Some branch was merged into its k×k kernel (some α > 0). */
   merged: boolean;
   /** Median onnxruntime latency of the original (before) and the final model (after), batch 1 and 64. */
   latency: { ortB1: LatencyPair; ortB64: LatencyPair };
@@ -52,6 +58,9 @@ export interface Collapse {
   /** The last epoch within the bound (0: none, the original weights at α = 1) and its α. */
   keptEpoch: number;
   keptAlpha: number;
+  /** Per-layer mode: each conv's α at the collapsed epoch and in the kept weights (alpha and keptAlpha are their means). */
+  alphas?: Record<string, number>;
+  keptAlphas?: Record<string, number>;
 }
 
 export interface ReplaceReport extends TrainReport<ReplaceConfig> {
@@ -138,6 +147,16 @@ export async function savePlots(rows: readonly ReplaceEpoch[], file: (name: stri
   return [acc, loss];
 }
 
+/** The final model's row name: α = 0, merged at the shared α, or per layer how many convs are branches alone and how many merged. */
+function finalLabel(final: ReplaceFinal): string {
+  if (final.alphas) {
+    const a = Object.values(final.alphas);
+    const alone = a.filter((x) => x === 0).length;
+    return alone === a.length ? 'replaced (α = 0)' : `replaced (per layer: ${alone} at α = 0, ${a.length - alone} merged)`;
+  }
+  return final.merged ? `replaced (merged at α ${+final.alpha.toPrecision(4)})` : 'replaced (α = 0)';
+}
+
 /** The before/after table of the log. */
 export function finalTable(original: ModelFigures, final: ReplaceFinal): string {
   const ms = (x: number): string => `${x.toFixed(3)} ms`;
@@ -146,7 +165,7 @@ export function finalTable(original: ModelFigures, final: ReplaceFinal): string 
     headers,
     [
       ['original', count(original.params), count(original.macs), pctText(original.accuracy), pctText(original.balancedAccuracy), ms(final.latency.ortB1.beforeMs), ms(final.latency.ortB64.beforeMs)],
-      [final.merged ? `replaced (merged at α ${+final.alpha.toPrecision(4)})` : 'replaced (α = 0)', count(final.params), count(final.macs), pctText(final.accuracy), pctText(final.balancedAccuracy), ms(final.latency.ortB1.afterMs), ms(final.latency.ortB64.afterMs)],
+      [finalLabel(final), count(final.params), count(final.macs), pctText(final.accuracy), pctText(final.balancedAccuracy), ms(final.latency.ortB1.afterMs), ms(final.latency.ortB64.afterMs)],
       ['ratio', `${(original.params / final.params).toFixed(2)}x fewer`, `${(original.macs / final.macs).toFixed(2)}x fewer`, '', '', `${final.latency.ortB1.speedup.toFixed(2)}x faster`, `${final.latency.ortB64.speedup.toFixed(2)}x faster`],
     ],
     { align: ['left', 'right', 'right', 'right', 'right', 'right', 'right'] },

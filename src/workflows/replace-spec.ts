@@ -17,6 +17,9 @@ import type { DataParallel } from '../train/data-parallel.js';
 import type { TrainConfig, TrainSpec } from './train-spec.js';
 
 export const REPLACE_LOSSES = ['ce', 'logit-mse'] as const;
+/** shared: one α for every replaced conv; per-layer: the convs run through the schedule one after another (alphasAt). */
+export const REPLACE_ALPHA_MODES = ['shared', 'per-layer'] as const;
+export type ReplaceAlphaMode = (typeof REPLACE_ALPHA_MODES)[number];
 export type ReplaceLoss = (typeof REPLACE_LOSSES)[number];
 
 /** Training options a replacement does not take: the checkpoint decides them, or the schedule does (epochs), or --collapse-pp does (early stopping). */
@@ -35,6 +38,8 @@ export interface ReplaceSpec extends Omit<TrainSpec, NotReplaceOption> {
   alphaSchedule?: string;
   /** Epochs at each α (default 1). */
   patience?: number;
+  /** shared: every replaced conv at the schedule's α (default); per-layer: progressive blockwise replacement, the convs through the whole schedule one after another in graph order (alphasAt). */
+  alphaMode?: ReplaceAlphaMode;
   /** How the 1×1 branch starts: the original kernel's centre tap (default; the 1×1 kernel nearest the k×k one), lsq (the 1×1 conv that best reproduces the original conv's output on training images) or random. */
   branchInit?: ReplaceBranchInit;
   /** Freeze the replaced convs' original weights (default false: they train with the rest). */
@@ -62,6 +67,8 @@ export interface ReplaceOptions {
   /** The α of each schedule step, in order (each held `patience` epochs). */
   alphas: number[];
   patience: number;
+  /** Absent in a config.json written before --alpha: read it as 'shared' (alphaModeOf). */
+  alphaMode: ReplaceAlphaMode;
   branchInit: ReplaceBranchInit;
   freezeOriginal: boolean;
   /** The branch width (1: one 1×1 conv; below 1: the narrow pair). */
@@ -72,10 +79,10 @@ export interface ReplaceOptions {
 
 export interface ReplaceConfig extends TrainConfig, ReplaceOptions {}
 
-export const REPLACE_DEFAULTS = { paramShare: 0.65, alphaSchedule: 'exp:0.05', lrSchedule: 'constant', patience: 1, branchInit: 'centre', freezeOriginal: false, branchWidth: 1, loss: 'ce', collapsePp: 10, latencyRuns: 50 } as const;
+export const REPLACE_DEFAULTS = { paramShare: 0.65, alphaSchedule: 'exp:0.05', lrSchedule: 'constant', patience: 1, alphaMode: 'shared', branchInit: 'centre', freezeOriginal: false, branchWidth: 1, loss: 'ce', collapsePp: 10, latencyRuns: 50 } as const;
 
 /** The keys of ReplaceSpec that are not training options. */
-export const REPLACE_KEYS = ['checkpoint', 'paramShare', 'layers', 'alphaSchedule', 'patience', 'branchInit', 'freezeOriginal', 'branchWidth', 'loss', 'collapsePp', 'latencyRuns', 'parallel'] as const;
+export const REPLACE_KEYS = ['checkpoint', 'paramShare', 'layers', 'alphaSchedule', 'patience', 'alphaMode', 'branchInit', 'freezeOriginal', 'branchWidth', 'loss', 'collapsePp', 'latencyRuns', 'parallel'] as const;
 
 /** 'a, b' or ['a', 'b'] → ['a', 'b']; undefined or empty → null. */
 export function layerList(layers: ReplaceSpec['layers']): string[] | null {
@@ -104,6 +111,8 @@ export function resolveReplaceOptions(spec: ReplaceSpec): Omit<ReplaceOptions, '
   const schedule = asUsage('--schedule', () => parseSchedule(spec.alphaSchedule ?? REPLACE_DEFAULTS.alphaSchedule));
   const patience = spec.patience ?? REPLACE_DEFAULTS.patience;
   if (!(Number.isInteger(patience) && patience >= 1)) throw new UsageError(`--patience must be a whole number of epochs >= 1, got ${patience}`);
+  const alphaMode = spec.alphaMode ?? REPLACE_DEFAULTS.alphaMode;
+  if (!(REPLACE_ALPHA_MODES as readonly string[]).includes(alphaMode)) throw new UsageError(`--alpha must be one of ${REPLACE_ALPHA_MODES.join(', ')}, got '${String(alphaMode)}'`);
   const branchInit = spec.branchInit ?? REPLACE_DEFAULTS.branchInit;
   if (!REPLACE_BRANCH_INITS.includes(branchInit)) throw new UsageError(`--branch-init must be one of ${REPLACE_BRANCH_INITS.join(', ')}, got '${String(branchInit)}'`);
   const branchWidth = spec.branchWidth ?? REPLACE_DEFAULTS.branchWidth;
@@ -121,6 +130,7 @@ export function resolveReplaceOptions(spec: ReplaceSpec): Omit<ReplaceOptions, '
     alphaSchedule: scheduleText(schedule),
     alphas: alphaSequence(schedule),
     patience,
+    alphaMode,
     branchInit,
     freezeOriginal: spec.freezeOriginal ?? REPLACE_DEFAULTS.freezeOriginal,
     branchWidth,
@@ -133,4 +143,41 @@ export function resolveReplaceOptions(spec: ReplaceSpec): Omit<ReplaceOptions, '
 /** α during 0-based epoch `epoch`: the schedule's values, each held `patience` epochs. */
 export function alphaAt(c: Pick<ReplaceOptions, 'alphas' | 'patience'>, epoch: number): number {
   return c.alphas[Math.min(Math.floor(epoch / c.patience), c.alphas.length - 1)]!;
+}
+
+/** The α mode of a run's configuration ('shared' in a config.json written before --alpha). */
+export const alphaModeOf = (c: Partial<Pick<ReplaceOptions, 'alphaMode'>>): ReplaceAlphaMode => c.alphaMode ?? REPLACE_DEFAULTS.alphaMode;
+
+/** The run's epochs: the schedule's values × patience, once for all convs (shared) or once per conv (per-layer). */
+export function replaceEpochs(c: Pick<ReplaceOptions, 'alphas' | 'patience'> & Partial<Pick<ReplaceOptions, 'alphaMode'>>, convs: number): number {
+  return c.alphas.length * c.patience * (alphaModeOf(c) === 'per-layer' ? convs : 1);
+}
+
+/**
+ * α of each replaced conv during 0-based epoch `epoch`; `convs` in graph
+ * order. shared: alphaAt for every conv. per-layer (progressive blockwise
+ * replacement, Wang et al. 2018): conv i runs through the whole schedule in
+ * epochs [i·n, (i + 1)·n) (n = values × patience) while the convs before it
+ * stay at the schedule's last value (0 for every schedule but a step list
+ * ending above 0: where it left them) and those after it at 1 (untouched).
+ * A pure function of the epoch index, so a resumed run sets what an
+ * uninterrupted one did.
+ */
+export function alphasAt(c: Pick<ReplaceOptions, 'alphas' | 'patience'> & Partial<Pick<ReplaceOptions, 'alphaMode'>>, convs: readonly string[], epoch: number): Record<string, number> {
+  if (alphaModeOf(c) === 'shared') {
+    const a = alphaAt(c, epoch);
+    return Object.fromEntries(convs.map((conv) => [conv, a]));
+  }
+  const per = c.alphas.length * c.patience;
+  const current = Math.min(Math.floor(epoch / per), convs.length - 1);
+  const last = c.alphas[c.alphas.length - 1]!;
+  return Object.fromEntries(convs.map((conv, i) => [conv, i < current ? last : i > current ? 1 : alphaAt(c, epoch - current * per)]));
+}
+
+/** The one α of an epoch row and of the plots: the mean over the replaced convs (the shared α itself in shared mode; in per-layer mode it falls by 1/convs over each conv's schedule). */
+export function meanAlpha(alphas: Readonly<Record<string, number>>): number {
+  const v = Object.values(alphas);
+  // Equal values are returned as they are (a sum divided back can be off in the last bit).
+  if (v.every((x) => x === v[0])) return v[0]!;
+  return v.reduce((a, x) => a + x, 0) / v.length;
 }

@@ -5,11 +5,13 @@
 // bit for bit with the logit regression's teacher run once per step, a
 // collapse that stops the schedule and merges at α > 0, a resumed run equal
 // to an uninterrupted one, a narrow branch (--branch-width 0.5) kept as two
-// 1×1 convs at α = 0 with the count its ranks give, and bad input refused
-// before any run directory.
+// 1×1 convs at α = 0 with the count its ranks give, --alpha per-layer (the
+// convs through the schedule one after another in graph order, a collapse
+// finishing each conv at its own α), and bad input refused before any run
+// directory.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCheckpoint, summarize, type Model } from '../graph/index.js';
@@ -153,12 +155,18 @@ test('replaceRun: an aborted run resumed with --version ends with the same weigh
   });
   assert.equal(first.status, 'interrupted');
   assert.equal(first.final, null);
-  const resumed = await replaceRun({ ...spec, resume: first.version });
+  // A config.json written before --alpha (no alphaMode) resumes as shared, also when --alpha shared is given.
+  const configPath = join(first.run, RUN_FILES.config);
+  const { alphaMode, ...older } = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
+  assert.equal(alphaMode, 'shared', 'config.json records the α mode');
+  writeFileSync(configPath, JSON.stringify(older));
+  const resumed = await replaceRun({ ...spec, alphaMode: 'shared', resume: first.version });
   assert.equal(resumed.status, 'complete');
   assert.deepEqual(resumed.epochs.map((e) => e.alpha), [0.5, 0]);
   assert.deepEqual(weights(resumed.checkpoints.last), weights(straight.checkpoints.last));
   assert.deepEqual(weights(resumed.final!.checkpoint), weights(straight.final!.checkpoint));
   await assert.rejects(replaceRun({ ...spec, alphaSchedule: 'step:0.25,0', resume: first.version }), (e: unknown) => e instanceof UsageError && /was run with --schedule "step:0.5,0"/.test((e as Error).message));
+  await assert.rejects(replaceRun({ ...spec, alphaMode: 'per-layer', resume: first.version }), (e: unknown) => e instanceof UsageError && /was run with --alpha "shared"/.test((e as Error).message));
 });
 
 test('replaceRun: bad input is one UsageError naming the flag, before any run directory', async () => {
@@ -178,6 +186,7 @@ test('replaceRun: bad input is one UsageError naming the flag, before any run di
       [{ collapsePp: -1 }, /^--collapse-pp must be in \[0, 100\]/],
       [{ loss: 'kd' as 'ce' }, /^--loss must be one of ce, logit-mse/],
       [{ branchWidth: 0 }, /^--branch-width must be in \(0, 1\]/],
+      [{ alphaMode: 'each' as 'shared' }, /^--alpha must be one of shared, per-layer/],
       [{ branchWidth: 1.5 }, /^--branch-width must be in \(0, 1\]/],
       [{ checkpoint: join(dir, 'missing.safetensors') }, /^--checkpoint .*missing\.safetensors does not exist/],
     ];
@@ -237,6 +246,64 @@ test('replaceRun --branch-width 0.5: at α = 0 each replaced conv is two 1×1 co
   }
   assert.ok(!fin.graph.nodes.some((n) => n.name.includes('_branch')), 'no branch node left');
   assert.ok(lines.some((l) => /narrow 1×1 branches \(width 0\.5/.test(l)), 'the log says the branches are narrow');
+  fin.dispose();
+  orig.dispose();
+});
+
+/** alpha.jsonl's per-conv maps, epoch by epoch. */
+const alphaMaps = (run: string): Record<string, number>[] =>
+  readFileSync(join(run, 'alpha.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as { alphas: Record<string, number> }).alphas);
+
+test('replaceRun --alpha per-layer: the convs run through the schedule one after another in graph order (epochs = convs × values × patience); at α = 0 the parameter count of their kernels', async () => {
+  const dir = join(root, 'per-layer');
+  // Named out of graph order: layer2.0.conv1 (a) still goes first.
+  const r = await replaceRun({ ...RUN, checkpoint: original, layers: 'layer3.0.conv2,layer2.0.conv1', alphaMode: 'per-layer', alphaSchedule: 'step:0.5,0', patience: 1, collapsePp: 100, runsDir: dir });
+  assert.equal(r.status, 'complete');
+  assert.equal(r.config.epochs, 4);
+  const config = JSON.parse(readFileSync(join(r.run, RUN_FILES.config), 'utf8')) as Record<string, unknown>;
+  assert.equal(config.alphaMode, 'per-layer');
+  const [a, b] = ['layer2.0.conv1', 'layer3.0.conv2'];
+  const want = [{ [a]: 0.5, [b]: 1 }, { [a]: 0, [b]: 1 }, { [a]: 0, [b]: 0.5 }, { [a]: 0, [b]: 0 }];
+  assert.deepEqual(alphaMaps(r.run), want);
+  assert.deepEqual(r.epochs.map((e) => e.alphas), want);
+  assert.deepEqual(r.epochs.map((e) => e.alpha), [0.75, 0.5, 0.25, 0], 'the plots\' α is the mean over the convs');
+  const orig = loadCheckpoint(original).model;
+  const saved = [a, b].reduce((s, c) => {
+    const [o, i, kh, kw] = orig.tensor(`${c}.weight`).shape as number[];
+    return s + o! * i! * (kh! * kw! - 1);
+  }, 0);
+  const before = summarize(orig.graph).totals.params;
+  assert.ok(r.final && !r.final.merged && r.final.alpha === 0);
+  assert.deepEqual(r.final.alphas, { [a]: 0, [b]: 0 });
+  assert.equal(r.final.params, before - saved);
+  const fin = await checkFinal(r.final.checkpoint, r.final.onnx, r.checkpoints.last);
+  assert.equal(summarize(fin.graph).totals.params, before - saved);
+  fin.dispose();
+  orig.dispose();
+});
+
+test('replaceRun --alpha per-layer: a collapse keeps the last epoch within the bound and finishes each conv at its own α (one branch alone, one merged)', async () => {
+  const dir = join(root, 'per-layer-collapse');
+  // layer1.0.conv1 goes through α 0.99, 0.01, 0 and holds; then layer1.0.conv2 at 0.99 holds, and at 0.01 (nearly its random branch alone) accuracy falls to chance.
+  const [a, b] = ['layer1.0.conv1', 'layer1.0.conv2'];
+  const r = await replaceRun({ ...RUN, checkpoint: original, layers: `${a},${b}`, alphaMode: 'per-layer', alphaSchedule: 'step:0.99,0.01,0', branchInit: 'random', optimizer: 'adam', lr: 1e-7, collapsePp: 15, runsDir: dir });
+  assert.equal(r.status, 'early-stopped');
+  assert.equal(r.epochsDone, 5);
+  const f32 = (x: number): number => Math.fround(x);
+  assert.ok(r.collapse && r.collapse.epoch === 5 && r.collapse.keptEpoch === 4);
+  assert.deepEqual(r.collapse.keptAlphas, { [a]: 0, [b]: f32(0.99) });
+  assert.deepEqual(r.collapse.alphas, { [a]: 0, [b]: f32(0.01) });
+  assert.ok(r.final && r.final.merged);
+  assert.deepEqual(r.final.alphas, { [a]: 0, [b]: f32(0.99) });
+  // a is its 1×1 branch alone, b one merged 3×3 kernel again.
+  const orig = loadCheckpoint(original).model;
+  const [o, i, kh, kw] = orig.tensor(`${a}.weight`).shape as number[];
+  assert.equal(r.final.params, summarize(orig.graph).totals.params - o! * i! * (kh! * kw! - 1));
+  const fin = await checkFinal(r.final.checkpoint, r.final.onnx, r.checkpoints.last);
+  assert.deepEqual([fin.tensor(`${a}.weight`).shape.slice(2), fin.tensor(`${b}.weight`).shape.slice(2)], [[1, 1], [kh, kw]]);
   fin.dispose();
   orig.dispose();
 });

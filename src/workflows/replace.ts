@@ -44,7 +44,7 @@ import { SlimnetError, UsageError } from '../util/errors.js';
 import { VERIFY_TOLERANCE } from './export.js';
 import { flagOf, givenOptions, resolveTrainConfig, resumedConfig, type TrainSpec } from './train-spec.js';
 import { runTraining, type TrainExtension, type TrainPlan, type TrainReport } from './train.js';
-import { NOT_REPLACE_OPTIONS, REPLACE_DEFAULTS, REPLACE_KEYS, alphaAt, asUsage, resolveReplaceOptions, type ReplaceConfig, type ReplaceOptions, type ReplaceSpec } from './replace-spec.js';
+import { NOT_REPLACE_OPTIONS, REPLACE_DEFAULTS, REPLACE_KEYS, alphaModeOf, alphasAt, asUsage, meanAlpha, replaceEpochs, resolveReplaceOptions, type ReplaceConfig, type ReplaceOptions, type ReplaceSpec } from './replace-spec.js';
 import { EPOCH_CSV_HEADERS, epochCsvRows, finalTable, latencyPair, replaceResultJson, savePlots, type Collapse, type ModelFigures, type ReplaceEpoch, type ReplaceFinal, type ReplaceReport } from './replace-report.js';
 
 export type { ReplaceConfig, ReplaceSpec } from './replace-spec.js';
@@ -64,26 +64,34 @@ const WHY_NOT: Record<(typeof NOT_REPLACE_OPTIONS)[number], string> = {
   validation: 'the split is the checkpoint\'s',
   fraction: 'the data are the checkpoint\'s',
   seed: 'the seed (split, shuffling, branch initialisation) is the checkpoint\'s',
-  epochs: 'the epochs are the schedule\'s α values times --patience',
+  epochs: 'the epochs are the schedule\'s α values times --patience (times the convs with --alpha per-layer)',
   earlyStoppingPatience: '--collapse-pp stops the schedule',
   earlyStoppingMonitor: '--collapse-pp stops the schedule',
   earlyStoppingMinDelta: '--collapse-pp stops the schedule',
 };
 
-/** The shared α of a blended model (replace trains one α for every replaced conv). */
-function sharedAlpha(model: Model): number {
-  return Object.values(alphaOf(model))[0]!;
+/** One line of alpha.jsonl: the epoch's α (the mean over the replaced convs, meanAlpha) and, in per-layer mode, each conv's. */
+interface AlphaRecord {
+  epoch: number;
+  alpha: number;
+  alphas?: Record<string, number>;
 }
 
+/** The α of a blended model as one number (meanAlpha: the shared α itself in shared mode). */
+const modelAlpha = (model: Model): number => meanAlpha(alphaOf(model));
+
 /** α per 1-based epoch as alpha.jsonl recorded it. */
-function readAlphas(path: string): Map<number, number> {
+function readAlphas(path: string): Map<number, AlphaRecord> {
   if (!existsSync(path)) return new Map();
   const rows = readFileSync(path, 'utf8')
     .split('\n')
     .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as { epoch: number; alpha: number });
-  return new Map(rows.map((r) => [r.epoch, r.alpha]));
+    .map((l) => JSON.parse(l) as AlphaRecord);
+  return new Map(rows.map((r) => [r.epoch, r]));
 }
+
+/** `convs` in the graph's order (per-layer mode replaces them in that order, whatever order --layers named them in). */
+const inGraphOrder = (model: Model, convs: readonly string[]): string[] => model.graph.nodes.filter((n) => convs.includes(n.name)).map((n) => n.name);
 
 /** The options the resumed run's config.json must agree with, as given (resolved) in this call. */
 function givenReplaceOptions(spec: ReplaceSpec, o: ReturnType<typeof resolveReplaceOptions>): Partial<ReplaceOptions> {
@@ -92,6 +100,7 @@ function givenReplaceOptions(spec: ReplaceSpec, o: ReturnType<typeof resolveRepl
   if (o.layersGiven) out.layers = o.layersGiven;
   if (spec.alphaSchedule !== undefined) out.alphaSchedule = o.alphaSchedule;
   if (spec.patience !== undefined) out.patience = o.patience;
+  if (spec.alphaMode !== undefined) out.alphaMode = o.alphaMode;
   if (spec.branchInit !== undefined) out.branchInit = o.branchInit;
   if (spec.freezeOriginal !== undefined) out.freezeOriginal = o.freezeOriginal;
   if (spec.branchWidth !== undefined) out.branchWidth = o.branchWidth;
@@ -100,14 +109,17 @@ function givenReplaceOptions(spec: ReplaceSpec, o: ReturnType<typeof resolveRepl
   return out;
 }
 
-/** The CLI flag of a replace option (the α schedule is --schedule there). */
-const replaceFlag = (k: keyof ReplaceOptions): string => (k === 'alphaSchedule' ? '--schedule' : flagOf(k));
+/** The CLI flag of a replace option (the α schedule is --schedule there, the α mode --alpha). */
+const replaceFlag = (k: keyof ReplaceOptions): string => (k === 'alphaSchedule' ? '--schedule' : k === 'alphaMode' ? '--alpha' : flagOf(k));
 
 /** The branch width of a run's configuration (1 in a config.json written before --branch-width). */
 const widthOf = (cfg: Pick<ReplaceOptions, 'branchWidth'>): number => cfg.branchWidth ?? REPLACE_DEFAULTS.branchWidth;
 
 /** The branches in words, for the log. */
 const branchText = (cfg: Pick<ReplaceOptions, 'branchWidth'>): string => (widthOf(cfg) === 1 ? '1×1 branches' : `narrow 1×1 branches (width ${widthOf(cfg)}: two 1×1 convs through round(${widthOf(cfg)} · min(Cin, Cout)) channels)`);
+
+/** 'a 0, b 0.5' for the log. */
+const alphaMapText = (alphas: Readonly<Record<string, number>>): string => Object.entries(alphas).map(([c, a]) => `${c} ${+a.toPrecision(4)}`).join(', ');
 
 /** Training images the least-squares branch fit reads (--branch-init lsq). */
 const LSQ_FIT_IMAGES = 512;
@@ -167,7 +179,8 @@ export async function replaceRun(spec: ReplaceSpec, observer: Observer = {}): Pr
         validation: p.validation ?? 0,
         fraction: p.fraction ?? 1,
         seed: data.seed,
-        epochs: opts.alphas.length * opts.patience,
+        // A resumed run's epochs are its config.json's (the selection is not known here then).
+        epochs: replaceEpochs(opts, selection?.convs.length ?? 1),
       },
       opts.loss === 'logit-mse' ? 'distill' : 'baseline',
     );
@@ -219,11 +232,12 @@ export async function replaceRun(spec: ReplaceSpec, observer: Observer = {}): Pr
       extend(model, cfg): TrainExtension {
         const frozen = cfg.freezeOriginal ? model.freeze(originalKeys(model)) : [];
         const bound = originalVal - cfg.collapsePp / 100;
+        const order = inGraphOrder(original, cfg.layers);
+        const perLayer = alphaModeOf(cfg) === 'per-layer';
         let current: number | null = null;
         const alphaFor = (input: StepInput): void => {
-          const a = alphaAt(cfg, input.epoch);
-          if (a !== current) setAlpha(model, a);
-          current = a;
+          if (input.epoch !== current) setAlpha(model, alphasAt(cfg, order, input.epoch));
+          current = input.epoch;
         };
         let trainer: TrainExtension['trainer'];
         let dist: Distillation | undefined;
@@ -238,19 +252,21 @@ export async function replaceRun(spec: ReplaceSpec, observer: Observer = {}): Pr
         return {
           trainer,
           extraParams: [],
-          meta: { replace: { checkpoint: cfg.checkpoint, layers: cfg.layers, alphaSchedule: cfg.alphaSchedule, patience: cfg.patience, branchInit: cfg.branchInit, freezeOriginal: cfg.freezeOriginal, branchWidth: widthOf(cfg), loss: cfg.loss } },
+          meta: { replace: { checkpoint: cfg.checkpoint, layers: cfg.layers, alphaSchedule: cfg.alphaSchedule, patience: cfg.patience, branchInit: cfg.branchInit, freezeOriginal: cfg.freezeOriginal, branchWidth: widthOf(cfg), loss: cfg.loss, ...(perLayer ? { alphaMode: cfg.alphaMode } : {}) } },
           lines: [
             `replace: ${cfg.layers.length} conv${cfg.layers.length === 1 ? '' : 's'} (${cfg.layers.join(', ')}) blended with ${branchText(cfg)} (${cfg.branchInit} init)${cfg.paramShare !== null ? ` for a ${(cfg.paramShare * 100).toFixed(0)} % parameter share` : ''}${frozen.length ? `; originals frozen (${frozen.length} tensors)` : '; originals train'}`,
             ...(fits.length ? [`lsq branch init on ${LSQ_FIT_IMAGES} training images: output MSE per conv ${fits.map((f) => `${f.conv} ${f.mse.toExponential(2)}`).join(', ')}`] : []),
-            `α schedule ${cfg.alphaSchedule}: α ${alphas.length > 8 ? `${alphas.slice(0, 4).join(', ')}, …, ${alphas.slice(-2).join(', ')}` : alphas.join(', ')} (${plural(alphas.length, 'value')}), ${plural(cfg.patience, 'epoch')} each; loss ${cfg.loss === 'ce' ? 'cross-entropy' : 'logit regression on the original model (run once per step)'}`,
+            `α schedule ${cfg.alphaSchedule}: α ${alphas.length > 8 ? `${alphas.slice(0, 4).join(', ')}, …, ${alphas.slice(-2).join(', ')}` : alphas.join(', ')} (${plural(alphas.length, 'value')}), ${plural(cfg.patience, 'epoch')} each${perLayer ? `, per layer: the convs through the schedule one after another (${order.join(', ')}; the others at 1 before their turn and at the last α after it), ${plural(cfg.epochs, 'epoch')}` : ''}; loss ${cfg.loss === 'ce' ? 'cross-entropy' : 'logit regression on the original model (run once per step)'}`,
             `collapse: the schedule stops when validation accuracy falls under ${pctText(bound)} % (the original's ${pctText(originalVal)} % minus ${cfg.collapsePp} points)`,
             ...(dp ? [`replace data parallel over ${dp.size} processes: every process sets α from the epoch index and checks the collapse bound on the validation accuracy of the whole split (the same number on each); rank 0 alone finishes the model (final.safetensors, final.onnx, latency, epochs.csv, plots, result.json)`] : []),
           ],
           afterEpoch(row: MetricsRow, run: Run): string | null {
-            const alpha = sharedAlpha(model);
+            const each = alphaOf(model);
+            const alpha = meanAlpha(each);
             const alphaFile = run.file(REPLACE_FILES.alpha);
-            const recorded = [...readAlphas(alphaFile)].filter(([e]) => e < row.epoch).map(([e, a]) => ({ epoch: e, alpha: a }));
-            run.writeText(REPLACE_FILES.alpha, [...recorded, { epoch: row.epoch, alpha }].map((r) => JSON.stringify(r) + '\n').join(''));
+            const recorded = [...readAlphas(alphaFile).values()].filter((r) => r.epoch < row.epoch);
+            const record: AlphaRecord = { epoch: row.epoch, alpha, ...(perLayer ? { alphas: each } : {}) };
+            run.writeText(REPLACE_FILES.alpha, [...recorded, record].map((r) => JSON.stringify(r) + '\n').join(''));
             const kept = run.file(REPLACE_FILES.kept);
             if (row.val_acc !== null && row.val_acc < bound) {
               let keptEpoch = 0;
@@ -267,10 +283,10 @@ export async function replaceRun(spec: ReplaceSpec, observer: Observer = {}): Pr
                 model.loadStateDict({ ...Object.fromEntries(model.namedTensors()), ...Object.fromEntries(original.namedTensors()) });
                 setAlpha(model, 1);
               }
-              const collapse: Collapse = { epoch: row.epoch, alpha, valAccuracy: row.val_acc, keptEpoch, keptAlpha: sharedAlpha(model) };
+              const collapse: Collapse = { epoch: row.epoch, alpha, valAccuracy: row.val_acc, keptEpoch, keptAlpha: modelAlpha(model), ...(perLayer ? { alphas: each, keptAlphas: alphaOf(model) } : {}) };
               seen.collapse = collapse;
               run.update({ collapse });
-              return `collapse: validation accuracy ${pctText(row.val_acc)} % at α ${+alpha.toPrecision(4)} (epoch ${row.epoch}) is more than ${cfg.collapsePp} points under the original's ${pctText(originalVal)} %: the schedule stops; the final weights are ${keptEpoch === 0 ? "the original's (α 1)" : `epoch ${keptEpoch}'s (α ${+collapse.keptAlpha.toPrecision(4)})`}`;
+              return `collapse: validation accuracy ${pctText(row.val_acc)} % at α ${+alpha.toPrecision(4)} (epoch ${row.epoch}) is more than ${cfg.collapsePp} points under the original's ${pctText(originalVal)} %: the schedule stops; the final weights are ${keptEpoch === 0 ? "the original's (α 1)" : `epoch ${keptEpoch}'s (α ${perLayer ? alphaMapText(collapse.keptAlphas!) : +collapse.keptAlpha.toPrecision(4)})`}`;
             }
             copyFileSync(run.file(RUN_FILES.last), kept);
             return null;
@@ -291,6 +307,8 @@ export async function replaceRun(spec: ReplaceSpec, observer: Observer = {}): Pr
         ...(dp ? { parallel: dp } : {}),
         resumed: (saved, version, progress) => {
           const mine = givenReplaceOptions(spec, opts);
+          // A config.json written before --alpha has no alphaMode: its runs were shared.
+          saved = { ...saved, alphaMode: alphaModeOf(saved) };
           const differ = (Object.keys(mine) as (keyof ReplaceOptions)[]).filter((k) => JSON.stringify(mine[k]) !== JSON.stringify(saved[k]));
           if (differ.length) {
             throw new UsageError(`version ${version} was run with ${differ.map((k) => `${replaceFlag(k)} ${JSON.stringify(saved[k])}`).join(', ')}; --version resumes a run with its own configuration (drop ${differ.map(replaceFlag).join(', ')} or start a new run)`);
@@ -307,9 +325,14 @@ export async function replaceRun(spec: ReplaceSpec, observer: Observer = {}): Pr
     const bound = originalVal - cfg.collapsePp / 100;
     // Another rank's run directory was temporary and is gone: its epochs are the report's history, at the α the epoch index gives (what alpha.jsonl records).
     const lead = !dp || dp.rank === 0;
-    const alphas = lead ? readAlphas(`${report.run}/${REPLACE_FILES.alpha}`) : new Map<number, number>();
+    const alphas = lead ? readAlphas(`${report.run}/${REPLACE_FILES.alpha}`) : new Map<number, AlphaRecord>();
     const rows: MetricsRow[] = lead ? readMetrics(report.run) : report.history.map(metricsRowOf);
-    const epochs: ReplaceEpoch[] = rows.map((r) => ({ ...r, alpha: alphas.get(r.epoch) ?? alphaAt(cfg, r.epoch - 1) }));
+    const order = inGraphOrder(original, cfg.layers);
+    const perLayer = alphaModeOf(cfg) === 'per-layer';
+    const epochs: ReplaceEpoch[] = rows.map((r) => {
+      const each = alphas.get(r.epoch)?.alphas ?? alphasAt(cfg, order, r.epoch - 1);
+      return { ...r, alpha: alphas.get(r.epoch)?.alpha ?? meanAlpha(each), ...(perLayer ? { alphas: each } : {}) };
+    });
     const partial = {
       selection: { convs: sel.convs, paramsBefore: sel.paramsBefore, paramsAfter: sel.paramsAfter, share: sel.share },
       collapseBound: bound,
@@ -338,15 +361,18 @@ export async function replaceRun(spec: ReplaceSpec, observer: Observer = {}): Pr
     const last = loadCheckpoint(report.checkpoints.last);
     let finished: Model | undefined;
     try {
-      const alpha = sharedAlpha(last.model);
+      // finishReplacement takes each blend's own α: in per-layer mode the convs before the current one end as branches (α 0), the current one merges at its α, those after it at 1 (their original kernels).
+      const each = alphaOf(last.model);
+      const alpha = meanAlpha(each);
+      const merged = Object.values(each).some((a) => a > 0);
       finished = finishReplacement(last.model).eval();
       if (finished.graph.nodes.some((n) => n.kind === 'blend')) throw new SlimnetError('finishReplacement left a blend node in the final model');
       const finalPath = run.file(REPLACE_FILES.final);
-      saveCheckpoint(finalPath, finished, { ...last.meta, command: 'replace', version: report.version, replacedFrom: cfg.checkpoint, replace: { layers: cfg.layers, alpha, merged: alpha > 0, alphaSchedule: cfg.alphaSchedule } });
+      saveCheckpoint(finalPath, finished, { ...last.meta, command: 'replace', version: report.version, replacedFrom: cfg.checkpoint, replace: { layers: cfg.layers, alpha, merged, alphaSchedule: cfg.alphaSchedule, ...(perLayer ? { alphaMode: cfg.alphaMode, alphas: each } : {}) } });
       const onnxPath = run.file(REPLACE_FILES.onnx);
       const verified = await verifyOnnx(finished, saveOnnx(finished, onnxPath), { batch: 2 });
       if (!(verified.maxAbsDiff <= VERIFY_TOLERANCE) || verified.problems.length) throw new SlimnetError(`final.onnx differs from the final model in onnxruntime by ${verified.maxAbsDiff} (${verified.problems.join('; ')})`);
-      say(`\nfinal model: ${alpha === 0 ? `the replaced convs are their ${branchText(cfg)} (originals removed)` : `the branches merged into the k×k kernels at α ${+alpha.toPrecision(4)}`}; ${rel(finalPath)}, ${rel(onnxPath)} (onnxruntime max |diff| ${verified.maxAbsDiff.toExponential(2)})`);
+      say(`\nfinal model: ${perLayer ? `per layer: ${alphaMapText(each)} (α 0: the ${branchText(cfg)} alone; α > 0: merged into the k×k kernel)` : alpha === 0 ? `the replaced convs are their ${branchText(cfg)} (originals removed)` : `the branches merged into the k×k kernels at α ${+alpha.toPrecision(4)}`}; ${rel(finalPath)}, ${rel(onnxPath)} (onnxruntime max |diff| ${verified.maxAbsDiff.toExponential(2)})`);
       say(`measuring latency (onnxruntime CPU, batch 1 and 64, ${latencyRuns} runs each, interleaved)...`);
       const lat = await compareLatency(original, finished, { batches: [1, 64], runs: latencyRuns, warmup: Math.min(5, latencyRuns), engine: false });
       const final: ReplaceFinal = {
@@ -355,7 +381,8 @@ export async function replaceRun(spec: ReplaceSpec, observer: Observer = {}): Pr
         onnx: onnxPath,
         onnxMaxAbsDiff: verified.maxAbsDiff,
         alpha,
-        merged: alpha > 0,
+        merged,
+        ...(perLayer ? { alphas: each } : {}),
         latency: { ortB1: latencyPair(lat.ort[1]!), ortB64: latencyPair(lat.ort[64]!) },
       };
       say(`\n${finalTable(originalFigures, final)}`);
@@ -364,7 +391,7 @@ export async function replaceRun(spec: ReplaceSpec, observer: Observer = {}): Pr
       say(`files: ${[run.file(REPLACE_FILES.epochs), ...plots, run.file(REPLACE_FILES.result)].map(rel).join(', ')}`);
       const out: ReplaceReport = { ...report, ...partial, original: originalFigures, final, plots };
       run.writeJson(REPLACE_FILES.result, replaceResultJson(out));
-      run.update({ replaced: { params: final.params, macs: final.macs, test: { accuracy: final.accuracy, balancedAccuracy: final.balancedAccuracy }, alpha } });
+      run.update({ replaced: { params: final.params, macs: final.macs, test: { accuracy: final.accuracy, balancedAccuracy: final.balancedAccuracy }, alpha, ...(perLayer ? { alphas: each } : {}) } });
       return out;
     } finally {
       finished?.dispose();

@@ -8,7 +8,7 @@
 import { Option, type Command } from 'commander';
 import { number } from '../parse-args.js';
 import { SCHEDULES } from '../../workflows/train-spec.js';
-import { NOT_REPLACE_OPTIONS, REPLACE_BRANCH_INITS, REPLACE_DEFAULTS, REPLACE_LOSSES } from '../../workflows/replace-spec.js';
+import { NOT_REPLACE_OPTIONS, REPLACE_ALPHA_MODES, REPLACE_BRANCH_INITS, REPLACE_DEFAULTS, REPLACE_LOSSES } from '../../workflows/replace-spec.js';
 import { addNprocOption } from '../nproc-option.js';
 import { addTrainOptions } from './train-options.js';
 
@@ -20,6 +20,7 @@ export function addReplaceOptions(cmd: Command): Command {
     .option('--layers <list>', 'replace these convs by name, comma-separated (instead of --param-share)')
     .option('--schedule <spec>', `α schedule: exp:R (α ← α·(1−R), to 0 under the floor; exp:R:FLOOR), linear:N, cosine:N or step:a,b,... (default: ${REPLACE_DEFAULTS.alphaSchedule}, seed 001's)`)
     .option('--patience <n>', `epochs at each α (default: ${REPLACE_DEFAULTS.patience})`, number('int'))
+    .addOption(new Option('--alpha <mode>', `shared: one α for every replaced conv; per-layer: progressive blockwise replacement, the convs one after another in graph order, each through the whole schedule (the others at 1 before their turn, at the last α after it), epochs = convs × α values × --patience (default: ${REPLACE_DEFAULTS.alphaMode})`).choices(REPLACE_ALPHA_MODES))
     .addOption(new Option('--branch-init <how>', `how the 1×1 branch starts: centre (the original kernel's centre tap, the 1×1 kernel nearest the k×k one), lsq (the 1×1 conv that best reproduces the original conv's output on 512 training images, least squares) or random (default: ${REPLACE_DEFAULTS.branchInit})`).choices(REPLACE_BRANCH_INITS))
     .option('--branch-width <x>', `branch width in (0, 1]: 1 is one 1×1 conv; below 1 the branch is two 1×1 convs through round(x · min(Cin, Cout)) channels, kept as such at α = 0 (fewer parameters) and merged into the k×k kernel at α > 0 (default: ${REPLACE_DEFAULTS.branchWidth})`, number('float'))
     .option('--freeze-original', 'freeze the replaced convs\' original weights: only the branches and the other layers train (default: off)')
@@ -34,7 +35,7 @@ export function addReplaceOptions(cmd: Command): Command {
   return addNprocOption(cmd, 'rank 0 alone finishes the model (final.safetensors, final.onnx, latency, plots, result.json)')
     .addHelpText(
       'after',
-      '\nThe epochs are the schedule\'s α values times --patience; α is set from the epoch, so --version N resumes at the same α.' +
+      '\nThe epochs are the schedule\'s α values times --patience (times the convs with --alpha per-layer); α is set from the epoch, so --version N resumes at the same α.' +
         '\nAt α = 0 the original convs are removed (final.safetensors is the smaller model); a run stopped by --collapse-pp at α > 0 merges the branches exactly into the k×k kernels.' +
         '\nCtrl-C stops after the current step and saves a resumable state (exit code 130).' +
         '\n\nExamples:\n  slimnet replace --checkpoint runs/train/fashion-mnist-resnet20/version_0/best.safetensors --param-share 0.65 --schedule exp:0.05' +

@@ -2,7 +2,7 @@
 // → the printed lines and --json.
 import type { Command } from 'commander';
 import { replaceResultJson, replaceRun } from '../../workflows/replace.js';
-import type { ReplaceBranchInit } from '../../workflows/replace-spec.js';
+import type { ReplaceAlphaMode, ReplaceBranchInit } from '../../workflows/replace-spec.js';
 import type { ReplaceLoss } from '../../workflows/replace-spec.js';
 import type { TrainConfig } from '../../workflows/train-spec.js';
 import { EXIT_INTERRUPTED, onInterrupt } from '../interrupt.js';
@@ -17,6 +17,7 @@ export interface ReplaceFlags {
   layers?: string;
   schedule?: string;
   patience?: number;
+  alpha?: ReplaceAlphaMode;
   branchInit?: ReplaceBranchInit;
   freezeOriginal?: boolean;
   branchWidth?: number;
@@ -43,7 +44,7 @@ export async function replaceCommand(cmd: Command): Promise<number> {
       const report = await replaceRun(
         {
           ...given,
-          ...defined({ schedule: f.lrSchedule, paramShare: f.paramShare, layers: f.layers, alphaSchedule: f.schedule, patience: f.patience, branchInit: f.branchInit, branchWidth: f.branchWidth, freezeOriginal: f.freezeOriginal, loss: f.loss, collapsePp: f.collapsePp, latencyRuns: f.latencyRuns, resume: f.version }),
+          ...defined({ schedule: f.lrSchedule, paramShare: f.paramShare, layers: f.layers, alphaSchedule: f.schedule, patience: f.patience, alphaMode: f.alpha, branchInit: f.branchInit, branchWidth: f.branchWidth, freezeOriginal: f.freezeOriginal, loss: f.loss, collapsePp: f.collapsePp, latencyRuns: f.latencyRuns, resume: f.version }),
           checkpoint: f.checkpoint,
           runsDir: f.runsDir,
           ...(parallel ? { parallel } : {}),
