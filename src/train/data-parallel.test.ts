@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { bucketize, metricsFromCounts } from './data-parallel.js';
+import { bucketize } from './data-parallel.js';
+import { metricsFromCounts } from './metrics.js';
 import { distributedBackends, tensor } from '../tensor/index.js';
 import { MetricAccumulator } from './metrics.js';
 

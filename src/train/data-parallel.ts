@@ -22,7 +22,7 @@
 import { F, keep, noGrad, tensor, tidy, type Tensor } from '../tensor/index.js';
 import { ProcessGroup, type ProcessGroupOptions, type Rendezvous } from '../tensor/distributed.js';
 import type { Model } from '../graph/index.js';
-import type { Metrics } from './metrics.js';
+import { metricsFromCounts, type Metrics } from './metrics.js';
 import type { TrainerCollective } from './trainer.js';
 import { UsageError } from '../util/errors.js';
 
@@ -215,33 +215,3 @@ function copyBack(flat: Tensor, into: readonly Tensor[], offset = 0): void {
   );
 }
 
-/** Metrics from summed counts (what MetricAccumulator.result computes, on counts from several ranks). */
-export function metricsFromCounts(count: number, lossSum: number, lossCount: number, topkHits: number, confusionFlat: readonly number[], c: number, classes?: readonly string[]): Metrics {
-  const confusion: number[][] = [];
-  const perClassRecall: number[] = [];
-  let correct = 0;
-  let recallSum = 0;
-  let present = 0;
-  for (let t = 0; t < c; t++) {
-    const row = confusionFlat.slice(t * c, (t + 1) * c);
-    confusion.push(row);
-    const support = row.reduce((a, b) => a + b, 0);
-    correct += row[t]!;
-    const recall = support > 0 ? row[t]! / support : NaN;
-    perClassRecall.push(recall);
-    if (support > 0) {
-      recallSum += recall;
-      present += 1;
-    }
-  }
-  return {
-    count,
-    loss: lossCount > 0 ? lossSum / lossCount : NaN,
-    accuracy: count > 0 ? correct / count : NaN,
-    top5: count > 0 ? topkHits / count : NaN,
-    balancedAccuracy: present > 0 ? recallSum / present : NaN,
-    perClassRecall,
-    confusion,
-    ...(classes ? { classes } : {}),
-  };
-}

@@ -4,7 +4,7 @@
 // trainer callback.
 export * from './optim/index.js';
 export { LrSchedule, scheduleFactor, validateSchedule, type ScheduleSpec, type ScheduleState, type ScheduleUnit } from './schedules.js';
-export { MetricAccumulator, type Metrics } from './metrics.js';
+export { MetricAccumulator, metricsFromCounts, type Metrics } from './metrics.js';
 export { EarlyStopping, type EarlyStoppingOptions, type EarlyStoppingStateMeta, type Monitor } from './early-stopping.js';
 export { clipGradNorm, gradNorm } from './clip.js';
 export {

@@ -90,34 +90,7 @@ export class MetricAccumulator {
   }
 
   result(): Metrics {
-    const c = this.numClasses;
-    const confusion: number[][] = [];
-    const perClassRecall: number[] = [];
-    let correct = 0;
-    let recallSum = 0;
-    let present = 0;
-    for (let t = 0; t < c; t++) {
-      const row = Array.from(this.confusion.subarray(t * c, (t + 1) * c));
-      confusion.push(row);
-      const support = row.reduce((a, b) => a + b, 0);
-      correct += row[t]!;
-      const recall = support > 0 ? row[t]! / support : NaN;
-      perClassRecall.push(recall);
-      if (support > 0) {
-        recallSum += recall;
-        present += 1;
-      }
-    }
-    return {
-      count: this.n,
-      loss: this.lossCount > 0 ? this.lossSum / this.lossCount : NaN,
-      accuracy: this.n > 0 ? correct / this.n : NaN,
-      top5: this.n > 0 ? this.topkHits / this.n : NaN,
-      balancedAccuracy: present > 0 ? recallSum / present : NaN,
-      perClassRecall,
-      confusion,
-      ...(this.classNames ? { classes: this.classNames } : {}),
-    };
+    return metricsFromCounts(this.n, this.lossSum, this.lossCount, this.topkHits, this.confusion, this.numClasses, this.classNames);
   }
 
   reset(): void {
@@ -127,4 +100,35 @@ export class MetricAccumulator {
     this.lossSum = 0;
     this.lossCount = 0;
   }
+}
+
+/** Metrics from summed counts (MetricAccumulator's result; DataParallel's too, on counts summed over the ranks). */
+export function metricsFromCounts(count: number, lossSum: number, lossCount: number, topkHits: number, confusionFlat: ArrayLike<number>, c: number, classes?: readonly string[]): Metrics {
+  const confusion: number[][] = [];
+  const perClassRecall: number[] = [];
+  let correct = 0;
+  let recallSum = 0;
+  let present = 0;
+  for (let t = 0; t < c; t++) {
+    const row = Array.from({ length: c }, (_, k) => confusionFlat[t * c + k]!);
+    confusion.push(row);
+    const support = row.reduce((a, b) => a + b, 0);
+    correct += row[t]!;
+    const recall = support > 0 ? row[t]! / support : NaN;
+    perClassRecall.push(recall);
+    if (support > 0) {
+      recallSum += recall;
+      present += 1;
+    }
+  }
+  return {
+    count,
+    loss: lossCount > 0 ? lossSum / lossCount : NaN,
+    accuracy: count > 0 ? correct / count : NaN,
+    top5: count > 0 ? topkHits / count : NaN,
+    balancedAccuracy: present > 0 ? recallSum / present : NaN,
+    perClassRecall,
+    confusion,
+    ...(classes ? { classes } : {}),
+  };
 }
