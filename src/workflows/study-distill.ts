@@ -14,24 +14,24 @@
 // is done; `resume: N` reads the finished members and resumes an interrupted
 // member through its own run's resume; a finished explanation is read, not
 // recomputed.
-import { existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { DataLoader, checkpointData, evalTransform } from '../data/index.js';
 import { loadCheckpoint } from '../graph/index.js';
 import { archNames } from '../models/index.js';
 import { agreement, distillLoss } from '../distill/index.js';
 import { nowIso, pctText, plural, duration } from '../report/format.js';
-import { RUN_FILES, Run, effectiveStatus, readMetrics, readStatus, versionDir, type RunIdentity } from '../runs/index.js';
+import { Run, readMetrics, readStatus } from '../runs/index.js';
 import { getNumThreads } from '../tensor/index.js';
 import { evaluate } from '../train/index.js';
 import { explainer } from '../explain/index.js';
+import { memberRun, reopenStudy } from './study-open.js';
 import { SlimnetError, UsageError } from '../util/errors.js';
 import { ProgressTask, type Observer } from '../util/events.js';
 import { distillRun } from './distill.js';
 import { trainRun, type TrainConfig, type TrainReport } from './train.js';
 import { DISTILL_RESUME_FIELDS, checkDistillStudy, flagOf, resolveDistillStudy, studyDefaults, withExplainDefaults, type DistillStudyConfig, type DistillStudySpec } from './study-distill-spec.js';
 import { STUDY_EXPLAIN_DIR, explainStudy, readStudyExplanation, type StudyExplanation } from './study-distill-explain.js';
-import { DISTILL_STUDY_FILES, writeResults, writeStudyReport, type DistillStudyReport, type DistillStudyResults } from './study-distill-report.js';
+import { DISTILL_STUDY_FILES, writeResults, writeStudyReport, type DistillStudyReport } from './study-distill-report.js';
 import { methodOrder, methodRows, tableText, type MemberResult } from './study-distill-table.js';
 
 export { DISTILL_STUDY_DATASETS, DISTILL_STUDY_FULL, DISTILL_STUDY_QUICK, type DistillStudySpec, type DistillStudyConfig } from './study-distill-spec.js';
@@ -86,33 +86,22 @@ function openStudy(spec: DistillStudySpec): Opened {
     const run = Run.create({ root: runsDir, command: COMMAND_DIR, dataset: config.dataset, arch: config.teacherArch }, config, { command: 'study distill' });
     return { run, config, members: [], complete: false };
   }
-  const extra = (Object.keys(spec) as (keyof DistillStudySpec)[]).filter((k) => spec[k] !== undefined && !DISTILL_RESUME_FIELDS.has(k));
-  if (extra.length) throw new UsageError(`--version resumes a study with its own configuration (config.json): drop ${extra.map(flagOf).join(', ')}, or start a new study without --version`);
-  if (!(Number.isInteger(spec.resume) && spec.resume >= 0)) throw new UsageError(`--version must be a study version (an integer >= 0), got ${spec.resume}`);
   const d = studyDefaults(spec.quick);
-  const id: RunIdentity = { root: runsDir, command: COMMAND_DIR, dataset: spec.dataset ?? d.dataset, arch: spec.teacherArch ?? d.teacherArch };
-  const path = versionDir(Run.configurationDir(id), spec.resume);
-  if (!existsSync(join(path, RUN_FILES.config))) throw new UsageError(`--version ${spec.resume}: no distillation study version ${spec.resume} in ${path} (give the same --dataset, --teacher-arch, --quick and --runs-dir as the study)`);
-  const prev = readStatus(path);
-  if (prev && effectiveStatus(prev) === 'running') throw new UsageError(`--version ${spec.resume}: study version ${spec.resume} is being run by process ${prev.pid}`);
-  const run = Run.open(id, spec.resume);
-  // A study started before the explanation existed explains with its defaults.
-  const config = withExplainDefaults(run.config<DistillStudyConfig>());
-  checkDistillStudy(config);
-  const results = run.file(DISTILL_STUDY_FILES.results);
-  const members = existsSync(results) ? run.readJson<DistillStudyResults>(DISTILL_STUDY_FILES.results).members : [];
-  return { run, config, members, complete: prev?.status === 'complete' };
-}
-
-/** The member's own run directory when it was started (version_0 under its runs dir), else null. */
-function memberRun(dir: string, command: string): string | null {
-  const root = join(dir, command);
-  if (!existsSync(root)) return null;
-  for (const family of readdirSync(root)) {
-    const v0 = versionDir(join(root, family), 0);
-    if (existsSync(join(v0, RUN_FILES.config))) return v0;
-  }
-  return null;
+  return reopenStudy<DistillStudyConfig, MemberResult>({
+    resume: spec.resume,
+    given: (Object.keys(spec) as (keyof DistillStudySpec)[]).filter((k) => spec[k] !== undefined && !DISTILL_RESUME_FIELDS.has(k)),
+    flagOf,
+    id: { root: runsDir, command: COMMAND_DIR, dataset: spec.dataset ?? d.dataset, arch: spec.teacherArch ?? d.teacherArch },
+    what: 'distillation study',
+    sameFlags: '--dataset, --teacher-arch, --quick and --runs-dir',
+    resultsFile: DISTILL_STUDY_FILES.results,
+    // A study started before the explanation existed explains with its defaults.
+    load: (saved) => {
+      const config = withExplainDefaults(saved);
+      checkDistillStudy(config);
+      return config;
+    },
+  });
 }
 
 /** Test metrics of a checkpoint, and its agreement with a teacher checkpoint, on the teacher's test split and normalisation. */

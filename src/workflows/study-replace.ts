@@ -13,12 +13,13 @@
 // replacement that finished but was not recorded is read from its
 // result.json: resuming a complete replace run would redo its finishing), and
 // runs an interrupted pruning again (pruneRun does not resume).
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { archNames } from '../models/index.js';
 import { nowIso, pctText, plural } from '../report/format.js';
-import { RUN_FILES, Run, effectiveStatus, readStatus, versionDir, type RunIdentity } from '../runs/index.js';
+import { RUN_FILES, Run } from '../runs/index.js';
 import { getNumThreads } from '../tensor/index.js';
+import { memberRun, reopenStudy } from './study-open.js';
 import { UsageError } from '../util/errors.js';
 import { ProgressTask, type Observer } from '../util/events.js';
 import { replaceRun, type ReplaceSpec } from './replace.js';
@@ -88,32 +89,17 @@ function openStudy(spec: ReplaceStudySpec): Opened {
     const run = Run.create({ root: runsDir, command: COMMAND_DIR, dataset: config.dataset, arch: config.arch }, config, { command: 'study replace' });
     return { run, config, members: [], complete: false };
   }
-  const extra = (Object.keys(spec) as (keyof ReplaceStudySpec)[]).filter((k) => spec[k] !== undefined && !REPLACE_STUDY_RESUME_FIELDS.has(k));
-  if (extra.length) throw new UsageError(`--version resumes a study with its own configuration (config.json): drop ${extra.map(replaceStudyFlag).join(', ')}, or start a new study without --version`);
-  if (!(Number.isInteger(spec.resume) && spec.resume >= 0)) throw new UsageError(`--version must be a study version (an integer >= 0), got ${spec.resume}`);
   const d = replaceStudyDefaults(spec.quick);
-  const id: RunIdentity = { root: runsDir, command: COMMAND_DIR, dataset: d.dataset, arch: d.arch };
-  const path = versionDir(Run.configurationDir(id), spec.resume);
-  if (!existsSync(join(path, RUN_FILES.config))) throw new UsageError(`--version ${spec.resume}: no replacement study version ${spec.resume} in ${path} (give the same --quick and --runs-dir as the study)`);
-  const prev = readStatus(path);
-  if (prev && effectiveStatus(prev) === 'running') throw new UsageError(`--version ${spec.resume}: study version ${spec.resume} is being run by process ${prev.pid}`);
-  const run = Run.open(id, spec.resume);
-  const config = run.config<ReplaceStudyConfig>();
-  checkReplaceStudy(config);
-  const results = run.file(REPLACE_STUDY_FILES.results);
-  const members = existsSync(results) ? run.readJson<{ members: ReplaceStudyMember[] }>(REPLACE_STUDY_FILES.results).members : [];
-  return { run, config, members, complete: prev?.status === 'complete' };
-}
-
-/** The member's own run directory (version_0 of the first family under `dir/command`), or null before it started. */
-function memberRun(dir: string, command: string): string | null {
-  const root = join(dir, command);
-  if (!existsSync(root)) return null;
-  for (const family of readdirSync(root)) {
-    const v0 = versionDir(join(root, family), 0);
-    if (existsSync(join(v0, RUN_FILES.config))) return v0;
-  }
-  return null;
+  return reopenStudy<ReplaceStudyConfig, ReplaceStudyMember>({
+    resume: spec.resume,
+    given: (Object.keys(spec) as (keyof ReplaceStudySpec)[]).filter((k) => spec[k] !== undefined && !REPLACE_STUDY_RESUME_FIELDS.has(k)),
+    flagOf: replaceStudyFlag,
+    id: { root: runsDir, command: COMMAND_DIR, dataset: d.dataset, arch: d.arch },
+    what: 'replacement study',
+    sameFlags: '--quick and --runs-dir',
+    resultsFile: REPLACE_STUDY_FILES.results,
+    load: (saved) => (checkReplaceStudy(saved), saved),
+  });
 }
 
 /** What the study reads of a replace run's result.json. */

@@ -13,13 +13,14 @@
 // is done; `resume: N` reads the finished members, resumes an interrupted
 // source or TransTailor run through that run's own resume, and runs an
 // interrupted baseline again (they are short).
-import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { datasetNames } from '../data/index.js';
 import { archNames } from '../models/index.js';
 import { nowIso, pctText, plural } from '../report/format.js';
-import { RUN_FILES, Run, effectiveStatus, readStatus, versionDir, type RunIdentity } from '../runs/index.js';
+import { Run, readStatus } from '../runs/index.js';
 import { getNumThreads } from '../tensor/index.js';
+import { memberRun, reopenStudy } from './study-open.js';
 import { UsageError } from '../util/errors.js';
 import { ProgressTask, type Observer } from '../util/events.js';
 import { trainRun, type TrainConfig } from './train.js';
@@ -97,32 +98,17 @@ function openStudy(spec: TransTailorStudySpec): Opened {
     const run = Run.create({ root: runsDir, command: COMMAND_DIR, dataset: config.sourceDataset, arch: config.arch }, config, { command: 'study transtailor' });
     return { run, config, members: [], complete: false };
   }
-  const extra = (Object.keys(spec) as (keyof TransTailorStudySpec)[]).filter((k) => spec[k] !== undefined && !TRANSTAILOR_STUDY_RESUME_FIELDS.has(k));
-  if (extra.length) throw new UsageError(`--version resumes a study with its own configuration (config.json): drop ${extra.map(studyFlagOf).join(', ')}, or start a new study without --version`);
-  if (!(Number.isInteger(spec.resume) && spec.resume >= 0)) throw new UsageError(`--version must be a study version (an integer >= 0), got ${spec.resume}`);
   const d = transtailorStudyDefaults(spec.quick);
-  const id: RunIdentity = { root: runsDir, command: COMMAND_DIR, dataset: d.sourceDataset, arch: d.arch };
-  const path = versionDir(Run.configurationDir(id), spec.resume);
-  if (!existsSync(join(path, RUN_FILES.config))) throw new UsageError(`--version ${spec.resume}: no TransTailor study version ${spec.resume} in ${path} (give the same --quick and --runs-dir as the study)`);
-  const prev = readStatus(path);
-  if (prev && effectiveStatus(prev) === 'running') throw new UsageError(`--version ${spec.resume}: study version ${spec.resume} is being run by process ${prev.pid}`);
-  const run = Run.open(id, spec.resume);
-  const config = run.config<TransTailorStudyConfig>();
-  checkTransTailorStudy(config);
-  const results = run.file(TRANSTAILOR_STUDY_FILES.results);
-  const members = existsSync(results) ? run.readJson<{ members: StudyMember[] }>(TRANSTAILOR_STUDY_FILES.results).members : [];
-  return { run, config, members, complete: prev?.status === 'complete' };
-}
-
-/** The member's own run directory (version_0 of the first family under `dir/command`), or null before it started. */
-function memberRun(dir: string, command: string): string | null {
-  const root = join(dir, command);
-  if (!existsSync(root)) return null;
-  for (const family of readdirSync(root)) {
-    const v0 = versionDir(join(root, family), 0);
-    if (existsSync(join(v0, RUN_FILES.config))) return v0;
-  }
-  return null;
+  return reopenStudy<TransTailorStudyConfig, StudyMember>({
+    resume: spec.resume,
+    given: (Object.keys(spec) as (keyof TransTailorStudySpec)[]).filter((k) => spec[k] !== undefined && !TRANSTAILOR_STUDY_RESUME_FIELDS.has(k)),
+    flagOf: studyFlagOf,
+    id: { root: runsDir, command: COMMAND_DIR, dataset: d.sourceDataset, arch: d.arch },
+    what: 'TransTailor study',
+    sameFlags: '--quick and --runs-dir',
+    resultsFile: TRANSTAILOR_STUDY_FILES.results,
+    load: (saved) => (checkTransTailorStudy(saved), saved),
+  });
 }
 
 /** What the study reads of a TransTailor run. */
