@@ -8,7 +8,7 @@
 // the backward, not overlapped with it). `--quick` is a smoke run (few steps).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../src/cli/launch.js';
+import { freePort } from '../src/util/net.js';
 import { parseArgs } from './lib/stats.js';
 
 export const description = 'resnet20 data-parallel training, 2 processes × 1 thread vs 1: slimnet (Gloo) vs PyTorch DistributedDataParallel';

@@ -11,12 +11,12 @@
 // and the command fails with an error naming the rank and its log.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataParallel } from '../train/data-parallel.js';
 import { envRendezvous } from '../tensor/distributed.js';
 import { SlimnetError, UsageError } from '../util/errors.js';
+import { freePort } from '../util/net.js';
 
 /** A worker of a local launch failed; `rank` names it, `log` is where its output went. */
 export class LaunchError extends SlimnetError {
@@ -47,18 +47,6 @@ export interface WorkerExit {
   code: number | null;
   signal: NodeJS.Signals | null;
   log: string | null;
-}
-
-/** A port nobody listens on right now (the kernel's pick, released at once). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** The command line without `--nproc N` / `--nproc=N` (what each worker runs). */

@@ -6,24 +6,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { DistributedError, ProcessGroup, distributedBackends, envRendezvous, tensor } from './index.js';
 import { UsageError } from '../util/errors.js';
+import { freePort } from '../util/net.js';
 
 const WORKER = fileURLToPath(new URL('./testing/dist-worker.ts', import.meta.url));
-
-/** A port nobody listens on right now (the kernel's pick, released at once). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface RankRun {
   child: ChildProcess;

@@ -5,25 +5,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { bucketize } from './data-parallel.js';
 import { metricsFromCounts } from './metrics.js';
 import { distributedBackends, tensor } from '../tensor/index.js';
 import { MetricAccumulator } from './metrics.js';
+import { freePort } from '../util/net.js';
 
 const WORKER = fileURLToPath(new URL('./testing/ddp-worker.ts', import.meta.url));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Result {
   rank: number;
