@@ -2,6 +2,7 @@
 // (camelCase, one meaning per key), its snake_case form for result.json and
 // `--json` (one mapping, the keys the files have always had), the per-step
 // log line and CSV row, the before/after rows and the accuracy plot.
+import type { SpeedupReport } from '../measure/index.js';
 import type { FinishResult, ModelStats, PruneResult, StepRecord } from '../prune/index.js';
 import type { ChannelRow } from '../report/channels.js';
 import { count, ms, pct, plural, pp, times } from '../report/format.js';
@@ -23,6 +24,9 @@ export interface LatencyPair {
   /** beforeMs / afterMs (> 1: the pruned model is faster). */
   speedup: number;
 }
+
+/** A latency comparison's medians as a LatencyPair. */
+export const latencyPair = (x: SpeedupReport): LatencyPair => ({ beforeMs: x.before.median_ms, afterMs: x.after.median_ms, speedup: x.speedup });
 
 /** The optional fine-tuning after pruning; accuracies on the floor's split. */
 export interface FinetuneReport {

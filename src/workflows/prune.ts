@@ -14,7 +14,7 @@ import { isAbsolute, relative } from 'node:path';
 import { DataLoader, checkpointData, evalTransform, type Dataset, type ResolvedData } from '../data/index.js';
 import { Model, loadCheckpoint, saveCheckpoint, summarize } from '../graph/index.js';
 import { saveOnnx } from '../export/onnx/export.js';
-import { compareLatency, type SpeedupReport } from '../measure/index.js';
+import { compareLatency } from '../measure/index.js';
 import { DependencyGraph, PruneError, fineTuneIfNotWorse, finishPruning, prune, SnapCandidates, type PruneData, type PruneHooks } from '../prune/index.js';
 import { channelTable, channelsCsv, renderChannelTable, saveChannelPlot } from '../report/channels.js';
 import { count, pct, plural } from '../report/format.js';
@@ -25,7 +25,7 @@ import { Trainer, buildOptimizer, evaluate, type Metrics } from '../train/index.
 import { UsageError } from '../util/errors.js';
 import { ProgressTask, aborted, type Observer, type ProgressListener } from '../util/events.js';
 import { pruneOptions, resolvePruneSpec, type PruneSpec, type ResolvedPruneSpec } from './prune-spec.js';
-import { STEPS_CSV_HEADER, finishPoints, keptLine, pruneComparisonRows, pruneResultJson, saveAccuracyPlot, stepCsvLine, stepLine, stepsTable, type FinetuneReport, type FinishPoint, type FloorSplit, type LatencyPair, type PruneReport } from './prune-report.js';
+import { STEPS_CSV_HEADER, finishPoints, keptLine, pruneComparisonRows, pruneResultJson, saveAccuracyPlot, stepCsvLine, stepLine, stepsTable, type FinetuneReport, type FinishPoint, type FloorSplit, type PruneReport, latencyPair } from './prune-report.js';
 import { sizeChange } from './size-change.js';
 
 export { resolvePruneSpec, PRUNE_DEFAULTS, DEFAULT_MAX_DROP, type PruneSpec, type ResolvedPruneSpec } from './prune-spec.js';
@@ -194,7 +194,6 @@ export async function pruneRun(spec: PruneSpec, observer: Observer = {}): Promis
     say(`\nmeasuring latency (onnxruntime CPU and slimnet, batch 1 and 64, ${s.latencyRuns} runs each, interleaved)...`);
     const lat = await compareLatency(base, pruned, { batches: [1, 64], runs: s.latencyRuns, warmup: Math.min(5, s.latencyRuns) });
     const s1 = summarize(pruned.graph).totals;
-    const pair = (x: SpeedupReport): LatencyPair => ({ beforeMs: x.before.median_ms, afterMs: x.after.median_ms, speedup: x.speedup });
     const report: PruneReport = {
       run: r.path,
       version: r.version,
@@ -217,7 +216,7 @@ export async function pruneRun(spec: PruneSpec, observer: Observer = {}): Promis
       prunedTestBalancedAccuracy: prunedTest.balancedAccuracy,
       scratchTestAccuracy: scratch?.accuracy ?? null,
       ...sizeChange(s0, s1),
-      latency: { ortB1: pair(lat.ort[1]!), ortB64: pair(lat.ort[64]!), engineB64: pair(lat.engine![64]!) },
+      latency: { ortB1: latencyPair(lat.ort[1]!), ortB64: latencyPair(lat.ort[64]!), engineB64: latencyPair(lat.engine![64]!) },
       channels,
       interrupted: aborted(observer),
     };

@@ -5,9 +5,9 @@ import type { MetricsRow } from '../runs/index.js';
 import { linePlot, savePlot, type HLine, type LinePlotSpec, type LineSeries } from '../report/plot.js';
 import { renderTable } from '../report/table.js';
 import { count, pctText } from '../report/format.js';
-import type { SpeedupReport } from '../measure/index.js';
 import { trainResultJson, type TrainReport } from './train.js';
 import type { ReplaceConfig } from './replace-spec.js';
+import type { LatencyPair } from './prune-report.js';
 
 /** One completed epoch with the α it trained at. */
 export interface ReplaceEpoch extends MetricsRow {
@@ -17,13 +17,6 @@ export interface ReplaceEpoch extends MetricsRow {
   alphas?: Record<string, number>;
 }
 
-export interface LatencyPair {
-  beforeMs: number;
-  afterMs: number;
-  speedup: number;
-}
-
-export const latencyPair = (x: SpeedupReport): LatencyPair => ({ beforeMs: x.before.median_ms, afterMs: x.after.median_ms, speedup: x.speedup });
 
 /** One model of the final table. */
 export interface ModelFigures {

@@ -42,10 +42,11 @@ import { pctText, plural } from '../report/format.js';
 import type { Observer } from '../util/events.js';
 import { SlimnetError, UsageError } from '../util/errors.js';
 import { VERIFY_TOLERANCE } from './export.js';
+import { latencyPair } from './prune-report.js';
 import { flagOf, givenOptions, resolveTrainConfig, resumedConfig, type TrainSpec } from './train-spec.js';
 import { runTraining, type TrainExtension, type TrainPlan, type TrainReport } from './train.js';
 import { NOT_REPLACE_OPTIONS, REPLACE_DEFAULTS, REPLACE_KEYS, alphaModeOf, alphasAt, asUsage, meanAlpha, replaceEpochs, resolveReplaceOptions, type ReplaceConfig, type ReplaceOptions, type ReplaceSpec } from './replace-spec.js';
-import { EPOCH_CSV_HEADERS, epochCsvRows, finalTable, latencyPair, replaceResultJson, savePlots, type Collapse, type ModelFigures, type ReplaceEpoch, type ReplaceFinal, type ReplaceReport } from './replace-report.js';
+import { EPOCH_CSV_HEADERS, epochCsvRows, finalTable, replaceResultJson, savePlots, type Collapse, type ModelFigures, type ReplaceEpoch, type ReplaceFinal, type ReplaceReport } from './replace-report.js';
 
 export type { ReplaceConfig, ReplaceSpec } from './replace-spec.js';
 export type { ReplaceReport } from './replace-report.js';

@@ -36,7 +36,7 @@ import { DataLoader, evalTransform, readProvenance, resolveData, type ClassRef, 
 import { loadCheckpoint, replaceHead, saveCheckpoint, summarize, checkInputFits, type Model } from '../graph/index.js';
 import { saveOnnx } from '../export/onnx/export.js';
 import { verifyOnnx } from '../export/onnx/verify.js';
-import { compareLatency, type SpeedupReport } from '../measure/index.js';
+import { compareLatency } from '../measure/index.js';
 import { PAPER_OPTIMIZER, tauStopReason, transtailor, type TransTailorIteration } from '../prune/transtailor/loop.js';
 import { channelTable, renderChannelTable, saveChannelPlot, type ChannelRow } from '../report/channels.js';
 import { count, pct, plural } from '../report/format.js';
@@ -47,7 +47,7 @@ import { evaluate, fineTune, type BatchSource, type StepInfo } from '../train/in
 import { SlimnetError, UsageError } from '../util/errors.js';
 import { ProgressTask, aborted, type Observer } from '../util/events.js';
 import { VERIFY_TOLERANCE } from './export.js';
-import type { LatencyPair } from './prune-report.js';
+import { latencyPair, type LatencyPair } from './prune-report.js';
 import { sizeChange, type SizeChange } from './size-change.js';
 import { TRANSTAILOR_DEFAULTS, TRANSTAILOR_RESUME_FIELDS, checkTransTailorResume, resolveTransTailorSpec, transtailorFlagOf, transtailorOptions, type ResolvedTransTailorSpec } from './transtailor-spec.js';
 
@@ -307,7 +307,6 @@ export async function transtailorRun(spec: TransTailorSpec, observer: Observer =
 
     say(`\nmeasuring latency (onnxruntime CPU and slimnet, batch 1 and 64, ${s.latencyRuns} runs each, interleaved)...`);
     const lat = await compareLatency(model, final, { batches: [1, 64], runs: s.latencyRuns, warmup: Math.min(5, s.latencyRuns) });
-    const pair = (x: SpeedupReport): LatencyPair => ({ beforeMs: x.before.median_ms, afterMs: x.after.median_ms, speedup: x.speedup });
     const s1 = summarize(final.graph).totals;
     const report: TransTailorReport = {
       run: r.path,
@@ -325,7 +324,7 @@ export async function transtailorRun(spec: TransTailorSpec, observer: Observer =
       keptIterations,
       stoppedBecause: result.stoppedBecause,
       ...sizeChange(s0, s1),
-      latency: { ortB1: pair(lat.ort[1]!), ortB64: pair(lat.ort[64]!), engineB64: pair(lat.engine![64]!) },
+      latency: { ortB1: latencyPair(lat.ort[1]!), ortB64: latencyPair(lat.ort[64]!), engineB64: latencyPair(lat.engine![64]!) },
       channels: chans,
       interrupted: result.interrupted || aborted(observer),
     };
